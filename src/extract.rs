@@ -1,0 +1,286 @@
+//! Bearer token extraction (RFC 6750 §2).
+//!
+//! Only the `Authorization` request header is read by default (§2.1). The URI
+//! query parameter (§2.3) is opt-in; the form-encoded body parameter (§2.2) is not
+//! supported, because it would force the layer to buffer every body.
+
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+use http::{HeaderMap, Uri};
+
+/// Longest token accepted, in bytes (16 KiB). Longer credentials are refused
+/// before any verification work.
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Why no usable bearer token could be read from a request.
+///
+/// ```
+/// use tower_bearer::extract::{BearerExtractor, ExtractError};
+/// let req = http::Request::builder().body(()).unwrap();
+/// assert_eq!(BearerExtractor::new().extract(req.headers(), req.uri()), Err(ExtractError::Missing));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// No bearer credentials at all (also: another scheme such as `Basic`):
+    /// answered with 401 and a challenge without an error code (RFC 6750 §3.1).
+    #[error("no bearer token")]
+    Missing,
+    /// More than one `Authorization` header, or a token in more than one place.
+    #[error("more than one credential")]
+    Multiple,
+    /// `Bearer` with no token, or a token outside the b64token grammar.
+    #[error("malformed bearer credential")]
+    Malformed,
+    /// The token is longer than [`MAX_TOKEN_LEN`].
+    #[error("bearer token too long")]
+    TooLong,
+}
+
+/// Reads the bearer token from a request, per RFC 6750 §2.
+///
+/// ```
+/// use tower_bearer::extract::BearerExtractor;
+/// let req = http::Request::builder()
+///     .header("authorization", "bearer abc.def-ghi_~+/==")
+///     .body(())
+///     .unwrap();
+/// let token = BearerExtractor::new().extract(req.headers(), req.uri()).unwrap();
+/// assert_eq!(token, "abc.def-ghi_~+/==");
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BearerExtractor {
+    allow_query: bool,
+}
+
+impl BearerExtractor {
+    /// Header-only extraction (the secure default).
+    ///
+    /// ```
+    /// let _ = tower_bearer::extract::BearerExtractor::new();
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also accept `?access_token=…` (RFC 6750 §2.3). Off by default: URLs end up
+    /// in logs and browser history. A token in both places is refused (400).
+    ///
+    /// ```
+    /// use tower_bearer::extract::BearerExtractor;
+    /// let req = http::Request::builder().uri("/x?access_token=abc").body(()).unwrap();
+    /// let ex = BearerExtractor::new().allow_query(true);
+    /// assert_eq!(ex.extract(req.headers(), req.uri()).unwrap(), "abc");
+    /// ```
+    #[must_use]
+    pub fn allow_query(mut self, allow: bool) -> Self {
+        self.allow_query = allow;
+        self
+    }
+
+    /// Extracts the token from request parts.
+    ///
+    /// ```
+    /// use tower_bearer::extract::BearerExtractor;
+    /// let (parts, ()) = http::Request::builder()
+    ///     .header("authorization", "Bearer t0k3n")
+    ///     .body(())
+    ///     .unwrap()
+    ///     .into_parts();
+    /// assert_eq!(BearerExtractor::new().extract_parts(&parts).unwrap(), "t0k3n");
+    /// ```
+    pub fn extract_parts<'a>(&self, parts: &'a Parts) -> Result<&'a str, ExtractError> {
+        self.extract(&parts.headers, &parts.uri)
+    }
+
+    /// Extracts the token from headers (and the URI query when allowed).
+    ///
+    /// ```
+    /// use tower_bearer::extract::{BearerExtractor, ExtractError};
+    /// let req = http::Request::builder()
+    ///     .header("authorization", "Basic dXNlcjpwYXNz")
+    ///     .body(())
+    ///     .unwrap();
+    /// // Another scheme counts as "no bearer credentials".
+    /// assert_eq!(BearerExtractor::new().extract(req.headers(), req.uri()), Err(ExtractError::Missing));
+    /// ```
+    pub fn extract<'a>(&self, headers: &'a HeaderMap, uri: &'a Uri) -> Result<&'a str, ExtractError> {
+        let from_header = from_authorization(headers)?;
+        let from_query = if self.allow_query { from_query(uri)? } else { None };
+        match (from_header, from_query) {
+            (Some(_), Some(_)) => Err(ExtractError::Multiple),
+            (Some(t), None) | (None, Some(t)) => Ok(t),
+            (None, None) => Err(ExtractError::Missing),
+        }
+    }
+}
+
+fn from_authorization(headers: &HeaderMap) -> Result<Option<&str>, ExtractError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ExtractError::Multiple);
+    }
+    let bytes = value.as_bytes();
+    // The scheme is a token; it ends at the first space.
+    let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
+        Some(i) => (&bytes[..i], &bytes[i..]),
+        None => (bytes, &b""[..]),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    // RFC 6750: `Bearer 1*SP b64token`; tolerate several spaces, nothing else.
+    let token = trim_leading_spaces(rest);
+    if rest.len() == token.len() {
+        return Err(ExtractError::Malformed);
+    }
+    check_b64token(token).map(Some)
+}
+
+fn trim_leading_spaces(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&c| c == b' ').count();
+    &b[n..]
+}
+
+fn from_query(uri: &Uri) -> Result<Option<&str>, ExtractError> {
+    let Some(query) = uri.query() else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if name == "access_token" {
+            if found.is_some() {
+                return Err(ExtractError::Multiple);
+            }
+            // Percent-encoded tokens are not b64token; `+`, `/` and `=` must be sent
+            // raw or the check below refuses them.
+            found = Some(check_b64token(value.as_bytes())?);
+        }
+    }
+    Ok(found)
+}
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+fn check_b64token(token: &[u8]) -> Result<&str, ExtractError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(ExtractError::TooLong);
+    }
+    let body_len = token.iter().position(|&b| b == b'=').unwrap_or(token.len());
+    let (body, padding) = token.split_at(body_len);
+    let body_ok = !body.is_empty()
+        && body
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
+    if !body_ok || padding.iter().any(|&b| b != b'=') {
+        return Err(ExtractError::Malformed);
+    }
+    // Only ASCII was accepted above.
+    std::str::from_utf8(token).map_err(|_| ExtractError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderValue, Request};
+
+    fn extract_with(values: &[&[u8]], uri: &str, query: bool) -> Result<String, ExtractError> {
+        let mut req = Request::builder().uri(uri).body(()).unwrap();
+        for v in values {
+            req.headers_mut()
+                .append(AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        }
+        BearerExtractor::new()
+            .allow_query(query)
+            .extract(req.headers(), req.uri())
+            .map(str::to_owned)
+    }
+
+    fn extract(values: &[&[u8]]) -> Result<String, ExtractError> {
+        extract_with(values, "/", false)
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive() {
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let v = format!("{scheme} abc");
+            assert_eq!(extract(&[v.as_bytes()]).unwrap(), "abc");
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_absence_are_missing() {
+        assert_eq!(extract(&[]), Err(ExtractError::Missing));
+        assert_eq!(extract(&[b"Basic dXNlcjpwYXNz"]), Err(ExtractError::Missing));
+        assert_eq!(extract(&[b"Bearerabc"]), Err(ExtractError::Missing));
+        assert_eq!(extract(&[b"DPoP abc"]), Err(ExtractError::Missing));
+    }
+
+    #[test]
+    fn malformed_credentials() {
+        for bad in [
+            &b"Bearer"[..],
+            b"Bearer ",
+            b"Bearer    ",
+            b"Bearer a b",
+            b"Bearer a\tb",
+            b"Bearer =abc",
+            b"Bearer ab=c",
+            b"Bearer a,b",
+            b"Bearer \"abc\"",
+            b"Bearer abc ",
+            b"Bearer a\xffb",
+        ] {
+            assert_eq!(extract(&[bad]), Err(ExtractError::Malformed), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn grammar_accepts_all_b64token_characters() {
+        let t = "AZaz09-._~+/==";
+        assert_eq!(extract(&[format!("Bearer {t}").as_bytes()]).unwrap(), t);
+        assert_eq!(extract(&[b"Bearer   spaced"]).unwrap(), "spaced");
+    }
+
+    #[test]
+    fn two_headers_are_refused_even_if_both_valid() {
+        assert_eq!(extract(&[b"Bearer a", b"Bearer a"]), Err(ExtractError::Multiple));
+        assert_eq!(extract(&[b"Basic x", b"Bearer a"]), Err(ExtractError::Multiple));
+    }
+
+    #[test]
+    fn length_limit() {
+        let ok = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN));
+        assert_eq!(extract(&[ok.as_bytes()]).unwrap().len(), MAX_TOKEN_LEN);
+        let long = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
+        assert_eq!(extract(&[long.as_bytes()]), Err(ExtractError::TooLong));
+    }
+
+    #[test]
+    fn query_token_is_opt_in() {
+        assert_eq!(
+            extract_with(&[], "/?access_token=abc", false),
+            Err(ExtractError::Missing)
+        );
+        assert_eq!(extract_with(&[], "/?x=1&access_token=abc", true).unwrap(), "abc");
+        assert_eq!(
+            extract_with(&[b"Bearer abc"], "/?access_token=abc", true),
+            Err(ExtractError::Multiple)
+        );
+        assert_eq!(
+            extract_with(&[], "/?access_token=a&access_token=b", true),
+            Err(ExtractError::Multiple)
+        );
+        assert_eq!(
+            extract_with(&[], "/?access_token=", true),
+            Err(ExtractError::Malformed)
+        );
+        assert_eq!(
+            extract_with(&[], "/?access_token=a%20b", true),
+            Err(ExtractError::Malformed)
+        );
+    }
+}

@@ -1,0 +1,445 @@
+//! [`TokenVerifierLayer`], its service [`TokenVerifierService`] and [`ResponseFuture`].
+
+use std::fmt;
+use std::future::Future;
+use std::mem;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::extract::{BearerExtractor, ExtractError};
+use crate::verifier::BoxVerifyFuture;
+use crate::{AccessToken, AuthError, Challenge, Scopes, TokenVerifier, VerifyError};
+
+/// Requires a verified bearer token on every request of the wrapped service.
+///
+/// On success the request reaches the inner service with an [`AccessToken`], its
+/// [`Principal`](crate::Principal) and the layer's [`Challenge`] in its extensions.
+/// Otherwise the layer answers itself (see [`AuthError`]): the inner service never
+/// sees the request.
+///
+/// ```
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_bearer::{AccessToken, Principal, TokenVerifier, TokenVerifierLayer, VerifyError, InvalidToken};
+///
+/// # #[derive(Clone)] struct Demo;
+/// # impl TokenVerifier for Demo {
+/// #     async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
+/// #         if token == "good" { Ok(AccessToken::new(Principal::new().with_subject("alice"))) }
+/// #         else { Err(InvalidToken::Unknown.into()) }
+/// #     }
+/// # }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let svc = ServiceBuilder::new()
+///     .layer(TokenVerifierLayer::new(Demo).resource_metadata("https://api.example/.well-known/oauth-protected-resource"))
+///     .service_fn(|req: http::Request<String>| async move {
+///         let who = req.extensions().get::<Principal>().unwrap().subject().unwrap().to_owned();
+///         Ok::<_, std::convert::Infallible>(http::Response::new(who))
+///     });
+///
+/// let ok = svc.clone().oneshot(http::Request::builder().header("authorization", "Bearer good").body(String::new()).unwrap()).await.unwrap();
+/// assert_eq!(ok.into_body(), "alice");
+///
+/// let denied = svc.oneshot(http::Request::new(String::new())).await.unwrap();
+/// assert_eq!(denied.status(), 401);
+/// # });
+/// ```
+pub struct TokenVerifierLayer<V> {
+    verifier: Arc<V>,
+    config: Config,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Config {
+    challenge: Challenge,
+    extractor: BearerExtractor,
+    allow_anonymous: bool,
+}
+
+impl<V> Clone for TokenVerifierLayer<V> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<V> fmt::Debug for TokenVerifierLayer<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenVerifierLayer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<V: TokenVerifier> TokenVerifierLayer<V> {
+    /// A layer that verifies tokens with `verifier`.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V);
+    /// ```
+    pub fn new(verifier: V) -> Self {
+        Self::from_arc(Arc::new(verifier))
+    }
+
+    /// A layer sharing an existing `Arc` of a verifier (its caches included).
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let shared = std::sync::Arc::new(V);
+    /// let a = TokenVerifierLayer::from_arc(shared.clone());
+    /// let b = TokenVerifierLayer::from_arc(shared);
+    /// ```
+    pub fn from_arc(verifier: Arc<V>) -> Self {
+        TokenVerifierLayer {
+            verifier,
+            config: Config::default(),
+        }
+    }
+
+    /// The RFC 9728 metadata URL put in every challenge (`resource_metadata`).
+    /// MCP clients need it to discover the authorization server.
+    ///
+    /// # Panics
+    /// If the URL cannot be a quoted-string (see [`Challenge::resource_metadata`]).
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V)
+    ///     .resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp");
+    /// ```
+    #[must_use]
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.config.challenge = self.config.challenge.resource_metadata(url);
+        self
+    }
+
+    /// The challenge's `realm`.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V).realm("mcp");
+    /// ```
+    #[must_use]
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.config.challenge = self.config.challenge.realm(realm);
+        self
+    }
+
+    /// Scopes hinted in the challenge to requests without a token.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V).scope_hint(Scopes::parse("mcp:read"));
+    /// ```
+    #[must_use]
+    pub fn scope_hint(mut self, scopes: Scopes) -> Self {
+        self.config.challenge = self.config.challenge.scope_hint(scopes);
+        self
+    }
+
+    /// `Retry-After` for 503 answers when the verifier suggests none.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V).retry_after(std::time::Duration::from_secs(10));
+    /// ```
+    #[must_use]
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.config.challenge = self.config.challenge.retry_after(after);
+        self
+    }
+
+    /// Replaces the whole [`Challenge`] configuration.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V).challenge(Challenge::new().realm("api"));
+    /// ```
+    #[must_use]
+    pub fn challenge(mut self, challenge: Challenge) -> Self {
+        self.config.challenge = challenge;
+        self
+    }
+
+    /// Also accept `?access_token=` (RFC 6750 §2.3); off by default.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V).allow_query_token(true);
+    /// ```
+    #[must_use]
+    pub fn allow_query_token(mut self, allow: bool) -> Self {
+        self.config.extractor = self.config.extractor.allow_query(allow);
+        self
+    }
+
+    /// Let requests *without* credentials through, without an [`AccessToken`]
+    /// (for routes that serve both; read `Option<Principal>` there). A presented
+    /// token is still verified and refused when bad. Off by default.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V).allow_anonymous(true);
+    /// ```
+    #[must_use]
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.config.allow_anonymous = allow;
+        self
+    }
+}
+
+impl<S, V> Layer<S> for TokenVerifierLayer<V> {
+    type Service = TokenVerifierService<S, V>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TokenVerifierService {
+            inner,
+            verifier: self.verifier.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service built by [`TokenVerifierLayer`].
+///
+/// ```
+/// # use tower_bearer::*;
+/// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+/// use tower::Layer;
+/// let svc = TokenVerifierLayer::new(V).layer(tower::service_fn(|_req: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// }));
+/// let _inner = svc.get_ref();
+/// ```
+pub struct TokenVerifierService<S, V> {
+    inner: S,
+    verifier: Arc<V>,
+    config: Config,
+}
+
+impl<S: Clone, V> Clone for TokenVerifierService<S, V> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            verifier: self.verifier.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, V> fmt::Debug for TokenVerifierService<S, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenVerifierService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, V> TokenVerifierService<S, V> {
+    /// The inner service.
+    ///
+    /// See [`TokenVerifierService`] for an example.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// # use tower::Layer;
+    /// let mut svc = TokenVerifierLayer::new(V).layer(42_u32);
+    /// *svc.get_mut() += 1;
+    /// assert_eq!(svc.into_inner(), 43);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the service, returning the inner one.
+    ///
+    /// See [`TokenVerifierService::get_mut`] for an example.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, V, ReqBody, ResBody> Service<Request<ReqBody>> for TokenVerifierService<S, V>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    V: TokenVerifier,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let challenge = &self.config.challenge;
+        let token = match self.config.extractor.extract(req.headers(), req.uri()) {
+            Ok(token) => token.to_owned(),
+            Err(ExtractError::Missing) if self.config.allow_anonymous => {
+                req.extensions_mut().insert(challenge.clone());
+                return ResponseFuture::inner(self.inner.call(req));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "bearer credentials refused");
+                return ResponseFuture::refuse(AuthError::from(e), challenge);
+            }
+        };
+        // Call the service that was driven to readiness; keep a fresh clone.
+        let clone = self.inner.clone();
+        let inner = mem::replace(&mut self.inner, clone);
+        let verifier = self.verifier.clone();
+        ResponseFuture {
+            state: State::Verify {
+                verify: Box::pin(async move { verifier.verify(&token).await }),
+                pending: Some((inner, req)),
+                challenge: challenge.clone(),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`TokenVerifierService`]: verifies, then calls the inner
+    /// service, or answers with a refusal.
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Verify {
+            verify: BoxVerifyFuture<'static>,
+            pending: Option<(S, Request<ReqBody>)>,
+            challenge: Challenge,
+        },
+        Inner {
+            #[pin]
+            future: S::Future,
+        },
+        Refused {
+            response: Option<S::Response>,
+        },
+    }
+}
+
+impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    fn inner(future: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Inner { future },
+        }
+    }
+
+    fn refuse(error: AuthError, challenge: &Challenge) -> Self {
+        ResponseFuture {
+            state: State::Refused {
+                response: Some(error.into_response(challenge)),
+            },
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Verify {
+                    verify,
+                    pending,
+                    challenge,
+                } => {
+                    let result = ready!(verify.as_mut().poll(cx));
+                    match result {
+                        Ok(token) => {
+                            let (mut inner, mut req) =
+                                pending.take().expect("ResponseFuture polled after completion");
+                            insert_identity(&mut req, token, challenge.clone());
+                            let future = inner.call(req);
+                            this.state.set(State::Inner { future });
+                        }
+                        Err(error) => {
+                            log_refusal(&error);
+                            let response = AuthError::from(error).into_response(challenge);
+                            return Poll::Ready(Ok(response));
+                        }
+                    }
+                }
+                StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Refused { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("ResponseFuture polled after completion")));
+                }
+            }
+        }
+    }
+}
+
+fn insert_identity<B>(req: &mut Request<B>, token: AccessToken, challenge: Challenge) {
+    let extensions = req.extensions_mut();
+    extensions.insert(token.principal().clone());
+    extensions.insert(token);
+    extensions.insert(challenge);
+}
+
+fn log_refusal(error: &VerifyError) {
+    match error {
+        VerifyError::Invalid(reason) => tracing::debug!(%reason, "bearer token refused"),
+        VerifyError::Unavailable(u) => tracing::warn!(reason = %u, "token verifier unavailable"),
+    }
+}

@@ -1,0 +1,559 @@
+//! Who a token speaks for: [`Principal`], [`Scopes`] and the verified [`AccessToken`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// The identity a verified token speaks for: the triple *(client_id, issuer, subject)*.
+///
+/// A verifier fills in the components it knows and leaves the others absent.
+/// [`Principal::same_owner`] is the single answer to "is this the same caller":
+/// MCP session ownership and request-state binding compare principals with it.
+///
+/// ```
+/// use tower_bearer::Principal;
+///
+/// let alice = Principal::new()
+///     .with_issuer("https://as.example")
+///     .with_subject("alice")
+///     .with_client_id("app");
+/// let same = Principal::new().with_issuer("https://as.example").with_subject("alice");
+/// let bob = Principal::new().with_issuer("https://as.example").with_subject("bob");
+/// assert!(alice.same_owner(&same));
+/// assert!(!alice.same_owner(&bob));
+/// // No component in common: never the same owner.
+/// assert!(!Principal::new().same_owner(&Principal::new()));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Principal {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    client_id: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    issuer: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    subject: Option<Arc<str>>,
+}
+
+impl Principal {
+    /// A principal with no component.
+    ///
+    /// ```
+    /// let p = tower_bearer::Principal::new();
+    /// assert!(p.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the OAuth client the token was issued to.
+    ///
+    /// ```
+    /// let p = tower_bearer::Principal::new().with_client_id("app");
+    /// assert_eq!(p.client_id(), Some("app"));
+    /// ```
+    #[must_use]
+    pub fn with_client_id(mut self, client_id: impl Into<Arc<str>>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Sets the issuer (authorization server) that vouches for the token.
+    ///
+    /// ```
+    /// let p = tower_bearer::Principal::new().with_issuer("https://as.example");
+    /// assert_eq!(p.issuer(), Some("https://as.example"));
+    /// ```
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<Arc<str>>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Sets the subject (resource owner, or the client itself for client credentials).
+    ///
+    /// ```
+    /// let p = tower_bearer::Principal::new().with_subject("alice");
+    /// assert_eq!(p.subject(), Some("alice"));
+    /// ```
+    #[must_use]
+    pub fn with_subject(mut self, subject: impl Into<Arc<str>>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// The OAuth client id, if the verifier supplied one.
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::Principal::new().client_id(), None);
+    /// ```
+    pub fn client_id(&self) -> Option<&str> {
+        self.client_id.as_deref()
+    }
+
+    /// The issuer, if the verifier supplied one.
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::Principal::new().issuer(), None);
+    /// ```
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The subject, if the verifier supplied one.
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::Principal::new().subject(), None);
+    /// ```
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// True when no component is present.
+    ///
+    /// ```
+    /// assert!(!tower_bearer::Principal::new().with_subject("s").is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.client_id.is_none() && self.issuer.is_none() && self.subject.is_none()
+    }
+
+    /// Whether `self` and `other` are the same owner.
+    ///
+    /// Compares the components both sides supply; a component missing on either
+    /// side is skipped. Any differing shared component means "not the same
+    /// owner", and so does having no component in common.
+    ///
+    /// ```
+    /// use tower_bearer::Principal;
+    /// let a = Principal::new().with_client_id("app").with_subject("alice");
+    /// let b = Principal::new().with_client_id("app");
+    /// assert!(a.same_owner(&b)); // only client_id is shared, and it matches
+    /// let c = Principal::new().with_issuer("https://as.example");
+    /// assert!(!a.same_owner(&c)); // nothing in common
+    /// ```
+    pub fn same_owner(&self, other: &Principal) -> bool {
+        let pairs = [
+            (&self.client_id, &other.client_id),
+            (&self.issuer, &other.issuer),
+            (&self.subject, &other.subject),
+        ];
+        let mut shared = 0;
+        for pair in pairs {
+            if let (Some(a), Some(b)) = pair {
+                if a != b {
+                    return false;
+                }
+                shared += 1;
+            }
+        }
+        shared > 0
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("client_id", &self.client_id())
+            .field("issuer", &self.issuer())
+            .field("subject", &self.subject())
+            .finish()
+    }
+}
+
+/// A set of OAuth scopes (RFC 6749 §3.3), kept sorted and without duplicates.
+///
+/// ```
+/// use tower_bearer::Scopes;
+/// let scopes = Scopes::parse("mcp:write mcp:read mcp:read");
+/// assert!(scopes.contains("mcp:read"));
+/// assert_eq!(scopes.len(), 2);
+/// assert_eq!(scopes.to_string(), "mcp:read mcp:write");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Scopes(Arc<[Box<str>]>);
+
+impl Scopes {
+    /// Parses a space-delimited scope string; empty items are skipped.
+    ///
+    /// ```
+    /// assert!(tower_bearer::Scopes::parse("  ").is_empty());
+    /// ```
+    pub fn parse(s: &str) -> Self {
+        s.split(' ').filter(|s| !s.is_empty()).collect()
+    }
+
+    /// Whether `scope` is in the set.
+    ///
+    /// ```
+    /// assert!(tower_bearer::Scopes::parse("a b").contains("b"));
+    /// ```
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.binary_search_by(|s| (**s).cmp(scope)).is_ok()
+    }
+
+    /// Whether every scope of `required` is in the set.
+    ///
+    /// ```
+    /// use tower_bearer::Scopes;
+    /// assert!(Scopes::parse("a b c").contains_all(&Scopes::parse("a c")));
+    /// ```
+    pub fn contains_all(&self, required: &Scopes) -> bool {
+        required.iter().all(|s| self.contains(s))
+    }
+
+    /// The scopes, in sorted order.
+    ///
+    /// ```
+    /// let s = tower_bearer::Scopes::parse("b a");
+    /// assert_eq!(s.iter().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.iter().map(|s| &**s)
+    }
+
+    /// Number of scopes.
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::Scopes::parse("a").len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when the set is empty.
+    ///
+    /// ```
+    /// assert!(tower_bearer::Scopes::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Scopes {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut v: Vec<Box<str>> = iter.into_iter().map(|s| s.as_ref().into()).collect();
+        v.sort_unstable();
+        v.dedup();
+        Scopes(v.into())
+    }
+}
+
+impl fmt::Display for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(s)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Scopes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+/// How a token was verified.
+///
+/// ```
+/// use tower_bearer::{AccessToken, Principal, TokenSource};
+/// let t = AccessToken::new(Principal::new()).with_source(TokenSource::Introspection);
+/// assert_eq!(t.source(), TokenSource::Introspection);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// A JWT verified locally against the issuer's keys.
+    Jwt,
+    /// An opaque token checked by RFC 7662 introspection.
+    Introspection,
+    /// A user-supplied verifier.
+    #[default]
+    Custom,
+}
+
+/// A verified access token: who it speaks for, what it allows, until when.
+///
+/// The [`TokenVerifierLayer`](crate::TokenVerifierLayer) inserts it (and its
+/// [`Principal`]) into the request extensions. It never holds the raw token.
+/// Cloning is cheap (one reference count).
+///
+/// ```
+/// use tower_bearer::{AccessToken, Principal, Scopes};
+/// let token = AccessToken::new(Principal::new().with_subject("alice"))
+///     .with_scopes(Scopes::parse("mcp:read"))
+///     .with_audience(vec!["https://api.example/mcp".into()]);
+/// assert!(token.scopes().contains("mcp:read"));
+/// assert_eq!(token.principal().subject(), Some("alice"));
+/// ```
+#[derive(Clone)]
+pub struct AccessToken(Arc<Inner>);
+
+#[derive(Clone, Default)]
+struct Inner {
+    principal: Principal,
+    scopes: Scopes,
+    expires_at: Option<SystemTime>,
+    audience: Vec<String>,
+    claims: serde_json::Map<String, serde_json::Value>,
+    source: TokenSource,
+}
+
+impl AccessToken {
+    /// A token for `principal` with no scopes, expiry, audience or claims.
+    ///
+    /// ```
+    /// let t = tower_bearer::AccessToken::new(tower_bearer::Principal::new());
+    /// assert!(t.scopes().is_empty());
+    /// ```
+    pub fn new(principal: Principal) -> Self {
+        AccessToken(Arc::new(Inner {
+            principal,
+            ..Inner::default()
+        }))
+    }
+
+    /// Sets the granted scopes.
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, Principal, Scopes};
+    /// let t = AccessToken::new(Principal::new()).with_scopes(Scopes::parse("a"));
+    /// assert!(t.scopes().contains("a"));
+    /// ```
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: Scopes) -> Self {
+        self.make_unique().scopes = scopes;
+        self
+    }
+
+    /// Sets the expiry.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use tower_bearer::{AccessToken, Principal};
+    /// let at = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    /// let t = AccessToken::new(Principal::new()).with_expires_at(at);
+    /// assert_eq!(t.expires_at(), Some(at));
+    /// ```
+    #[must_use]
+    pub fn with_expires_at(mut self, at: SystemTime) -> Self {
+        self.make_unique().expires_at = Some(at);
+        self
+    }
+
+    /// Sets the audiences the token is intended for.
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, Principal};
+    /// let t = AccessToken::new(Principal::new()).with_audience(vec!["https://r".into()]);
+    /// assert_eq!(t.audience(), ["https://r"]);
+    /// ```
+    #[must_use]
+    pub fn with_audience(mut self, audience: Vec<String>) -> Self {
+        self.make_unique().audience = audience;
+        self
+    }
+
+    /// Sets the raw claims (JWT payload or introspection response).
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, Principal};
+    /// let mut claims = serde_json::Map::new();
+    /// claims.insert("tenant".into(), "acme".into());
+    /// let t = AccessToken::new(Principal::new()).with_claims(claims);
+    /// assert_eq!(t.claims()["tenant"], "acme");
+    /// ```
+    #[must_use]
+    pub fn with_claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.make_unique().claims = claims;
+        self
+    }
+
+    /// Sets how the token was verified.
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, Principal, TokenSource};
+    /// let t = AccessToken::new(Principal::new()).with_source(TokenSource::Jwt);
+    /// assert_eq!(t.source(), TokenSource::Jwt);
+    /// ```
+    #[must_use]
+    pub fn with_source(mut self, source: TokenSource) -> Self {
+        self.make_unique().source = source;
+        self
+    }
+
+    fn make_unique(&mut self) -> &mut Inner {
+        Arc::make_mut(&mut self.0)
+    }
+
+    /// Who the token speaks for.
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, Principal};
+    /// let t = AccessToken::new(Principal::new().with_client_id("c"));
+    /// assert_eq!(t.principal().client_id(), Some("c"));
+    /// ```
+    pub fn principal(&self) -> &Principal {
+        &self.0.principal
+    }
+
+    /// The granted scopes.
+    ///
+    /// ```
+    /// let t = tower_bearer::AccessToken::new(tower_bearer::Principal::new());
+    /// assert!(t.scopes().is_empty());
+    /// ```
+    pub fn scopes(&self) -> &Scopes {
+        &self.0.scopes
+    }
+
+    /// When the token expires, if known.
+    ///
+    /// ```
+    /// let t = tower_bearer::AccessToken::new(tower_bearer::Principal::new());
+    /// assert!(t.expires_at().is_none());
+    /// ```
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.0.expires_at
+    }
+
+    /// The audiences the token is intended for.
+    ///
+    /// ```
+    /// let t = tower_bearer::AccessToken::new(tower_bearer::Principal::new());
+    /// assert!(t.audience().is_empty());
+    /// ```
+    pub fn audience(&self) -> &[String] {
+        &self.0.audience
+    }
+
+    /// The raw claims (JWT payload or introspection response), already verified.
+    ///
+    /// ```
+    /// let t = tower_bearer::AccessToken::new(tower_bearer::Principal::new());
+    /// assert!(t.claims().is_empty());
+    /// ```
+    pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0.claims
+    }
+
+    /// How the token was verified.
+    ///
+    /// ```
+    /// let t = tower_bearer::AccessToken::new(tower_bearer::Principal::new());
+    /// assert_eq!(t.source(), tower_bearer::TokenSource::Custom);
+    /// ```
+    pub fn source(&self) -> TokenSource {
+        self.0.source
+    }
+
+    /// Whether the token has expired at `now` (false when no expiry is known).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use tower_bearer::{AccessToken, Principal};
+    /// let t = AccessToken::new(Principal::new()).with_expires_at(SystemTime::UNIX_EPOCH);
+    /// assert!(t.is_expired_at(SystemTime::now()));
+    /// ```
+    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.0.expires_at.is_some_and(|exp| exp <= now)
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("principal", &self.0.principal)
+            .field("scopes", &self.0.scopes)
+            .field("expires_at", &self.0.expires_at)
+            .field("audience", &self.0.audience)
+            .field("source", &self.0.source)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(c: Option<&str>, i: Option<&str>, s: Option<&str>) -> Principal {
+        let mut p = Principal::new();
+        if let Some(c) = c {
+            p = p.with_client_id(c);
+        }
+        if let Some(i) = i {
+            p = p.with_issuer(i);
+        }
+        if let Some(s) = s {
+            p = p.with_subject(s);
+        }
+        p
+    }
+
+    #[test]
+    fn same_owner_uses_shared_components_only() {
+        let full = p(Some("c"), Some("i"), Some("s"));
+        assert!(full.same_owner(&full.clone()));
+        assert!(full.same_owner(&p(None, Some("i"), Some("s"))));
+        assert!(full.same_owner(&p(Some("c"), None, None)));
+        assert!(!full.same_owner(&p(Some("c"), Some("i"), Some("other"))));
+        assert!(!full.same_owner(&p(Some("other"), Some("i"), Some("s"))));
+        assert!(!full.same_owner(&p(None, Some("other"), None)));
+    }
+
+    #[test]
+    fn nothing_in_common_is_never_the_same_owner() {
+        assert!(!p(None, None, None).same_owner(&p(None, None, None)));
+        assert!(!p(Some("c"), None, None).same_owner(&p(None, Some("i"), Some("s"))));
+        assert!(!p(None, None, None).same_owner(&p(Some("c"), Some("i"), Some("s"))));
+    }
+
+    #[test]
+    fn same_owner_is_symmetric() {
+        let cases = [
+            p(Some("c"), None, None),
+            p(None, Some("i"), Some("s")),
+            p(Some("c"), Some("i"), Some("s")),
+            p(Some("d"), Some("i"), None),
+            p(None, None, None),
+        ];
+        for a in &cases {
+            for b in &cases {
+                assert_eq!(a.same_owner(b), b.same_owner(a), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn scopes_sorted_dedup_and_contains() {
+        let s = Scopes::parse("b a  b c");
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(s.contains("c") && !s.contains("d"));
+        assert!(s.contains_all(&Scopes::parse("a c")));
+        assert!(!s.contains_all(&Scopes::parse("a d")));
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#"["a","b","c"]"#);
+    }
+
+    #[test]
+    fn access_token_builders_copy_on_write() {
+        let t = AccessToken::new(p(Some("c"), None, None));
+        let shared = t.clone();
+        let t2 = shared.clone().with_scopes(Scopes::parse("x"));
+        assert!(t.scopes().is_empty());
+        assert!(t2.scopes().contains("x"));
+        assert_eq!(t2.principal(), t.principal());
+    }
+}

@@ -1,0 +1,253 @@
+//! The [`TokenVerifier`] trait and its error, [`VerifyError`].
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::AccessToken;
+
+/// Turns a bearer token into a verified [`AccessToken`].
+///
+/// Implemented by [`JwtVerifier`](crate::jwt::JwtVerifier) and by the
+/// introspection verifier; implement it yourself to plug any lookup (a database,
+/// a cache) into [`TokenVerifierLayer`](crate::TokenVerifierLayer).
+///
+/// Return [`VerifyError::Invalid`] when the token is bad (401) and
+/// [`VerifyError::Unavailable`] when you could not decide (503): never mix them.
+///
+/// ```
+/// use tower_bearer::{AccessToken, InvalidToken, Principal, TokenVerifier, VerifyError};
+///
+/// struct Static;
+///
+/// impl TokenVerifier for Static {
+///     async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
+///         match token {
+///             "let-me-in" => Ok(AccessToken::new(Principal::new().with_subject("demo"))),
+///             _ => Err(InvalidToken::Unknown.into()),
+///         }
+///     }
+/// }
+/// # tokio_test_block_on(async {
+/// assert!(Static.verify("let-me-in").await.is_ok());
+/// assert!(Static.verify("nope").await.is_err());
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// Verifies `token` (the raw bearer credential, already syntax-checked).
+    fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, VerifyError>> + Send;
+}
+
+impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
+    fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, VerifyError>> + Send {
+        (**self).verify(token)
+    }
+}
+
+/// A boxed future returned by [`DynTokenVerifier`].
+pub type BoxVerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, VerifyError>> + Send + 'a>>;
+
+/// The object-safe form of [`TokenVerifier`], implemented for every verifier.
+///
+/// Use `Arc<dyn DynTokenVerifier>` to choose a verifier at run time; it is itself
+/// a [`TokenVerifier`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use tower_bearer::{AccessToken, DynTokenVerifier, Principal, TokenVerifier, VerifyError};
+///
+/// struct Anyone;
+/// impl TokenVerifier for Anyone {
+///     async fn verify(&self, _token: &str) -> Result<AccessToken, VerifyError> {
+///         Ok(AccessToken::new(Principal::new().with_subject("anyone")))
+///     }
+/// }
+/// let verifier: Arc<dyn DynTokenVerifier> = Arc::new(Anyone);
+/// let _layer = tower_bearer::TokenVerifierLayer::new(verifier);
+/// ```
+pub trait DynTokenVerifier: Send + Sync + 'static {
+    /// Verifies `token`, boxing the future.
+    fn verify_boxed<'a>(&'a self, token: &'a str) -> BoxVerifyFuture<'a>;
+}
+
+impl<V: TokenVerifier> DynTokenVerifier for V {
+    fn verify_boxed<'a>(&'a self, token: &'a str) -> BoxVerifyFuture<'a> {
+        Box::pin(self.verify(token))
+    }
+}
+
+impl TokenVerifier for dyn DynTokenVerifier {
+    async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
+        self.verify_boxed(token).await
+    }
+}
+
+/// Why a verifier refused a token or could not decide.
+///
+/// ```
+/// use tower_bearer::{InvalidToken, VerifyError};
+/// let e: VerifyError = InvalidToken::Expired.into();
+/// assert!(e.is_invalid());
+/// assert_eq!(e.to_string(), "invalid token: token expired");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The token is not acceptable: answered with 401 `invalid_token`.
+    #[error("invalid token: {0}")]
+    Invalid(#[from] InvalidToken),
+    /// The verifier could not decide (key set or introspection endpoint down):
+    /// answered with 503 and `Retry-After`, never with `invalid_token`.
+    #[error("verifier unavailable: {0}")]
+    Unavailable(#[from] Unavailable),
+}
+
+impl VerifyError {
+    /// True for [`VerifyError::Invalid`].
+    ///
+    /// ```
+    /// use tower_bearer::{Unavailable, VerifyError};
+    /// assert!(!VerifyError::from(Unavailable::new("down")).is_invalid());
+    /// ```
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, VerifyError::Invalid(_))
+    }
+}
+
+/// Why a token is invalid. Each reason maps to a short, fixed
+/// `error_description`: nothing from the token is ever echoed.
+///
+/// ```
+/// use tower_bearer::InvalidToken;
+/// assert_eq!(InvalidToken::Audience.description(), "token audience not accepted");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidToken {
+    /// Not a well-formed token of the expected kind.
+    #[error("malformed token")]
+    Malformed,
+    /// Signature does not verify.
+    #[error("bad signature")]
+    Signature,
+    /// The signing key is unknown to the issuer's key set.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// The algorithm is not allowed, or does not fit the key.
+    #[error("algorithm not allowed")]
+    Algorithm,
+    /// `exp` has passed.
+    #[error("token expired")]
+    Expired,
+    /// `nbf` (or `iat`) lies in the future.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// A required claim is missing or has the wrong type.
+    #[error("required claim missing or invalid")]
+    Claims,
+    /// Issuer not accepted.
+    #[error("token issuer not accepted")]
+    Issuer,
+    /// Audience does not contain this resource.
+    #[error("token audience not accepted")]
+    Audience,
+    /// Not an access token of the expected profile (e.g. RFC 9068 `typ`).
+    #[error("not an access token")]
+    Type,
+    /// Introspection said the token is not active.
+    #[error("token not active")]
+    Inactive,
+    /// The verifier does not know the token.
+    #[error("token not recognised")]
+    Unknown,
+}
+
+impl InvalidToken {
+    /// The fixed `error_description` sent in the challenge.
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::InvalidToken::Expired.description(), "token expired");
+    /// ```
+    pub fn description(&self) -> &'static str {
+        match self {
+            InvalidToken::Malformed => "malformed token",
+            InvalidToken::Signature => "bad signature",
+            InvalidToken::UnknownKey => "unknown signing key",
+            InvalidToken::Algorithm => "algorithm not allowed",
+            InvalidToken::Expired => "token expired",
+            InvalidToken::NotYetValid => "token not yet valid",
+            InvalidToken::Claims => "required claim missing or invalid",
+            InvalidToken::Issuer => "token issuer not accepted",
+            InvalidToken::Audience => "token audience not accepted",
+            InvalidToken::Type => "not an access token",
+            InvalidToken::Inactive => "token not active",
+            InvalidToken::Unknown => "token not recognised",
+        }
+    }
+}
+
+/// The verifier could not reach a decision (503).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::Unavailable;
+/// let u = Unavailable::new("jwks endpoint timed out").with_retry_after(Duration::from_secs(5));
+/// assert_eq!(u.retry_after(), Some(Duration::from_secs(5)));
+/// assert_eq!(u.to_string(), "jwks endpoint timed out");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Unavailable {
+    reason: Cow<'static, str>,
+    retry_after: Option<Duration>,
+}
+
+impl Unavailable {
+    /// A new outage with an operator-facing reason (logged, never sent to clients).
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::Unavailable::new("down").reason(), "down");
+    /// ```
+    pub fn new(reason: impl Into<Cow<'static, str>>) -> Self {
+        Unavailable {
+            reason: reason.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Suggests how long clients should wait (the `Retry-After` header).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let u = tower_bearer::Unavailable::new("x").with_retry_after(Duration::from_secs(1));
+    /// assert!(u.retry_after().is_some());
+    /// ```
+    #[must_use]
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    /// The operator-facing reason.
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::Unavailable::new("x").reason(), "x");
+    /// ```
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The suggested retry delay, if any.
+    ///
+    /// ```
+    /// assert!(tower_bearer::Unavailable::new("x").retry_after().is_none());
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
