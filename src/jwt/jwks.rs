@@ -188,10 +188,10 @@ impl KeyCache {
     /// unknown-kid cooldown runs, `None` when a refetch is due.
     fn newer_or_cooling(&self, seen: &Arc<KeySet>, now: Instant) -> Option<Option<Arc<KeySet>>> {
         let st = self.read();
-        if let Some(keys) = &st.keys {
-            if !Arc::ptr_eq(keys, seen) {
-                return Some(Some(keys.clone()));
-            }
+        if let Some(keys) = &st.keys
+            && !Arc::ptr_eq(keys, seen)
+        {
+            return Some(Some(keys.clone()));
         }
         st.last_kid_refetch
             .is_some_and(|at| now < at + self.settings.refetch_cooldown)
@@ -299,15 +299,15 @@ fn max_age(value: &str) -> Option<Duration> {
         if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache") {
             return Some(Duration::ZERO);
         }
-        if let Some((name, seconds)) = directive.split_once('=') {
-            if name.trim().eq_ignore_ascii_case("max-age") {
-                found = seconds
-                    .trim()
-                    .trim_matches('"')
-                    .parse::<u64>()
-                    .ok()
-                    .map(Duration::from_secs);
-            }
+        if let Some((name, seconds)) = directive.split_once('=')
+            && name.trim().eq_ignore_ascii_case("max-age")
+        {
+            found = seconds
+                .trim()
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
         }
     }
     found

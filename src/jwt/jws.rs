@@ -85,10 +85,10 @@ impl<'a> Unverified<'a> {
             Some(Value::String(name)) => policy.algorithm_named(name).ok_or(InvalidToken::Algorithm)?,
             _ => return Err(InvalidToken::Malformed),
         };
-        if let Some(kid) = header.get("kid") {
-            if !kid.is_string() {
-                return Err(InvalidToken::Malformed);
-            }
+        if let Some(kid) = header.get("kid")
+            && !kid.is_string()
+        {
+            return Err(InvalidToken::Malformed);
         }
         Ok(Unverified {
             header,

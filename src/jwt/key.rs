@@ -487,7 +487,7 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lc_rs::encoding::AsBigEndian;
+
     use aws_lc_rs::rsa::{KeyPair, KeySize};
     use aws_lc_rs::signature::KeyPair as _;
     use serde_json::json;
@@ -554,21 +554,19 @@ mod tests {
             KeyError::Symmetric
         );
         // A 1024-bit modulus (top bit set), built by hand.
-        let n = b64::encode(&[0xc1; 128]);
+        let n = b64::encode([0xc1; 128]);
         let weak = json!({"kty": "RSA", "n": n, "e": "AQAB"});
         assert_eq!(VerifyingKey::from_jwk(&weak, &p).unwrap_err(), KeyError::WeakKey);
     }
 
     #[test]
     fn ec_point_off_curve_is_rejected() {
-        let jwk =
-            json!({"kty": "EC", "crv": "P-256", "x": b64::encode(&[1; 32]), "y": b64::encode(&[2; 32])});
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64::encode([1; 32]), "y": b64::encode([2; 32])});
         assert_eq!(
             VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap_err(),
             KeyError::Rejected
         );
-        let p384 =
-            json!({"kty": "EC", "crv": "P-384", "x": b64::encode(&[1; 48]), "y": b64::encode(&[2; 48])});
+        let p384 = json!({"kty": "EC", "crv": "P-384", "x": b64::encode([1; 48]), "y": b64::encode([2; 48])});
         // Not allowed by default: refused before parsing.
         assert_eq!(
             VerifyingKey::from_jwk(&p384, &KeyPolicy::default()).unwrap_err(),
