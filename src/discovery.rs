@@ -15,9 +15,6 @@ pub(crate) struct ServerMetadata {
     pub(crate) issuer: String,
     #[serde(default)]
     pub(crate) jwks_uri: Option<String>,
-    #[serde(default)]
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
-    pub(crate) introspection_endpoint: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
