@@ -136,10 +136,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
-    let audience = args
-        .audience
-        .clone()
-        .unwrap_or_else(|| format!("http://{}/mcp", args.listen));
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let audience = args.audience.clone().unwrap_or_else(|| format!("{base}/mcp"));
     let metadata_doc =
         ProtectedResourceMetadata::new(&audience).scopes_supported(Scopes::parse(&args.scopes));
 
@@ -180,8 +179,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         app = app.route_service(&path, metadata_doc.service());
     }
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let base = format!("http://{}", listener.local_addr()?);
     println!("tower-bearer quickstart: MCP server at {base}/mcp (resource {audience})");
     println!("  resource metadata:  {}", metadata_doc.metadata_url());
     println!("  authorization server: {issuer}");

@@ -1,0 +1,256 @@
+//! Black-box smoke test of the quickstart: start `examples/mcp_server` with its
+//! embedded development issuer, obtain a token the way an OAuth client would
+//! (client credentials + RFC 8707 resource), and speak MCP over streamable HTTP.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{jsonrpc_messages, www_authenticate};
+
+/// The running example; killed on drop.
+struct Quickstart {
+    child: Child,
+    base: String,
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+}
+
+impl Drop for Quickstart {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn example_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "mcp_server"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the quickstart failed");
+    // target/debug/deps/quickstart-… → target/debug/examples/mcp_server
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
+    path
+}
+
+fn start() -> Quickstart {
+    let mut child = Command::new(example_binary())
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("TB_ISSUER")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the quickstart");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("quickstart did not print `ready`; got {lines:#?}"));
+        if line == "ready" {
+            break;
+        }
+        lines.push(line);
+    }
+    let after = |prefix: &str| -> String {
+        lines
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {lines:#?}"))
+            .trim()
+            .to_owned()
+    };
+    let base = after("tower-bearer quickstart: MCP server at ")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let issuer = after("authorization server:");
+    let credentials = after("development issuer: client id ");
+    let (client_id, client_secret) = credentials
+        .split_once(" / secret ")
+        .expect("client id / secret line");
+    Quickstart {
+        child,
+        base,
+        issuer,
+        client_id: client_id.to_owned(),
+        client_secret: client_secret.to_owned(),
+    }
+}
+
+async fn post_mcp(
+    client: &reqwest::Client,
+    qs: &Quickstart,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
+    let mut req = client
+        .post(format!("{}/mcp", qs.base))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(session) = session {
+        req = req.header("mcp-session-id", session);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn quickstart_speaks_mcp_behind_the_layer() {
+    let qs = start();
+    let client = reqwest::Client::new();
+
+    // Discovery as an MCP client does it: the 401 names the metadata, the
+    // metadata names the authorization server.
+    let res = post_mcp(
+        &client,
+        &qs,
+        None,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+    let challenge = www_authenticate(&res);
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", qs.base);
+    assert!(
+        challenge.contains(&format!(r#"resource_metadata="{metadata_url}""#)),
+        "{challenge}"
+    );
+    assert!(
+        !challenge.contains("error="),
+        "no credentials: bare challenge, {challenge}"
+    );
+    let metadata: Value = client
+        .get(&metadata_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resource = metadata["resource"].as_str().unwrap().to_owned();
+    assert_eq!(resource, format!("{}/mcp", qs.base));
+    assert_eq!(metadata["authorization_servers"], json!([qs.issuer]));
+    let root: Value = client
+        .get(format!("{}/.well-known/oauth-protected-resource", qs.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(root, metadata);
+
+    // Client credentials at the development issuer's token endpoint.
+    let as_metadata: Value = client
+        .get(format!("{}/.well-known/oauth-authorization-server", qs.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token: Value = client
+        .post(as_metadata["token_endpoint"].as_str().unwrap())
+        .basic_auth(&qs.client_id, Some(&qs.client_secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "mcp:read"),
+            ("resource", &resource),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+
+    // initialize → session, initialized, tools/list, tools/call.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "smoke", "version": "1"}}});
+    let res = post_mcp(&client, &qs, Some(&token), None, init).await;
+    assert_eq!(res.status(), 200);
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let messages = jsonrpc_messages(&res.text().await.unwrap());
+    assert_eq!(messages.last().unwrap()["id"], 1);
+    assert!(messages.last().unwrap()["result"]["capabilities"]["tools"].is_object());
+
+    let notified = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        post_mcp(&client, &qs, Some(&token), Some(&session), notified)
+            .await
+            .status(),
+        202
+    );
+
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let res = post_mcp(&client, &qs, Some(&token), Some(&session), list).await;
+    assert_eq!(res.status(), 200);
+    let messages = jsonrpc_messages(&res.text().await.unwrap());
+    let names: Vec<&str> = messages.last().unwrap()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"whoami") && names.contains(&"echo"), "{names:?}");
+
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}});
+    let res = post_mcp(&client, &qs, Some(&token), Some(&session), call).await;
+    let messages = jsonrpc_messages(&res.text().await.unwrap());
+    let text = messages.last().unwrap()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let who: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(who["client_id"], qs.client_id.as_str());
+    assert_eq!(who["issuer"], qs.issuer.as_str());
+    assert_eq!(who["scopes"], json!(["mcp:read"]));
+
+    // The same session without a token is refused by the layer.
+    let list = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"});
+    let res = post_mcp(&client, &qs, None, Some(&session), list).await;
+    assert_eq!(res.status(), 401);
+
+    // /whoami is protected too.
+    let res = client
+        .get(format!("{}/whoami", qs.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client.get(format!("{}/whoami", qs.base)).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
