@@ -185,6 +185,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dev) = &dev_issuer {
         print_dev_instructions(dev, &base, &audience, &args.scopes);
     }
+    println!("ready");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -230,5 +231,4 @@ fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &
         dev.client_id(),
         dev.client_secret()
     );
-    println!("ready");
 }

@@ -4,101 +4,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use serde_json::{Value, json};
+use support::quickstart::{Quickstart, start};
 use support::{jsonrpc_messages, www_authenticate};
-
-/// The running example; killed on drop.
-struct Quickstart {
-    child: Child,
-    base: String,
-    issuer: String,
-    client_id: String,
-    client_secret: String,
-}
-
-impl Drop for Quickstart {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn example_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "mcp_server"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building the quickstart failed");
-    // target/debug/deps/quickstart-… → target/debug/examples/mcp_server
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    path.pop();
-    path.push("examples");
-    path.push(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
-    path
-}
-
-fn start() -> Quickstart {
-    let mut child = Command::new(example_binary())
-        .args(["--listen", "127.0.0.1:0"])
-        .env_remove("TB_ISSUER")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the quickstart");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("quickstart did not print `ready`; got {lines:#?}"));
-        if line == "ready" {
-            break;
-        }
-        lines.push(line);
-    }
-    let after = |prefix: &str| -> String {
-        lines
-            .iter()
-            .find_map(|l| l.trim_start().strip_prefix(prefix))
-            .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {lines:#?}"))
-            .trim()
-            .to_owned()
-    };
-    let base = after("tower-bearer quickstart: MCP server at ")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .trim_end_matches("/mcp")
-        .to_owned();
-    let issuer = after("authorization server:");
-    let credentials = after("development issuer: client id ");
-    let (client_id, client_secret) = credentials
-        .split_once(" / secret ")
-        .expect("client id / secret line");
-    Quickstart {
-        child,
-        base,
-        issuer,
-        client_id: client_id.to_owned(),
-        client_secret: client_secret.to_owned(),
-    }
-}
 
 async fn post_mcp(
     client: &reqwest::Client,
@@ -123,7 +31,7 @@ async fn post_mcp(
 
 #[tokio::test]
 async fn quickstart_speaks_mcp_behind_the_layer() {
-    let qs = start();
+    let qs = start(&[]);
     let client = reqwest::Client::new();
 
     // Discovery as an MCP client does it: the 401 names the metadata, the
@@ -177,9 +85,10 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
         .json()
         .await
         .unwrap();
+    let (client_id, client_secret) = qs.client.clone().expect("the embedded issuer prints its client");
     let token: Value = client
         .post(as_metadata["token_endpoint"].as_str().unwrap())
-        .basic_auth(&qs.client_id, Some(&qs.client_secret))
+        .basic_auth(&client_id, Some(&client_secret))
         .form(&[
             ("grant_type", "client_credentials"),
             ("scope", "mcp:read"),
@@ -234,7 +143,7 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
         .unwrap()
         .to_owned();
     let who: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(who["client_id"], qs.client_id.as_str());
+    assert_eq!(who["client_id"], client_id.as_str());
     assert_eq!(who["issuer"], qs.issuer.as_str());
     assert_eq!(who["scopes"], json!(["mcp:read"]));
 
