@@ -16,12 +16,18 @@ mod challenge;
 pub mod extract;
 mod fetch;
 mod layer;
+pub mod mcp;
+pub mod origin;
 mod principal;
+mod refusal;
+pub mod resource;
+pub mod scope;
 mod verifier;
 
 pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
+pub use refusal::RefusalFuture;
 pub use verifier::{
     BoxVerifyFuture, DynTokenVerifier, InvalidToken, TokenVerifier, Unavailable, VerifyError,
 };
