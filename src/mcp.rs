@@ -17,20 +17,33 @@
 //!
 //! ```
 //! use tower::ServiceBuilder;
+//! use tower_bearer::TokenVerifierLayer;
 //! use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer};
 //! use tower_bearer::origin::OriginLayer;
 //! use tower_bearer::scope::ScopeHierarchy;
+//! # use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, VerifyError};
+//! # struct MyVerifier;
+//! # impl TokenVerifier for MyVerifier {
+//! #     async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) }
+//! # }
 //!
 //! let policy = McpScopePolicy::new()
 //!     .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
 //!     .base(["mcp:read"])
+//!     .tool("search", ["mcp:read"])
 //!     .tool("delete_note", ["mcp:write"])
-//!     .unlisted(["mcp:admin"]);
-//! let layers = ServiceBuilder::new()
+//!     .unlisted_tools(["mcp:admin"]);
+//! let svc = ServiceBuilder::new()
 //!     .layer(OriginLayer::new(["https://app.example"]))
-//!     // .layer(TokenVerifierLayer::new(verifier).resource_metadata(..))
+//!     .layer(TokenVerifierLayer::new(MyVerifier)
+//!         .resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp"))
 //!     .layer(McpSessionLayer::new())
-//!     .layer(McpScopeLayer::new(policy));
+//!     .layer(McpScopeLayer::new(policy))
+//!     // rmcp's StreamableHttpService goes here; any service taking
+//!     // `Request<Full<Bytes>>` does.
+//!     .service_fn(|_req: http::Request<http_body_util::Full<bytes::Bytes>>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//!     });
 //! ```
 
 mod body;
