@@ -7,9 +7,9 @@
 //! service, rmcp's or not.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::{fmt, mem};
 
 use http::header::ORIGIN;
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -206,16 +206,15 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if self.layer.allows(req.headers()) {
-            let clone = self.inner.clone();
-            let mut inner = mem::replace(&mut self.inner, clone);
-            RefusalFuture::inner(inner.call(req))
+        let decision = if self.layer.allows(req.headers()) {
+            Ok(())
         } else {
             tracing::debug!("request refused: Origin not allowed");
             let mut res = Response::new(ResBody::default());
             *res.status_mut() = StatusCode::FORBIDDEN;
-            RefusalFuture::refused(res)
-        }
+            Err(res)
+        };
+        RefusalFuture::call_or_refuse(&mut self.inner, req, decision)
     }
 }
 

@@ -3,11 +3,13 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::Response;
 use pin_project_lite::pin_project;
+use tower_service::Service;
 
 pin_project! {
     /// Response future of [`RequireScope`](crate::scope::RequireScope) and
@@ -28,18 +30,25 @@ pin_project! {
 }
 
 impl<F, B> RefusalFuture<F, B> {
-    pub(crate) fn inner(future: F) -> Self {
-        RefusalFuture {
-            state: State::Inner { future },
-        }
-    }
-
-    pub(crate) fn refused(response: Response<B>) -> Self {
-        RefusalFuture {
-            state: State::Refused {
+    /// Calls the service that was driven to readiness (leaving a fresh clone in
+    /// its place) when `decision` is `Ok`, or answers with the refusal.
+    pub(crate) fn call_or_refuse<S, R>(inner: &mut S, req: R, decision: Result<(), Response<B>>) -> Self
+    where
+        S: Service<R, Response = Response<B>, Future = F> + Clone,
+    {
+        let state = match decision {
+            Ok(()) => {
+                let clone = inner.clone();
+                let mut ready = mem::replace(inner, clone);
+                State::Inner {
+                    future: ready.call(req),
+                }
+            }
+            Err(response) => State::Refused {
                 response: Some(response),
             },
-        }
+        };
+        RefusalFuture { state }
     }
 }
 

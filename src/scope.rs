@@ -9,10 +9,10 @@
 //! `offline_access` never appears in a challenge and cannot be required.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
-use std::{fmt, mem};
 
 use http::{Extensions, Request, Response};
 use tower_layer::Layer;
@@ -345,14 +345,8 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match check_scopes(req.extensions(), &self.layer.required, &self.layer.hierarchy) {
-            Ok(()) => {
-                let clone = self.inner.clone();
-                let mut inner = mem::replace(&mut self.inner, clone);
-                RefusalFuture::inner(inner.call(req))
-            }
-            Err(response) => RefusalFuture::refused(response),
-        }
+        let decision = check_scopes(req.extensions(), &self.layer.required, &self.layer.hierarchy);
+        RefusalFuture::call_or_refuse(&mut self.inner, req, decision)
     }
 }
 

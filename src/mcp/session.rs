@@ -231,9 +231,14 @@ impl McpSessionLayer<MemorySessionStore> {
     /// ```
     /// let layer = tower_bearer::mcp::McpSessionLayer::new();
     /// ```
-    #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         Self::with_store(MemorySessionStore::new())
+    }
+}
+
+impl Default for McpSessionLayer<MemorySessionStore> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
