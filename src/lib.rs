@@ -62,8 +62,13 @@ pub mod extract;
 mod fetch;
 pub mod jwt;
 mod layer;
+pub mod mcp;
 pub mod metadata;
+pub mod origin;
 mod principal;
+mod refusal;
+pub mod resource;
+pub mod scope;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -72,6 +77,7 @@ mod verifier;
 pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
+pub use refusal::RefusalFuture;
 pub use verifier::{
     BoxVerifyFuture, DynTokenVerifier, InvalidToken, TokenVerifier, Unavailable, VerifyError,
 };
