@@ -50,7 +50,12 @@ fn python_sdk_discovers_authenticates_and_calls_tools() {
     let Some(python) = python() else { return };
     let qs = start(&[]);
     let out = run_client(&python, &qs, &["--scope", "mcp:read"]);
-    assert_eq!(out["tools"], serde_json::json!(["echo", "whoami"]));
+    assert_eq!(
+        out["tools"],
+        serde_json::json!(["add_note", "echo", "list_notes", "whoami"])
+    );
+    // Least privilege first: the 401 hinted only what initialize needs.
+    assert_eq!(out["whoami"]["scopes"], serde_json::json!(["mcp:read"]));
     assert_eq!(out["whoami"]["issuer"], qs.issuer.as_str());
     assert_eq!(
         out["whoami"]["audience"],
@@ -78,4 +83,41 @@ fn python_sdk_discovers_authenticates_and_calls_tools() {
     );
     assert_eq!(http[3], ("POST".into(), "/token".into(), 200));
     assert!(http[4..].iter().all(|(_, _, status)| *status < 400), "{http:?}");
+}
+
+#[test]
+fn python_sdk_steps_up_from_read_to_write() {
+    let Some(python) = python() else { return };
+    let qs = start(&[]);
+    let out = run_client(
+        &python,
+        &qs,
+        &[
+            "--write-tool",
+            "add_note",
+            "--write-args",
+            r#"{"text": "from python"}"#,
+        ],
+    );
+    // The write call was refused with 403 insufficient_scope, the SDK asked for
+    // the union of scopes and retried on the same session.
+    assert_eq!(out["write"]["is_error"], false, "{out}");
+    assert_eq!(out["write"]["text"], "1 notes");
+    assert_eq!(out["whoami"]["scopes"], serde_json::json!(["mcp:read"]));
+    assert_eq!(
+        out["whoami_after"]["scopes"],
+        serde_json::json!(["mcp:read", "mcp:write"])
+    );
+    assert_eq!(out["granted_scope"], "mcp:read mcp:write");
+    let http: Vec<(String, String, u64)> = serde_json::from_value(out["http"].clone()).unwrap();
+    let forbidden = http
+        .iter()
+        .position(|(m, p, s)| m == "POST" && p == "/mcp" && *s == 403)
+        .expect("a 403 step-up");
+    assert_eq!(
+        http[forbidden + 1],
+        ("POST".into(), "/token".into(), 200),
+        "{http:?}"
+    );
+    assert_eq!(http[forbidden + 2].2, 200, "{http:?}");
 }

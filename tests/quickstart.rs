@@ -133,7 +133,9 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"whoami") && names.contains(&"echo"), "{names:?}");
+    for tool in ["whoami", "echo", "list_notes", "add_note"] {
+        assert!(names.contains(&tool), "{tool} missing from {names:?}");
+    }
 
     let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}});
     let res = post_mcp(&client, &qs, Some(&token), Some(&session), call).await;
@@ -147,8 +149,30 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
     assert_eq!(who["issuer"], qs.issuer.as_str());
     assert_eq!(who["scopes"], json!(["mcp:read"]));
 
+    // A tool that needs more than the token grants: 403 with a step-up challenge
+    // naming every scope the call needs.
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "add_note", "arguments": {"text": "hi"}}});
+    let res = post_mcp(&client, &qs, Some(&token), Some(&session), call).await;
+    assert_eq!(res.status(), 403);
+    let challenge = www_authenticate(&res);
+    assert!(
+        challenge.starts_with(r#"Bearer error="insufficient_scope""#)
+            && challenge.contains(r#"scope="mcp:read mcp:write""#)
+            && challenge.contains(&format!(r#"resource_metadata="{metadata_url}""#)),
+        "{challenge}"
+    );
+
+    // Another principal (the printed token: subject dev-user) cannot use this
+    // session: 404 as for an unknown session. The owner carries on.
+    let other = qs.printed_token.clone().expect("printed token");
+    let list = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"});
+    let res = post_mcp(&client, &qs, Some(&other), Some(&session), list.clone()).await;
+    assert_eq!(res.status(), 404);
+    let res = post_mcp(&client, &qs, Some(&token), Some(&session), list).await;
+    assert_eq!(res.status(), 200);
+
     // The same session without a token is refused by the layer.
-    let list = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"});
+    let list = json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list"});
     let res = post_mcp(&client, &qs, None, Some(&session), list).await;
     assert_eq!(res.status(), 401);
 

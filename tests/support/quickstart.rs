@@ -12,6 +12,8 @@ pub struct Quickstart {
     pub issuer: String,
     /// The development issuer's client, when no `--issuer` was given.
     pub client: Option<(String, String)>,
+    /// The ready-made token it printed (subject `dev-user`), with the embedded issuer.
+    pub printed_token: Option<String>,
 }
 
 impl Drop for Quickstart {
@@ -88,8 +90,13 @@ pub fn start(args: &[&str]) -> Quickstart {
         .find_map(|l| l.trim_start().strip_prefix("development issuer: client id "))
         .and_then(|l| l.split_once(" / secret "))
         .map(|(id, secret)| (id.to_owned(), secret.trim().to_owned()));
+    let printed_token = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("export TB_TOKEN="))
+        .map(str::to_owned);
     Quickstart {
         child,
+        printed_token,
         base,
         issuer,
         client,
