@@ -13,13 +13,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod challenge;
+pub mod compose;
 pub mod extract;
 mod fetch;
+pub mod introspection;
 mod layer;
 mod principal;
 mod verifier;
 
 pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};
+pub use introspection::IntrospectionVerifier;
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
 pub use verifier::{
