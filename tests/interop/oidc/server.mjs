@@ -19,6 +19,12 @@ import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
 
+// stdout carries exactly one line, the ready line: everything else goes to stderr,
+// and a reader that stops listening must not crash the server.
+console.log = console.error;
+console.info = console.error;
+process.stdout.on('error', () => {});
+
 const port = Number.parseInt(process.env.PORT ?? '0', 10);
 const resource = process.env.RESOURCE;
 const tokenFormat = process.env.TOKEN_FORMAT ?? 'opaque';
@@ -125,11 +131,21 @@ server.listen(port, '127.0.0.1', () => {
     cookies: { keys: ['interop-only-cookie-key'] },
     jwks: { keys: [signingKey] },
     scopes: ['openid', ...scopes],
+    ttl: {
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 600,
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      introspection: {
+        enabled: true,
+        // The resource server may introspect any token; a client only its own.
+        allowedPolicy: (_ctx, client, token) => client.clientId === 'rs-client' || client.clientId === token.clientId,
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => client.clientId === token.clientId,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => resource,
