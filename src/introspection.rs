@@ -135,7 +135,7 @@ impl TokenVerifier for IntrospectionVerifier {
         // jumping ahead of the cache's monotonic clock.
         if token
             .expires_at()
-            .is_some_and(|exp| exp + introspector.rules.leeway <= SystemTime::now())
+            .is_some_and(|exp| client::is_expired(exp, introspector.rules.leeway, SystemTime::now()))
         {
             return Err(crate::InvalidToken::Expired.into());
         }

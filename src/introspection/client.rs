@@ -144,7 +144,7 @@ impl Introspector {
     /// Asks the endpoint about `token` and applies the response rules.
     pub(super) async fn introspect(&self, token: &str) -> Result<Decision, Unavailable> {
         let response = self.exchange(token).await.map_err(|e| {
-            tracing::warn!(endpoint = %self.endpoint, error = %e, "token introspection failed");
+            tracing::warn!(endpoint = %self.endpoint, client_id = %self.client_id, error = %e, "token introspection failed");
             Unavailable::new(format!("introspection endpoint: {e}"))
         })?;
         Ok(check(response, &self.rules, SystemTime::now()))
@@ -171,15 +171,18 @@ impl Introspector {
     }
 }
 
+/// `application/json`, or a `+json` structured syntax type, any parameters.
 fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
-        || essence.len() > 5
-            && essence.is_char_boundary(essence.len() - 5)
-            && essence[essence.len() - 5..].eq_ignore_ascii_case("+json")
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.starts_with("application/") && essence.ends_with("+json")
 }
 
 /// Applies the RFC 7662 response rules at time `now`.
@@ -189,10 +192,12 @@ pub(super) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime
         return Err(InvalidToken::Inactive);
     }
     let expires_at = time_claim(&response, "exp")?;
-    if expires_at.is_some_and(|exp| exp + rules.leeway <= now) {
+    if expires_at.is_some_and(|exp| is_expired(exp, rules.leeway, now)) {
         return Err(InvalidToken::Expired);
     }
-    if time_claim(&response, "nbf")?.is_some_and(|nbf| nbf > now + rules.leeway) {
+    if time_claim(&response, "nbf")?
+        .is_some_and(|nbf| now.checked_add(rules.leeway).is_some_and(|limit| nbf > limit))
+    {
         return Err(InvalidToken::NotYetValid);
     }
     let issuer = string_claim(&response, "iss")?;
@@ -255,21 +260,32 @@ fn string_claim<'a>(response: &'a Map<String, Value>, name: &str) -> Result<Opti
     }
 }
 
+/// 9999-12-31T23:59:59Z: later "dates" are garbage, and would overflow `SystemTime`.
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
 fn time_claim(response: &Map<String, Value>, name: &str) -> Result<Option<SystemTime>, InvalidToken> {
     match response.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
-            let secs = n.as_u64().or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.is_finite() && *f >= 0.0 && *f < u32::MAX as f64 * 4.0)
-                    .map(|f| f as u64)
-            });
-            secs.and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
-                .map(Some)
-                .ok_or(InvalidToken::Claims)
+            // A NumericDate may have a fraction (RFC 7519 §2); whole seconds suffice.
+            let secs = n
+                .as_u64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| *f >= 0.0 && *f <= MAX_NUMERIC_DATE as f64)
+                        .map(|f| f as u64)
+                })
+                .filter(|s| *s <= MAX_NUMERIC_DATE)
+                .ok_or(InvalidToken::Claims)?;
+            Ok(Some(UNIX_EPOCH + Duration::from_secs(secs)))
         }
         Some(_) => Err(InvalidToken::Claims),
     }
+}
+
+/// Whether `exp` has passed at `now`, allowing `leeway` (no overflow on any input).
+pub(super) fn is_expired(exp: SystemTime, leeway: Duration, now: SystemTime) -> bool {
+    exp.checked_add(leeway).is_some_and(|limit| limit <= now)
 }
 
 fn audience_claim(response: &Map<String, Value>) -> Result<Option<Vec<String>>, InvalidToken> {
