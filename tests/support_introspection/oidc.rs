@@ -127,18 +127,8 @@ impl OidcProvider {
         struct TokenResponse {
             access_token: String,
         }
-        let response = reqwest::Client::new()
-            .post(&self.endpoints.token_endpoint)
-            .basic_auth("mcp-client", Some("mcp-secret"))
-            .form(&[("grant_type", "client_credentials"), ("scope", scope)])
-            .send()
-            .await
-            .expect("token endpoint answers");
-        assert!(
-            response.status().is_success(),
-            "token request failed: {}",
-            response.status()
-        );
+        let form = [("grant_type", "client_credentials"), ("scope", scope)];
+        let response = post_as_mcp_client(&self.endpoints.token_endpoint, &form).await;
         response
             .json::<TokenResponse>()
             .await
@@ -148,17 +138,20 @@ impl OidcProvider {
 
     /// Revokes `token` (RFC 7009) as its client, `mcp-client`.
     pub async fn revoke(&self, token: &str) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/token/revocation", self.endpoints.issuer))
-            .basic_auth("mcp-client", Some("mcp-secret"))
-            .form(&[("token", token)])
-            .send()
-            .await
-            .expect("revocation endpoint answers");
-        assert!(
-            response.status().is_success(),
-            "revocation failed: {}",
-            response.status()
-        );
+        let url = format!("{}/token/revocation", self.endpoints.issuer);
+        post_as_mcp_client(&url, &[("token", token)]).await;
     }
+}
+
+/// POSTs `form` to `url` authenticated as `mcp-client`; panics unless 2xx.
+async fn post_as_mcp_client(url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let response = reqwest::Client::new()
+        .post(url)
+        .basic_auth("mcp-client", Some("mcp-secret"))
+        .form(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{url} answers: {e}"));
+    assert!(response.status().is_success(), "{url}: {}", response.status());
+    response
 }
