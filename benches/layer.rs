@@ -57,7 +57,6 @@ fn layer_overhead(c: &mut Criterion) {
         let svc = service_fn(noop);
         b.to_async(&rt).iter(|| {
             let req = request(&token);
-            let svc = svc.clone();
             async move { black_box(svc.oneshot(req).await.unwrap()) }
         });
     });

@@ -57,9 +57,11 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod challenge;
+pub mod compose;
 mod discovery;
 pub mod extract;
 mod fetch;
+pub mod introspection;
 pub mod jwt;
 mod layer;
 pub mod mcp;
@@ -75,6 +77,7 @@ pub mod testing;
 mod verifier;
 
 pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};
+pub use introspection::IntrospectionVerifier;
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
 pub use refusal::RefusalFuture;

@@ -31,8 +31,11 @@ fn run_client(python: &str, qs: &Quickstart, extra: &[&str]) -> Value {
     let url = format!("{}/mcp", qs.base);
     let output = Command::new(python)
         .arg(script)
-        .args(["--url", &url, "--issuer", &qs.issuer, "--client-id", &client_id])
-        .args(["--client-secret", &client_secret])
+        // `--flag=value`: a random secret may start with `-`.
+        .arg(format!("--url={url}"))
+        .arg(format!("--issuer={}", qs.issuer))
+        .arg(format!("--client-id={client_id}"))
+        .arg(format!("--client-secret={client_secret}"))
         .args(extra)
         .output()
         .expect("run the Python client");
