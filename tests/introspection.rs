@@ -1,6 +1,7 @@
 //! RFC 7662 introspection against real servers on loopback: a Rust test server
 //! for fault injection, and Node `oidc-provider` for interop.
 
+mod support;
 mod support_introspection;
 
 use std::convert::Infallible;
@@ -20,7 +21,7 @@ use tower_bearer::{
     VerifyError,
 };
 
-use support_introspection::oidc::{OidcProvider, TokenFormat};
+use support::oidc::{OidcProvider, TokenFormat};
 use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer, Mode, RESOURCE, now};
 
 const METADATA: &str = "http://127.0.0.1:7000/.well-known/oauth-protected-resource/mcp";

@@ -187,3 +187,25 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
     let res = client.get(format!("{}/whoami", qs.base)).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+#[tokio::test]
+async fn quickstart_opaque_tokens_are_introspected() {
+    let qs = start(&["--opaque-tokens"]);
+    let client = reqwest::Client::new();
+    let printed = qs.printed_token.clone().expect("printed token");
+    assert!(!printed.contains('.'), "an opaque token is printed");
+    let whoami = |token: String| {
+        let client = client.clone();
+        let url = format!("{}/whoami", qs.base);
+        async move { client.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let res = whoami(printed).await;
+    assert_eq!(res.status(), 200);
+    let who: Value = res.json().await.unwrap();
+    assert_eq!(who["subject"], "dev-user");
+    assert_eq!(who["issuer"], qs.issuer.as_str());
+    // An unknown opaque token is inactive: 401, not 503.
+    let res = whoami("opaque-but-unknown".into()).await;
+    assert_eq!(res.status(), 401);
+    assert!(www_authenticate(&res).contains(r#"error_description="token not active""#));
+}

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: real servers on loopback.
 #![allow(dead_code)]
 
+pub mod oidc;
+pub mod python;
 pub mod quickstart;
 
 use std::net::SocketAddr;
