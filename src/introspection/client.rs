@@ -209,7 +209,9 @@ pub(super) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime
     let audience = audience_claim(&response)?;
     if let Some(resource) = &rules.audience {
         match &audience {
-            Some(aud) if !aud.iter().any(|a| a == resource) => return Err(InvalidToken::Audience),
+            Some(aud) if !aud.iter().any(|a| crate::resource::audience_matches(resource, a)) => {
+                return Err(InvalidToken::Audience);
+            }
             None if rules.require_audience => return Err(InvalidToken::Audience),
             _ => {}
         }
@@ -432,6 +434,12 @@ mod tests {
     fn audience_must_contain_resource_when_present() {
         assert_eq!(
             run(active(json!({"aud": "https://other"})), &rules()).unwrap_err(),
+            InvalidToken::Audience
+        );
+        // Canonical variants match; a sub-path never does.
+        assert!(run(active(json!({"aud": "HTTPS://RS.example:443/mcp/"})), &rules()).is_ok());
+        assert_eq!(
+            run(active(json!({"aud": "https://rs.example/mcp/x"})), &rules()).unwrap_err(),
             InvalidToken::Audience
         );
         assert!(
