@@ -64,6 +64,7 @@ mod fetch;
 pub mod introspection;
 pub mod jwt;
 mod layer;
+mod macros;
 pub mod mcp;
 pub mod metadata;
 pub mod origin;
