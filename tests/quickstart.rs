@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::quickstart::{Quickstart, start};
-use support::{jsonrpc_messages, www_authenticate};
+use support::{get_json, jsonrpc_messages, www_authenticate};
 
 async fn post_mcp(
     client: &reqwest::Client,
@@ -55,36 +55,23 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
         !challenge.contains("error="),
         "no credentials: bare challenge, {challenge}"
     );
-    let metadata: Value = client
-        .get(&metadata_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = get_json(&client, &metadata_url).await;
     let resource = metadata["resource"].as_str().unwrap().to_owned();
     assert_eq!(resource, format!("{}/mcp", qs.base));
     assert_eq!(metadata["authorization_servers"], json!([qs.issuer]));
-    let root: Value = client
-        .get(format!("{}/.well-known/oauth-protected-resource", qs.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let root: Value = get_json(
+        &client,
+        &format!("{}/.well-known/oauth-protected-resource", qs.base),
+    )
+    .await;
     assert_eq!(root, metadata);
 
     // Client credentials at the development issuer's token endpoint.
-    let as_metadata: Value = client
-        .get(format!("{}/.well-known/oauth-authorization-server", qs.issuer))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let as_metadata: Value = get_json(
+        &client,
+        &format!("{}/.well-known/oauth-authorization-server", qs.issuer),
+    )
+    .await;
     let (client_id, client_secret) = qs.client.clone().expect("the embedded issuer prints its client");
     let token: Value = client
         .post(as_metadata["token_endpoint"].as_str().unwrap())

@@ -42,3 +42,15 @@ pub fn jsonrpc_messages(body: &str) -> Vec<serde_json::Value> {
         .map(|d| serde_json::from_str(d).expect("JSON in SSE data"))
         .collect()
 }
+
+/// GETs `url` and parses its JSON body (panics on any failure).
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let res = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    res.json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
