@@ -56,6 +56,7 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+mod builder;
 mod challenge;
 pub mod compose;
 mod discovery;
@@ -77,6 +78,7 @@ pub mod scope;
 pub mod testing;
 mod verifier;
 
+pub use builder::ServiceBuilderExt;
 pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};
 pub use introspection::IntrospectionVerifier;
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
