@@ -13,8 +13,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod challenge;
+mod discovery;
 pub mod extract;
 mod fetch;
+pub mod jwt;
 mod layer;
 mod principal;
 mod verifier;
