@@ -60,7 +60,8 @@ fn fixture(rt: &tokio::runtime::Runtime, alg: Algorithm, cache: bool) -> Fixture
     let verifier = builder.build().expect("bench verifier");
     rt.block_on(verifier.prefetch()).expect("keys load");
     let token = key.token(&access_token_claims(&server.issuer()));
-    rt.block_on(verifier.verify(&token)).expect("bench token verifies");
+    rt.block_on(verifier.verify(&token))
+        .expect("bench token verifies");
     Fixture {
         server,
         key,
@@ -75,12 +76,18 @@ fn verify_path(c: &mut Criterion) {
         .build()
         .expect("runtime");
 
-    for alg in [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA] {
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
         let f = fixture(&rt, alg, false);
         let (signing_input, sig) = f.token.rsplit_once('.').expect("three segments");
         let sig = URL_SAFE_NO_PAD.decode(sig).expect("signature base64url");
         let raw = ParsedPublicKey::new(raw_algorithm(alg), f.key.public_key_bytes()).expect("raw key");
-        raw.verify_sig(signing_input.as_bytes(), &sig).expect("raw verify");
+        raw.verify_sig(signing_input.as_bytes(), &sig)
+            .expect("raw verify");
 
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(f.key.jwk()).expect("jwk");
         let decoding_key = DecodingKey::from_jwk(&jwk).expect("decoding key");

@@ -65,10 +65,15 @@ impl Env {
     }
 
     async fn rejects(&self, token: &str, what: &str) -> InvalidToken {
-        match self.verify(token).await {
-            Err(VerifyError::Invalid(reason)) => reason,
-            other => panic!("{what}: expected 401 invalid_token, got {other:?}"),
-        }
+        invalid(self.verify(token).await, what)
+    }
+}
+
+/// The refusal reason, or a panic naming what was wrongly accepted / unavailable.
+fn invalid(result: Result<AccessToken, VerifyError>, what: &str) -> InvalidToken {
+    match result {
+        Err(VerifyError::Invalid(reason)) => reason,
+        other => panic!("{what}: expected 401 invalid_token, got {other:?}"),
     }
 }
 
@@ -76,9 +81,11 @@ fn segments(token: &str) -> Vec<&str> {
     token.split('.').collect()
 }
 
-/// Header and claims bytes signed by `key` under a header JSON given verbatim.
-fn signed_with_header(key: &TestKey, header: &str, claims: &Value) -> String {
-    key.sign_raw(header.as_bytes(), claims.to_string().as_bytes())
+/// `header.payload` segments taken verbatim (even when not canonical base64url)
+/// and genuinely signed by `key`: only the encoding check can refuse the result.
+fn resigned(key: &TestKey, header: &str, payload: &str) -> String {
+    let input = format!("{header}.{payload}");
+    format!("{input}.{}", b64u(key.sign(input.as_bytes())))
 }
 
 fn hmac_token(secret: &[u8], header: &Value, claims: &Value) -> String {
@@ -96,7 +103,9 @@ async fn hs256_keyed_with_the_rsa_public_key_is_rejected() {
     env.control().await;
     let header = json!({ "alg": "HS256", "kid": "good", "typ": "at+jwt" });
     let jwk = env.key.jwk();
-    let n = URL_SAFE_NO_PAD.decode(jwk["n"].as_str().expect("n")).expect("n bytes");
+    let n = URL_SAFE_NO_PAD
+        .decode(jwk["n"].as_str().expect("n"))
+        .expect("n bytes");
     let pkcs1_der = env.key.public_key_bytes();
     let pem = format!(
         "-----BEGIN RSA PUBLIC KEY-----\n{}\n-----END RSA PUBLIC KEY-----\n",
@@ -110,7 +119,8 @@ async fn hs256_keyed_with_the_rsa_public_key_is_rejected() {
     ];
     for (what, secret) in secrets {
         let token = hmac_token(&secret, &header, &env.claims());
-        env.rejects(&token, &format!("HS256 keyed with the RSA public key as {what}")).await;
+        env.rejects(&token, &format!("HS256 keyed with the RSA public key as {what}"))
+            .await;
     }
 }
 
@@ -126,22 +136,83 @@ async fn rs_ps_es_header_swaps_are_rejected() {
         b64u(json!({"alg": "PS256", "kid": "good", "typ": "at+jwt"}).to_string()),
         b64u(claims.to_string())
     );
-    let token = format!("{input}.{}", b64u(rsa.sign_as(Algorithm::RS256, input.as_bytes())));
-    env.rejects(&token, "PKCS#1 v1.5 signature under a PS256 header").await;
+    let token = format!(
+        "{input}.{}",
+        b64u(rsa.sign_as(Algorithm::RS256, input.as_bytes()))
+    );
+    // The JWK says RS256: refused as the wrong algorithm for the key …
+    assert_eq!(
+        env.rejects(&token, "PS256 header, JWK alg RS256").await,
+        InvalidToken::Algorithm
+    );
+    // … and with a JWK without `alg` (RS256 and PS256 both allowed), by the signature.
+    let mut bare = rsa.bare_jwk();
+    bare["kid"] = json!("good");
+    env.server.serve_json(&json!({ "keys": [bare] }));
+    let loose = JwtVerifier::builder()
+        .issuer(env.server.issuer())
+        .audience(AUDIENCE)
+        .jwks_uri(env.server.jwks_uri())
+        .build()
+        .expect("verifier");
+    loose
+        .verify(&rsa.token(&claims))
+        .await
+        .expect("control: RS256 with a JWK without alg");
+    let ps = rsa.with(Algorithm::PS256, "good");
+    loose
+        .verify(&ps.token(&claims))
+        .await
+        .expect("control: PS256 with a JWK without alg");
+    assert_eq!(
+        invalid(
+            loose.verify(&token).await,
+            "PKCS#1 v1.5 signature under a PS256 header"
+        ),
+        InvalidToken::Signature
+    );
+    let input = format!(
+        "{}.{}",
+        b64u(json!({"alg": "RS256", "kid": "good", "typ": "at+jwt"}).to_string()),
+        b64u(claims.to_string())
+    );
+    let token = format!(
+        "{input}.{}",
+        b64u(rsa.sign_as(Algorithm::PS256, input.as_bytes()))
+    );
+    assert_eq!(
+        invalid(loose.verify(&token).await, "PSS signature under an RS256 header"),
+        InvalidToken::Signature
+    );
     // Header ES256 on an RSA key (whatever the signature).
     let es_header = json!({"alg": "ES256", "kid": "good", "typ": "at+jwt"});
     let input = format!("{}.{}", b64u(es_header.to_string()), b64u(claims.to_string()));
-    let token = format!("{input}.{}", b64u(rsa.sign_as(Algorithm::RS256, input.as_bytes())));
-    assert_eq!(env.rejects(&token, "ES256 header on an RSA key").await, InvalidToken::Algorithm);
+    let token = format!(
+        "{input}.{}",
+        b64u(rsa.sign_as(Algorithm::RS256, input.as_bytes()))
+    );
+    assert_eq!(
+        env.rejects(&token, "ES256 header on an RSA key").await,
+        InvalidToken::Algorithm
+    );
     // Header EdDSA on an RSA key.
     let ed_header = json!({"alg": "EdDSA", "kid": "good", "typ": "at+jwt"});
     let token = rsa.token_with(&ed_header, &claims);
-    assert_eq!(env.rejects(&token, "EdDSA header on an RSA key").await, InvalidToken::Algorithm);
+    assert_eq!(
+        env.rejects(&token, "EdDSA header on an RSA key").await,
+        InvalidToken::Algorithm
+    );
     // Header RS256 on an EC key.
     let ec_env = Env::new(Algorithm::ES256).await;
     ec_env.control().await;
-    let token = ec_env.key.token_with(&json!({"alg": "RS256", "kid": "good", "typ": "at+jwt"}), &ec_env.claims());
-    assert_eq!(ec_env.rejects(&token, "RS256 header on an EC key").await, InvalidToken::Algorithm);
+    let token = ec_env.key.token_with(
+        &json!({"alg": "RS256", "kid": "good", "typ": "at+jwt"}),
+        &ec_env.claims(),
+    );
+    assert_eq!(
+        ec_env.rejects(&token, "RS256 header on an EC key").await,
+        InvalidToken::Algorithm
+    );
 }
 
 /// RFC 8725 §3.1: a key is used with exactly one algorithm. A JWK that says
@@ -162,9 +233,11 @@ async fn alg_none_in_any_case_is_rejected() {
     for alg in ["none", "None", "NONE", "nOnE"] {
         let header = json!({ "alg": alg, "kid": "good", "typ": "at+jwt" });
         let unsigned = format!("{}.{}.", b64u(header.to_string()), b64u(env.claims().to_string()));
-        env.rejects(&unsigned, &format!("alg {alg} without signature")).await;
+        env.rejects(&unsigned, &format!("alg {alg} without signature"))
+            .await;
         let signed = env.key.token_with(&header, &env.claims());
-        env.rejects(&signed, &format!("alg {alg} with a real signature")).await;
+        env.rejects(&signed, &format!("alg {alg} with a real signature"))
+            .await;
     }
 }
 
@@ -177,11 +250,20 @@ async fn ecdsa_zero_signature_is_rejected() {
     let token = env.key.token(&env.claims());
     let parts = segments(&token);
     let zero = format!("{}.{}.{}", parts[0], parts[1], b64u([0u8; 64]));
-    assert_eq!(env.rejects(&zero, "ES256 r = s = 0").await, InvalidToken::Signature);
+    assert_eq!(
+        env.rejects(&zero, "ES256 r = s = 0").await,
+        InvalidToken::Signature
+    );
     // r = s = 0 in DER form, and an empty signature.
-    let der = format!("{}.{}.{}", parts[0], parts[1], b64u([0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00]));
+    let der = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        b64u([0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00])
+    );
     env.rejects(&der, "ES256 DER r = s = 0").await;
-    env.rejects(&format!("{}.{}.", parts[0], parts[1]), "ES256 empty signature").await;
+    env.rejects(&format!("{}.{}.", parts[0], parts[1]), "ES256 empty signature")
+        .await;
 }
 
 /// Adds the Ed25519 group order L to the little-endian scalar S.
@@ -211,13 +293,17 @@ async fn ed25519_malleated_signature_is_rejected() {
     let mut malleated = sig[..32].to_vec();
     malleated.extend(add_l(&sig[32..]));
     let forged = format!("{}.{}.{}", parts[0], parts[1], b64u(&malleated));
-    assert_eq!(env.rejects(&forged, "Ed25519 S + L").await, InvalidToken::Signature);
+    assert_eq!(
+        env.rejects(&forged, "Ed25519 S + L").await,
+        InvalidToken::Signature
+    );
 }
 
 #[tokio::test]
 async fn rsa_1024_bit_key_is_refused() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/rsa1024_token.json");
-    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
     let token = fixture["token"].as_str().expect("token");
     let jwk = &fixture["jwk"];
     // The fixture is genuine: aws-lc-rs' legacy 1024-bit verification accepts it.
@@ -233,21 +319,26 @@ async fn rsa_1024_bit_key_is_refused() {
         )
         .expect("fixture signature is valid");
 
+    // Published next to a good key, so that the set itself loads.
+    let good = TestKey::generate(Algorithm::EdDSA, "good");
     let server = JwksServer::start(&[]).await;
-    server.serve_json(&json!({ "keys": [jwk] }));
+    server.serve_json(&json!({ "keys": [jwk, good.jwk()] }));
     let issuer = fixture["issuer"].as_str().expect("issuer");
     let verifier = JwtVerifier::builder()
         .add_issuer(Issuer::new(issuer).audience(AUDIENCE).jwks_uri(server.jwks_uri()))
         .build()
         .expect("verifier");
-    match verifier.verify(token).await {
-        Err(VerifyError::Invalid(_)) => {}
-        // A set whose only key is refused holds no usable key: either answer is a
-        // refusal, never an acceptance.
-        Err(VerifyError::Unavailable(_)) => {}
-        Ok(_) => panic!("token signed by a 1024-bit RSA key was accepted"),
-        Err(other) => panic!("unexpected {other:?}"),
-    }
+    let mut claims = access_token_claims(issuer);
+    claims["aud"] = json!(AUDIENCE);
+    verifier
+        .verify(&good.token(&claims))
+        .await
+        .expect("control: the good key of the same set");
+    assert_eq!(
+        invalid(verifier.verify(token).await, "token of a 1024-bit RSA key"),
+        InvalidToken::UnknownKey,
+        "a 1024-bit RSA key is not in the loaded set"
+    );
 }
 
 // ---- claims and header tampering ---------------------------------------------
@@ -261,10 +352,16 @@ async fn tampered_claims_are_rejected() {
     let mut claims = env.claims();
     claims["sub"] = json!("admin");
     let tampered = format!("{}.{}.{}", parts[0], b64u(claims.to_string()), parts[2]);
-    assert_eq!(env.rejects(&tampered, "payload changed").await, InvalidToken::Signature);
+    assert_eq!(
+        env.rejects(&tampered, "payload changed").await,
+        InvalidToken::Signature
+    );
     let header = json!({"alg": "PS256", "kid": "good", "typ": "JWT"});
     let tampered = format!("{}.{}.{}", b64u(header.to_string()), parts[1], parts[2]);
-    assert_eq!(env.rejects(&tampered, "header changed").await, InvalidToken::Signature);
+    assert_eq!(
+        env.rejects(&tampered, "header changed").await,
+        InvalidToken::Signature
+    );
 }
 
 #[tokio::test]
@@ -311,7 +408,10 @@ async fn embedded_jwk_is_never_used() {
     let mut header = env.key.header();
     header["jwk"] = attacker.jwk();
     let token = attacker.token_with(&header, &env.claims());
-    assert_eq!(env.rejects(&token, "embedded jwk, good kid").await, InvalidToken::Signature);
+    assert_eq!(
+        env.rejects(&token, "embedded jwk, good kid").await,
+        InvalidToken::Signature
+    );
     // x5c with garbage certificate.
     let mut header = attacker.header();
     header["x5c"] = json!([STANDARD.encode(attacker.public_key_bytes())]);
@@ -329,13 +429,19 @@ async fn jku_and_x5u_are_never_fetched() {
         for kid in ["attacker", "good"] {
             let mut header = attacker.with(Algorithm::RS256, kid).header();
             header[member] = json!(attacker_server.jwks_uri());
-            let token = attacker.with(Algorithm::RS256, kid).token_with(&header, &env.claims());
+            let token = attacker
+                .with(Algorithm::RS256, kid)
+                .token_with(&header, &env.claims());
             env.rejects(&token, &format!("{member} with kid {kid}")).await;
         }
     }
     // Even after the unknown-kid path had its chance to run.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(attacker_server.requests(), 0, "the jku/x5u target must never be contacted");
+    assert_eq!(
+        attacker_server.requests(),
+        0,
+        "the jku/x5u target must never be contacted"
+    );
 }
 
 // ---- compact serialization ----------------------------------------------------
@@ -350,7 +456,10 @@ async fn wrong_segment_counts_are_rejected() {
         ("2 segments", format!("{}.{}", parts[0], parts[1])),
         ("4 segments", format!("{token}.{}", parts[2])),
         ("4 segments, empty last", format!("{token}.")),
-        ("5 segments (JWE shape)", format!("{}.{}.{}.{}.{}", parts[0], "", parts[1], "AAAA", parts[2])),
+        (
+            "5 segments (JWE shape)",
+            format!("{}.{}.{}.{}.{}", parts[0], "", parts[1], "AAAA", parts[2]),
+        ),
         ("1 segment", parts[1].to_owned()),
         ("empty", String::new()),
         ("dots only", "..".to_owned()),
@@ -368,34 +477,102 @@ async fn non_canonical_base64url_is_rejected() {
     let mut claims = env.claims();
     claims["pad"] = json!("x");
     let token = env.key.token(&claims);
-    let [h, p, s] = segments(&token)[..] else { panic!("3 segments") };
+    let [h, p, s] = segments(&token)[..] else {
+        panic!("3 segments")
+    };
     let padded = |seg: &str| {
         let rem = seg.len() % 4;
-        if rem == 0 { format!("{seg}=") } else { format!("{seg}{}", "=".repeat(4 - rem)) }
+        if rem == 0 {
+            format!("{seg}=")
+        } else {
+            format!("{seg}{}", "=".repeat(4 - rem))
+        }
     };
     let std_alphabet = |seg: &str| seg.replace('-', "+").replace('_', "/");
+    assert!(
+        p.len() % 4 != 0,
+        "the payload segment needs padding in standard base64"
+    );
+    let key = &env.key;
     let cases = [
-        ("padded header", format!("{}.{p}.{s}", padded(h))),
-        ("padded payload", format!("{h}.{}.{s}", padded(p))),
+        ("padded header", resigned(key, &padded(h), p)),
+        ("padded payload", resigned(key, h, &padded(p))),
         ("padded signature", format!("{h}.{p}.{}", padded(s))),
-        ("space in payload", format!("{h}.{} {}.{s}", &p[..4], &p[4..])),
-        ("newline in header", format!("{}\n{}.{p}.{s}", &h[..4], &h[4..])),
-        ("invalid character", format!("{h}.{p}?.{s}")),
+        (
+            "space in payload",
+            resigned(key, h, &format!("{} {}", &p[..4], &p[4..])),
+        ),
+        (
+            "newline in header",
+            resigned(key, &format!("{}\n{}", &h[..4], &h[4..]), p),
+        ),
+        ("invalid character in payload", resigned(key, h, &format!("{p}?"))),
+        (
+            "invalid character in header",
+            resigned(key, &format!("{}?{}", &h[..4], &h[4..]), p),
+        ),
     ];
     for (what, token) in cases {
-        env.rejects(&token, what).await;
+        assert_eq!(env.rejects(&token, what).await, InvalidToken::Malformed, "{what}");
     }
-    // The standard alphabet, when the token uses `-`/`_` at all.
-    if format!("{h}{p}{s}").contains(['-', '_']) {
-        let token = format!("{}.{}.{}", std_alphabet(h), std_alphabet(p), std_alphabet(s));
-        env.rejects(&token, "standard base64 alphabet").await;
-    }
+    // The standard alphabet, when the segments use `-`/`_` at all.
+    let mut claims = env.claims();
+    claims["x"] = json!("\u{fbff}\u{fbff}~~~???>>>"); // encodes to `-` and `_`
+    let token = env.key.token(&claims);
+    let [h, p, _] = segments(&token)[..] else {
+        panic!("3 segments")
+    };
+    assert!(
+        p.contains(['-', '_']),
+        "payload segment {p} should use the URL-safe alphabet"
+    );
+    let token = resigned(key, &std_alphabet(h), &std_alphabet(p));
+    assert_eq!(
+        env.rejects(&token, "standard base64 alphabet").await,
+        InvalidToken::Malformed
+    );
+    // Non-zero unused trailing bits in a payload segment (Wycheproof's
+    // ModifiedUnusedBitsInPayload, here with an asymmetric key).
+    let mut claims = env.claims();
+    claims["pad"] = json!("");
+    let payload = claims.to_string();
+    let p = (0..3)
+        .map(|extra| b64u(format!("{payload}{}", " ".repeat(extra))))
+        .find(|seg| seg.len() % 4 == 2)
+        .expect("a payload length with 4 unused bits");
+    let token = env.key.sign_raw(
+        env.key.header().to_string().as_bytes(),
+        URL_SAFE_NO_PAD.decode(&p).expect("p").as_slice(),
+    );
+    env.verify(&token)
+        .await
+        .expect("control: payload with trailing whitespace");
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let last = *p.as_bytes().last().expect("last");
+    let idx = alphabet.iter().position(|&c| c == last).expect("b64url char");
+    let h = b64u(env.key.header().to_string());
+    let tweaked = format!("{}{}", &p[..p.len() - 1], alphabet[idx | 1] as char);
+    assert_eq!(
+        env.rejects(
+            &resigned(key, &h, &tweaked),
+            "non-zero unused bits in the payload"
+        )
+        .await,
+        InvalidToken::Malformed
+    );
     // Non-zero unused trailing bits: same bytes, different text.
     let sig_bytes = URL_SAFE_NO_PAD.decode(s).expect("sig");
-    assert_eq!(sig_bytes.len() % 3, 1, "a 256-byte signature leaves 4 unused bits");
+    assert_eq!(
+        sig_bytes.len() % 3,
+        1,
+        "a 256-byte signature leaves 4 unused bits"
+    );
     let last = s.chars().last().expect("last char");
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let idx = alphabet.iter().position(|&c| c == last as u8).expect("b64url char");
+    let idx = alphabet
+        .iter()
+        .position(|&c| c == last as u8)
+        .expect("b64url char");
     let tweaked = alphabet[idx | 1] as char; // sets an unused bit
     assert_ne!(tweaked, last, "2 significant bits leave the low bits zero");
     let token = format!("{h}.{p}.{}{tweaked}", &s[..s.len() - 1]);
@@ -414,7 +591,10 @@ async fn oversized_token_is_rejected() {
     claims["pad"] = json!("a".repeat(13 * 1024));
     let token = env.key.token(&claims);
     assert!(token.len() > 16 * 1024);
-    assert_eq!(env.rejects(&token, "token over 16 KiB").await, InvalidToken::Malformed);
+    assert_eq!(
+        env.rejects(&token, "token over 16 KiB").await,
+        InvalidToken::Malformed
+    );
 }
 
 // ---- claim types and values ----------------------------------------------------
@@ -444,7 +624,9 @@ async fn numeric_claims_must_be_numbers_in_range() {
         ("nbf", "99999999999999999999999999999999"),
     ];
     for (claim, raw) in cases {
-        let token = env.key.sign_raw(header.as_bytes(), replace(claim, raw).as_bytes());
+        let token = env
+            .key
+            .sign_raw(header.as_bytes(), replace(claim, raw).as_bytes());
         env.rejects(&token, &format!("{claim} = {raw}")).await;
     }
 }
@@ -459,10 +641,20 @@ async fn time_claims_honour_the_leeway() {
         c[claim] = value;
         env.key.token(&c)
     };
-    env.verify(&with("exp", json!(now - 30))).await.expect("expired 30 s ago, within the 60 s leeway");
-    assert_eq!(env.rejects(&with("exp", json!(now - 120)), "expired").await, InvalidToken::Expired);
-    env.verify(&with("nbf", json!(now + 30))).await.expect("nbf 30 s ahead, within the leeway");
-    assert_eq!(env.rejects(&with("nbf", json!(now + 600)), "nbf ahead").await, InvalidToken::NotYetValid);
+    env.verify(&with("exp", json!(now - 30)))
+        .await
+        .expect("expired 30 s ago, within the 60 s leeway");
+    assert_eq!(
+        env.rejects(&with("exp", json!(now - 120)), "expired").await,
+        InvalidToken::Expired
+    );
+    env.verify(&with("nbf", json!(now + 30)))
+        .await
+        .expect("nbf 30 s ahead, within the leeway");
+    assert_eq!(
+        env.rejects(&with("nbf", json!(now + 600)), "nbf ahead").await,
+        InvalidToken::NotYetValid
+    );
     let mut no_exp = env.claims();
     no_exp.as_object_mut().expect("object").remove("exp");
     env.rejects(&env.key.token(&no_exp), "no exp").await;
@@ -477,18 +669,36 @@ async fn issuer_audience_and_profile_are_enforced() {
         c[claim] = value;
         env.key.token(&c)
     };
-    assert_eq!(env.rejects(&with("iss", json!("https://evil.example")), "iss").await, InvalidToken::Issuer);
     assert_eq!(
-        env.rejects(&with("iss", json!(format!("{}/", env.server.issuer()))), "iss with trailing slash").await,
+        env.rejects(&with("iss", json!("https://evil.example")), "iss")
+            .await,
         InvalidToken::Issuer
     );
-    assert_eq!(env.rejects(&with("aud", json!("https://other.example")), "aud").await, InvalidToken::Audience);
-    env.verify(&with("aud", json!(["https://other.example", AUDIENCE]))).await.expect("aud array containing us");
-    assert_eq!(env.rejects(&with("aud", json!([])), "empty aud").await, InvalidToken::Audience);
+    assert_eq!(
+        env.rejects(
+            &with("iss", json!(format!("{}/", env.server.issuer()))),
+            "iss with trailing slash"
+        )
+        .await,
+        InvalidToken::Issuer
+    );
+    assert_eq!(
+        env.rejects(&with("aud", json!("https://other.example")), "aud")
+            .await,
+        InvalidToken::Audience
+    );
+    env.verify(&with("aud", json!(["https://other.example", AUDIENCE])))
+        .await
+        .expect("aud array containing us");
+    assert_eq!(
+        env.rejects(&with("aud", json!([])), "empty aud").await,
+        InvalidToken::Audience
+    );
     for claim in ["sub", "client_id", "iat", "jti"] {
         let mut c = env.claims();
         c.as_object_mut().expect("object").remove(claim);
-        env.rejects(&env.key.token(&c), &format!("RFC 9068 token without {claim}")).await;
+        env.rejects(&env.key.token(&c), &format!("RFC 9068 token without {claim}"))
+            .await;
     }
     for typ in [json!("JWT"), json!("jwt"), Value::Null] {
         let mut header = env.key.header();
@@ -499,11 +709,16 @@ async fn issuer_audience_and_profile_are_enforced() {
             t => header["typ"] = t,
         }
         let token = env.key.token_with(&header, &env.claims());
-        assert_eq!(env.rejects(&token, &format!("typ {}", header["typ"])).await, InvalidToken::Type);
+        assert_eq!(
+            env.rejects(&token, &format!("typ {}", header["typ"])).await,
+            InvalidToken::Type
+        );
     }
     let mut header = env.key.header();
     header["typ"] = json!("application/at+jwt");
-    env.verify(&env.key.token_with(&header, &env.claims())).await.expect("typ application/at+jwt");
+    env.verify(&env.key.token_with(&header, &env.claims()))
+        .await
+        .expect("typ application/at+jwt");
 }
 
 #[tokio::test]
@@ -521,7 +736,10 @@ async fn relaxed_profile_accepts_plain_jwt() {
     header["typ"] = json!("JWT");
     let mut claims = access_token_claims(&server.issuer());
     claims.as_object_mut().expect("object").remove("jti");
-    verifier.verify(&key.token_with(&header, &claims)).await.expect("relaxed: typ JWT, no jti");
+    verifier
+        .verify(&key.token_with(&header, &claims))
+        .await
+        .expect("relaxed: typ JWT, no jti");
     // Signatures and claims are still checked.
     claims["aud"] = json!("https://other.example");
     assert!(verifier.verify(&key.token_with(&header, &claims)).await.is_err());
@@ -529,11 +747,20 @@ async fn relaxed_profile_accepts_plain_jwt() {
 
 // ---- through the HTTP layer ----------------------------------------------------
 
-async fn http_status(verifier: Arc<JwtVerifier>, token: &str) -> (StatusCode, Option<String>, Option<String>) {
+async fn http_status(
+    verifier: Arc<JwtVerifier>,
+    token: &str,
+) -> (StatusCode, Option<String>, Option<String>) {
     let svc = ServiceBuilder::new()
-        .layer(TokenVerifierLayer::new(verifier).resource_metadata("http://127.0.0.1:7000/.well-known/oauth-protected-resource"))
+        .layer(
+            TokenVerifierLayer::new(verifier)
+                .resource_metadata("http://127.0.0.1:7000/.well-known/oauth-protected-resource"),
+        )
         .service_fn(|req: Request<String>| async move {
-            let who = req.extensions().get::<Principal>().and_then(|p| p.subject().map(str::to_owned));
+            let who = req
+                .extensions()
+                .get::<Principal>()
+                .and_then(|p| p.subject().map(str::to_owned));
             Ok::<_, std::convert::Infallible>(http::Response::new(who.unwrap_or_default()))
         });
     let req = Request::builder()
@@ -541,7 +768,12 @@ async fn http_status(verifier: Arc<JwtVerifier>, token: &str) -> (StatusCode, Op
         .body(String::new())
         .expect("request");
     let res = svc.oneshot(req).await.expect("infallible");
-    let get = |name| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let get = |name| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let challenge = get(header::WWW_AUTHENTICATE);
     let retry_after = get(header::RETRY_AFTER);
     (res.status(), challenge, retry_after)
@@ -555,7 +787,11 @@ async fn attacks_through_the_http_layer_get_401_invalid_token() {
     assert_eq!(status, StatusCode::OK, "control");
 
     let parts = segments(&good);
-    let none = format!("{}.{}.", b64u(json!({"alg": "none", "typ": "at+jwt"}).to_string()), parts[1]);
+    let none = format!(
+        "{}.{}.",
+        b64u(json!({"alg": "none", "typ": "at+jwt"}).to_string()),
+        parts[1]
+    );
     let mut expired = env.claims();
     expired["exp"] = json!(now() - 3600);
     let mut tampered = env.claims();
@@ -563,12 +799,22 @@ async fn attacks_through_the_http_layer_get_401_invalid_token() {
     let attacker = TestKey::rsa_slot(Algorithm::RS256, "good", 2);
     let mut jku_header = attacker.header();
     jku_header["jku"] = json!("http://127.0.0.1:9/jwks");
-    let hs = hmac_token(&env.key.public_key_bytes(), &json!({"alg": "HS256", "kid": "good"}), &env.claims());
+    let hs = hmac_token(
+        &env.key.public_key_bytes(),
+        &json!({"alg": "HS256", "kid": "good"}),
+        &env.claims(),
+    );
     let cases = [
         ("alg none", none),
         ("expired", env.key.token(&expired)),
-        ("tampered", format!("{}.{}.{}", parts[0], b64u(tampered.to_string()), parts[2])),
-        ("jku + foreign key", attacker.token_with(&jku_header, &env.claims())),
+        (
+            "tampered",
+            format!("{}.{}.{}", parts[0], b64u(tampered.to_string()), parts[2]),
+        ),
+        (
+            "jku + foreign key",
+            attacker.token_with(&jku_header, &env.claims()),
+        ),
         ("HS256 confusion", hs),
         ("4 segments", format!("{good}.x")),
     ];
@@ -577,7 +823,10 @@ async fn attacks_through_the_http_layer_get_401_invalid_token() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
         let challenge = challenge.unwrap_or_else(|| panic!("{what}: no WWW-Authenticate"));
         assert!(challenge.starts_with("Bearer "), "{what}: {challenge}");
-        assert!(challenge.contains(r#"error="invalid_token""#), "{what}: {challenge}");
+        assert!(
+            challenge.contains(r#"error="invalid_token""#),
+            "{what}: {challenge}"
+        );
         assert!(!challenge.contains(&token), "{what}: challenge echoes the token");
     }
 }

@@ -16,9 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{
-    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaEncoding,
-};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaEncoding};
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -99,7 +97,11 @@ fn rsa_pair(slot: usize) -> Arc<Signer> {
     // RSA key generation is slow in debug builds: a few shared key pairs.
     static RSA: [OnceLock<Arc<Signer>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     RSA[slot % RSA.len()]
-        .get_or_init(|| Arc::new(Signer::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa keygen"))))
+        .get_or_init(|| {
+            Arc::new(Signer::Rsa(
+                RsaKeyPair::generate(KeySize::Rsa2048).expect("rsa keygen"),
+            ))
+        })
         .clone()
 }
 
@@ -303,7 +305,9 @@ impl JwksServer {
 
     /// Starts with any behaviour (e.g. [`Behaviour::Status`] for a cold outage).
     pub async fn start_with(behaviour: Behaviour) -> JwksServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             behaviour: Mutex::new(behaviour),
@@ -416,9 +420,10 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
         Behaviour::Body { body, cache_control } => {
             let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
             if let Some(cc) = cache_control {
-                response
-                    .headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_str(&cc).expect("cache-control value"));
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_str(&cc).expect("cache-control value"),
+                );
             }
             response
         }
