@@ -327,21 +327,22 @@ async fn a_cold_outage_is_503() {
         .failure_backoff(Duration::from_millis(50))
         .build()
         .expect("verifier");
-    let cases: [(&str, Box<dyn Fn(&JwksServer)>); 5] = [
-        ("500", Box::new(|s| s.fail_with(500))),
-        ("404", Box::new(|s| s.fail_with(404))),
-        (
-            "garbage",
-            Box::new(|s| s.serve_bytes(b"<html>not json</html>".to_vec())),
-        ),
+    let body = |bytes: &[u8]| Behaviour::Body {
+        body: bytes.to_vec(),
+        cache_control: None,
+    };
+    let cases = [
+        ("500", Behaviour::Status(500)),
+        ("404", Behaviour::Status(404)),
+        ("garbage", body(b"<html>not json</html>")),
         (
             "no usable key",
-            Box::new(|s| s.serve_json(&json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}))),
+            body(br#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#),
         ),
-        ("not a set", Box::new(|s| s.serve_json(&json!([{"kty": "OKP"}])))),
+        ("not a set", body(br#"[{"kty": "OKP"}]"#)),
     ];
-    for (what, inject) in cases {
-        inject(&server);
+    for (what, behaviour) in cases {
+        server.set(behaviour);
         tokio::time::sleep(Duration::from_millis(60)).await;
         unavailable(verifier.verify(&token(&key, &server)).await, what);
     }
