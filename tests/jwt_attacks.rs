@@ -65,15 +65,7 @@ impl Env {
     }
 
     async fn rejects(&self, token: &str, what: &str) -> InvalidToken {
-        invalid(self.verify(token).await, what)
-    }
-}
-
-/// The refusal reason, or a panic naming what was wrongly accepted / unavailable.
-fn invalid(result: Result<AccessToken, VerifyError>, what: &str) -> InvalidToken {
-    match result {
-        Err(VerifyError::Invalid(reason)) => reason,
-        other => panic!("{what}: expected 401 invalid_token, got {other:?}"),
+        expect_invalid(self.verify(token).await, what)
     }
 }
 
@@ -86,13 +78,6 @@ fn segments(token: &str) -> Vec<&str> {
 fn resigned(key: &TestKey, header: &str, payload: &str) -> String {
     let input = format!("{header}.{payload}");
     format!("{input}.{}", b64u(key.sign(input.as_bytes())))
-}
-
-fn hmac_token(secret: &[u8], header: &Value, claims: &Value) -> String {
-    use aws_lc_rs::hmac;
-    let input = format!("{}.{}", b64u(header.to_string()), b64u(claims.to_string()));
-    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), input.as_bytes());
-    format!("{input}.{}", b64u(tag.as_ref()))
 }
 
 // ---- algorithm confusion ----------------------------------------------------
@@ -118,7 +103,7 @@ async fn hs256_keyed_with_the_rsa_public_key_is_rejected() {
         ("JWK JSON", jwk.to_string().into_bytes()),
     ];
     for (what, secret) in secrets {
-        let token = hmac_token(&secret, &header, &env.claims());
+        let token = hs256_token(&secret, &header, &env.claims());
         env.rejects(&token, &format!("HS256 keyed with the RSA public key as {what}"))
             .await;
     }
@@ -165,7 +150,7 @@ async fn rs_ps_es_header_swaps_are_rejected() {
         .await
         .expect("control: PS256 with a JWK without alg");
     assert_eq!(
-        invalid(
+        expect_invalid(
             loose.verify(&token).await,
             "PKCS#1 v1.5 signature under a PS256 header"
         ),
@@ -181,7 +166,7 @@ async fn rs_ps_es_header_swaps_are_rejected() {
         b64u(rsa.sign_as(Algorithm::PS256, input.as_bytes()))
     );
     assert_eq!(
-        invalid(loose.verify(&token).await, "PSS signature under an RS256 header"),
+        expect_invalid(loose.verify(&token).await, "PSS signature under an RS256 header"),
         InvalidToken::Signature
     );
     // Header ES256 on an RSA key (whatever the signature).
@@ -335,7 +320,7 @@ async fn rsa_1024_bit_key_is_refused() {
         .await
         .expect("control: the good key of the same set");
     assert_eq!(
-        invalid(verifier.verify(token).await, "token of a 1024-bit RSA key"),
+        expect_invalid(verifier.verify(token).await, "token of a 1024-bit RSA key"),
         InvalidToken::UnknownKey,
         "a 1024-bit RSA key is not in the loaded set"
     );
@@ -799,7 +784,7 @@ async fn attacks_through_the_http_layer_get_401_invalid_token() {
     let attacker = TestKey::rsa_slot(Algorithm::RS256, "good", 2);
     let mut jku_header = attacker.header();
     jku_header["jku"] = json!("http://127.0.0.1:9/jwks");
-    let hs = hmac_token(
+    let hs = hs256_token(
         &env.key.public_key_bytes(),
         &json!({"alg": "HS256", "kid": "good"}),
         &env.claims(),

@@ -253,6 +253,26 @@ pub fn alg_name(alg: Algorithm) -> String {
     }
 }
 
+/// An HS256 token over `header` and `claims` keyed with `secret` (for the
+/// algorithm-confusion and `oct`-key tests).
+pub fn hs256_token(secret: &[u8], header: &Value, claims: &Value) -> String {
+    use aws_lc_rs::hmac;
+    let input = format!("{}.{}", b64u(header.to_string()), b64u(claims.to_string()));
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), input.as_bytes());
+    format!("{input}.{}", b64u(tag.as_ref()))
+}
+
+/// The refusal reason of a 401 outcome; panics (naming `what`) on acceptance or 503.
+pub fn expect_invalid(
+    result: Result<tower_bearer::AccessToken, tower_bearer::VerifyError>,
+    what: &str,
+) -> tower_bearer::InvalidToken {
+    match result {
+        Err(tower_bearer::VerifyError::Invalid(reason)) => reason,
+        other => panic!("{what}: expected 401 invalid_token, got {other:?}"),
+    }
+}
+
 /// `{"keys": [...]}` of the public JWKs of `keys`.
 pub fn jwks(keys: &[&TestKey]) -> Value {
     json!({ "keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>() })
