@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
-use support_jwks::{AUDIENCE, JwksServer, TestKey, access_token_claims, alg_name};
+use support_jwks::{AUDIENCE, JwksServer, TestKey, access_token_claims, alg_name, verifier_for};
 use tower_bearer::TokenVerifier;
 use tower_bearer::jwt::{Algorithm, JwtVerifier};
 
@@ -50,10 +50,7 @@ struct Fixture {
 fn fixture(rt: &tokio::runtime::Runtime, alg: Algorithm, cache: bool) -> Fixture {
     let key = TestKey::generate(alg, "bench-key");
     let server = rt.block_on(JwksServer::start(&[&key]));
-    let mut builder = JwtVerifier::builder()
-        .issuer(server.issuer())
-        .audience(AUDIENCE)
-        .jwks_uri(server.jwks_uri());
+    let mut builder = verifier_for(&server);
     if cache {
         builder = builder.verified_token_cache(10_000);
     }

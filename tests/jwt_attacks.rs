@@ -36,12 +36,7 @@ impl Env {
         let mut keys = vec![&key];
         keys.extend_from_slice(extra);
         let server = JwksServer::start(&keys).await;
-        let verifier = JwtVerifier::builder()
-            .issuer(server.issuer())
-            .audience(AUDIENCE)
-            .jwks_uri(server.jwks_uri())
-            .build()
-            .expect("verifier builds");
+        let verifier = verifier_for(&server).build().expect("verifier builds");
         Env {
             server,
             key,
@@ -134,12 +129,7 @@ async fn rs_ps_es_header_swaps_are_rejected() {
     let mut bare = rsa.bare_jwk();
     bare["kid"] = json!("good");
     env.server.serve_json(&json!({ "keys": [bare] }));
-    let loose = JwtVerifier::builder()
-        .issuer(env.server.issuer())
-        .audience(AUDIENCE)
-        .jwks_uri(env.server.jwks_uri())
-        .build()
-        .expect("verifier");
+    let loose = verifier_for(&env.server).build().expect("verifier");
     loose
         .verify(&rsa.token(&claims))
         .await
@@ -710,10 +700,7 @@ async fn issuer_audience_and_profile_are_enforced() {
 async fn relaxed_profile_accepts_plain_jwt() {
     let key = TestKey::generate(Algorithm::ES256, "good");
     let server = JwksServer::start(&[&key]).await;
-    let verifier = JwtVerifier::builder()
-        .issuer(server.issuer())
-        .audience(AUDIENCE)
-        .jwks_uri(server.jwks_uri())
+    let verifier = verifier_for(&server)
         .profile(Profile::Relaxed)
         .build()
         .expect("verifier");
@@ -820,12 +807,7 @@ async fn attacks_through_the_http_layer_get_401_invalid_token() {
 async fn unreachable_jwks_through_the_http_layer_is_503() {
     let key = TestKey::generate(Algorithm::EdDSA, "good");
     let server = JwksServer::start_with(Behaviour::Status(500)).await;
-    let verifier = JwtVerifier::builder()
-        .issuer(server.issuer())
-        .audience(AUDIENCE)
-        .jwks_uri(server.jwks_uri())
-        .build()
-        .expect("verifier");
+    let verifier = verifier_for(&server).build().expect("verifier");
     let token = key.token(&access_token_claims(&server.issuer()));
     let (status, challenge, retry_after) = http_status(Arc::new(verifier), &token).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);

@@ -14,15 +14,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support_jwks::*;
 use tokio::task::JoinSet;
-use tower_bearer::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy, KeySet};
+use tower_bearer::jwt::{Algorithm, JwtVerifier, KeyPolicy, KeySet};
 use tower_bearer::{InvalidToken, TokenVerifier, VerifyError};
-
-fn builder(server: &JwksServer) -> JwtVerifierBuilder {
-    JwtVerifier::builder()
-        .issuer(server.issuer())
-        .audience(AUDIENCE)
-        .jwks_uri(server.jwks_uri())
-}
 
 fn token(key: &TestKey, server: &JwksServer) -> String {
     key.token(&access_token_claims(&server.issuer()))
@@ -65,7 +58,7 @@ async fn every_default_algorithm_verifies_and_keys_load_lazily_once() {
     .map(|alg| TestKey::generate(alg, &format!("k-{}", alg_name(alg))))
     .collect();
     let server = JwksServer::start(&keys.iter().collect::<Vec<_>>()).await;
-    let verifier = builder(&server).build().expect("verifier");
+    let verifier = verifier_for(&server).build().expect("verifier");
     assert_eq!(server.fetches(), 0, "build does no I/O");
     for key in &keys {
         let at = verifier.verify(&token(key, &server)).await.expect("valid token");
@@ -81,14 +74,14 @@ async fn every_default_algorithm_verifies_and_keys_load_lazily_once() {
 async fn prefetch_loads_keys_now() {
     let key = TestKey::generate(Algorithm::ES256, "k1");
     let server = JwksServer::start(&[&key]).await;
-    let verifier = builder(&server).build().expect("verifier");
+    let verifier = verifier_for(&server).build().expect("verifier");
     verifier.prefetch().await.expect("prefetch");
     assert_eq!(server.fetches(), 1);
     verifier.verify(&token(&key, &server)).await.expect("valid token");
     assert_eq!(server.fetches(), 1);
 
     let down = JwksServer::start_with(Behaviour::Status(500)).await;
-    let cold = builder(&down).build().expect("verifier");
+    let cold = verifier_for(&down).build().expect("verifier");
     assert!(
         cold.prefetch().await.is_err(),
         "prefetch reports an unreachable key set"
@@ -100,7 +93,7 @@ async fn rotation_is_picked_up_after_one_refetch() {
     let old = TestKey::generate(Algorithm::EdDSA, "old");
     let new = TestKey::generate(Algorithm::EdDSA, "new");
     let server = JwksServer::start(&[&old]).await;
-    let verifier = builder(&server).build().expect("verifier");
+    let verifier = verifier_for(&server).build().expect("verifier");
     verifier.verify(&token(&old, &server)).await.expect("old key");
     assert_eq!(server.fetches(), 1);
 
@@ -130,7 +123,7 @@ async fn thousand_requests_for_a_rotated_kid() -> (usize, usize) {
     let first = TestKey::generate(Algorithm::ES256, "first");
     let second = TestKey::generate(Algorithm::ES256, "second");
     let server = JwksServer::start(&[&first]).await;
-    let verifier = builder(&server).build().expect("verifier");
+    let verifier = verifier_for(&server).build().expect("verifier");
     verifier.prefetch().await.expect("prefetch");
     server.rotate(&[&first, &second]);
     server.delay(Duration::from_millis(300));
@@ -161,7 +154,7 @@ async fn a_thousand_concurrent_cold_requests_cause_one_fetch() {
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
     let server = JwksServer::start(&[&key]).await;
     server.delay(Duration::from_millis(300));
-    let verifier = builder(&server).build().expect("verifier");
+    let verifier = verifier_for(&server).build().expect("verifier");
     let accepted = verify_concurrently(&verifier, vec![token(&key, &server)], 1000).await;
     assert_eq!(accepted, 1000);
     assert_eq!(server.fetches(), 1);
@@ -171,7 +164,7 @@ async fn a_thousand_concurrent_cold_requests_cause_one_fetch() {
 async fn random_kids_are_bounded_by_the_cooldown() {
     let key = TestKey::generate(Algorithm::EdDSA, "real");
     let server = JwksServer::start(&[&key]).await;
-    let verifier = builder(&server)
+    let verifier = verifier_for(&server)
         .refetch_cooldown(Duration::from_secs(600))
         .build()
         .expect("verifier");
@@ -211,7 +204,7 @@ async fn random_kids_are_bounded_by_the_cooldown() {
 async fn the_cooldown_ends() {
     let key = TestKey::generate(Algorithm::EdDSA, "real");
     let server = JwksServer::start(&[&key]).await;
-    let verifier = builder(&server)
+    let verifier = verifier_for(&server)
         .refetch_cooldown(Duration::from_millis(200))
         .build()
         .expect("verifier");
@@ -233,7 +226,7 @@ async fn the_cooldown_ends() {
 async fn a_known_kid_with_a_bad_signature_never_refetches() {
     let key = TestKey::generate(Algorithm::ES256, "k1");
     let server = JwksServer::start(&[&key]).await;
-    let verifier = builder(&server)
+    let verifier = verifier_for(&server)
         .refetch_cooldown(Duration::ZERO)
         .build()
         .expect("verifier");
@@ -252,7 +245,7 @@ async fn a_known_kid_with_a_bad_signature_never_refetches() {
 async fn a_warm_cache_survives_an_outage() {
     let key = TestKey::generate(Algorithm::RS256, "k1");
     let server = JwksServer::start(&[&key]).await;
-    let verifier = builder(&server)
+    let verifier = verifier_for(&server)
         .refetch_cooldown(Duration::ZERO)
         .fetch_timeout(Duration::from_millis(300))
         .build()
@@ -288,7 +281,7 @@ async fn an_outage_past_max_stale_is_503() {
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
     let server = JwksServer::start(&[&key]).await;
     let ttl = Duration::from_millis(200);
-    let verifier = builder(&server)
+    let verifier = verifier_for(&server)
         .jwks_ttl(ttl, ttl, ttl)
         .max_stale(Duration::from_millis(300))
         .failure_backoff(Duration::from_millis(50))
@@ -316,7 +309,7 @@ async fn an_outage_past_max_stale_is_503() {
 async fn a_cold_outage_is_503() {
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
     let server = JwksServer::start_with(Behaviour::Status(500)).await;
-    let verifier = builder(&server)
+    let verifier = verifier_for(&server)
         .failure_backoff(Duration::from_millis(50))
         .build()
         .expect("verifier");
@@ -351,7 +344,7 @@ async fn a_cold_outage_is_503() {
 async fn a_hanging_endpoint_is_503_within_the_timeout() {
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
     let server = JwksServer::start_with(Behaviour::Hang).await;
-    let verifier = builder(&server)
+    let verifier = verifier_for(&server)
         .fetch_timeout(Duration::from_millis(300))
         .build()
         .expect("verifier");
@@ -363,20 +356,28 @@ async fn a_hanging_endpoint_is_503_within_the_timeout() {
     assert_eq!(server.fetches(), 1);
 }
 
-#[tokio::test]
-async fn cache_control_max_age_is_clamped_to_the_minimum() {
-    let key = TestKey::generate(Algorithm::EdDSA, "k1");
+/// A server sending `Cache-Control: cache_control`, and a warm verifier whose
+/// TTL bounds are [`min_ttl`, 1 h] (default 10 min).
+async fn with_cache_control(
+    key: &TestKey,
+    cache_control: &str,
+    min_ttl: Duration,
+) -> (JwksServer, JwtVerifier) {
     let server = JwksServer::start(&[]).await;
-    server.serve_with_cache_control(&[&key], "max-age=0, must-revalidate");
-    let verifier = builder(&server)
-        .jwks_ttl(
-            Duration::from_secs(600),
-            Duration::from_secs(60),
-            Duration::from_secs(3600),
-        )
+    server.serve_with_cache_control(&[key], cache_control);
+    let verifier = verifier_for(&server)
+        .jwks_ttl(Duration::from_secs(600), min_ttl, Duration::from_secs(3600))
         .build()
         .expect("verifier");
     verifier.prefetch().await.expect("prefetch");
+    (server, verifier)
+}
+
+#[tokio::test]
+async fn cache_control_max_age_is_clamped_to_the_minimum() {
+    let key = TestKey::generate(Algorithm::EdDSA, "k1");
+    let (server, verifier) =
+        with_cache_control(&key, "max-age=0, must-revalidate", Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     verifier.verify(&token(&key, &server)).await.expect("token");
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -390,17 +391,7 @@ async fn cache_control_max_age_is_clamped_to_the_minimum() {
 #[tokio::test]
 async fn cache_control_max_age_schedules_the_background_refresh() {
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
-    let server = JwksServer::start(&[]).await;
-    server.serve_with_cache_control(&[&key], "public, max-age=1");
-    let verifier = builder(&server)
-        .jwks_ttl(
-            Duration::from_secs(600),
-            Duration::from_secs(1),
-            Duration::from_secs(3600),
-        )
-        .build()
-        .expect("verifier");
-    verifier.prefetch().await.expect("prefetch");
+    let (server, verifier) = with_cache_control(&key, "public, max-age=1", Duration::from_secs(1)).await;
     // 75–90 % of the 1 s max-age later, a request triggers a background refresh
     // and is answered from the current set without waiting.
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -458,7 +449,7 @@ async fn key_set_size_limits() {
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
     let server = JwksServer::start(&[]).await;
     let fresh = || {
-        builder(&server)
+        verifier_for(&server)
             .failure_backoff(Duration::from_millis(10))
             .build()
             .expect("verifier")
@@ -483,7 +474,7 @@ async fn key_set_size_limits() {
 async fn a_bad_set_never_replaces_a_good_one() {
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
     let server = JwksServer::start(&[&key]).await;
-    let verifier = builder(&server)
+    let verifier = verifier_for(&server)
         .refetch_cooldown(Duration::ZERO)
         .build()
         .expect("verifier");
@@ -527,7 +518,7 @@ async fn only_public_signature_keys_of_allowed_algorithms_are_used() {
     let oct = json!({"kty": "oct", "kid": "oct", "alg": "HS256", "use": "sig", "k": b64u(secret)});
     let server = JwksServer::start(&[]).await;
     server.serve_json(&json!({ "keys": [good.jwk(), private, enc_jwk, no_use_jwk, oct] }));
-    let verifier = builder(&server).build().expect("verifier");
+    let verifier = verifier_for(&server).build().expect("verifier");
 
     verifier
         .verify(&token(&good, &server))
@@ -556,8 +547,8 @@ async fn opt_in_algorithms_need_the_policy() {
     let rs384 = TestKey::rsa_slot(Algorithm::RS384, "rs384", 1);
     let ps512 = TestKey::rsa_slot(Algorithm::PS512, "ps512", 2);
     let server = JwksServer::start(&[&es384, &rs384, &ps512]).await;
-    let strict = builder(&server).build().expect("default policy");
-    let opted = builder(&server)
+    let strict = verifier_for(&server).build().expect("default policy");
+    let opted = verifier_for(&server)
         .key_policy(
             KeyPolicy::default()
                 .allow(Algorithm::ES384)

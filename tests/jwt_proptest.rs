@@ -35,12 +35,7 @@ fn world() -> &'static World {
             .expect("runtime");
         let key = TestKey::generate(Algorithm::EdDSA, "prop");
         let server = rt.block_on(JwksServer::start(&[&key]));
-        let verifier = JwtVerifier::builder()
-            .issuer(server.issuer())
-            .audience(AUDIENCE)
-            .jwks_uri(server.jwks_uri())
-            .build()
-            .expect("verifier");
+        let verifier = verifier_for(&server).build().expect("verifier");
         rt.block_on(verifier.prefetch()).expect("keys");
         let keys =
             KeySet::from_jwks(jwks(&[&key]).to_string().as_bytes(), &KeyPolicy::default()).expect("set");

@@ -104,53 +104,66 @@ enum Select {
     Pending,
 }
 
-/// Outcome of one vector: accepted or rejected by the crate.
-fn expect_matches(
-    file: &str,
-    tc_id: u64,
-    label: &str,
-    accepted: bool,
-    exception: Option<Exception>,
-    mismatches: &mut Vec<String>,
-    exceptions: &mut BTreeMap<Exception, usize>,
-) {
-    let expected_accept = match (label, exception) {
-        (_, Some(e)) => {
-            *exceptions.entry(e).or_default() += 1;
-            false
-        }
-        ("valid", None) => true,
-        ("invalid", None) => false,
-        (other, None) => panic!("{file} tcId {tc_id}: unclassified `{other}` vector"),
-    };
-    if accepted != expected_accept {
-        mismatches.push(format!(
-            "{file} tcId {tc_id} ({label}{}): {}",
-            exception
-                .map(|e| format!(", exception {e:?}"))
-                .unwrap_or_default(),
-            if accepted { "accepted" } else { "rejected" }
-        ));
-    }
-}
-
-fn check_done(
-    file: &str,
+/// Outcomes of the vectors of one file, compared with their labels.
+struct Tally {
+    file: &'static str,
+    ran: usize,
     mismatches: Vec<String>,
     exceptions: BTreeMap<Exception, usize>,
-    expected: &[(Exception, usize)],
-) {
-    assert!(
-        mismatches.is_empty(),
-        "{file}: {} vector(s) disagree:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
-    let expected: BTreeMap<Exception, usize> = expected.iter().copied().collect();
-    assert_eq!(
-        exceptions, expected,
-        "{file}: exception counts differ from tests/vectors/README.md"
-    );
+}
+
+impl Tally {
+    fn new(file: &'static str) -> Tally {
+        Tally {
+            file,
+            ran: 0,
+            mismatches: Vec::new(),
+            exceptions: BTreeMap::new(),
+        }
+    }
+
+    /// Records whether the crate accepted vector `tc_id`; `exception` says why a
+    /// vector is expected to be rejected whatever its label.
+    fn record(&mut self, tc_id: u64, label: &str, accepted: bool, exception: Option<Exception>) {
+        let expected_accept = match (label, exception) {
+            (_, Some(e)) => {
+                *self.exceptions.entry(e).or_default() += 1;
+                false
+            }
+            ("valid", None) => true,
+            ("invalid", None) => false,
+            (other, None) => panic!("{} tcId {tc_id}: unclassified `{other}` vector", self.file),
+        };
+        if accepted != expected_accept {
+            self.mismatches.push(format!(
+                "{} tcId {tc_id} ({label}{}): {}",
+                self.file,
+                exception
+                    .map(|e| format!(", exception {e:?}"))
+                    .unwrap_or_default(),
+                if accepted { "accepted" } else { "rejected" }
+            ));
+        }
+        self.ran += 1;
+    }
+
+    /// Asserts no disagreement and exactly the `expected` exceptions; returns
+    /// the number of vectors run.
+    fn finish(self, expected: &[(Exception, usize)]) -> usize {
+        assert!(
+            self.mismatches.is_empty(),
+            "{} vector(s) disagree:\n{}",
+            self.mismatches.len(),
+            self.mismatches.join("\n")
+        );
+        let expected: BTreeMap<Exception, usize> = expected.iter().copied().collect();
+        assert_eq!(
+            self.exceptions, expected,
+            "{}: exception counts differ from tests/vectors/README.md",
+            self.file
+        );
+        self.ran
+    }
 }
 
 /// Some ECDSA groups (special `r`/`x` reductions) ship no JWK: build it from the
@@ -173,12 +186,14 @@ fn ec_jwk_from_point(public_key: &Value) -> Value {
 }
 
 /// Raw signature files: `{publicKeyJwk|keyJwk, tests: [{msg, sig, result}]}`.
-fn run_signature_file(file: &str, alg: Algorithm, expected_exceptions: &[(Exception, usize)]) -> usize {
+fn run_signature_file(
+    file: &'static str,
+    alg: Algorithm,
+    expected_exceptions: &[(Exception, usize)],
+) -> usize {
     let doc = load(file);
     let policy = all_algorithms();
-    let mut mismatches = Vec::new();
-    let mut exceptions = BTreeMap::new();
-    let mut ran = 0;
+    let mut tally = Tally::new(file);
     for group in doc["testGroups"].as_array().expect("testGroups") {
         let jwk = group
             .get("publicKeyJwk")
@@ -200,20 +215,10 @@ fn run_signature_file(file: &str, alg: Algorithm, expected_exceptions: &[(Except
                 Err(_) => false,
             };
             let exception = (label == "acceptable").then_some(Exception::AcceptableRejected);
-            expect_matches(
-                file,
-                tc_id,
-                label,
-                accepted,
-                exception,
-                &mut mismatches,
-                &mut exceptions,
-            );
-            ran += 1;
+            tally.record(tc_id, label, accepted, exception);
         }
     }
-    check_done(file, mismatches, exceptions, expected_exceptions);
-    ran
+    tally.finish(expected_exceptions)
 }
 
 #[test]
@@ -306,19 +311,15 @@ fn jose_exception(group: &Value, test: &Value) -> Option<Exception> {
 }
 
 /// JOSE files: `{private: JWK | JWKS, tests: [{jws | jwe, result}]}`.
-fn run_jose_file(file: &str, select: Select, expected_exceptions: &[(Exception, usize)]) -> usize {
-    let (ran, mismatches, exceptions) = jose_outcomes(file, select);
-    check_done(file, mismatches, exceptions, expected_exceptions);
-    ran
+fn run_jose_file(file: &'static str, select: Select, expected_exceptions: &[(Exception, usize)]) -> usize {
+    jose_outcomes(file, select).finish(expected_exceptions)
 }
 
-/// Runs the selected vectors of a JOSE file: (vectors run, disagreements, exceptions).
-fn jose_outcomes(file: &str, select: Select) -> (usize, Vec<String>, BTreeMap<Exception, usize>) {
+/// Runs the selected vectors of a JOSE file.
+fn jose_outcomes(file: &'static str, select: Select) -> Tally {
     let doc = load(file);
     let policy = all_algorithms();
-    let mut mismatches = Vec::new();
-    let mut exceptions = BTreeMap::new();
-    let mut ran = 0;
+    let mut tally = Tally::new(file);
     for group in doc["testGroups"].as_array().expect("testGroups") {
         let keys = KeySet::from_jwks(&group_jwks(group), &policy);
         for test in group["tests"].as_array().expect("tests") {
@@ -338,19 +339,10 @@ fn jose_outcomes(file: &str, select: Select) -> (usize, Vec<String>, BTreeMap<Ex
                 Err(_) => false,
             };
             let exception = jose_exception(group, test);
-            expect_matches(
-                file,
-                tc_id,
-                label,
-                accepted,
-                exception,
-                &mut mismatches,
-                &mut exceptions,
-            );
-            ran += 1;
+            tally.record(tc_id, label, accepted, exception);
         }
     }
-    (ran, mismatches, exceptions)
+    tally
 }
 
 #[test]
@@ -395,9 +387,9 @@ fn vectors_pending_a_verifier_fix() {
         "json_web_key_test.json",
         "json_web_crypto_test.json",
     ] {
-        let (n, m, _) = jose_outcomes(file, Select::Pending);
-        ran += n;
-        mismatches.extend(m);
+        let tally = jose_outcomes(file, Select::Pending);
+        ran += tally.ran;
+        mismatches.extend(tally.mismatches);
     }
     assert_eq!(ran, PENDING_VERIFIER_FIX.len());
     assert!(

@@ -253,6 +253,14 @@ pub fn alg_name(alg: Algorithm) -> String {
     }
 }
 
+/// A verifier builder for `server`'s issuer and key set, audience [`AUDIENCE`].
+pub fn verifier_for(server: &JwksServer) -> tower_bearer::jwt::JwtVerifierBuilder {
+    tower_bearer::jwt::JwtVerifier::builder()
+        .issuer(server.issuer())
+        .audience(AUDIENCE)
+        .jwks_uri(server.jwks_uri())
+}
+
 /// An HS256 token over `header` and `claims` keyed with `secret` (for the
 /// algorithm-confusion and `oct`-key tests).
 pub fn hs256_token(secret: &[u8], header: &Value, claims: &Value) -> String {
