@@ -280,10 +280,11 @@ async fn a_warm_cache_survives_an_outage() {
 async fn an_outage_past_max_stale_is_503() {
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
     let server = JwksServer::start(&[&key]).await;
-    let ttl = Duration::from_millis(200);
+    // Fresh for 300 ms, usable until 1.8 s: wide margins for a loaded machine.
+    let ttl = Duration::from_millis(300);
     let verifier = verifier_for(&server)
         .jwks_ttl(ttl, ttl, ttl)
-        .max_stale(Duration::from_millis(300))
+        .max_stale(Duration::from_millis(1500))
         .failure_backoff(Duration::from_millis(50))
         .build()
         .expect("verifier");
@@ -291,14 +292,16 @@ async fn an_outage_past_max_stale_is_503() {
     server.fail_with(503);
     // Fresh, then stale but within max_stale: still accepted.
     verifier.verify(&token(&key, &server)).await.expect("fresh");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     verifier
         .verify(&token(&key, &server))
         .await
         .expect("stale within max_stale");
+    let fetches = server.fetches();
     // Past freshness + max_stale with every refresh failing: 503, not 401.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     unavailable(verifier.verify(&token(&key, &server)).await, "past max_stale");
+    assert!(server.fetches() > fetches, "refreshes were attempted");
     // And it recovers when the endpoint does.
     server.rotate(&[&key]);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -329,11 +332,14 @@ async fn a_cold_outage_is_503() {
     ];
     for (what, behaviour) in cases {
         server.set(behaviour);
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        // Past the failure backoff, so this request fetches again.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let fetches = server.fetches();
         unavailable(verifier.verify(&token(&key, &server)).await, what);
+        assert_eq!(server.fetches(), fetches + 1, "{what}: fetched");
     }
     server.rotate(&[&key]);
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     verifier
         .verify(&token(&key, &server))
         .await
