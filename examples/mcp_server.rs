@@ -1,1 +1,338 @@
-fn main() {}
+//! Quickstart: an MCP server (rmcp, streamable HTTP) protected by tower-bearer.
+//!
+//! ```text
+//! cargo run --example mcp_server --features testing
+//! ```
+//!
+//! With no `--issuer` it starts an embedded development issuer and prints a token
+//! and `curl` commands. With `--issuer` it trusts a real authorization server:
+//! JWTs checked against its JWKS (`--jwks-uri`, or discovered from the issuer).
+//! Every flag can also be set from the environment: `--issuer` is `TB_ISSUER`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::Parser;
+use rmcp::handler::server::common::Extension;
+use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use serde_json::{Value, json};
+use tower::ServiceBuilder;
+use tower_bearer::compose::ShapeRouter;
+use tower_bearer::introspection::IntrospectionVerifier;
+use tower_bearer::jwt::JwtVerifier;
+use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer};
+use tower_bearer::metadata::ProtectedResourceMetadata;
+use tower_bearer::origin::OriginLayer;
+use tower_bearer::scope::ScopeHierarchy;
+use tower_bearer::testing::DevIssuer;
+use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Scopes, TokenVerifierLayer};
+
+/// An MCP server protected by tower-bearer.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "TB_LISTEN", default_value = "127.0.0.1:7000")]
+    listen: SocketAddr,
+    /// Trusted issuer. Without it, an embedded development issuer is started.
+    #[arg(long, env = "TB_ISSUER")]
+    issuer: Option<String>,
+    /// This resource's identifier, required in the token's `aud`
+    /// [default: http://{listen}/mcp].
+    #[arg(long, env = "TB_AUDIENCE")]
+    audience: Option<String>,
+    /// The issuer's JWK Set URL (default: discovered from the issuer).
+    #[arg(long, env = "TB_JWKS_URI")]
+    jwks_uri: Option<String>,
+    /// RFC 7662 introspection endpoint, for opaque tokens.
+    #[arg(long, env = "TB_INTROSPECTION_ENDPOINT")]
+    introspection_endpoint: Option<String>,
+    /// Client id for introspection.
+    #[arg(long, env = "TB_CLIENT_ID")]
+    client_id: Option<String>,
+    /// Client secret for introspection.
+    #[arg(long, env = "TB_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// Scopes advertised in the resource metadata. The tools need `mcp:read`;
+    /// `add_note` needs `mcp:write` (implied by `mcp:admin`).
+    #[arg(long, env = "TB_SCOPES", default_value = "mcp:read mcp:write")]
+    scopes: String,
+    /// Browser origins allowed to call /mcp (repeatable); requests without an
+    /// `Origin` header are not affected [default: the server's own origin].
+    #[arg(long = "allowed-origin", env = "TB_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
+    /// With the embedded development issuer: issue opaque tokens, checked by
+    /// RFC 7662 introspection (JWTs are still accepted).
+    #[arg(long, env = "TB_OPAQUE_TOKENS")]
+    opaque_tokens: bool,
+    /// Serve without authentication (a baseline for benchmarks; never in production).
+    #[arg(long, env = "TB_NO_AUTH")]
+    no_auth: bool,
+}
+
+/// Notes kept by the server, shared by all sessions (bounded).
+const MAX_NOTES: usize = 100;
+
+/// The MCP tools.
+#[derive(Debug, Clone)]
+struct Tools {
+    #[expect(dead_code, reason = "read by the code #[tool_handler] generates")]
+    tool_router: ToolRouter<Self>,
+    notes: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct TextRequest {
+    /// The text.
+    text: String,
+}
+
+#[tool_router]
+impl Tools {
+    fn new(notes: Arc<Mutex<Vec<String>>>) -> Self {
+        Tools {
+            tool_router: Self::tool_router(),
+            notes,
+        }
+    }
+
+    #[tool(description = "Who is calling: the verified principal and scopes of the access token")]
+    async fn whoami(&self, Extension(parts): Extension<http::request::Parts>) -> String {
+        let token = parts.extensions.get::<AccessToken>();
+        token
+            .map_or_else(|| json!({"anonymous": true}), identity)
+            .to_string()
+    }
+
+    #[tool(description = "Echo the given text (needs mcp:read)")]
+    async fn echo(&self, Parameters(TextRequest { text }): Parameters<TextRequest>) -> String {
+        text
+    }
+
+    #[tool(description = "List the notes (needs mcp:read)")]
+    async fn list_notes(&self) -> String {
+        let notes = self
+            .notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        json!(*notes).to_string()
+    }
+
+    #[tool(description = "Add a note (needs mcp:write)")]
+    async fn add_note(&self, Parameters(TextRequest { text }): Parameters<TextRequest>) -> String {
+        let mut notes = self
+            .notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if notes.len() >= MAX_NOTES {
+            notes.remove(0);
+        }
+        notes.push(text.chars().take(1000).collect());
+        format!("{} notes", notes.len())
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+}
+
+/// Which scopes each MCP operation needs: every request `mcp:read`, `add_note`
+/// `mcp:write`, and any tool not listed here `mcp:admin` (never under-protected).
+fn scope_policy() -> McpScopePolicy {
+    McpScopePolicy::new()
+        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
+        .base(["mcp:read"])
+        .tool("whoami", ["mcp:read"])
+        .tool("echo", ["mcp:read"])
+        .tool("list_notes", ["mcp:read"])
+        .tool("add_note", ["mcp:write"])
+        .unlisted_tools(["mcp:admin"])
+}
+
+fn identity(token: &AccessToken) -> Value {
+    let p: &Principal = token.principal();
+    json!({
+        "client_id": p.client_id(),
+        "issuer": p.issuer(),
+        "subject": p.subject(),
+        "scopes": token.scopes(),
+        "audience": token.audience(),
+    })
+}
+
+async fn whoami(token: Option<AccessToken>) -> Json<Value> {
+    Json(
+        token
+            .as_ref()
+            .map_or_else(|| json!({"anonymous": true}), identity),
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_bearer=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let audience = args.audience.clone().unwrap_or_else(|| format!("{base}/mcp"));
+    let metadata_doc =
+        ProtectedResourceMetadata::new(&audience).scopes_supported(Scopes::parse(&args.scopes));
+
+    // The verifier: a real issuer, or the embedded development issuer.
+    let mut dev_issuer = None;
+    let (issuer, verifier): (String, Arc<dyn DynTokenVerifier>) = match &args.issuer {
+        Some(issuer) => (issuer.clone(), verifier_for(&args, issuer, &audience).await?),
+        None => {
+            let dev = DevIssuer::builder()
+                .opaque_tokens(args.opaque_tokens)
+                .start()
+                .await?;
+            let jwt = dev.jwt_verifier(&audience);
+            let verifier: Arc<dyn DynTokenVerifier> = if args.opaque_tokens {
+                let introspection = IntrospectionVerifier::builder()
+                    .endpoint(dev.introspection_endpoint())
+                    .client_credentials(dev.client_id(), dev.client_secret())
+                    .issuer(dev.issuer())
+                    .audience(&audience)
+                    .build()?;
+                Arc::new(ShapeRouter::new(jwt, introspection))
+            } else {
+                Arc::new(jwt)
+            };
+            let issuer = dev.issuer().to_owned();
+            dev_issuer = Some(dev);
+            (issuer, verifier)
+        }
+    };
+    let metadata_doc = metadata_doc.authorization_server(&issuer);
+
+    let notes = Arc::new(Mutex::new(Vec::new()));
+    let mcp = StreamableHttpService::new(
+        move || Ok(Tools::new(notes.clone())),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let policy = scope_policy();
+    let origins = if args.allowed_origins.is_empty() {
+        vec![base.clone()]
+    } else {
+        args.allowed_origins.clone()
+    };
+    let protected = if args.no_auth {
+        tracing::warn!("--no-auth: serving WITHOUT authentication");
+        Router::new()
+            .route_service("/mcp", mcp)
+            .route("/whoami", get(whoami))
+    } else {
+        // Request flow: token verified -> session bound to its principal ->
+        // per-tool scopes (403 step-up challenges) -> the MCP transport.
+        let mcp = ServiceBuilder::new()
+            .layer(McpSessionLayer::new())
+            .layer(McpScopeLayer::new(policy.clone()))
+            .service(mcp);
+        Router::new()
+            .route_service("/mcp", mcp)
+            .route("/whoami", get(whoami))
+            .layer(
+                TokenVerifierLayer::from_arc(verifier)
+                    .resource_metadata(metadata_doc.metadata_url())
+                    // What `initialize` needs: clients start with least privilege
+                    // and step up when a tool asks for more.
+                    .scope_hint(policy.required("initialize", None)),
+            )
+    };
+    // DNS-rebinding protection: browser origins must be on the allowlist.
+    let mut app = protected.layer(OriginLayer::new(origins));
+    for path in metadata_doc.well_known_paths() {
+        app = app.route_service(&path, metadata_doc.service());
+    }
+
+    println!("tower-bearer quickstart: MCP server at {base}/mcp (resource {audience})");
+    println!("  resource metadata:  {}", metadata_doc.metadata_url());
+    println!("  authorization server: {issuer}");
+    if let Some(dev) = &dev_issuer {
+        print_dev_instructions(dev, &base, &audience, &args.scopes, args.opaque_tokens);
+    }
+    println!("ready");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// JWTs checked against the issuer's keys; with `--introspection-endpoint`,
+/// opaque tokens checked by introspection (and JWTs too when `--jwks-uri` is set).
+async fn verifier_for(
+    args: &Args,
+    issuer: &str,
+    audience: &str,
+) -> Result<Arc<dyn DynTokenVerifier>, Box<dyn std::error::Error>> {
+    let jwt = || {
+        let builder = JwtVerifier::builder().issuer(issuer).audience(audience);
+        match &args.jwks_uri {
+            Some(uri) => builder.jwks_uri(uri),
+            None => builder.discover(),
+        }
+        .build()
+    };
+    let Some(endpoint) = &args.introspection_endpoint else {
+        return Ok(Arc::new(jwt()?));
+    };
+    let (Some(client_id), Some(secret)) = (&args.client_id, &args.client_secret) else {
+        return Err("--introspection-endpoint needs --client-id and --client-secret".into());
+    };
+    let introspection = IntrospectionVerifier::builder()
+        .endpoint(endpoint)
+        .client_credentials(client_id, secret)
+        .issuer(issuer)
+        .audience(audience)
+        .build()?;
+    Ok(match args.jwks_uri {
+        Some(_) => Arc::new(ShapeRouter::new(jwt()?, introspection)),
+        None => Arc::new(introspection),
+    })
+}
+
+fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &str, opaque: bool) {
+    let token = if opaque {
+        dev.opaque_token("dev-user", dev.client_id(), scopes, audience)
+    } else {
+        dev.token("dev-user", dev.client_id(), scopes, audience)
+    };
+    println!(
+        "  development issuer: client id {} / secret {}",
+        dev.client_id(),
+        dev.client_secret()
+    );
+    println!();
+    println!("A token ({scopes}, valid 1 h):");
+    println!("export TB_TOKEN={token}");
+    println!();
+    println!("Try:");
+    println!("  curl -s -H \"Authorization: Bearer $TB_TOKEN\" {base}/whoami");
+    println!("  curl -si {base}/whoami   # 401 and the WWW-Authenticate challenge");
+    println!();
+    println!("Connect an MCP client to {base}/mcp with the header \"Authorization: Bearer $TB_TOKEN\",");
+    println!(
+        "or let it discover OAuth from the 401 and use client credentials ({} / {}).",
+        dev.client_id(),
+        dev.client_secret()
+    );
+}

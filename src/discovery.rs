@@ -16,7 +16,6 @@ pub(crate) struct ServerMetadata {
     #[serde(default)]
     pub(crate) jwks_uri: Option<String>,
     #[serde(default)]
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) introspection_endpoint: Option<String>,
 }
 

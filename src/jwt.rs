@@ -39,7 +39,7 @@
 //! # let _ = layer;
 //! ```
 
-mod b64;
+pub(crate) mod b64;
 mod claims;
 mod json;
 mod jwks;
