@@ -60,48 +60,9 @@ enum Exception {
     KeyAlgMismatch,
     /// `acceptable` vector: we reject (stricter choice), see the README.
     AcceptableRejected,
-}
-
-/// Vectors the verifier gets wrong today, reported to the lead with the cause.
-/// They are left out of the per-file tests (so every other vector stays
-/// enforced) and checked against their Wycheproof label by
-/// [`vectors_pending_a_verifier_fix`], which is `#[ignore]`d until the fix lands.
-const PENDING_VERIFIER_FIX: &[(&str, u64, &str)] = &[
-    (
-        "json_web_signature_test.json",
-        355,
-        "RSA key with key_ops [encrypt, decrypt] accepted for verification: key_ops is not checked",
-    ),
-    (
-        "json_web_signature_test.json",
-        356,
-        "EC key with key_ops [encrypt, decrypt] accepted for verification: key_ops is not checked",
-    ),
-    (
-        "json_web_key_test.json",
-        7,
-        "RSA key with the ROCA weakness (CVE-2017-15361) accepted: no ROCA fingerprint check at key load",
-    ),
-    (
-        "json_web_crypto_test.json",
-        46,
-        "RSA key with the ROCA weakness (CVE-2017-15361) accepted: no ROCA fingerprint check at key load",
-    ),
-];
-
-fn pending(file: &str, tc_id: u64) -> bool {
-    PENDING_VERIFIER_FIX
-        .iter()
-        .any(|(f, id, _)| *f == file && *id == tc_id)
-}
-
-/// Which vectors a run checks.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Select {
-    /// Every vector except those in [`PENDING_VERIFIER_FIX`].
-    Settled,
-    /// Only those in [`PENDING_VERIFIER_FIX`].
-    Pending,
+    /// `valid` vector whose key has a malformed `key_ops` (`["sign, verify"]`: one
+    /// string, not two): a key must list `"verify"` to verify (RFC 7517 §4.3).
+    MalformedKeyOps,
 }
 
 /// Outcomes of the vectors of one file, compared with their labels.
@@ -305,18 +266,25 @@ fn jose_exception(group: &Value, test: &Value) -> Option<Exception> {
         Some(Exception::P521)
     } else if keys.len() == 1 && keys[0].get("alg").is_some() && header_alg.as_ref() != keys[0].get("alg") {
         Some(Exception::KeyAlgMismatch)
+    } else if keys.iter().all(|k| {
+        k.get("key_ops").is_some_and(|ops| {
+            !ops.as_array()
+                .is_some_and(|ops| ops.iter().any(|op| op == "verify"))
+        })
+    }) {
+        Some(Exception::MalformedKeyOps)
     } else {
         None
     }
 }
 
 /// JOSE files: `{private: JWK | JWKS, tests: [{jws | jwe, result}]}`.
-fn run_jose_file(file: &'static str, select: Select, expected_exceptions: &[(Exception, usize)]) -> usize {
-    jose_outcomes(file, select).finish(expected_exceptions)
+fn run_jose_file(file: &'static str, expected_exceptions: &[(Exception, usize)]) -> usize {
+    jose_outcomes(file).finish(expected_exceptions)
 }
 
-/// Runs the selected vectors of a JOSE file.
-fn jose_outcomes(file: &'static str, select: Select) -> Tally {
+/// Runs every vector of a JOSE file.
+fn jose_outcomes(file: &'static str) -> Tally {
     let doc = load(file);
     let policy = all_algorithms();
     let mut tally = Tally::new(file);
@@ -325,9 +293,6 @@ fn jose_outcomes(file: &'static str, select: Select) -> Tally {
         for test in group["tests"].as_array().expect("tests") {
             let tc_id = test["tcId"].as_u64().expect("tcId");
             let label = test["result"].as_str().expect("result");
-            if pending(file, tc_id) != (select == Select::Pending) {
-                continue;
-            }
             // JSON-serialization vectors (objects) and JWE vectors are offered as
             // their text: a compact-JWS-only verifier must refuse them.
             let token = match test.get("jws").or_else(|| test.get("jwe")).expect("jws or jwe") {
@@ -349,55 +314,29 @@ fn jose_outcomes(file: &'static str, select: Select) -> Tally {
 fn json_web_signature() {
     let ran = run_jose_file(
         "json_web_signature_test.json",
-        Select::Settled,
         &[
             (Exception::Hmac, 10),
             (Exception::P521, 2),
             (Exception::KeyAlgMismatch, 2),
+            (Exception::MalformedKeyOps, 1),
         ],
     );
-    assert_eq!(ran, 401 - 2, "all but the vectors pending a verifier fix");
+    assert_eq!(ran, 401);
 }
 
 #[test]
 fn json_web_key() {
-    let ran = run_jose_file("json_web_key_test.json", Select::Settled, &[(Exception::Hmac, 4)]);
-    assert_eq!(ran, 26 - 1, "all but the vectors pending a verifier fix");
+    let ran = run_jose_file("json_web_key_test.json", &[(Exception::Hmac, 4)]);
+    assert_eq!(ran, 26);
 }
 
 #[test]
 fn json_web_crypto() {
     let ran = run_jose_file(
         "json_web_crypto_test.json",
-        Select::Settled,
         &[(Exception::Hmac, 2), (Exception::Jwe, 2)],
     );
-    assert_eq!(ran, 83 - 1, "all but the vectors pending a verifier fix");
-}
-
-/// The vectors of [`PENDING_VERIFIER_FIX`], checked against their labels.
-#[test]
-#[ignore = "verifier gaps reported to the lead: key_ops not checked (JWS tcId 355, 356); \
-            no ROCA key check (JWK tcId 7, JWC tcId 46)"]
-fn vectors_pending_a_verifier_fix() {
-    let mut ran = 0;
-    let mut mismatches = Vec::new();
-    for file in [
-        "json_web_signature_test.json",
-        "json_web_key_test.json",
-        "json_web_crypto_test.json",
-    ] {
-        let tally = jose_outcomes(file, Select::Pending);
-        ran += tally.ran;
-        mismatches.extend(tally.mismatches);
-    }
-    assert_eq!(ran, PENDING_VERIFIER_FIX.len());
-    assert!(
-        mismatches.is_empty(),
-        "{} vector(s) disagree:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    assert_eq!(ran, 83);
 }
 
 /// The verified payload is exactly the signed bytes (RFC 7520 figure 13).
