@@ -195,11 +195,13 @@ impl VerifyingKey {
         }
         match obj.get("key_ops") {
             None => {}
-            Some(Value::Array(ops)) if ops.iter().all(Value::is_string) => {
-                if !ops.iter().any(|op| op == "verify") {
-                    return Err(KeyError::NotForSignatures);
-                }
+            Some(Value::Array(ops)) if !ops.iter().all(Value::is_string) => {
+                return Err(KeyError::Malformed("key_ops"));
             }
+            Some(Value::Array(ops)) if !ops.iter().any(|op| op == "verify") => {
+                return Err(KeyError::NotForSignatures);
+            }
+            Some(Value::Array(_)) => {}
             Some(_) => return Err(KeyError::Malformed("key_ops")),
         }
         let kid = str_member(obj, "kid")?.map(str::to_owned);
