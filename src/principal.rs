@@ -1,7 +1,7 @@
 //! Who a token speaks for: [`Principal`], [`Scopes`] and the verified [`AccessToken`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -308,8 +308,16 @@ struct Inner {
     scopes: Scopes,
     expires_at: Option<SystemTime>,
     audience: Vec<String>,
-    claims: serde_json::Map<String, serde_json::Value>,
+    claims: Claims,
     source: TokenSource,
+}
+
+/// The raw claims, parsed on first use: a JWT's payload is checked without
+/// building this map, and most handlers never read it.
+#[derive(Clone, Default)]
+struct Claims {
+    json: Option<Arc<[u8]>>,
+    parsed: OnceLock<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl AccessToken {
@@ -378,7 +386,21 @@ impl AccessToken {
     /// ```
     #[must_use]
     pub fn with_claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Self {
-        self.make_unique().claims = claims;
+        self.make_unique().claims = Claims {
+            json: None,
+            parsed: OnceLock::from(claims),
+        };
+        self
+    }
+
+    /// Sets the raw claims from a JSON object already checked by the verifier
+    /// (parsed on first call to [`AccessToken::claims`]).
+    #[must_use]
+    pub(crate) fn with_claims_json(mut self, json: Vec<u8>) -> Self {
+        self.make_unique().claims = Claims {
+            json: Some(json.into()),
+            parsed: OnceLock::new(),
+        };
         self
     }
 
@@ -447,7 +469,15 @@ impl AccessToken {
     /// assert!(t.claims().is_empty());
     /// ```
     pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.0.claims
+        let claims = &self.0.claims;
+        claims.parsed.get_or_init(|| {
+            // The verifier checked it is a JSON object before accepting the token.
+            claims
+                .json
+                .as_deref()
+                .and_then(|json| serde_json::from_slice(json).ok())
+                .unwrap_or_default()
+        })
     }
 
     /// How the token was verified.

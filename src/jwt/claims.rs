@@ -1,12 +1,16 @@
 //! JWT claims checks (RFC 7519 §4.1, RFC 9068 §2 and §4) and the
 //! [`AccessToken`](crate::AccessToken) they produce.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::json;
+use super::json::{self, Name, Unique};
 use crate::{AccessToken, InvalidToken, Principal, Scopes, TokenSource};
 
 /// Which access-token profile an issuer's tokens follow.
@@ -49,58 +53,191 @@ pub(crate) struct Checked {
     pub(crate) not_before: Option<SystemTime>,
 }
 
+/// The claims this crate checks, read in one pass over the payload that also
+/// refuses a repeated member name at any depth. Other members are skipped here
+/// (their values still checked for duplicates) and kept for
+/// [`AccessToken::claims`], parsed only if a handler asks.
+#[derive(Default)]
+struct Registered<'a> {
+    iss: Option<Cow<'a, str>>,
+    sub: Option<Cow<'a, str>>,
+    client_id: Option<Cow<'a, str>>,
+    azp: Option<Cow<'a, str>>,
+    jti: Option<Cow<'a, str>>,
+    scope: Option<Cow<'a, str>>,
+    scp: Option<Vec<String>>,
+    aud: Option<Vec<String>>,
+    exp: Option<SystemTime>,
+    nbf: Option<SystemTime>,
+    iat: Option<SystemTime>,
+}
+
+impl<'de> Deserialize<'de> for Registered<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RegisteredVisitor)
+    }
+}
+
+struct RegisteredVisitor;
+
+impl<'de> Visitor<'de> for RegisteredVisitor {
+    type Value = Registered<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims set")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Registered<'de>, A::Error> {
+        fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+            Ok(map.next_value::<Option<Name<'de>>>()?.map(|n| n.0))
+        }
+        let mut claims = Registered::default();
+        let mut names: Vec<Name<'de>> = Vec::with_capacity(12);
+        while let Some(name) = map.next_key::<Name<'de>>()? {
+            match &*name.0 {
+                "iss" => claims.iss = text(&mut map)?,
+                "sub" => claims.sub = text(&mut map)?,
+                "client_id" => claims.client_id = text(&mut map)?,
+                "azp" => claims.azp = text(&mut map)?,
+                "jti" => claims.jti = text(&mut map)?,
+                "scope" => claims.scope = text(&mut map)?,
+                "scp" => claims.scp = map.next_value::<Option<Strings>>()?.map(|s| s.0),
+                "aud" => claims.aud = map.next_value::<Option<Strings>>()?.map(|s| s.0),
+                "exp" => claims.exp = map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
+                "nbf" => claims.nbf = map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
+                "iat" => claims.iat = map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
+                _ => map.next_value_seed(Unique { top: false })?,
+            }
+            names.push(name);
+        }
+        json::check_unique(&mut names)?;
+        Ok(claims)
+    }
+}
+
+/// A NumericDate: any JSON number in [0, year 9999]; a string, a negative or a
+/// larger number is refused rather than saturated.
+struct NumericDate(SystemTime);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = f64;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a NumericDate")
+            }
+
+            fn visit_u64<E>(self, v: u64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+
+            fn visit_i64<E>(self, v: i64) -> Result<f64, E> {
+                Ok(v as f64)
+            }
+
+            fn visit_f64<E>(self, v: f64) -> Result<f64, E> {
+                Ok(v)
+            }
+        }
+        let seconds = deserializer.deserialize_any(V)?;
+        if !(0.0..=MAX_NUMERIC_DATE).contains(&seconds) {
+            return Err(de::Error::custom("NumericDate out of range"));
+        }
+        Ok(NumericDate(UNIX_EPOCH + Duration::from_secs_f64(seconds)))
+    }
+}
+
+/// A string or an array of strings (`aud`, `scp`).
+struct Strings(Vec<String>);
+
+impl<'de> Deserialize<'de> for Strings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Vec<String>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Vec<String>, E> {
+                Ok(vec![v.to_owned()])
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_any(V).map(Strings)
+    }
+}
+
 impl ClaimRules {
     pub(crate) fn check(
         &self,
         header: &Map<String, Value>,
-        payload: &[u8],
+        payload: Vec<u8>,
         now: SystemTime,
     ) -> Result<Checked, InvalidToken> {
         if self.profile == Profile::Rfc9068 && !is_at_jwt(header.get("typ")) {
             return Err(InvalidToken::Type);
         }
-        let claims = json::object(payload).ok_or(InvalidToken::Malformed)?;
-        match claims.get("iss") {
-            Some(Value::String(iss)) if *iss == *self.issuer => {}
-            _ => return Err(InvalidToken::Issuer),
+        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(InvalidToken::Malformed);
         }
-        let exp = numeric_date(&claims, "exp")?.ok_or(InvalidToken::Claims)?;
-        let nbf = numeric_date(&claims, "nbf")?;
-        let iat = numeric_date(&claims, "iat")?;
-        self.check_times(exp, nbf, iat, now)?;
-        let audience = audiences(&claims)?;
+        let claims: Registered<'_> = serde_json::from_slice(&payload).map_err(|e| {
+            if e.is_syntax() || e.is_eof() || json::is_duplicate_error(&e) {
+                InvalidToken::Malformed
+            } else {
+                InvalidToken::Claims
+            }
+        })?;
+        if claims.iss.as_deref() != Some(&*self.issuer) {
+            return Err(InvalidToken::Issuer);
+        }
+        let exp = claims.exp.ok_or(InvalidToken::Claims)?;
+        self.check_times(exp, claims.nbf, claims.iat, now)?;
+        let audience = claims.aud.ok_or(InvalidToken::Audience)?;
         if !audience.iter().any(|a| self.accepts_audience(a)) {
             return Err(InvalidToken::Audience);
         }
-        let subject = opt_str(&claims, "sub")?;
-        let jti = opt_str(&claims, "jti")?;
-        let mut client_id = opt_str(&claims, "client_id")?;
+        let mut client_id = claims.client_id;
         if self.profile == Profile::Rfc9068 {
-            if subject.is_none() || client_id.is_none() || jti.is_none() || iat.is_none() {
+            if claims.sub.is_none() || client_id.is_none() || claims.jti.is_none() || claims.iat.is_none() {
                 return Err(InvalidToken::Claims);
             }
         } else if client_id.is_none() {
-            client_id = opt_str(&claims, "azp")?;
+            client_id = claims.azp;
         }
-        let scopes = scopes(&claims, self.profile)?;
+        let scopes = match (claims.scope, claims.scp) {
+            (Some(scope), _) => Scopes::parse(&scope),
+            (None, Some(scp)) if self.profile == Profile::Relaxed => {
+                scp.iter().flat_map(|s| s.split(' ')).collect()
+            }
+            _ => Scopes::default(),
+        };
 
         let mut principal = Principal::new().with_issuer(self.issuer.clone());
-        if let Some(sub) = subject {
+        if let Some(sub) = claims.sub {
             principal = principal.with_subject(sub);
         }
         if let Some(client_id) = client_id {
             principal = principal.with_client_id(client_id);
         }
+        let not_before = claims.nbf.into_iter().chain(claims.iat).max();
         let token = AccessToken::new(principal)
             .with_scopes(scopes)
             .with_expires_at(exp)
             .with_audience(audience)
             .with_source(TokenSource::Jwt)
-            .with_claims(claims);
-        Ok(Checked {
-            token,
-            not_before: nbf.into_iter().chain(iat).max(),
-        })
+            .with_claims_json(payload);
+        Ok(Checked { token, not_before })
     }
 
     /// Whether a presented audience names this resource (canonical comparison:
@@ -140,57 +277,6 @@ fn is_at_jwt(typ: Option<&Value>) -> bool {
     typ.eq_ignore_ascii_case("at+jwt")
 }
 
-fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<SystemTime>, InvalidToken> {
-    let Some(value) = claims.get(name) else {
-        return Ok(None);
-    };
-    let seconds = value.as_f64().ok_or(InvalidToken::Claims)?;
-    if !(0.0..=MAX_NUMERIC_DATE).contains(&seconds) {
-        return Err(InvalidToken::Claims);
-    }
-    Ok(Some(UNIX_EPOCH + Duration::from_secs_f64(seconds)))
-}
-
-fn opt_str<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, InvalidToken> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(InvalidToken::Claims),
-    }
-}
-
-fn audiences(claims: &Map<String, Value>) -> Result<Vec<String>, InvalidToken> {
-    match claims.get("aud") {
-        Some(Value::String(a)) => Ok(vec![a.clone()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or(InvalidToken::Claims))
-            .collect(),
-        Some(_) => Err(InvalidToken::Claims),
-        None => Err(InvalidToken::Audience),
-    }
-}
-
-fn scopes(claims: &Map<String, Value>, profile: Profile) -> Result<Scopes, InvalidToken> {
-    if let Some(scope) = opt_str(claims, "scope")? {
-        return Ok(Scopes::parse(scope));
-    }
-    if profile == Profile::Relaxed {
-        match claims.get("scp") {
-            Some(Value::String(s)) => return Ok(Scopes::parse(s)),
-            Some(Value::Array(items)) => {
-                return items
-                    .iter()
-                    .map(|v| v.as_str().ok_or(InvalidToken::Claims))
-                    .collect::<Result<Scopes, _>>();
-            }
-            Some(_) => return Err(InvalidToken::Claims),
-            None => {}
-        }
-    }
-    Ok(Scopes::default())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,7 +307,7 @@ mod tests {
         }
         let now = UNIX_EPOCH + Duration::from_secs(NOW);
         rules(profile)
-            .check(&header, &serde_json::to_vec(claims).unwrap(), now)
+            .check(&header, serde_json::to_vec(claims).unwrap(), now)
             .map(|c| c.token)
     }
 
@@ -292,6 +378,52 @@ mod tests {
             "canonical variants"
         );
         assert_eq!(c("aud", json!("https://rs.example/MCP")).unwrap_err(), Audience);
+    }
+
+    #[test]
+    fn duplicates_and_syntax_are_malformed_types_are_claims() {
+        let header: Map<String, Value> = serde_json::from_str(r#"{"typ":"at+jwt"}"#).unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(NOW);
+        let check = |payload: String| {
+            rules(Profile::Rfc9068)
+                .check(&header, payload.into_bytes(), now)
+                .map(|_| ())
+        };
+        let good = good().to_string();
+        let body = &good[1..good.len() - 1];
+        assert_eq!(check(good.clone()), Ok(()));
+        assert_eq!(
+            check(format!(r#"{{{body},"sub":"mallory"}}"#)),
+            Err(InvalidToken::Malformed)
+        );
+        assert_eq!(
+            check(format!(r#"{{{body},"x":{{"a":1,"a":2}}}}"#)),
+            Err(InvalidToken::Malformed)
+        );
+        assert_eq!(
+            check(format!(r#"{{{body},"x":[{{"a":1,"a":2}}]}}"#)),
+            Err(InvalidToken::Malformed)
+        );
+        assert_eq!(
+            check(format!(r#"{{{body},"\u0073ub":"mallory"}}"#)),
+            Err(InvalidToken::Malformed)
+        );
+        assert_eq!(check(format!("[{good}]")), Err(InvalidToken::Malformed));
+        assert_eq!(check(format!("{good} trailing")), Err(InvalidToken::Malformed));
+        assert_eq!(
+            check(format!(r#"{{{body},"x":1e400}}"#)),
+            Err(InvalidToken::Malformed)
+        );
+        assert_eq!(check(format!(r#"{{{body},"x":{{"nested":true}}}}"#)), Ok(()));
+    }
+
+    #[test]
+    fn raw_claims_are_kept_and_parsed_on_demand() {
+        let mut claims = good();
+        claims["tenant"] = json!({"id": "acme", "tags": ["a"]});
+        let t = check(Profile::Rfc9068, Some("at+jwt"), &claims).unwrap();
+        assert_eq!(t.claims()["tenant"]["id"], "acme");
+        assert_eq!(t.claims()["sub"], "alice");
     }
 
     #[test]

@@ -2,10 +2,131 @@
 //! (RFC 7515 §4 / RFC 7519 §4: duplicate names must be rejected or the last one
 //! used; rejecting is the only choice that cannot disagree with another parser).
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+/// The error message for a repeated member name (see [`is_duplicate_error`]).
+pub(crate) const DUPLICATE: &str = "duplicate member name";
+
+/// Whether a parse failed on a repeated member name.
+pub(crate) fn is_duplicate_error(e: &serde_json::Error) -> bool {
+    e.to_string().starts_with(DUPLICATE)
+}
+
+/// Fails when two of `names` are equal (sorting keeps it O(n log n)).
+pub(crate) fn check_unique<E: de::Error>(names: &mut [Name<'_>]) -> Result<(), E> {
+    names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    if names.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(E::custom(DUPLICATE));
+    }
+    Ok(())
+}
+
+/// Visits a JSON value, failing on a duplicate member name; with `top`, only an
+/// object is accepted.
+#[derive(Clone, Copy)]
+pub(crate) struct Unique {
+    pub(crate) top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Unique {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Unique {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.top { "a JSON object" } else { "a JSON value" })
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.leaf()
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.leaf()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.leaf()
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        if !v.is_finite() {
+            return Err(E::custom("non-finite number"));
+        }
+        self.leaf()
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.leaf()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.leaf()
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.top {
+            return Err(de::Error::custom("not an object"));
+        }
+        while seq.next_element_seed(Unique { top: false })?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        let mut names: Vec<Name<'de>> = Vec::new();
+        while let Some(name) = access.next_key::<Name<'de>>()? {
+            access.next_value_seed(Unique { top: false })?;
+            names.push(name);
+        }
+        check_unique(&mut names)
+    }
+}
+
+impl Unique {
+    fn leaf<E: de::Error>(self) -> Result<(), E> {
+        if self.top {
+            Err(E::custom("not an object"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A JSON string (a member name or a value), borrowed from the input unless it
+/// had escapes.
+pub(crate) struct Name<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Name<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
 
 /// Parses `bytes` as a JSON object with no duplicate member names at any depth.
 pub(crate) fn object(bytes: &[u8]) -> Option<Map<String, Value>> {
@@ -75,7 +196,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         while let Some(key) = access.next_key::<String>()? {
             let Strict(value) = access.next_value()?;
             if map.insert(key, value).is_some() {
-                return Err(de::Error::custom("duplicate member name"));
+                return Err(de::Error::custom(DUPLICATE));
             }
         }
         Ok(Value::Object(map))
@@ -94,6 +215,33 @@ mod tests {
         assert!(object(br#"{"a":[{"b":1,"b":2}]}"#).is_none());
         // Escapes that decode to the same name are the same name.
         assert!(object(br#"{"a":1,"\u0061":2}"#).is_none());
+    }
+
+    #[test]
+    fn unique_seed_agrees_with_the_strict_parser() {
+        let unique = |bytes: &[u8]| {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            de.deserialize_any(Unique { top: true }).is_ok() && de.end().is_ok()
+        };
+        for case in [
+            &br#"{"a":1,"b":{"c":[1,{"d":2}]}}"#[..],
+            br#"{"a":1,"a":1}"#,
+            br#"{"a":{"b":1,"b":2}}"#,
+            br#"{"a":[{"b":1,"b":2}]}"#,
+            br#"{"a":1,"\u0061":2}"#,
+            b"[1]",
+            b"1",
+            br#"{"exp":1e400}"#,
+            br#"{"a":1} x"#,
+            b"{}",
+        ] {
+            assert_eq!(
+                unique(case),
+                object(case).is_some(),
+                "{}",
+                String::from_utf8_lossy(case)
+            );
+        }
     }
 
     #[test]

@@ -52,6 +52,10 @@ impl VerifiedJws {
     pub fn payload(&self) -> &[u8] {
         &self.payload
     }
+
+    pub(crate) fn into_parts(self) -> (Map<String, Value>, Vec<u8>) {
+        (self.header, self.payload)
+    }
 }
 
 /// The parts of a compact JWS that passed the pre-checks, before the signature.

@@ -129,8 +129,8 @@ impl JwtVerifier {
             },
             other => other?,
         }
-        let verified = unverified.into_verified()?;
-        let checked = issuer.rules.check(verified.header(), verified.payload(), now)?;
+        let (header, payload) = unverified.into_verified()?.into_parts();
+        let checked = issuer.rules.check(&header, payload, now)?;
         let expires_at = checked.token.expires_at().unwrap_or(now);
         Ok((
             index,
