@@ -1,10 +1,18 @@
 //! Compact JWS (RFC 7515 §7.1): the checks made before any cryptography, then
 //! the signature with a key from the issuer's key set.
 
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::claims::is_at_jwt;
+use super::json::{self, Name, Unique};
 use super::key::{KeyPolicy, KeySet};
-use super::{Algorithm, b64, json};
+use super::{Algorithm, b64};
 use crate::InvalidToken;
 use crate::extract::MAX_TOKEN_LEN;
 
@@ -16,19 +24,34 @@ use crate::extract::MAX_TOKEN_LEN;
 ///     jws.header().get("typ").and_then(|v| v.as_str())
 /// }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VerifiedJws {
-    header: Map<String, Value>,
+    header_json: Vec<u8>,
+    header: OnceLock<Map<String, Value>>,
     algorithm: Algorithm,
+    at_jwt: bool,
     payload: Vec<u8>,
 }
 
+impl fmt::Debug for VerifiedJws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedJws")
+            .field("header", self.header())
+            .field("algorithm", &self.algorithm)
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
 impl VerifiedJws {
-    /// The protected header.
+    /// The protected header (parsed on first call).
     ///
     /// See [`VerifiedJws`] for an example.
     pub fn header(&self) -> &Map<String, Value> {
-        &self.header
+        // Checked to be a JSON object without duplicate members before the
+        // signature was verified.
+        self.header
+            .get_or_init(|| json::object(&self.header_json).unwrap_or_default())
     }
 
     /// The algorithm the signature was verified with.
@@ -53,15 +76,62 @@ impl VerifiedJws {
         &self.payload
     }
 
-    pub(crate) fn into_parts(self) -> (Map<String, Value>, Vec<u8>) {
-        (self.header, self.payload)
+    /// Whether the header's `typ` is `at+jwt` (RFC 9068), and the payload.
+    pub(crate) fn into_parts(self) -> (bool, Vec<u8>) {
+        (self.at_jwt, self.payload)
+    }
+}
+
+/// The header members acted on, read in one pass that also refuses a repeated
+/// member name at any depth.
+#[derive(Default)]
+struct Header<'a> {
+    alg: Option<Cow<'a, str>>,
+    kid: Option<Cow<'a, str>>,
+    typ: Option<Cow<'a, str>>,
+    crit: bool,
+}
+
+impl<'de> Deserialize<'de> for Header<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Header<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JOSE header")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+                let mut header = Header::default();
+                let mut names: Vec<Name<'de>> = Vec::with_capacity(4);
+                while let Some(name) = map.next_key::<Name<'de>>()? {
+                    match &*name.0 {
+                        "alg" => header.alg = Some(map.next_value::<Name<'de>>()?.0),
+                        "kid" => header.kid = Some(map.next_value::<Name<'de>>()?.0),
+                        "typ" => header.typ = Some(map.next_value::<Name<'de>>()?.0),
+                        "crit" => {
+                            map.next_value_seed(Unique { top: false })?;
+                            header.crit = true;
+                        }
+                        _ => map.next_value_seed(Unique { top: false })?,
+                    }
+                    names.push(name);
+                }
+                json::check_unique(&mut names)?;
+                Ok(header)
+            }
+        }
+        deserializer.deserialize_map(V)
     }
 }
 
 /// The parts of a compact JWS that passed the pre-checks, before the signature.
 pub(crate) struct Unverified<'a> {
-    pub(crate) header: Map<String, Value>,
-    pub(crate) algorithm: Algorithm,
+    header_json: Vec<u8>,
+    algorithm: Algorithm,
+    kid: Option<String>,
+    at_jwt: bool,
     signing_input: &'a [u8],
     payload_b64: &'a [u8],
     signature_b64: &'a [u8],
@@ -69,8 +139,9 @@ pub(crate) struct Unverified<'a> {
 
 impl<'a> Unverified<'a> {
     /// Pre-checks: size, exactly three segments, canonical base64url, a header that
-    /// is a JSON object without duplicate members, an allowed `alg`, and no `crit`
-    /// (no extension is understood, so any `crit` must be refused, RFC 7515 §4.1.11).
+    /// is a JSON object without duplicate members whose `alg`, `kid` and `typ` are
+    /// strings, an allowed `alg`, and no `crit` (no extension is understood, so
+    /// any `crit` must be refused, RFC 7515 §4.1.11).
     pub(crate) fn parse(token: &'a str, policy: &KeyPolicy) -> Result<Self, InvalidToken> {
         let bytes = token.as_bytes();
         if bytes.len() > MAX_TOKEN_LEN {
@@ -80,32 +151,29 @@ impl<'a> Unverified<'a> {
         let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
             return Err(InvalidToken::Malformed);
         };
-        let header_bytes = b64::decode(&bytes[..first]).ok_or(InvalidToken::Malformed)?;
-        let header = json::object(&header_bytes).ok_or(InvalidToken::Malformed)?;
-        if header.contains_key("crit") {
+        let header_json = b64::decode(&bytes[..first]).ok_or(InvalidToken::Malformed)?;
+        let header: Header<'_> = serde_json::from_slice(&header_json).map_err(|_| InvalidToken::Malformed)?;
+        if header.crit {
             return Err(InvalidToken::Malformed);
         }
-        let algorithm = match header.get("alg") {
-            Some(Value::String(name)) => policy.algorithm_named(name).ok_or(InvalidToken::Algorithm)?,
-            _ => return Err(InvalidToken::Malformed),
-        };
-        if let Some(kid) = header.get("kid")
-            && !kid.is_string()
-        {
-            return Err(InvalidToken::Malformed);
-        }
+        let alg = header.alg.ok_or(InvalidToken::Malformed)?;
+        let algorithm = policy.algorithm_named(&alg).ok_or(InvalidToken::Algorithm)?;
+        let kid = header.kid.map(Cow::into_owned);
+        let at_jwt = is_at_jwt(header.typ.as_deref());
         Ok(Unverified {
-            header,
+            header_json,
             algorithm,
+            kid,
+            at_jwt,
             signing_input: &bytes[..second],
             payload_b64: &bytes[first + 1..second],
             signature_b64: &bytes[second + 1..],
         })
     }
 
-    /// The `kid` header, if any (a string: checked by [`Unverified::parse`]).
+    /// The `kid` header, if any.
     pub(crate) fn kid(&self) -> Option<&str> {
-        self.header.get("kid").and_then(Value::as_str)
+        self.kid.as_deref()
     }
 
     /// Verifies the signature with the key the header names (`kid`), or, without
@@ -132,8 +200,10 @@ impl<'a> Unverified<'a> {
     pub(crate) fn into_verified(self) -> Result<VerifiedJws, InvalidToken> {
         let payload = b64::decode(self.payload_b64).ok_or(InvalidToken::Malformed)?;
         Ok(VerifiedJws {
-            header: self.header,
+            header_json: self.header_json,
+            header: OnceLock::new(),
             algorithm: self.algorithm,
+            at_jwt: self.at_jwt,
             payload,
         })
     }
@@ -170,4 +240,44 @@ pub fn verify_jws(token: &str, keys: &KeySet, policy: &KeyPolicy) -> Result<Veri
     let unverified = Unverified::parse(token, policy)?;
     unverified.verify_signature(keys)?;
     unverified.into_verified()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(header: &str) -> Result<(Algorithm, Option<String>, bool), InvalidToken> {
+        let token = format!("{}.e30.sig", b64::encode(header));
+        Unverified::parse(&token, &KeyPolicy::default()).map(|u| (u.algorithm, u.kid.clone(), u.at_jwt))
+    }
+
+    #[test]
+    fn header_rules() {
+        assert_eq!(
+            parse(r#"{"alg":"RS256","kid":"k","typ":"at+jwt","x":{"y":1}}"#),
+            Ok((Algorithm::RS256, Some("k".into()), true))
+        );
+        assert_eq!(
+            parse(r#"{"alg":"ES256","typ":"JWT"}"#),
+            Ok((Algorithm::ES256, None, false))
+        );
+        for (header, error) in [
+            (r#"{"alg":"none"}"#, InvalidToken::Algorithm),
+            (r#"{"alg":"HS256"}"#, InvalidToken::Algorithm),
+            (r#"{"alg":"rs256"}"#, InvalidToken::Algorithm),
+            (r#"{"kid":"k"}"#, InvalidToken::Malformed),
+            (r#"{"alg":1}"#, InvalidToken::Malformed),
+            (r#"{"alg":"RS256","kid":7}"#, InvalidToken::Malformed),
+            (r#"{"alg":"RS256","typ":null}"#, InvalidToken::Malformed),
+            (
+                r#"{"alg":"RS256","crit":["exp"],"exp":1}"#,
+                InvalidToken::Malformed,
+            ),
+            (r#"{"alg":"RS256","alg":"RS256"}"#, InvalidToken::Malformed),
+            (r#"{"alg":"RS256","x":{"y":1,"y":2}}"#, InvalidToken::Malformed),
+            (r#"["RS256"]"#, InvalidToken::Malformed),
+        ] {
+            assert_eq!(parse(header), Err(error), "{header}");
+        }
+    }
 }

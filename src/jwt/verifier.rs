@@ -129,8 +129,8 @@ impl JwtVerifier {
             },
             other => other?,
         }
-        let (header, payload) = unverified.into_verified()?.into_parts();
-        let checked = issuer.rules.check(&header, payload, now)?;
+        let (at_jwt, payload) = unverified.into_verified()?.into_parts();
+        let checked = issuer.rules.check(at_jwt, payload, now)?;
         let expires_at = checked.token.expires_at().unwrap_or(now);
         Ok((
             index,
