@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use clap::Parser;
 use rmcp::handler::server::common::Extension;
@@ -26,7 +27,7 @@ use serde_json::{Value, json};
 use tower::ServiceBuilder;
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::introspection::IntrospectionVerifier;
-use tower_bearer::jwt::JwtVerifier;
+use tower_bearer::jwt::{JwtVerifier, JwtVerifierBuilder};
 use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer};
 use tower_bearer::metadata::ProtectedResourceMetadata;
 use tower_bearer::origin::OriginLayer;
@@ -72,6 +73,11 @@ struct Args {
     /// RFC 7662 introspection (JWTs are still accepted).
     #[arg(long, env = "TB_OPAQUE_TOKENS")]
     opaque_tokens: bool,
+    /// Cache verified JWTs (by SHA-256 of the token) so repeated tokens skip the
+    /// signature check; 0 turns it off. A key removed from the issuer's set then
+    /// keeps its cached tokens valid for up to 5 minutes.
+    #[arg(long, env = "TB_VERIFIED_TOKEN_CACHE", default_value_t = 10_000)]
+    verified_token_cache: u64,
     /// Serve without authentication (a baseline for benchmarks; never in production).
     #[arg(long, env = "TB_NO_AUTH")]
     no_auth: bool,
@@ -202,7 +208,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .opaque_tokens(args.opaque_tokens)
                 .start()
                 .await?;
-            let jwt = dev.jwt_verifier(&audience);
+            let jwt =
+                with_token_cache(dev.jwt_verifier_builder(&audience), args.verified_token_cache).build()?;
             let verifier: Arc<dyn DynTokenVerifier> = if args.opaque_tokens {
                 let introspection = IntrospectionVerifier::builder()
                     .endpoint(dev.introspection_endpoint())
@@ -269,6 +276,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         print_dev_instructions(dev, &base, &audience, &args.scopes, args.opaque_tokens);
     }
     println!("ready");
+    // rmcp writes an SSE response in several small pieces: without TCP_NODELAY,
+    // Nagle's algorithm and the client's delayed ACK add ~40 ms to each one.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -286,11 +298,11 @@ async fn verifier_for(
 ) -> Result<Arc<dyn DynTokenVerifier>, Box<dyn std::error::Error>> {
     let jwt = || {
         let builder = JwtVerifier::builder().issuer(issuer).audience(audience);
-        match &args.jwks_uri {
+        let builder = match &args.jwks_uri {
             Some(uri) => builder.jwks_uri(uri),
             None => builder.discover(),
-        }
-        .build()
+        };
+        with_token_cache(builder, args.verified_token_cache).build()
     };
     let Some(endpoint) = &args.introspection_endpoint else {
         return Ok(Arc::new(jwt()?));
@@ -308,6 +320,14 @@ async fn verifier_for(
         Some(_) => Arc::new(ShapeRouter::new(jwt()?, introspection)),
         None => Arc::new(introspection),
     })
+}
+
+fn with_token_cache(builder: JwtVerifierBuilder, capacity: u64) -> JwtVerifierBuilder {
+    if capacity == 0 {
+        builder
+    } else {
+        builder.verified_token_cache(capacity)
+    }
 }
 
 fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &str, opaque: bool) {

@@ -164,18 +164,26 @@ fn from_query(uri: &Uri) -> Result<Option<&str>, ExtractError> {
     Ok(found)
 }
 
-/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+/// Bytes allowed in the body of a b64token (before any `=` padding).
+const B64TOKEN_BODY: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`,
+/// checked in one pass.
 fn check_b64token(token: &[u8]) -> Result<&str, ExtractError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(ExtractError::TooLong);
     }
-    let body_len = token.iter().position(|&b| b == b'=').unwrap_or(token.len());
-    let (body, padding) = token.split_at(body_len);
-    let body_ok = !body.is_empty()
-        && body
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
-    if !body_ok || padding.iter().any(|&b| b != b'=') {
+    let body = token.iter().take_while(|&&b| B64TOKEN_BODY[usize::from(b)]).count();
+    if body == 0 || token[body..].iter().any(|&b| b != b'=') {
         return Err(ExtractError::Malformed);
     }
     // Only ASCII was accepted above.
@@ -249,6 +257,14 @@ mod tests {
     fn two_headers_are_refused_even_if_both_valid() {
         assert_eq!(extract(&[b"Bearer a", b"Bearer a"]), Err(ExtractError::Multiple));
         assert_eq!(extract(&[b"Basic x", b"Bearer a"]), Err(ExtractError::Multiple));
+    }
+
+    #[test]
+    fn table_matches_the_grammar_for_every_byte() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+            assert_eq!(B64TOKEN_BODY[usize::from(b)], expected, "byte {b}");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::jwt::{Algorithm, JwtVerifier, b64};
+use crate::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, b64};
 
 /// Lifetime of the tokens a [`DevIssuer`] mints, unless changed.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
@@ -291,12 +291,25 @@ impl DevIssuer {
     ///
     /// See the [module docs](self) for an example.
     pub fn jwt_verifier(&self, audience: &str) -> JwtVerifier {
+        self.jwt_verifier_builder(audience)
+            .build()
+            .expect("the development issuer's URLs are loopback URLs")
+    }
+
+    /// A verifier builder already pointed at this issuer, for further settings.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let verifier = issuer.jwt_verifier_builder("https://rs.example").verified_token_cache(1000).build().unwrap();
+    /// # let _ = verifier;
+    /// # });
+    /// ```
+    pub fn jwt_verifier_builder(&self, audience: &str) -> JwtVerifierBuilder {
         JwtVerifier::builder()
             .issuer(self.issuer())
             .audience(audience)
             .jwks_uri(self.jwks_uri())
-            .build()
-            .expect("the development issuer's URLs are loopback URLs")
     }
 
     /// Mints an RFC 9068 access token: `typ: at+jwt`, `iss`, `sub`, `client_id`,
