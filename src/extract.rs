@@ -182,7 +182,10 @@ fn check_b64token(token: &[u8]) -> Result<&str, ExtractError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(ExtractError::TooLong);
     }
-    let body = token.iter().take_while(|&&b| B64TOKEN_BODY[usize::from(b)]).count();
+    let body = token
+        .iter()
+        .take_while(|&&b| B64TOKEN_BODY[usize::from(b)])
+        .count();
     if body == 0 || token[body..].iter().any(|&b| b != b'=') {
         return Err(ExtractError::Malformed);
     }

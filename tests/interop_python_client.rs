@@ -4,20 +4,30 @@
 
 mod support;
 
+use serde_json::Value;
 use support::python::{python, run_client};
-use support::quickstart::start;
+use support::quickstart::{Quickstart, start};
 
-#[test]
-fn python_sdk_discovers_authenticates_and_calls_tools() {
-    let Some(python) = python() else { return };
+/// Starts the quickstart with its embedded issuer and runs the Python client
+/// against it; `None` when the SDK cannot be installed (skipped loudly).
+fn run_embedded(extra: &[&str]) -> Option<(Quickstart, Value)> {
+    let python = python()?;
     let qs = start(&[]);
     let out = run_client(
         &python,
         &qs,
         &qs.issuer,
         qs.client.clone().expect("embedded issuer"),
-        &["--scope=mcp:read"],
+        extra,
     );
+    Some((qs, out))
+}
+
+#[test]
+fn python_sdk_discovers_authenticates_and_calls_tools() {
+    let Some((qs, out)) = run_embedded(&["--scope=mcp:read"]) else {
+        return;
+    };
     assert_eq!(
         out["tools"],
         serde_json::json!(["add_note", "echo", "list_notes", "whoami"])
@@ -55,15 +65,11 @@ fn python_sdk_discovers_authenticates_and_calls_tools() {
 
 #[test]
 fn python_sdk_steps_up_from_read_to_write() {
-    let Some(python) = python() else { return };
-    let qs = start(&[]);
-    let out = run_client(
-        &python,
-        &qs,
-        &qs.issuer,
-        qs.client.clone().expect("embedded issuer"),
-        &["--write-tool=add_note", r#"--write-args={"text": "from python"}"#],
-    );
+    let Some((_qs, out)) =
+        run_embedded(&["--write-tool=add_note", r#"--write-args={"text": "from python"}"#])
+    else {
+        return;
+    };
     // The write call was refused with 403 insufficient_scope, the SDK asked for
     // the union of scopes and retried on the same session.
     assert_eq!(out["write"]["is_error"], false, "{out}");
