@@ -1,0 +1,278 @@
+"""Turn bench/run.sh's records into bench/results/{results.json,RESULTS.md,chart.svg}.
+
+usage: report.py RESULTS.jsonl OUT_DIR --command ... --start ... (see run.sh)
+Standard library only: the SVG bar chart is written by hand.
+"""
+
+import argparse
+import json
+import math
+from html import escape
+from pathlib import Path
+
+TARGETS = {"ours": "tower-bearer (ours)", "python": "Python mcp SDK", "ts": "TypeScript MCP SDK"}
+COLORS = {"ours": "#d9480f", "python": "#1c7ed6", "ts": "#37b24d"}
+WORKLOADS = {
+    "tools-list": "MCP tools/list (valid token)",
+    "whoami": "GET /whoami (valid token)",
+    "whoami-no-token": "GET /whoami, no token (401)",
+    "whoami-garbage": "GET /whoami, forged token (401)",
+}
+MODES = {"jwt": "JWT (JWKS)", "introspection": "introspection", "off": "auth off"}
+PEER_NOTES = """\
+- **ours**: `examples/mcp_server` (release build), `TokenVerifierLayer` with `JwtVerifier` or the
+  caching `IntrospectionVerifier` (crate defaults); `off` is the same server with `--no-auth`.
+- **Python**: `mcp` 2.x `MCPServer` + uvicorn (one process), the SDK's `TokenVerifier` protocol and
+  bearer middleware; JWT verifier = PyJWT + `PyJWKClient` (keys cached; `iss`, `aud`, `exp`
+  checked); introspection verifier = the SDK's simple-auth example (no cache) with one pooled
+  httpx client. `validate_token_resource=False` because the verifiers check the audience.
+- **TypeScript**: `@modelcontextprotocol/sdk` 1.x on express, `requireBearerAuth` with
+  `expectedResource` and required scopes; JWT verifier = jose `createRemoteJWKSet` + `jwtVerify`
+  (issuer + audience); introspection verifier = RFC 7662 `fetch` (no cache).
+- Forged token: for JWT targets, a real token whose signature is replaced by random bytes (the
+  verifier must check a signature); for introspection targets, 43 random base64url characters
+  (the verifier must ask the AS, or its negative cache). The no-token and forged workloads expect
+  401; every 401 counts as a non-2xx response in wrk, so there "non-2xx" equals the request count.
+"""
+
+
+def load(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def ms(us):
+    return f"{us / 1000:.2f}"
+
+
+def mib(kib):
+    return f"{kib / 1024:.1f}"
+
+
+def check(r):
+    expected_errors = r["expected_status"] != 200
+    socket_errors = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
+    problems = []
+    if r["probe_status"] != r["expected_status"]:
+        problems.append(f"answered {r['probe_status']}, expected {r['expected_status']}")
+    if not expected_errors and r["non2xx"]:
+        problems.append(f"{r['non2xx']} non-2xx")
+    if expected_errors and r["non2xx"] != r["requests"]:
+        problems.append(f"{r['requests'] - r['non2xx']} unexpected 2xx")
+    if socket_errors:
+        problems.append(f"{socket_errors} socket errors")
+    return "; ".join(problems) or "ok"
+
+
+def main_table(records):
+    rows = [
+        "| target | auth | workload | req/s | p50 ms | p99 ms | RSS MiB | check |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in records:
+        rows.append(
+            f"| {TARGETS[r['target']]} | {MODES[r['mode']]} | {WORKLOADS[r['workload']]} | "
+            f"{r['rps']:,.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {mib(r['rss_kib'])} | {check(r)} |"
+        )
+    return "\n".join(rows)
+
+
+def ratio_table(records):
+    by = {(r["target"], r["mode"], r["workload"]): r for r in records}
+    rows = [
+        "| auth | workload | ours req/s | Python req/s | TS req/s | ours / Python | ours / TS |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for mode in ("jwt", "introspection"):
+        for workload in WORKLOADS:
+            ours = by.get(("ours", mode, workload))
+            cells = [MODES[mode], WORKLOADS[workload]]
+            for target in ("ours", "python", "ts"):
+                r = by.get((target, mode, workload))
+                cells.append(f"{r['rps']:,.0f}" if r else "–")
+            for peer in ("python", "ts"):
+                r = by.get((peer, mode, workload))
+                cells.append(f"{ours['rps'] / r['rps']:.2f}×" if ours and r and r["rps"] else "–")
+            rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def auth_off_table(records):
+    by = {(r["target"], r["mode"], r["workload"]): r for r in records}
+    rows = [
+        "| workload | auth off req/s | introspection (cached) req/s | with auth / off | within 5 % |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for workload in ("tools-list", "whoami"):
+        off, on = by.get(("ours", "off", workload)), by.get(("ours", "introspection", workload))
+        if not (off and on and off["rps"]):
+            continue
+        share = on["rps"] / off["rps"]
+        rows.append(
+            f"| {WORKLOADS[workload]} | {off['rps']:,.0f} | {on['rps']:,.0f} | {share:.3f} | "
+            f"{'yes' if share >= 0.95 else 'no'} |"
+        )
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def scaling_table(records):
+    rows = [
+        "| workload | connections | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in records:
+        errors = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
+        rows.append(
+            f"| {WORKLOADS[r['workload']]} | {r['connections']} | {r['rps']:,.0f} | {ms(r['p50_us'])} | "
+            f"{ms(r['p99_us'])} | {r['non2xx']} | {errors} |"
+        )
+    return "\n".join(rows)
+
+
+def flood_table(records, flood_tokens):
+    names = {
+        "flood-invalid": "distinct forged tokens (one per request)",
+        "flood-valid": f"{flood_tokens} distinct valid opaque tokens, in turn",
+    }
+    rows = [
+        "| auth | flood | requests | req/s | non-2xx | RSS before MiB | RSS after MiB | peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in records:
+        rows.append(
+            f"| {MODES[r['mode']]} | {names[r['workload']]} | {r['requests']:,} | {r['rps']:,.0f} | "
+            f"{r['non2xx']:,} | {mib(r['rss_before_kib'])} | {mib(r['rss_kib'])} | {mib(r['hwm_kib'])} |"
+        )
+    return "\n".join(rows)
+
+
+def chart(records):
+    """Grouped horizontal bars, log scale: one group per (auth, workload), one bar per target."""
+    groups = [
+        (mode, workload)
+        for mode in ("jwt", "introspection")
+        for workload in WORKLOADS
+        if any(r["mode"] == mode and r["workload"] == workload for r in records)
+    ]
+    by = {(r["target"], r["mode"], r["workload"]): r["rps"] for r in records}
+    low, high = 1, max(2, math.ceil(math.log10(max([by[k] for k in by] + [10.0]))))
+    label_w, bar_w, bar_h, gap, pad = 330, 520, 14, 14, 20
+    group_h = 3 * bar_h + gap
+    top_y = pad + 62
+    height = top_y + len(groups) * group_h + 30
+    width = label_w + bar_w + 90
+
+    def x_of(rps):
+        return label_w + bar_w * (math.log10(max(rps, 10**low)) - low) / (high - low)
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{pad}" y="{pad + 12}" font-size="15" font-weight="bold">'
+        "Requests per second (log scale), higher is better: one run, same machine and wrk settings</text>",
+    ]
+    x_legend = pad
+    for target, name in TARGETS.items():
+        out.append(f'<rect x="{x_legend}" y="{pad + 22}" width="12" height="12" fill="{COLORS[target]}"/>')
+        out.append(f'<text x="{x_legend + 16}" y="{pad + 32}">{escape(name)}</text>')
+        x_legend += 190
+    for power in range(low, high + 1):
+        x = x_of(10**power)
+        out.append(f'<line x1="{x:.1f}" y1="{top_y - 6}" x2="{x:.1f}" y2="{height - 24}" stroke="#ddd"/>')
+        out.append(f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" fill="#666">{10**power:,}</text>')
+    y = top_y
+    for mode, workload in groups:
+        out.append(
+            f'<text x="{label_w - 8}" y="{y + 1.5 * bar_h + 4}" text-anchor="end">'
+            f"{escape(MODES[mode])}: {escape(WORKLOADS[workload])}</text>"
+        )
+        for i, target in enumerate(TARGETS):
+            rps = by.get((target, mode, workload))
+            if rps is None:
+                continue
+            w = max(1.0, x_of(rps) - label_w)
+            yy = y + i * bar_h
+            out.append(
+                f'<rect x="{label_w}" y="{yy}" width="{w:.1f}" height="{bar_h - 2}" fill="{COLORS[target]}"/>'
+            )
+            out.append(f'<text x="{label_w + w + 4:.1f}" y="{yy + bar_h - 4}">{rps:,.0f}</text>')
+        y += group_h
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("records")
+    p.add_argument("out_dir")
+    for flag in ("command", "start", "pinning", "load", "cpus", "cpu-model", "flood-tokens", "wrk", "node", "python"):
+        p.add_argument(f"--{flag}", required=True)
+    a = p.parse_args()
+    out = Path(a.out_dir)
+    records = load(a.records)
+    matrix = [r for r in records if r["label"] == "matrix"]
+    scaling = [r for r in records if r["label"] == "scaling"]
+    flood = [r for r in records if r["label"] == "flood"]
+    sessions = sorted({(r["target"], r["mode"], r["session"]) for r in matrix if r["session"]})
+    first = matrix[0] if matrix else records[0]
+
+    md = [
+        "# End-to-end HTTP benchmark: tower-bearer vs the official MCP SDKs",
+        "",
+        f"- Date (UTC): {a.start}",
+        f"- Machine: {a.cpus} CPUs ({a.cpu_model}); {a.pinning}. Load average before -> after: {a.load}"
+        " (the machine is shared: other work may run during the benchmark).",
+        f"- Load: {a.wrk}, `-t{first['threads']} -c{first['connections']} -d{first['duration_s']}s` per"
+        " target and workload, after a warm-up run; keep-alive connections; loopback only.",
+        f"- Tools: {a.node}, {a.python}; peers pinned in `bench/peers/`.",
+        "- MCP: protocol version 2025-11-25, the newest version all three speak. For a target that"
+        " keeps sessions, one session per wrk connection is initialized once before the run and the"
+        " `tools/list` POSTs carry those `Mcp-Session-Id`s in turn; every POST carries `Accept:"
+        " application/json, text/event-stream` and `MCP-Protocol-Version`. All three answer"
+        " `tools/list` as a one-event SSE stream (each SDK's default).",
+        "- Sessions per target: "
+        + "; ".join(f"{TARGETS[t]} ({MODES[m]}): {s}" for t, m, s in sessions),
+        "- RSS: the server process's VmRSS from /proc right after the run.",
+        "",
+        "Reproduce:",
+        "",
+        "```sh",
+        a.command,
+        "```",
+        "",
+        "![Requests per second](chart.svg)",
+        "",
+        "## Ours vs the peers (requests per second, same workload and token kind)",
+        "",
+        ratio_table(matrix),
+        "",
+        "## All runs",
+        "",
+        main_table(matrix),
+        "",
+        "## Configuration of each target",
+        "",
+        PEER_NOTES,
+    ]
+    off = auth_off_table(matrix)
+    if off:
+        md += ["## Auth cost: the same server with auth off (cached introspection tokens)", "", off, ""]
+    if scaling:
+        md += ["## Our server: throughput vs connections (JWT)", "", scaling_table(scaling), ""]
+    if flood:
+        md += [
+            "## Our server: memory under floods",
+            "",
+            "Cache sizes are the crate defaults of the quickstart. Forged tokens are never cached"
+            " for JWTs; for introspection they are negative-cached (bounded by the cache's capacity).",
+            "",
+            flood_table(flood, a.flood_tokens),
+            "",
+        ]
+    (out / "RESULTS.md").write_text("\n".join(md))
+    (out / "chart.svg").write_text(chart(matrix))
+    (out / "results.json").write_text(json.dumps(records, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
