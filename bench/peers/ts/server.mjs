@@ -160,6 +160,9 @@ app.get('/mcp', auth, existingSession);
 app.delete('/mcp', auth, existingSession);
 
 const server = app.listen(port, host);
-const stop = () => server.close(() => process.exit(0));
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
