@@ -1,1 +1,237 @@
-fn main() {}
+//! Quickstart: an MCP server (rmcp, streamable HTTP) protected by tower-bearer.
+//!
+//! ```text
+//! cargo run --example mcp_server --features testing
+//! ```
+//!
+//! With no `--issuer` it starts an embedded development issuer and prints a token
+//! and `curl` commands. With `--issuer` it trusts a real authorization server:
+//! JWTs checked against its JWKS (`--jwks-uri`, or discovered from the issuer).
+//! Every flag can also be set from the environment: `--issuer` is `TB_ISSUER`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::Parser;
+use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
+use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use serde_json::{Value, json};
+use tower_bearer::jwt::JwtVerifier;
+use tower_bearer::metadata::ProtectedResourceMetadata;
+use tower_bearer::testing::DevIssuer;
+use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Scopes, TokenVerifierLayer};
+
+/// An MCP server protected by tower-bearer.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "TB_LISTEN", default_value = "127.0.0.1:7000")]
+    listen: SocketAddr,
+    /// Trusted issuer. Without it, an embedded development issuer is started.
+    #[arg(long, env = "TB_ISSUER")]
+    issuer: Option<String>,
+    /// This resource's identifier, required in the token's `aud`
+    /// [default: http://{listen}/mcp].
+    #[arg(long, env = "TB_AUDIENCE")]
+    audience: Option<String>,
+    /// The issuer's JWK Set URL (default: discovered from the issuer).
+    #[arg(long, env = "TB_JWKS_URI")]
+    jwks_uri: Option<String>,
+    /// RFC 7662 introspection endpoint, for opaque tokens.
+    #[arg(long, env = "TB_INTROSPECTION_ENDPOINT")]
+    introspection_endpoint: Option<String>,
+    /// Client id for introspection.
+    #[arg(long, env = "TB_CLIENT_ID")]
+    client_id: Option<String>,
+    /// Client secret for introspection.
+    #[arg(long, env = "TB_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// Scopes advertised in the resource metadata.
+    #[arg(long, env = "TB_SCOPES", default_value = "mcp:read mcp:write")]
+    scopes: String,
+    /// Serve without authentication (a baseline for benchmarks; never in production).
+    #[arg(long, env = "TB_NO_AUTH")]
+    no_auth: bool,
+}
+
+/// The MCP tools.
+#[derive(Debug, Clone)]
+struct Tools {
+    #[expect(dead_code, reason = "read by the code #[tool_handler] generates")]
+    tool_router: ToolRouter<Self>,
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct EchoRequest {
+    /// Text to send back.
+    text: String,
+}
+
+#[tool_router]
+impl Tools {
+    fn new() -> Self {
+        Tools {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "Who is calling: the verified principal and scopes of the access token")]
+    async fn whoami(&self, ctx: RequestContext<RoleServer>) -> String {
+        let token = ctx
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<AccessToken>());
+        match token {
+            Some(token) => identity(token).to_string(),
+            None => json!({"anonymous": true}).to_string(),
+        }
+    }
+
+    #[tool(description = "Echo the given text")]
+    async fn echo(&self, Parameters(EchoRequest { text }): Parameters<EchoRequest>) -> String {
+        text
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+}
+
+fn identity(token: &AccessToken) -> Value {
+    let p: &Principal = token.principal();
+    json!({
+        "client_id": p.client_id(),
+        "issuer": p.issuer(),
+        "subject": p.subject(),
+        "scopes": token.scopes(),
+        "audience": token.audience(),
+    })
+}
+
+async fn whoami(token: Option<AccessToken>) -> Json<Value> {
+    Json(
+        token
+            .as_ref()
+            .map_or_else(|| json!({"anonymous": true}), identity),
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_bearer=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let audience = args
+        .audience
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/mcp", args.listen));
+    let metadata_doc =
+        ProtectedResourceMetadata::new(&audience).scopes_supported(Scopes::parse(&args.scopes));
+
+    // The verifier: a real issuer, or the embedded development issuer.
+    let mut dev_issuer = None;
+    let (issuer, verifier): (String, Arc<dyn DynTokenVerifier>) = match &args.issuer {
+        Some(issuer) => (issuer.clone(), verifier_for(&args, issuer, &audience)?),
+        None => {
+            let dev = DevIssuer::start().await?;
+            let verifier = Arc::new(dev.jwt_verifier(&audience));
+            let issuer = dev.issuer().to_owned();
+            dev_issuer = Some(dev);
+            (issuer, verifier)
+        }
+    };
+    let metadata_doc = metadata_doc.authorization_server(&issuer);
+
+    let mcp = StreamableHttpService::new(
+        || Ok(Tools::new()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let protected = Router::new()
+        .route_service("/mcp", mcp)
+        .route("/whoami", get(whoami));
+    let protected = if args.no_auth {
+        tracing::warn!("--no-auth: serving WITHOUT authentication");
+        protected
+    } else {
+        protected.layer(
+            TokenVerifierLayer::from_arc(verifier)
+                .resource_metadata(metadata_doc.metadata_url())
+                .scope_hint(Scopes::parse(&args.scopes)),
+        )
+    };
+    let mut app = protected;
+    for path in metadata_doc.well_known_paths() {
+        app = app.route_service(&path, metadata_doc.service());
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    println!("tower-bearer quickstart: MCP server at {base}/mcp (resource {audience})");
+    println!("  resource metadata:  {}", metadata_doc.metadata_url());
+    println!("  authorization server: {issuer}");
+    if let Some(dev) = &dev_issuer {
+        print_dev_instructions(dev, &base, &audience, &args.scopes);
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn verifier_for(
+    args: &Args,
+    issuer: &str,
+    audience: &str,
+) -> Result<Arc<dyn DynTokenVerifier>, Box<dyn std::error::Error>> {
+    if args.introspection_endpoint.is_some() {
+        return Err("--introspection-endpoint: introspection is not available in this build".into());
+    }
+    let builder = JwtVerifier::builder().issuer(issuer).audience(audience);
+    let builder = match &args.jwks_uri {
+        Some(uri) => builder.jwks_uri(uri),
+        None => builder.discover(),
+    };
+    Ok(Arc::new(builder.build()?))
+}
+
+fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &str) {
+    let token = dev.token("dev-user", dev.client_id(), scopes, audience);
+    println!(
+        "  development issuer: client id {} / secret {}",
+        dev.client_id(),
+        dev.client_secret()
+    );
+    println!();
+    println!("A token ({scopes}, valid 1 h):");
+    println!("export TB_TOKEN={token}");
+    println!();
+    println!("Try:");
+    println!("  curl -s -H \"Authorization: Bearer $TB_TOKEN\" {base}/whoami");
+    println!("  curl -si {base}/whoami   # 401 and the WWW-Authenticate challenge");
+    println!();
+    println!("Connect an MCP client to {base}/mcp with the header \"Authorization: Bearer $TB_TOKEN\",");
+    println!(
+        "or let it discover OAuth from the 401 and use client credentials ({} / {}).",
+        dev.client_id(),
+        dev.client_secret()
+    );
+    println!("ready");
+}

@@ -50,7 +50,7 @@ use crate::{AccessToken, AuthError, Challenge, Scopes, TokenVerifier, VerifyErro
 /// assert_eq!(denied.status(), 401);
 /// # });
 /// ```
-pub struct TokenVerifierLayer<V> {
+pub struct TokenVerifierLayer<V: ?Sized> {
     verifier: Arc<V>,
     config: Config,
 }
@@ -62,7 +62,7 @@ struct Config {
     allow_anonymous: bool,
 }
 
-impl<V> Clone for TokenVerifierLayer<V> {
+impl<V: ?Sized> Clone for TokenVerifierLayer<V> {
     fn clone(&self) -> Self {
         Self {
             verifier: self.verifier.clone(),
@@ -71,7 +71,7 @@ impl<V> Clone for TokenVerifierLayer<V> {
     }
 }
 
-impl<V> fmt::Debug for TokenVerifierLayer<V> {
+impl<V: ?Sized> fmt::Debug for TokenVerifierLayer<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenVerifierLayer")
             .field("config", &self.config)
@@ -90,7 +90,9 @@ impl<V: TokenVerifier> TokenVerifierLayer<V> {
     pub fn new(verifier: V) -> Self {
         Self::from_arc(Arc::new(verifier))
     }
+}
 
+impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// A layer sharing an existing `Arc` of a verifier (its caches included).
     ///
     /// ```
@@ -206,7 +208,7 @@ impl<V: TokenVerifier> TokenVerifierLayer<V> {
     }
 }
 
-impl<S, V> Layer<S> for TokenVerifierLayer<V> {
+impl<S, V: ?Sized> Layer<S> for TokenVerifierLayer<V> {
     type Service = TokenVerifierService<S, V>;
 
     fn layer(&self, inner: S) -> Self::Service {
@@ -229,13 +231,13 @@ impl<S, V> Layer<S> for TokenVerifierLayer<V> {
 /// }));
 /// let _inner = svc.get_ref();
 /// ```
-pub struct TokenVerifierService<S, V> {
+pub struct TokenVerifierService<S, V: ?Sized> {
     inner: S,
     verifier: Arc<V>,
     config: Config,
 }
 
-impl<S: Clone, V> Clone for TokenVerifierService<S, V> {
+impl<S: Clone, V: ?Sized> Clone for TokenVerifierService<S, V> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -245,7 +247,7 @@ impl<S: Clone, V> Clone for TokenVerifierService<S, V> {
     }
 }
 
-impl<S: fmt::Debug, V> fmt::Debug for TokenVerifierService<S, V> {
+impl<S: fmt::Debug, V: ?Sized> fmt::Debug for TokenVerifierService<S, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenVerifierService")
             .field("inner", &self.inner)
@@ -254,7 +256,7 @@ impl<S: fmt::Debug, V> fmt::Debug for TokenVerifierService<S, V> {
     }
 }
 
-impl<S, V> TokenVerifierService<S, V> {
+impl<S, V: ?Sized> TokenVerifierService<S, V> {
     /// The inner service.
     ///
     /// See [`TokenVerifierService`] for an example.
@@ -287,7 +289,7 @@ impl<S, V> TokenVerifierService<S, V> {
 impl<S, V, ReqBody, ResBody> Service<Request<ReqBody>> for TokenVerifierService<S, V>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    V: TokenVerifier,
+    V: TokenVerifier + ?Sized,
     ResBody: Default,
 {
     type Response = Response<ResBody>;

@@ -12,11 +12,20 @@
 #![deny(unreachable_pub, unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod challenge;
+mod discovery;
 pub mod extract;
 mod fetch;
+pub mod jwt;
 mod layer;
+pub mod metadata;
 mod principal;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod verifier;
 
 pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};

@@ -1,0 +1,595 @@
+//! Key policy and verification keys parsed once from a JWK Set.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use serde_json::Value;
+
+use super::Algorithm;
+use super::b64;
+use crate::InvalidToken;
+
+/// Most keys accepted in one JWK Set.
+pub const MAX_KEYS: usize = 100;
+/// Smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Which algorithms keys may be used with. The default is
+/// {RS256, PS256, ES256, EdDSA}; RS384/RS512/PS384/PS512/ES384 are opt-in.
+/// HMAC algorithms and `none` can never be allowed: JWKS keys are public.
+///
+/// ```
+/// use tower_bearer::jwt::{Algorithm, KeyPolicy};
+/// let policy = KeyPolicy::default().allow(Algorithm::ES384);
+/// assert!(policy.allows(Algorithm::ES384));
+/// assert!(!policy.allows(Algorithm::HS256));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyPolicy {
+    allowed: Vec<Algorithm>,
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        KeyPolicy {
+            allowed: vec![
+                Algorithm::RS256,
+                Algorithm::PS256,
+                Algorithm::ES256,
+                Algorithm::EdDSA,
+            ],
+        }
+    }
+}
+
+impl fmt::Debug for KeyPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(&self.allowed).finish()
+    }
+}
+
+impl KeyPolicy {
+    /// A policy allowing exactly `algorithms`.
+    ///
+    /// # Panics
+    /// If the list is empty or names an HMAC algorithm.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
+    /// let only_es256 = KeyPolicy::only([Algorithm::ES256]);
+    /// assert!(!only_es256.allows(Algorithm::RS256));
+    /// ```
+    pub fn only(algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        let policy = KeyPolicy { allowed: Vec::new() };
+        let policy = algorithms.into_iter().fold(policy, KeyPolicy::allow);
+        assert!(
+            !policy.allowed.is_empty(),
+            "a key policy must allow at least one algorithm"
+        );
+        policy
+    }
+
+    /// Also allows `algorithm`.
+    ///
+    /// # Panics
+    /// If `algorithm` is an HMAC algorithm (JWKS keys are public keys).
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
+    /// assert!(KeyPolicy::default().allow(Algorithm::PS512).allows(Algorithm::PS512));
+    /// ```
+    #[must_use]
+    pub fn allow(mut self, algorithm: Algorithm) -> Self {
+        assert!(
+            verification_algorithm(algorithm).is_some(),
+            "{algorithm:?} is not an asymmetric signature algorithm and cannot verify JWKS-keyed tokens"
+        );
+        if !self.allowed.contains(&algorithm) {
+            self.allowed.push(algorithm);
+        }
+        self
+    }
+
+    /// Whether `algorithm` is allowed.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
+    /// assert!(KeyPolicy::default().allows(Algorithm::EdDSA));
+    /// ```
+    pub fn allows(&self, algorithm: Algorithm) -> bool {
+        self.allowed.contains(&algorithm)
+    }
+
+    /// Parses a header `alg` value: only names of allowed algorithms, case-sensitive
+    /// (so `none`, `NONE`, `HS256` are refused).
+    pub(crate) fn algorithm_named(&self, name: &str) -> Option<Algorithm> {
+        let alg: Algorithm = name.parse().ok()?;
+        self.allows(alg).then_some(alg)
+    }
+}
+
+/// Why a JWK or JWK Set was refused.
+///
+/// ```
+/// use tower_bearer::jwt::{KeyError, KeyPolicy, VerifyingKey};
+/// let oct = serde_json::json!({"kty": "oct", "k": "c2VjcmV0"});
+/// assert_eq!(VerifyingKey::from_jwk(&oct, &KeyPolicy::default()).unwrap_err(), KeyError::Symmetric);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not a JSON object, or a required member is missing or not a string.
+    #[error("malformed JWK: {0}")]
+    Malformed(&'static str),
+    /// `kty: oct`: symmetric keys are never accepted from a key set.
+    #[error("symmetric (oct) keys are not accepted")]
+    Symmetric,
+    /// The JWK carries private key material.
+    #[error("JWK contains private key members")]
+    Private,
+    /// `use` is present and is not `sig`.
+    #[error("JWK use is not \"sig\"")]
+    NotForSignatures,
+    /// Key type or curve not supported, or not allowed by the policy.
+    #[error("unsupported key type, curve or algorithm")]
+    Unsupported,
+    /// RSA modulus below [`MIN_RSA_BITS`].
+    #[error("RSA key shorter than {MIN_RSA_BITS} bits")]
+    WeakKey,
+    /// The key material does not parse (e.g. a point not on the curve).
+    #[error("key material rejected")]
+    Rejected,
+    /// The set is not `{"keys": [...]}`, has too many keys, or no usable key.
+    #[error("malformed JWK Set: {0}")]
+    Set(&'static str),
+}
+
+/// A public key from a JWK, parsed once and ready to verify signatures.
+///
+/// Bound to the algorithms its JWK and the [`KeyPolicy`] allow: an RSA key
+/// without `alg` may verify RS256 and PS256 (when allowed), never ES256.
+///
+/// ```
+/// use tower_bearer::jwt::{Algorithm, KeyPolicy, VerifyingKey};
+/// let jwk = serde_json::json!({
+///     "kty": "OKP", "crv": "Ed25519", "kid": "k1",
+///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+/// });
+/// let key = VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap();
+/// assert_eq!(key.kid(), Some("k1"));
+/// assert!(key.algorithms().any(|a| a == Algorithm::EdDSA));
+/// ```
+pub struct VerifyingKey {
+    kid: Option<String>,
+    parsed: Vec<(Algorithm, ParsedPublicKey)>,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("algorithms", &self.algorithms().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+impl VerifyingKey {
+    /// Parses a JWK under `policy`.
+    ///
+    /// See [`VerifyingKey`] for an example.
+    pub fn from_jwk(jwk: &Value, policy: &KeyPolicy) -> Result<Self, KeyError> {
+        let obj = jwk.as_object().ok_or(KeyError::Malformed("not an object"))?;
+        let kty = str_member(obj, "kty")?.ok_or(KeyError::Malformed("kty missing"))?;
+        if kty == "oct" {
+            return Err(KeyError::Symmetric);
+        }
+        if PRIVATE_MEMBERS.iter().any(|m| obj.contains_key(*m)) {
+            return Err(KeyError::Private);
+        }
+        if str_member(obj, "use")?.is_some_and(|u| u != "sig") {
+            return Err(KeyError::NotForSignatures);
+        }
+        let kid = str_member(obj, "kid")?.map(str::to_owned);
+        let declared = match str_member(obj, "alg")? {
+            Some(name) => Some(name.parse::<Algorithm>().map_err(|_| KeyError::Unsupported)?),
+            None => None,
+        };
+        let (bytes, family): (Vec<u8>, &[Algorithm]) = match kty {
+            "RSA" => (rsa_public_key_der(obj)?, &RSA_ALGS),
+            "EC" => match str_member(obj, "crv")? {
+                Some("P-256") => (ec_point(obj, 32)?, &[Algorithm::ES256]),
+                Some("P-384") => (ec_point(obj, 48)?, &[Algorithm::ES384]),
+                _ => return Err(KeyError::Unsupported),
+            },
+            "OKP" => match str_member(obj, "crv")? {
+                Some("Ed25519") => (b64_member(obj, "x", Some(32))?, &[Algorithm::EdDSA]),
+                _ => return Err(KeyError::Unsupported),
+            },
+            _ => return Err(KeyError::Unsupported),
+        };
+        let mut parsed = Vec::new();
+        for &alg in family {
+            if !policy.allows(alg) || declared.is_some_and(|d| d != alg) {
+                continue;
+            }
+            let verification = verification_algorithm(alg).ok_or(KeyError::Unsupported)?;
+            let key = ParsedPublicKey::new(verification, &bytes).map_err(|_| KeyError::Rejected)?;
+            parsed.push((alg, key));
+        }
+        if parsed.is_empty() {
+            return Err(KeyError::Unsupported);
+        }
+        Ok(VerifyingKey { kid, parsed })
+    }
+
+    /// The key id (`kid`), if the JWK had one.
+    ///
+    /// See [`VerifyingKey`] for an example.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The algorithms this key may verify.
+    ///
+    /// See [`VerifyingKey`] for an example.
+    pub fn algorithms(&self) -> impl Iterator<Item = Algorithm> + '_ {
+        self.parsed.iter().map(|(a, _)| *a)
+    }
+
+    /// Whether this key may verify `algorithm`.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Algorithm, KeyPolicy, VerifyingKey};
+    /// let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    /// let key = VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap();
+    /// assert!(!key.supports(Algorithm::RS256));
+    /// ```
+    pub fn supports(&self, algorithm: Algorithm) -> bool {
+        self.parsed.iter().any(|(a, _)| *a == algorithm)
+    }
+
+    /// Verifies `signature` over `message` with `algorithm`.
+    ///
+    /// Errors: [`InvalidToken::Algorithm`] when the key may not be used with
+    /// `algorithm`, [`InvalidToken::Signature`] when the signature does not verify.
+    ///
+    /// ```
+    /// use tower_bearer::{InvalidToken, jwt::{Algorithm, KeyPolicy, VerifyingKey}};
+    /// let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+    /// let key = VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap();
+    /// assert_eq!(key.verify(Algorithm::EdDSA, b"msg", &[0; 64]), Err(InvalidToken::Signature));
+    /// assert_eq!(key.verify(Algorithm::ES256, b"msg", &[0; 64]), Err(InvalidToken::Algorithm));
+    /// ```
+    pub fn verify(&self, algorithm: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), InvalidToken> {
+        let (_, key) = self
+            .parsed
+            .iter()
+            .find(|(a, _)| *a == algorithm)
+            .ok_or(InvalidToken::Algorithm)?;
+        key.verify_sig(message, signature)
+            .map_err(|_| InvalidToken::Signature)
+    }
+}
+
+const RSA_ALGS: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::PS256,
+    Algorithm::RS384,
+    Algorithm::PS384,
+    Algorithm::RS512,
+    Algorithm::PS512,
+];
+
+pub(crate) fn verification_algorithm(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        _ => return None,
+    })
+}
+
+fn str_member<'a>(
+    obj: &'a serde_json::Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, KeyError> {
+    match obj.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(KeyError::Malformed(name)),
+    }
+}
+
+fn b64_member(
+    obj: &serde_json::Map<String, Value>,
+    name: &'static str,
+    len: Option<usize>,
+) -> Result<Vec<u8>, KeyError> {
+    let s = str_member(obj, name)?.ok_or(KeyError::Malformed(name))?;
+    let bytes = b64::decode(s.as_bytes()).ok_or(KeyError::Malformed(name))?;
+    if len.is_some_and(|l| l != bytes.len()) {
+        return Err(KeyError::Malformed(name));
+    }
+    Ok(bytes)
+}
+
+fn ec_point(obj: &serde_json::Map<String, Value>, coordinate_len: usize) -> Result<Vec<u8>, KeyError> {
+    let x = b64_member(obj, "x", Some(coordinate_len))?;
+    let y = b64_member(obj, "y", Some(coordinate_len))?;
+    let mut point = Vec::with_capacity(1 + 2 * coordinate_len);
+    point.push(0x04);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    Ok(point)
+}
+
+/// DER `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
+fn rsa_public_key_der(obj: &serde_json::Map<String, Value>) -> Result<Vec<u8>, KeyError> {
+    let n = b64_member(obj, "n", None)?;
+    let e = b64_member(obj, "e", None)?;
+    let n = strip_leading_zeros(&n);
+    let e = strip_leading_zeros(&e);
+    if n.is_empty() || e.is_empty() {
+        return Err(KeyError::Malformed("n"));
+    }
+    let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+    if bits < MIN_RSA_BITS {
+        return Err(KeyError::WeakKey);
+    }
+    let mut body = Vec::with_capacity(n.len() + e.len() + 16);
+    der_integer(&mut body, n);
+    der_integer(&mut body, e);
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.push(0x30);
+    der_len(&mut out, body.len());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+fn strip_leading_zeros(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&x| x == 0).count();
+    &b[n..]
+}
+
+fn der_integer(out: &mut Vec<u8>, magnitude: &[u8]) {
+    out.push(0x02);
+    let pad = magnitude[0] & 0x80 != 0;
+    der_len(out, magnitude.len() + usize::from(pad));
+    if pad {
+        out.push(0);
+    }
+    out.extend_from_slice(magnitude);
+}
+
+fn der_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+/// A JWK Set parsed under a [`KeyPolicy`]: unusable keys are skipped, usable ones
+/// are parsed once.
+///
+/// ```
+/// use tower_bearer::jwt::{KeyPolicy, KeySet};
+/// let jwks = br#"{"keys": [
+///     {"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+///     {"kty": "oct", "kid": "b", "k": "c2VjcmV0"}
+/// ]}"#;
+/// let set = KeySet::from_jwks(jwks, &KeyPolicy::default()).unwrap();
+/// assert_eq!(set.len(), 1);
+/// assert!(set.get("a").is_some());
+/// assert!(set.get("b").is_none());
+/// ```
+#[derive(Debug, Default)]
+pub struct KeySet {
+    keys: Vec<VerifyingKey>,
+    by_kid: HashMap<String, usize>,
+}
+
+impl KeySet {
+    /// Builds a set from parsed keys. A later key with an already used `kid` is
+    /// ignored (a `kid` must name one key).
+    ///
+    /// ```
+    /// use tower_bearer::jwt::KeySet;
+    /// assert!(KeySet::new(Vec::new()).is_empty());
+    /// ```
+    pub fn new(keys: Vec<VerifyingKey>) -> Self {
+        let mut set = KeySet::default();
+        for key in keys {
+            if let Some(kid) = &key.kid {
+                if set.by_kid.contains_key(kid) {
+                    continue;
+                }
+                set.by_kid.insert(kid.clone(), set.keys.len());
+            }
+            set.keys.push(key);
+        }
+        set
+    }
+
+    /// Parses a JWK Set document. Keys the policy refuses are skipped (and logged
+    /// at debug level); a document with more than [`MAX_KEYS`] keys or no usable
+    /// key is an error.
+    ///
+    /// See [`KeySet`] for an example.
+    pub fn from_jwks(json: &[u8], policy: &KeyPolicy) -> Result<Self, KeyError> {
+        let doc: Value = serde_json::from_slice(json).map_err(|_| KeyError::Set("not JSON"))?;
+        let keys = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(KeyError::Set("no \"keys\" array"))?;
+        if keys.len() > MAX_KEYS {
+            return Err(KeyError::Set("too many keys"));
+        }
+        let mut parsed = Vec::with_capacity(keys.len());
+        for jwk in keys {
+            match VerifyingKey::from_jwk(jwk, policy) {
+                Ok(key) => parsed.push(key),
+                Err(error) => tracing::debug!(%error, kid = ?jwk.get("kid"), "JWK skipped"),
+            }
+        }
+        if parsed.is_empty() {
+            return Err(KeyError::Set("no usable key"));
+        }
+        Ok(KeySet::new(parsed))
+    }
+
+    /// The key with this `kid`.
+    ///
+    /// See [`KeySet`] for an example.
+    pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.by_kid.get(kid).map(|&i| &self.keys[i])
+    }
+
+    /// All keys.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::KeySet;
+    /// assert_eq!(KeySet::default().iter().count(), 0);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = &VerifyingKey> + '_ {
+        self.keys.iter()
+    }
+
+    /// Number of keys.
+    ///
+    /// See [`KeySet`] for an example.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when the set has no key.
+    ///
+    /// ```
+    /// assert!(tower_bearer::jwt::KeySet::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::KeyPair as _;
+    use serde_json::json;
+
+    fn rsa_jwk(size: KeySize) -> Value {
+        let kp = KeyPair::generate(size).unwrap();
+        let public = kp.public_key();
+        let n = public.modulus().big_endian_without_leading_zero();
+        let e = public.exponent().big_endian_without_leading_zero();
+        json!({"kty": "RSA", "n": b64::encode(n), "e": b64::encode(e)})
+    }
+
+    #[test]
+    fn rsa_key_without_alg_allows_rs256_and_ps256_only_by_default() {
+        let key = VerifyingKey::from_jwk(&rsa_jwk(KeySize::Rsa2048), &KeyPolicy::default()).unwrap();
+        assert_eq!(
+            key.algorithms().collect::<Vec<_>>(),
+            [Algorithm::RS256, Algorithm::PS256]
+        );
+        let opt_in = KeyPolicy::default().allow(Algorithm::RS512);
+        let key = VerifyingKey::from_jwk(&rsa_jwk(KeySize::Rsa2048), &opt_in).unwrap();
+        assert!(key.supports(Algorithm::RS512));
+    }
+
+    #[test]
+    fn declared_alg_binds_the_key() {
+        let mut jwk = rsa_jwk(KeySize::Rsa2048);
+        jwk["alg"] = "PS256".into();
+        let key = VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap();
+        assert_eq!(key.algorithms().collect::<Vec<_>>(), [Algorithm::PS256]);
+        jwk["alg"] = "ES256".into();
+        assert_eq!(
+            VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap_err(),
+            KeyError::Unsupported
+        );
+        jwk["alg"] = "HS256".into();
+        assert_eq!(
+            VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap_err(),
+            KeyError::Unsupported
+        );
+    }
+
+    #[test]
+    fn weak_private_symmetric_and_encryption_keys_are_refused() {
+        let p = KeyPolicy::default();
+        assert_eq!(
+            VerifyingKey::from_jwk(&rsa_jwk(KeySize::Rsa2048), &p).map(|_| ()),
+            Ok(())
+        );
+        let mut private = rsa_jwk(KeySize::Rsa2048);
+        private["d"] = "AQAB".into();
+        assert_eq!(
+            VerifyingKey::from_jwk(&private, &p).unwrap_err(),
+            KeyError::Private
+        );
+        let mut enc = rsa_jwk(KeySize::Rsa2048);
+        enc["use"] = "enc".into();
+        assert_eq!(
+            VerifyingKey::from_jwk(&enc, &p).unwrap_err(),
+            KeyError::NotForSignatures
+        );
+        assert_eq!(
+            VerifyingKey::from_jwk(&json!({"kty": "oct", "k": "AAAA"}), &p).unwrap_err(),
+            KeyError::Symmetric
+        );
+        // A 1024-bit modulus (top bit set), built by hand.
+        let n = b64::encode([0xc1; 128]);
+        let weak = json!({"kty": "RSA", "n": n, "e": "AQAB"});
+        assert_eq!(VerifyingKey::from_jwk(&weak, &p).unwrap_err(), KeyError::WeakKey);
+    }
+
+    #[test]
+    fn ec_point_off_curve_is_rejected() {
+        let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64::encode([1; 32]), "y": b64::encode([2; 32])});
+        assert_eq!(
+            VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap_err(),
+            KeyError::Rejected
+        );
+        let p384 = json!({"kty": "EC", "crv": "P-384", "x": b64::encode([1; 48]), "y": b64::encode([2; 48])});
+        // Not allowed by default: refused before parsing.
+        assert_eq!(
+            VerifyingKey::from_jwk(&p384, &KeyPolicy::default()).unwrap_err(),
+            KeyError::Unsupported
+        );
+    }
+
+    #[test]
+    fn key_set_limits() {
+        let key = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+        let many = json!({"keys": vec![key.clone(); MAX_KEYS + 1]});
+        let bytes = serde_json::to_vec(&many).unwrap();
+        assert_eq!(
+            KeySet::from_jwks(&bytes, &KeyPolicy::default()).unwrap_err(),
+            KeyError::Set("too many keys")
+        );
+        assert!(KeySet::from_jwks(b"[]", &KeyPolicy::default()).is_err());
+        assert!(KeySet::from_jwks(br#"{"keys":[{"kty":"oct","k":"AA"}]}"#, &KeyPolicy::default()).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot verify JWKS-keyed tokens")]
+    fn hmac_can_never_be_allowed() {
+        let _ = KeyPolicy::default().allow(Algorithm::HS256);
+    }
+}

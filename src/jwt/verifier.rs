@@ -1,0 +1,610 @@
+//! [`JwtVerifier`]: JWT access tokens verified locally against issuers' keys.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use moka::Expiry;
+
+use super::claims::{ClaimRules, Profile};
+use super::jwks::{CacheSettings, KeyCache, KeySource};
+use super::jws::Unverified;
+use super::key::KeyPolicy;
+use crate::fetch;
+use crate::{AccessToken, InvalidToken, TokenVerifier, Unavailable, VerifyError};
+
+/// Longest time a verified token is kept in the optional verified-token cache.
+pub const MAX_VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+/// Verifies JWT access tokens against the keys of one or more issuers.
+///
+/// Keys are fetched lazily (on the first token, or with [`JwtVerifier::prefetch`])
+/// and kept parsed; see the [module docs](crate::jwt) for the refresh policy and
+/// the checks. Cloning shares the caches.
+///
+/// ```
+/// use tower_bearer::jwt::JwtVerifier;
+///
+/// let verifier = JwtVerifier::builder()
+///     .issuer("https://auth.example.com")
+///     .audience("https://api.example.com/mcp")
+///     .jwks_uri("https://auth.example.com/jwks.json")
+///     .build()
+///     .unwrap();
+/// # let _ = verifier;
+/// ```
+#[derive(Clone)]
+pub struct JwtVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuers: Vec<IssuerState>,
+    policy: KeyPolicy,
+    token_cache: Option<moka::sync::Cache<[u8; 32], Cached>>,
+}
+
+struct IssuerState {
+    rules: ClaimRules,
+    keys: Arc<KeyCache>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: AccessToken,
+    issuer: usize,
+    expires_at: SystemTime,
+    not_before: Option<SystemTime>,
+}
+
+impl fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field(
+                "issuers",
+                &self.inner.issuers.iter().map(|i| &i.rules).collect::<Vec<_>>(),
+            )
+            .field("policy", &self.inner.policy)
+            .field("verified_token_cache", &self.inner.token_cache.is_some())
+            .finish()
+    }
+}
+
+impl JwtVerifier {
+    /// Starts a builder.
+    ///
+    /// See [`JwtVerifier`] for an example.
+    pub fn builder() -> JwtVerifierBuilder {
+        JwtVerifierBuilder::default()
+    }
+
+    /// Fetches every issuer's keys now (discovery included), so the first request
+    /// does not wait for them. The verifier works without it.
+    ///
+    /// ```no_run
+    /// # async fn f(verifier: tower_bearer::jwt::JwtVerifier) {
+    /// if let Err(e) = verifier.prefetch().await {
+    ///     eprintln!("keys not reachable yet: {e}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn prefetch(&self) -> Result<(), Unavailable> {
+        for issuer in &self.inner.issuers {
+            issuer.keys.keys().await?;
+        }
+        Ok(())
+    }
+
+    fn select_issuer(&self, token: &Unverified<'_>) -> Result<usize, InvalidToken> {
+        let issuers = &self.inner.issuers;
+        if issuers.len() == 1 {
+            return Ok(0);
+        }
+        // Only to choose which keys to try: the claims are checked after the signature.
+        #[derive(serde::Deserialize)]
+        struct Iss<'a> {
+            #[serde(borrow)]
+            iss: Option<std::borrow::Cow<'a, str>>,
+        }
+        let payload = token.unverified_payload().ok_or(InvalidToken::Malformed)?;
+        let iss = serde_json::from_slice::<Iss<'_>>(&payload)
+            .map_err(|_| InvalidToken::Malformed)?
+            .iss
+            .ok_or(InvalidToken::Issuer)?;
+        issuers
+            .iter()
+            .position(|i| *i.rules.issuer == *iss)
+            .ok_or(InvalidToken::Issuer)
+    }
+
+    async fn verify_uncached(&self, token: &str, now: SystemTime) -> Result<(usize, Cached), VerifyError> {
+        let unverified = Unverified::parse(token, &self.inner.policy)?;
+        let index = self.select_issuer(&unverified)?;
+        let issuer = &self.inner.issuers[index];
+        let keys = issuer.keys.keys().await?;
+        match unverified.verify_signature(&keys) {
+            Err(InvalidToken::UnknownKey) => match issuer.keys.refetch_for_unknown_key(&keys).await? {
+                Some(fresh) => unverified.verify_signature(&fresh)?,
+                None => return Err(InvalidToken::UnknownKey.into()),
+            },
+            other => other?,
+        }
+        let verified = unverified.into_verified()?;
+        let checked = issuer.rules.check(verified.header(), verified.payload(), now)?;
+        let expires_at = checked.token.expires_at().unwrap_or(now);
+        Ok((
+            index,
+            Cached {
+                token: checked.token,
+                issuer: index,
+                expires_at,
+                not_before: checked.not_before,
+            },
+        ))
+    }
+}
+
+impl TokenVerifier for JwtVerifier {
+    async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
+        let now = SystemTime::now();
+        let Some(cache) = &self.inner.token_cache else {
+            return Ok(self.verify_uncached(token, now).await?.1.token);
+        };
+        let key = sha256(token);
+        if let Some(hit) = cache.get(&key) {
+            let rules = &self.inner.issuers[hit.issuer].rules;
+            rules.check_times(hit.expires_at, hit.not_before, None, now)?;
+            return Ok(hit.token);
+        }
+        let (_, cached) = self.verify_uncached(token, now).await?;
+        let token = cached.token.clone();
+        cache.insert(key, cached);
+        Ok(token)
+    }
+}
+
+fn sha256(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+struct UntilExpiry;
+
+impl Expiry<[u8; 32], Cached> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &[u8; 32],
+        value: &Cached,
+        _now: std::time::Instant,
+    ) -> Option<Duration> {
+        let left = value
+            .expires_at
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO);
+        Some(left.min(MAX_VERIFIED_TOKEN_TTL))
+    }
+}
+
+/// One accepted issuer: its exact `iss`, the audiences its tokens must carry for
+/// this resource, where its keys are, its token profile and clock leeway.
+///
+/// ```
+/// use tower_bearer::jwt::{Issuer, JwtVerifier, Profile};
+///
+/// let verifier = JwtVerifier::builder()
+///     .audience("https://api.example.com/mcp")
+///     .add_issuer(Issuer::new("https://login.example.com").discover())
+///     .add_issuer(
+///         Issuer::new("https://legacy.example.com")
+///             .jwks_uri("https://legacy.example.com/keys")
+///             .profile(Profile::Relaxed),
+///     )
+///     .build()
+///     .unwrap();
+/// # let _ = verifier;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    issuer: String,
+    audiences: Vec<String>,
+    source: Option<Source>,
+    profile: Option<Profile>,
+    leeway: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    JwksUri(String),
+    Discover,
+}
+
+impl Issuer {
+    /// An issuer, compared exactly with the token's `iss`.
+    ///
+    /// See [`Issuer`] for an example.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Issuer {
+            issuer: issuer.into(),
+            audiences: Vec::new(),
+            source: None,
+            profile: None,
+            leeway: None,
+        }
+    }
+
+    /// An accepted audience (this resource's identifier, RFC 8707); may be
+    /// called several times. Without one, the builder's audiences apply.
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::Issuer::new("https://as.example").audience("https://rs.example");
+    /// ```
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Keys from this JWK Set URL (https, or http to loopback).
+    ///
+    /// See [`Issuer`] for an example.
+    #[must_use]
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.source = Some(Source::JwksUri(url.into()));
+        self
+    }
+
+    /// Keys from the `jwks_uri` of the issuer's metadata (RFC 8414, then OIDC
+    /// discovery), fetched on first use.
+    ///
+    /// See [`Issuer`] for an example.
+    #[must_use]
+    pub fn discover(mut self) -> Self {
+        self.source = Some(Source::Discover);
+        self
+    }
+
+    /// The access-token profile of this issuer (default: the builder's).
+    ///
+    /// See [`Issuer`] for an example.
+    #[must_use]
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// Clock leeway for this issuer (default: the builder's).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let _ = tower_bearer::jwt::Issuer::new("https://as.example").leeway(Duration::from_secs(5));
+    /// ```
+    #[must_use]
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = Some(leeway);
+        self
+    }
+}
+
+/// Why a [`JwtVerifierBuilder`] could not build.
+///
+/// ```
+/// use tower_bearer::jwt::{BuildError, JwtVerifier};
+/// let err = JwtVerifier::builder().audience("https://rs.example").build().unwrap_err();
+/// assert_eq!(err, BuildError::NoIssuer);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No issuer was configured.
+    #[error("no issuer configured")]
+    NoIssuer,
+    /// An issuer has no audience (and the builder has none to lend it).
+    #[error("issuer {0} has no audience: set the resource this server is")]
+    NoAudience(String),
+    /// An issuer has neither a `jwks_uri` nor discovery.
+    #[error("issuer {0} has no key source: call jwks_uri(..) or discover()")]
+    NoKeySource(String),
+    /// The same issuer was configured twice.
+    #[error("issuer {0} configured twice")]
+    DuplicateIssuer(String),
+    /// A URL is not https (or http to loopback), or does not parse.
+    #[error("issuer {issuer}: {reason}")]
+    Url {
+        /// The issuer concerned.
+        issuer: String,
+        /// What is wrong with its URL.
+        reason: String,
+    },
+}
+
+/// Builds a [`JwtVerifier`]; see [`JwtVerifier::builder`].
+///
+/// The single-issuer shorthands (`issuer`, `jwks_uri`, `discover`) configure one
+/// issuer; [`JwtVerifierBuilder::add_issuer`] adds more. `audience`, `profile` and
+/// `leeway` are defaults for every issuer that does not set its own.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct JwtVerifierBuilder {
+    primary: Option<Issuer>,
+    issuers: Vec<Issuer>,
+    audiences: Vec<String>,
+    profile: Profile,
+    leeway: Option<Duration>,
+    policy: KeyPolicy,
+    settings: CacheSettings,
+    fetch_timeout: Option<Duration>,
+    token_cache: Option<u64>,
+}
+
+impl JwtVerifierBuilder {
+    fn primary(&mut self) -> &mut Issuer {
+        self.primary.get_or_insert_with(|| Issuer::new(""))
+    }
+
+    /// The issuer (exact `iss`) for a single-issuer verifier.
+    ///
+    /// See [`JwtVerifier`] for an example.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.primary().issuer = issuer.into();
+        self
+    }
+
+    /// The single issuer's JWK Set URL.
+    ///
+    /// See [`JwtVerifier`] for an example.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.primary().source = Some(Source::JwksUri(url.into()));
+        self
+    }
+
+    /// Discover the single issuer's `jwks_uri` (RFC 8414, then OIDC).
+    ///
+    /// ```
+    /// let v = tower_bearer::jwt::JwtVerifier::builder()
+    ///     .issuer("https://auth.example.com")
+    ///     .audience("https://api.example.com")
+    ///     .discover()
+    ///     .build();
+    /// assert!(v.is_ok());
+    /// ```
+    pub fn discover(mut self) -> Self {
+        self.primary().source = Some(Source::Discover);
+        self
+    }
+
+    /// Adds an issuer (multi-issuer). The token's unverified `iss` only chooses
+    /// whose keys to try; it is then checked like every claim.
+    ///
+    /// See [`Issuer`] for an example.
+    pub fn add_issuer(mut self, issuer: Issuer) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// An accepted audience: this resource's identifier. Tokens must list it in
+    /// `aud`. May be called several times.
+    ///
+    /// See [`JwtVerifier`] for an example.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Default token profile ([`Profile::Rfc9068`] unless changed).
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{JwtVerifier, Profile};
+    /// let _ = JwtVerifier::builder().profile(Profile::Relaxed);
+    /// ```
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Default clock leeway for `exp`, `nbf` and `iat` (60 s unless changed).
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::JwtVerifier::builder().leeway(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = Some(leeway);
+        self
+    }
+
+    /// Which algorithms keys may verify (default {RS256, PS256, ES256, EdDSA}).
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Algorithm, JwtVerifier, KeyPolicy};
+    /// let _ = JwtVerifier::builder().key_policy(KeyPolicy::default().allow(Algorithm::ES384));
+    /// ```
+    pub fn key_policy(mut self, policy: KeyPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// After an unknown-`kid` refetch, how long further unknown kids fail fast
+    /// without a fetch (default 30 s).
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::JwtVerifier::builder().refetch_cooldown(std::time::Duration::from_secs(60));
+    /// ```
+    pub fn refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.settings.refetch_cooldown = cooldown;
+        self
+    }
+
+    /// How long past its freshness a key set is still used while fetches fail
+    /// (default 1 h); after that the verifier answers 503.
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::JwtVerifier::builder().max_stale(std::time::Duration::from_secs(600));
+    /// ```
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.settings.max_stale = max_stale;
+        self
+    }
+
+    /// Timeout for connecting and for a whole key-set or discovery fetch
+    /// (default 5 s).
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::JwtVerifier::builder().fetch_timeout(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = Some(timeout);
+        self
+    }
+
+    /// Freshness of a key set whose response has no `Cache-Control: max-age`
+    /// (default 10 min), and the bounds a `max-age` is clamped to (default
+    /// [1 min, 24 h]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let _ = tower_bearer::jwt::JwtVerifier::builder().jwks_ttl(
+    ///     Duration::from_secs(300),
+    ///     Duration::from_secs(60),
+    ///     Duration::from_secs(3600),
+    /// );
+    /// ```
+    pub fn jwks_ttl(mut self, default: Duration, min: Duration, max: Duration) -> Self {
+        assert!(min <= max, "jwks_ttl: min {min:?} exceeds max {max:?}");
+        self.settings.default_ttl = default;
+        self.settings.min_ttl = min;
+        self.settings.max_ttl = max;
+        self
+    }
+
+    /// After a failed fetch, how long cold requests fail fast and background
+    /// refreshes wait before trying again (default 1 s).
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::JwtVerifier::builder().failure_backoff(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn failure_backoff(mut self, backoff: Duration) -> Self {
+        self.settings.failure_backoff = backoff;
+        self
+    }
+
+    /// Caches verified tokens (keyed by SHA-256 of the token, never the token)
+    /// for up to [`MAX_VERIFIED_TOKEN_TTL`] or their expiry, bounded to
+    /// `capacity` entries. A hit skips the signature check and re-checks
+    /// `exp`/`nbf`. Off by default: a key removed from the issuer's set keeps
+    /// its cached tokens valid for up to five minutes.
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::JwtVerifier::builder().verified_token_cache(10_000);
+    /// ```
+    pub fn verified_token_cache(mut self, capacity: u64) -> Self {
+        self.token_cache = Some(capacity);
+        self
+    }
+
+    /// Checks the configuration and builds the verifier. No I/O happens here.
+    ///
+    /// See [`JwtVerifier`] for an example.
+    pub fn build(self) -> Result<JwtVerifier, BuildError> {
+        let client = fetch::client(self.fetch_timeout.unwrap_or(fetch::DEFAULT_TIMEOUT));
+        let leeway = self.leeway.unwrap_or(Duration::from_secs(60));
+        let all: Vec<Issuer> = self.primary.into_iter().chain(self.issuers).collect();
+        if all.is_empty() {
+            return Err(BuildError::NoIssuer);
+        }
+        let mut issuers: Vec<IssuerState> = Vec::with_capacity(all.len());
+        for issuer in all {
+            let name = issuer.issuer;
+            if name.is_empty() {
+                return Err(BuildError::NoIssuer);
+            }
+            if issuers.iter().any(|i| *i.rules.issuer == *name) {
+                return Err(BuildError::DuplicateIssuer(name));
+            }
+            let audiences = if issuer.audiences.is_empty() {
+                self.audiences.clone()
+            } else {
+                issuer.audiences
+            };
+            if audiences.is_empty() {
+                return Err(BuildError::NoAudience(name));
+            }
+            let url_error = |e: fetch::FetchError| BuildError::Url {
+                issuer: name.clone(),
+                reason: e.to_string(),
+            };
+            let source = match issuer.source {
+                Some(Source::JwksUri(url)) => KeySource::Jwks(fetch::checked_url(&url).map_err(url_error)?),
+                Some(Source::Discover) => {
+                    fetch::checked_url(&name).map_err(url_error)?;
+                    KeySource::Discover(name.clone())
+                }
+                None => return Err(BuildError::NoKeySource(name)),
+            };
+            let keys = KeyCache::new(source, client.clone(), self.policy.clone(), self.settings.clone());
+            issuers.push(IssuerState {
+                rules: ClaimRules {
+                    issuer: name.into(),
+                    audiences,
+                    profile: issuer.profile.unwrap_or(self.profile),
+                    leeway: issuer.leeway.unwrap_or(leeway),
+                },
+                keys: Arc::new(keys),
+            });
+        }
+        let token_cache = self.token_cache.map(|capacity| {
+            moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(UntilExpiry)
+                .build()
+        });
+        Ok(JwtVerifier {
+            inner: Arc::new(Inner {
+                issuers,
+                policy: self.policy,
+                token_cache,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_errors() {
+        let b = || JwtVerifier::builder().audience("https://rs.example");
+        assert_eq!(b().build().unwrap_err(), BuildError::NoIssuer);
+        assert_eq!(
+            b().issuer("https://as.example").build().unwrap_err(),
+            BuildError::NoKeySource("https://as.example".into())
+        );
+        assert!(matches!(
+            b().issuer("https://as.example")
+                .jwks_uri("http://as.example/jwks")
+                .build(),
+            Err(BuildError::Url { .. })
+        ));
+        assert!(matches!(
+            b().issuer("http://as.example").discover().build(),
+            Err(BuildError::Url { .. })
+        ));
+        assert_eq!(
+            JwtVerifier::builder()
+                .issuer("https://as.example")
+                .discover()
+                .build()
+                .unwrap_err(),
+            BuildError::NoAudience("https://as.example".into())
+        );
+        assert_eq!(
+            b().add_issuer(Issuer::new("https://a").discover())
+                .add_issuer(Issuer::new("https://a").discover())
+                .build()
+                .unwrap_err(),
+            BuildError::DuplicateIssuer("https://a".into())
+        );
+        assert!(b().issuer("https://as.example").discover().build().is_ok());
+    }
+}

@@ -1,0 +1,627 @@
+//! A development authorization server for tests and demos (feature `testing`).
+//!
+//! [`DevIssuer`] generates a key pair, serves its JWK Set and RFC 8414 metadata on
+//! loopback, mints RFC 9068 access tokens, answers `client_credentials` token
+//! requests (RFC 6749 §4.4, with the RFC 8707 `resource` parameter) for one
+//! client, and introspects the opaque tokens it issues (RFC 7662). It is for
+//! development only: one client, keys in memory, plain HTTP on loopback.
+//!
+//! ```
+//! use tower_bearer::{TokenVerifier, testing::DevIssuer};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let issuer = DevIssuer::start().await.unwrap();
+//! let verifier = issuer.jwt_verifier("http://127.0.0.1:3000/mcp");
+//! let token = issuer.token("alice", "my-app", "mcp:read", "http://127.0.0.1:3000/mcp");
+//! let verified = verifier.verify(&token).await.unwrap();
+//! assert_eq!(verified.principal().subject(), Some("alice"));
+//! # });
+//! ```
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::jwt::{Algorithm, JwtVerifier, b64};
+
+/// Lifetime of the tokens a [`DevIssuer`] mints, unless changed.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+/// A development authorization server on loopback; stops when dropped.
+///
+/// See the [module docs](self) for an example.
+pub struct DevIssuer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    key: SigningKey,
+    kid: String,
+    token_ttl: Duration,
+    opaque: moka::sync::Cache<String, Value>,
+    issue_opaque: bool,
+}
+
+impl fmt::Debug for DevIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevIssuer")
+            .field("issuer", &self.shared.issuer)
+            .field("client_id", &self.shared.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for DevIssuer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Configures a [`DevIssuer`]; see [`DevIssuer::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct DevIssuerBuilder {
+    bind: SocketAddr,
+    algorithm: Algorithm,
+    client_id: String,
+    client_secret: Option<String>,
+    token_ttl: Duration,
+    issue_opaque: bool,
+}
+
+impl Default for DevIssuerBuilder {
+    fn default() -> Self {
+        DevIssuerBuilder {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            algorithm: Algorithm::RS256,
+            client_id: "dev-client".into(),
+            client_secret: None,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            issue_opaque: false,
+        }
+    }
+}
+
+impl DevIssuerBuilder {
+    /// Address to listen on (default `127.0.0.1:0`, any free port).
+    ///
+    /// ```
+    /// let _ = tower_bearer::testing::DevIssuer::builder().bind(([127, 0, 0, 1], 9000).into());
+    /// ```
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Signing algorithm: RS256 (default), ES256 or EdDSA.
+    ///
+    /// # Panics
+    /// For any other algorithm.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::Algorithm;
+    /// let _ = tower_bearer::testing::DevIssuer::builder().algorithm(Algorithm::EdDSA);
+    /// ```
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        assert!(
+            matches!(algorithm, Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA),
+            "DevIssuer signs with RS256, ES256 or EdDSA, not {algorithm:?}"
+        );
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// The client allowed to use the token endpoint (default `dev-client` and a
+    /// random secret).
+    ///
+    /// ```
+    /// let _ = tower_bearer::testing::DevIssuer::builder().client("ci", "s3cret");
+    /// ```
+    pub fn client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// Lifetime of minted tokens (default one hour).
+    ///
+    /// ```
+    /// let _ = tower_bearer::testing::DevIssuer::builder().token_ttl(std::time::Duration::from_secs(60));
+    /// ```
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// Make the token endpoint issue opaque tokens (checked by introspection)
+    /// instead of JWTs.
+    ///
+    /// ```
+    /// let _ = tower_bearer::testing::DevIssuer::builder().opaque_tokens(true);
+    /// ```
+    pub fn opaque_tokens(mut self, opaque: bool) -> Self {
+        self.issue_opaque = opaque;
+        self
+    }
+
+    /// Generates the key, binds the listener and starts serving.
+    ///
+    /// See the [module docs](self) for an example.
+    pub async fn start(self) -> std::io::Result<DevIssuer> {
+        let listener = tokio::net::TcpListener::bind(self.bind).await?;
+        let addr = listener.local_addr()?;
+        let host = if addr.is_ipv6() {
+            format!("[{}]", addr.ip())
+        } else {
+            addr.ip().to_string()
+        };
+        let key = SigningKey::generate(self.algorithm)?;
+        let kid = format!("dev-{}", random_string(6)?);
+        let client_secret = match self.client_secret {
+            Some(secret) => secret,
+            None => random_string(18)?,
+        };
+        let shared = Arc::new(Shared {
+            issuer: format!("http://{host}:{}", addr.port()),
+            client_id: self.client_id,
+            client_secret,
+            key,
+            kid,
+            token_ttl: self.token_ttl,
+            opaque: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(self.token_ttl)
+                .build(),
+            issue_opaque: self.issue_opaque,
+        });
+        let app = Router::new()
+            .route("/.well-known/oauth-authorization-server", get(metadata))
+            .route("/jwks", get(jwks))
+            .route("/token", post(token_endpoint))
+            .route("/introspect", post(introspect))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "development issuer stopped");
+            }
+        });
+        Ok(DevIssuer { shared, addr, server })
+    }
+}
+
+impl DevIssuer {
+    /// Starts a development issuer on `127.0.0.1` with an RS256 key.
+    ///
+    /// See the [module docs](self) for an example.
+    pub async fn start() -> std::io::Result<DevIssuer> {
+        DevIssuer::builder().start().await
+    }
+
+    /// A builder for other settings.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::builder().client("ci", "s3cret").start().await.unwrap();
+    /// assert_eq!(issuer.client_id(), "ci");
+    /// # });
+    /// ```
+    pub fn builder() -> DevIssuerBuilder {
+        DevIssuerBuilder::default()
+    }
+
+    /// The issuer identifier, `http://127.0.0.1:PORT` (no trailing slash).
+    ///
+    /// See [`DevIssuer::jwks_uri`] for an example.
+    pub fn issuer(&self) -> &str {
+        &self.shared.issuer
+    }
+
+    /// The address the issuer listens on.
+    ///
+    /// See [`DevIssuer::jwks_uri`] for an example.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The JWK Set URL.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// assert_eq!(issuer.jwks_uri(), format!("{}/jwks", issuer.issuer()));
+    /// assert!(issuer.issuer().ends_with(&issuer.local_addr().port().to_string()));
+    /// # });
+    /// ```
+    pub fn jwks_uri(&self) -> String {
+        format!("{}/jwks", self.shared.issuer)
+    }
+
+    /// The token endpoint (`client_credentials`).
+    ///
+    /// See [`DevIssuer::client_secret`] for an example.
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/token", self.shared.issuer)
+    }
+
+    /// The RFC 7662 introspection endpoint (for opaque tokens).
+    ///
+    /// See [`DevIssuer::opaque_token`] for an example.
+    pub fn introspection_endpoint(&self) -> String {
+        format!("{}/introspect", self.shared.issuer)
+    }
+
+    /// The client id accepted by the token and introspection endpoints.
+    ///
+    /// See [`DevIssuer::client_secret`] for an example.
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    /// The client secret accepted with [`DevIssuer::client_id`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// println!("curl -u {}:{} -d grant_type=client_credentials {}", issuer.client_id(), issuer.client_secret(), issuer.token_endpoint());
+    /// # });
+    /// ```
+    pub fn client_secret(&self) -> &str {
+        &self.shared.client_secret
+    }
+
+    /// A verifier for this issuer's JWTs with audience `audience`.
+    ///
+    /// See the [module docs](self) for an example.
+    pub fn jwt_verifier(&self, audience: &str) -> JwtVerifier {
+        JwtVerifier::builder()
+            .issuer(self.issuer())
+            .audience(audience)
+            .jwks_uri(self.jwks_uri())
+            .build()
+            .expect("the development issuer's URLs are loopback URLs")
+    }
+
+    /// Mints an RFC 9068 access token: `typ: at+jwt`, `iss`, `sub`, `client_id`,
+    /// `aud`, `scope`, `iat`, `exp`, `jti`.
+    ///
+    /// See the [module docs](self) for an example.
+    pub fn token(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> String {
+        self.sign_claims(&self.shared.claims(subject, client_id, scopes, audience))
+    }
+
+    /// The claims [`DevIssuer::token`] would sign, to alter before
+    /// [`DevIssuer::sign_claims`] (for tests of expired or odd tokens).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let mut claims = issuer.claims("alice", "app", "", "https://rs.example");
+    /// claims["exp"] = 1.into();
+    /// let expired = issuer.sign_claims(&claims);
+    /// # let _ = expired;
+    /// # });
+    /// ```
+    pub fn claims(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> Value {
+        self.shared.claims(subject, client_id, scopes, audience)
+    }
+
+    /// Signs `claims` with the issuer's key under the header
+    /// `{"alg", "typ": "at+jwt", "kid"}`.
+    ///
+    /// See [`DevIssuer::claims`] for an example.
+    pub fn sign_claims(&self, claims: &Value) -> String {
+        let header = json!({"alg": self.shared.key.algorithm(), "typ": "at+jwt", "kid": self.shared.kid});
+        self.sign(&header, claims)
+    }
+
+    /// Signs arbitrary header and payload JSON with the issuer's key (for
+    /// tests that need odd headers).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let jws = issuer.sign(&serde_json::json!({"alg": "RS256", "kid": "other"}), &serde_json::json!({}));
+    /// assert_eq!(jws.split('.').count(), 3);
+    /// # });
+    /// ```
+    pub fn sign(&self, header: &Value, claims: &Value) -> String {
+        let signing_input = format!(
+            "{}.{}",
+            b64::encode(header.to_string()),
+            b64::encode(claims.to_string())
+        );
+        let signature = self.shared.key.sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", b64::encode(signature))
+    }
+
+    /// The issuer's public key set as served at [`DevIssuer::jwks_uri`].
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 1);
+    /// # });
+    /// ```
+    pub fn jwks(&self) -> Value {
+        self.shared.jwks()
+    }
+
+    /// Mints an opaque token that the introspection endpoint reports active with
+    /// these claims until it expires or is revoked.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let token = issuer.opaque_token("alice", "app", "mcp:read", "https://rs.example/mcp");
+    /// assert!(!token.contains('.'));
+    /// issuer.revoke(&token);
+    /// # });
+    /// ```
+    pub fn opaque_token(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> String {
+        self.shared.opaque_token(subject, client_id, scopes, audience)
+    }
+
+    /// Makes an opaque token inactive.
+    ///
+    /// See [`DevIssuer::opaque_token`] for an example.
+    pub fn revoke(&self, token: &str) {
+        self.shared.opaque.invalidate(token);
+    }
+}
+
+impl Shared {
+    fn claims(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> Value {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        json!({
+            "iss": self.issuer,
+            "sub": subject,
+            "client_id": client_id,
+            "aud": audience,
+            "scope": scopes,
+            "iat": now,
+            "exp": now + self.token_ttl.as_secs(),
+            "jti": random_string(12).unwrap_or_default(),
+        })
+    }
+
+    fn opaque_token(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> String {
+        let token = random_string(32).unwrap_or_default();
+        let mut claims = self.claims(subject, client_id, scopes, audience);
+        claims["active"] = true.into();
+        claims["token_type"] = "Bearer".into();
+        self.opaque.insert(token.clone(), claims);
+        token
+    }
+
+    fn jwks(&self) -> Value {
+        let mut jwk = self.key.public_jwk();
+        jwk["kid"] = self.kid.clone().into();
+        jwk["use"] = "sig".into();
+        jwk["alg"] = self.key.algorithm().into();
+        json!({ "keys": [jwk] })
+    }
+
+    fn authenticate(&self, headers: &HeaderMap, form_id: Option<&str>, form_secret: Option<&str>) -> bool {
+        let from_basic = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|v| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v).ok())
+            .and_then(|v| String::from_utf8(v).ok());
+        let (id, secret) = match (&from_basic, form_id, form_secret) {
+            (Some(pair), None, None) => match pair.split_once(':') {
+                Some((id, secret)) => (percent_decode(id), percent_decode(secret)),
+                None => return false,
+            },
+            (None, Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
+            _ => return false,
+        };
+        constant_time_eq(id.as_bytes(), self.client_id.as_bytes())
+            & constant_time_eq(secret.as_bytes(), self.client_secret.as_bytes())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// `application/x-www-form-urlencoded` decoding of a Basic credential part
+/// (RFC 6749 §2.3.1).
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn random_string(bytes: usize) -> std::io::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| std::io::Error::other("no system randomness"))?;
+    Ok(b64::encode(buf))
+}
+
+enum SigningKey {
+    Rsa(RsaKeyPair),
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+impl SigningKey {
+    fn generate(algorithm: Algorithm) -> std::io::Result<Self> {
+        let err = |_| std::io::Error::other("key generation failed");
+        Ok(match algorithm {
+            Algorithm::ES256 => SigningKey::Ecdsa(
+                EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).map_err(err)?,
+            ),
+            Algorithm::EdDSA => SigningKey::Ed25519(Ed25519KeyPair::generate().map_err(err)?),
+            _ => SigningKey::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(err)?),
+        })
+    }
+
+    fn algorithm(&self) -> &'static str {
+        match self {
+            SigningKey::Rsa(_) => "RS256",
+            SigningKey::Ecdsa(_) => "ES256",
+            SigningKey::Ed25519(_) => "EdDSA",
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        let rng = SystemRandom::new();
+        match self {
+            SigningKey::Rsa(key) => {
+                let mut sig = vec![0; key.public_modulus_len()];
+                key.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                    .expect("RSA signing with a generated key");
+                sig
+            }
+            SigningKey::Ecdsa(key) => key
+                .sign(&rng, message)
+                .expect("ECDSA signing with a generated key")
+                .as_ref()
+                .to_vec(),
+            SigningKey::Ed25519(key) => key.sign(message).as_ref().to_vec(),
+        }
+    }
+
+    fn public_jwk(&self) -> Value {
+        match self {
+            SigningKey::Rsa(key) => {
+                let public = key.public_key();
+                json!({
+                    "kty": "RSA",
+                    "n": b64::encode(public.modulus().big_endian_without_leading_zero()),
+                    "e": b64::encode(public.exponent().big_endian_without_leading_zero()),
+                })
+            }
+            SigningKey::Ecdsa(key) => {
+                let point = key.public_key().as_ref();
+                json!({"kty": "EC", "crv": "P-256", "x": b64::encode(&point[1..33]), "y": b64::encode(&point[33..65])})
+            }
+            SigningKey::Ed25519(key) => {
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64::encode(key.public_key().as_ref())})
+            }
+        }
+    }
+}
+
+async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
+    Json(json!({
+        "issuer": s.issuer,
+        "jwks_uri": format!("{}/jwks", s.issuer),
+        "token_endpoint": format!("{}/token", s.issuer),
+        "introspection_endpoint": format!("{}/introspect", s.issuer),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    }))
+}
+
+async fn jwks(State(s): State<Arc<Shared>>) -> Response {
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(s.jwks())).into_response()
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    scope: Option<String>,
+    resource: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+fn oauth_error(status: StatusCode, error: &'static str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({ "error": error })),
+    )
+        .into_response()
+}
+
+async fn token_endpoint(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if !s.authenticate(&headers, form.client_id.as_deref(), form.client_secret.as_deref()) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    if form.grant_type.as_deref() != Some("client_credentials") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    // RFC 8707: the audience is the requested resource; this issuer requires one.
+    let Some(resource) = form.resource.filter(|r| !r.is_empty()) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_target");
+    };
+    let scope = form.scope.unwrap_or_default();
+    let client_id = s.client_id.clone();
+    let access_token = if s.issue_opaque {
+        s.opaque_token(&client_id, &client_id, &scope, &resource)
+    } else {
+        let header = json!({"alg": s.key.algorithm(), "typ": "at+jwt", "kid": s.kid});
+        let claims = s.claims(&client_id, &client_id, &scope, &resource);
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.to_string()),
+            b64::encode(claims.to_string())
+        );
+        let signature = s.key.sign(input.as_bytes());
+        format!("{input}.{}", b64::encode(signature))
+    };
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": s.token_ttl.as_secs(),
+            "scope": scope,
+        })),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct IntrospectForm {
+    token: String,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+async fn introspect(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(form): Form<IntrospectForm>,
+) -> Response {
+    if !s.authenticate(&headers, form.client_id.as_deref(), form.client_secret.as_deref()) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let body = s
+        .opaque
+        .get(&form.token)
+        .unwrap_or_else(|| json!({"active": false}));
+    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
