@@ -65,13 +65,14 @@ def check(r):
 
 def main_table(records):
     rows = [
-        "| target | auth | workload | req/s | p50 ms | p99 ms | RSS MiB | check |",
-        "|---|---|---|---:|---:|---:|---:|---|",
+        "| target | auth | workload | req/s | p50 ms | p99 ms | CPU µs/req | RSS MiB | check |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in records:
         rows.append(
             f"| {TARGETS[r['target']]} | {MODES[r['mode']]} | {WORKLOADS[r['workload']]} | "
-            f"{r['rps']:,.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {mib(r['rss_kib'])} | {check(r)} |"
+            f"{r['rps']:,.0f} | {ms(r['p50_us'])} | {ms(r['p99_us'])} | {r['cpu_us_per_req']:.0f} | "
+            f"{mib(r['rss_kib'])} | {check(r)} |"
         )
     return "\n".join(rows)
 
@@ -79,19 +80,25 @@ def main_table(records):
 def ratio_table(records):
     by = {(r["target"], r["mode"], r["workload"]): r for r in records}
     rows = [
-        "| auth | workload | ours req/s | Python req/s | TS req/s | ours / Python | ours / TS |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| auth | workload | req/s ours · Python · TS | ours / Python | ours / TS "
+        "| CPU µs/req ours · Python · TS | CPU: Python / ours | CPU: TS / ours |",
+        "|---|---|---|---:|---:|---|---:|---:|",
     ]
     for mode in ("jwt", "introspection"):
         for workload in WORKLOADS:
-            ours = by.get(("ours", mode, workload))
-            cells = [MODES[mode], WORKLOADS[workload]]
-            for target in ("ours", "python", "ts"):
-                r = by.get((target, mode, workload))
-                cells.append(f"{r['rps']:,.0f}" if r else "–")
-            for peer in ("python", "ts"):
-                r = by.get((peer, mode, workload))
+            runs = [by.get((t, mode, workload)) for t in ("ours", "python", "ts")]
+            if not any(runs):
+                continue
+            ours = runs[0]
+            rps = " · ".join(f"{r['rps']:,.0f}" if r else "–" for r in runs)
+            cpu = " · ".join(f"{r['cpu_us_per_req']:.0f}" if r else "–" for r in runs)
+            cells = [MODES[mode], WORKLOADS[workload], rps]
+            for r in runs[1:]:
                 cells.append(f"{ours['rps'] / r['rps']:.2f}×" if ours and r and r["rps"] else "–")
+            cells.append(cpu)
+            for r in runs[1:]:
+                ok = ours and r and ours["cpu_us_per_req"] > 0
+                cells.append(f"{r['cpu_us_per_req'] / ours['cpu_us_per_req']:.1f}×" if ok else "–")
             rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -99,31 +106,35 @@ def ratio_table(records):
 def auth_off_table(records):
     by = {(r["target"], r["mode"], r["workload"]): r for r in records}
     rows = [
-        "| workload | auth off req/s | introspection (cached) req/s | with auth / off | within 5 % |",
-        "|---|---:|---:|---:|---|",
+        "| workload | auth | req/s off → with auth | with auth / off | CPU µs/req off → with auth "
+        "| auth cost µs/req | p99 ms off → with auth |",
+        "|---|---|---|---:|---|---:|---|",
     ]
     for workload in ("tools-list", "whoami"):
-        off, on = by.get(("ours", "off", workload)), by.get(("ours", "introspection", workload))
-        if not (off and on and off["rps"]):
-            continue
-        share = on["rps"] / off["rps"]
-        rows.append(
-            f"| {WORKLOADS[workload]} | {off['rps']:,.0f} | {on['rps']:,.0f} | {share:.3f} | "
-            f"{'yes' if share >= 0.95 else 'no'} |"
-        )
+        off = by.get(("ours", "off", workload))
+        for mode in ("introspection", "jwt"):
+            on = by.get(("ours", mode, workload))
+            if not (off and on and off["rps"]):
+                continue
+            label = "introspection (cached token)" if mode == "introspection" else "JWT"
+            rows.append(
+                f"| {WORKLOADS[workload]} | {label} | {off['rps']:,.0f} → {on['rps']:,.0f} | "
+                f"{on['rps'] / off['rps']:.3f} | {off['cpu_us_per_req']:.1f} → {on['cpu_us_per_req']:.1f} | "
+                f"{on['cpu_us_per_req'] - off['cpu_us_per_req']:.1f} | {ms(off['p99_us'])} → {ms(on['p99_us'])} |"
+            )
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
 def scaling_table(records):
     rows = [
-        "| workload | connections | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| workload | connections | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx | socket errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in records:
         errors = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
         rows.append(
             f"| {WORKLOADS[r['workload']]} | {r['connections']} | {r['rps']:,.0f} | {ms(r['p50_us'])} | "
-            f"{ms(r['p99_us'])} | {r['non2xx']} | {errors} |"
+            f"{ms(r['p99_us'])} | {r['cpu_us_per_req']:.0f} | {r['non2xx']} | {errors} |"
         )
     return "\n".join(rows)
 
@@ -205,6 +216,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("records")
     p.add_argument("out_dir")
+    p.add_argument("--note", default="")
     for flag in ("command", "start", "pinning", "load", "cpus", "cpu-model", "flood-tokens", "wrk", "node", "python"):
         p.add_argument(f"--{flag}", required=True)
     a = p.parse_args()
@@ -219,6 +231,7 @@ def main():
     md = [
         "# End-to-end HTTP benchmark: tower-bearer vs the official MCP SDKs",
         "",
+        *([f"- **Note:** {a.note}"] if a.note else []),
         f"- Date (UTC): {a.start}",
         f"- Machine: {a.cpus} CPUs ({a.cpu_model}); {a.pinning}. Load average before -> after: {a.load}"
         " (the machine is shared: other work may run during the benchmark).",
@@ -232,7 +245,10 @@ def main():
         " `tools/list` as a one-event SSE stream (each SDK's default).",
         "- Sessions per target: "
         + "; ".join(f"{TARGETS[t]} ({MODES[m]}): {s}" for t, m, s in sessions),
-        "- RSS: the server process's VmRSS from /proc right after the run.",
+        "- RSS: the server process's VmRSS from /proc right after the run. CPU µs/req: the server"
+        " process's user + system time (/proc/PID/stat, all threads) during the run divided by the"
+        " requests served; unlike req/s it does not depend on how much of its CPU other work on a"
+        " shared machine took, so it is the steadier comparison here.",
         "",
         "Reproduce:",
         "",
@@ -256,7 +272,15 @@ def main():
     ]
     off = auth_off_table(matrix)
     if off:
-        md += ["## Auth cost: the same server with auth off (cached introspection tokens)", "", off, ""]
+        md += [
+            "## Auth cost: the same server with auth off",
+            "",
+            "Target: with a cached token, within 5 % of auth off (ratio ≥ 0.95). Auth off still"
+            " receives the Authorization header and ignores it.",
+            "",
+            off,
+            "",
+        ]
     if scaling:
         md += ["## Our server: throughput vs connections (JWT)", "", scaling_table(scaling), ""]
     if flood:

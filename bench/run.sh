@@ -4,6 +4,7 @@
 #
 #   bench/run.sh [--duration S] [--warmup S] [--connections N] [--scaling "1 2 4 16 64"]
 #                [--targets ours,python,ts] [--flood-tokens N] [--no-scaling] [--no-flood]
+#                [--out DIR]
 #
 # What it does, in order (everything it starts is stopped on exit, by pid):
 #   1. installs wrk (apt), the Python peer (bench/.venv, pinned requirements) and the TS peer
@@ -16,20 +17,23 @@
 #      target (after a warm-up run), and samples the server's RSS from /proc;
 #   4. our server only: throughput vs connections, and RSS before/after floods of distinct
 #      invalid tokens and distinct valid opaque tokens;
-#   5. writes bench/results/{results.json,RESULTS.md,chart.svg} (bench/report.py).
+#   5. writes bench/results/{results.json,RESULTS.md,chart.svg} (bench/report.py), or into --out.
 #
 # CPU placement: the last CPU runs the server under test; the others run wrk and the
 # authorization server (`taskset`). On a 2-core machine: wrk + AS on CPU 0, server on CPU 1.
 #
-# Environment: BENCH_AS_ROOT  a checkout that holds scripts/setup-node.sh and
-#                             tests/interop/oidc/ (default: this repository).
+# Environment: BENCH_AS_ROOT   a checkout that holds scripts/setup-node.sh and
+#                              tests/interop/oidc/ (default: this repository).
+#              BENCH_OURS_BIN our server binary (default: the release build of
+#                              examples/mcp_server, built by this script), e.g. to compare a patch.
+#              BENCH_NOTE     a sentence added to RESULTS.md (what this run changes).
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 AS_ROOT="${BENCH_AS_ROOT:-$ROOT}"
+OURS_BIN="${BENCH_OURS_BIN:-$ROOT/target/release/examples/mcp_server}"
 RESULTS="$BENCH_DIR/results"
-RAW="$RESULTS/raw"
 
 DURATION=10
 WARMUP=2
@@ -42,6 +46,8 @@ DO_FLOOD=1
 PROTOCOL_VERSION="2025-11-25"
 SCOPES="mcp:read mcp:write"
 COMMAND="bench/run.sh $*"
+if [[ -n "${BENCH_OURS_BIN:-}" ]]; then COMMAND="BENCH_OURS_BIN=$BENCH_OURS_BIN $COMMAND"; fi
+if [[ -n "${BENCH_AS_ROOT:-}" ]]; then COMMAND="BENCH_AS_ROOT=$BENCH_AS_ROOT $COMMAND"; fi
 
 usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -55,6 +61,7 @@ while (($#)); do
     --flood-tokens) FLOOD_TOKENS="$2"; shift 2 ;;
     --no-scaling) DO_SCALING=0; shift ;;
     --no-flood) DO_FLOOD=0; shift ;;
+    --out) RESULTS="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -63,6 +70,7 @@ done
 for n in "$DURATION" "$WARMUP" "$CONNECTIONS" "$FLOOD_TOKENS" $SCALING; do
   [[ "$n" =~ ^[0-9]+$ && "$n" -ge 1 ]] || { echo "run.sh: not a positive integer: $n" >&2; exit 2; }
 done
+RAW="$RESULTS/raw"
 ((DURATION <= 60)) || { echo "run.sh: --duration is at most 60 s (the whole run stays bounded)" >&2; exit 2; }
 
 say() { echo "bench: $*" >&2; }
@@ -144,7 +152,7 @@ install_all() {
     fi
   fi
 
-  if has_target ours; then
+  if has_target ours && [[ -z "${BENCH_OURS_BIN:-}" ]]; then
     say "building examples/mcp_server (release)"
     (cd "$ROOT" && cargo build --release --quiet --features testing --example mcp_server >&2)
   fi
@@ -200,11 +208,11 @@ start_target() { # target mode  (mode: jwt | introspection | off)
   case "$mode" in
     jwt) args+=(--jwks-uri "${AS[jwks_uri]}") ;;
     introspection) args+=(--introspection-endpoint "${AS[introspection_endpoint]}" --client-id rs-client --client-secret rs-secret) ;;
-    off) args=(--listen "127.0.0.1:$PORT" --issuer "${AS[issuer]}" --audience "$AUDIENCE" --no-auth) ;;
+    off) args+=(--jwks-uri "${AS[jwks_uri]}" --no-auth) ;;
   esac
   local cmd
   case "$target" in
-    ours) cmd=("$ROOT/target/release/examples/mcp_server") ;;
+    ours) cmd=("$OURS_BIN") ;;
     python) cmd=("$BENCH_DIR/.venv/bin/python" "$BENCH_DIR/peers/python/server.py") ;;
     ts) cmd=(node "$BENCH_DIR/peers/ts/server.mjs") ;;
   esac
@@ -221,6 +229,10 @@ start_target() { # target mode  (mode: jwt | introspection | off)
   return 1
 }
 
+CLK_TCK="$(getconf CLK_TCK)"
+# user + system CPU time of a process and its threads, in clock ticks (the name in field 2 has
+# no spaces for our targets)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
@@ -284,7 +296,16 @@ probe() { # workload token
     whoami-no-token) curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/whoami" ;;
     whoami-garbage)
       local garbage
-      garbage="$(forged_prefix "$tok")$(head -c 64 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d = | head -c "$(forged_len "$tok")")"
+      garbage="$(python3 -c '
+import base64, os, sys
+token = sys.argv[1]
+if token.count(".") == 2:  # same header and claims, random signature of the same size
+    head, _, sig = token.rpartition(".")
+    size = len(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)))
+    print(head + "." + base64.urlsafe_b64encode(bytes([os.urandom(1)[0] & 0x7F]) + os.urandom(size - 1)).rstrip(b"=").decode())
+else:
+    print(base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode())
+' "$tok")"
       curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/whoami" -H "Authorization: Bearer $garbage" ;;
   esac
 }
@@ -317,11 +338,13 @@ wrk_run() { # target mode workload token connections [label]
     env "${env[@]}" BENCH_OUT="$WORK/warmup.json" taskset -c "$LOAD_CPUS" \
       wrk -t"$threads" -c"$conns" -d"${WARMUP}s" --timeout 5s -s "$BENCH_DIR/wrk/request.lua" "$url" >/dev/null
   fi
-  local rss_before
+  local rss_before ticks_before ticks_after
   rss_before="$(rss_kib "$SERVER_PID")"
+  ticks_before="$(cpu_ticks "$SERVER_PID")"
   env "${env[@]}" BENCH_OUT="$out" taskset -c "$LOAD_CPUS" \
     wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 5s -s "$BENCH_DIR/wrk/request.lua" "$url" \
     >"${out%.json}.txt"
+  ticks_after="$(cpu_ticks "$SERVER_PID")"
   python3 - "$out" "$RESULTS/results.jsonl" <<EOF
 import json, sys
 record = json.load(open(sys.argv[1]))
@@ -330,11 +353,14 @@ record.update(label="$label", target="$target", mode="$mode", workload="$workloa
               probe_status=int("$status" or 0), expected_status=$expected,
               session="$([[ $workload == tools-list ]] && echo "$SESSION_MODE")",
               rss_before_kib=int("$rss_before"), rss_kib=int("$(rss_kib "$SERVER_PID")"),
-              hwm_kib=int("$(hwm_kib "$SERVER_PID")"))
+              hwm_kib=int("$(hwm_kib "$SERVER_PID")"),
+              cpu_s=($ticks_after - $ticks_before) / $CLK_TCK)
+record["cpu_us_per_req"] = record["cpu_s"] * 1e6 / max(record["requests"], 1)
 open(sys.argv[2], "a").write(json.dumps(record) + "\n")
 print(f"bench: {record['target']:<6} {record['mode']:<13} {record['workload']:<16} c={$conns:<3}"
       f" {record['rps']:>9.0f} req/s  p50 {record['p50_us'] / 1000:.2f} ms"
-      f"  p99 {record['p99_us'] / 1000:.2f} ms  non-2xx {record['non2xx']}", file=sys.stderr)
+      f"  p99 {record['p99_us'] / 1000:.2f} ms  CPU {record['cpu_us_per_req']:.0f} us/req"
+      f"  non-2xx {record['non2xx']}", file=sys.stderr)
 EOF
 }
 
@@ -379,10 +405,10 @@ fi
 WORKLOADS=(tools-list whoami whoami-no-token whoami-garbage)
 for format in jwt opaque; do
   mode=jwt
-  [[ "$format" == opaque ]] && mode=introspection
+  if [[ "$format" == opaque ]]; then mode=introspection; fi
   start_as "$format"
   for target in ours python ts; do
-    has_target "$target" && bench_target "$target" "$mode" "${WORKLOADS[@]}"
+    if has_target "$target"; then bench_target "$target" "$mode" "${WORKLOADS[@]}"; fi
   done
   if [[ "$format" == opaque ]] && has_target ours; then
     bench_target ours off tools-list whoami
@@ -395,6 +421,7 @@ python3 "$BENCH_DIR/report.py" "$RESULTS/results.jsonl" "$RESULTS" \
   --load "$LOAD_BEFORE -> $(cut -d' ' -f1-3 /proc/loadavg)" --cpus "$NCPU" \
   --cpu-model "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
   --flood-tokens "$FLOOD_TOKENS" --wrk "$(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)" \
-  --node "Node $(node --version)" --python "$("$BENCH_DIR/.venv/bin/python" --version 2>&1)"
+  --node "Node $(node --version)" --python "$("$BENCH_DIR/.venv/bin/python" --version 2>&1)" \
+  --note "${BENCH_NOTE:-}"
 rm -f "$RESULTS/results.jsonl"
-say "wrote bench/results/RESULTS.md, results.json and chart.svg"
+say "wrote $RESULTS/RESULTS.md, results.json and chart.svg"

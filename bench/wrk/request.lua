@@ -31,12 +31,21 @@ local sessions, next_session = nil, 1
 local forge_prefix, forge_len = nil, 0
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
+-- n random base64url characters that decode canonically (unused low bits of the last
+-- character are zero) to a value whose top bit is clear: a forged RSA/ECDSA signature then gets
+-- as far as the signature check instead of failing on its encoding or range.
 local function random_b64url(n)
   local out = {}
   for i = 1, n do
     local k = math.random(1, 64)
     out[i] = alphabet:sub(k, k)
   end
+  local k = math.random(1, 32)
+  out[1] = alphabet:sub(k, k)
+  local unused_bits = ({ [0] = 0, [2] = 4, [3] = 2 })[n % 4] or 0
+  local step = 2 ^ unused_bits
+  k = math.floor(math.random(0, 63) / step) * step + 1
+  out[n] = alphabet:sub(k, k)
   return table.concat(out)
 end
 
