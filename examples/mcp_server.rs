@@ -10,21 +10,25 @@
 //! Every flag can also be set from the environment: `--issuer` is `TB_ISSUER`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
+use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{ServerCapabilities, ServerConfig};
-use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
-use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
+use tower::ServiceBuilder;
 use tower_bearer::jwt::JwtVerifier;
+use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer};
 use tower_bearer::metadata::ProtectedResourceMetadata;
+use tower_bearer::origin::OriginLayer;
+use tower_bearer::scope::ScopeHierarchy;
 use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Scopes, TokenVerifierLayer};
 
@@ -54,50 +58,78 @@ struct Args {
     /// Client secret for introspection.
     #[arg(long, env = "TB_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
-    /// Scopes advertised in the resource metadata.
+    /// Scopes advertised in the resource metadata. The tools need `mcp:read`;
+    /// `add_note` needs `mcp:write` (implied by `mcp:admin`).
     #[arg(long, env = "TB_SCOPES", default_value = "mcp:read mcp:write")]
     scopes: String,
+    /// Browser origins allowed to call /mcp (repeatable); requests without an
+    /// `Origin` header are not affected [default: the server's own origin].
+    #[arg(long = "allowed-origin", env = "TB_ALLOWED_ORIGINS", value_delimiter = ',')]
+    allowed_origins: Vec<String>,
     /// Serve without authentication (a baseline for benchmarks; never in production).
     #[arg(long, env = "TB_NO_AUTH")]
     no_auth: bool,
 }
+
+/// Notes kept by the server, shared by all sessions (bounded).
+const MAX_NOTES: usize = 100;
 
 /// The MCP tools.
 #[derive(Debug, Clone)]
 struct Tools {
     #[expect(dead_code, reason = "read by the code #[tool_handler] generates")]
     tool_router: ToolRouter<Self>,
+    notes: Arc<Mutex<Vec<String>>>,
 }
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
-struct EchoRequest {
-    /// Text to send back.
+struct TextRequest {
+    /// The text.
     text: String,
 }
 
 #[tool_router]
 impl Tools {
-    fn new() -> Self {
+    fn new(notes: Arc<Mutex<Vec<String>>>) -> Self {
         Tools {
             tool_router: Self::tool_router(),
+            notes,
         }
     }
 
     #[tool(description = "Who is calling: the verified principal and scopes of the access token")]
-    async fn whoami(&self, ctx: RequestContext<RoleServer>) -> String {
-        let token = ctx
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<AccessToken>());
-        match token {
-            Some(token) => identity(token).to_string(),
-            None => json!({"anonymous": true}).to_string(),
-        }
+    async fn whoami(&self, Extension(parts): Extension<http::request::Parts>) -> String {
+        let token = parts.extensions.get::<AccessToken>();
+        token
+            .map_or_else(|| json!({"anonymous": true}), identity)
+            .to_string()
     }
 
-    #[tool(description = "Echo the given text")]
-    async fn echo(&self, Parameters(EchoRequest { text }): Parameters<EchoRequest>) -> String {
+    #[tool(description = "Echo the given text (needs mcp:read)")]
+    async fn echo(&self, Parameters(TextRequest { text }): Parameters<TextRequest>) -> String {
         text
+    }
+
+    #[tool(description = "List the notes (needs mcp:read)")]
+    async fn list_notes(&self) -> String {
+        let notes = self
+            .notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        json!(*notes).to_string()
+    }
+
+    #[tool(description = "Add a note (needs mcp:write)")]
+    async fn add_note(&self, Parameters(TextRequest { text }): Parameters<TextRequest>) -> String {
+        let mut notes = self
+            .notes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if notes.len() >= MAX_NOTES {
+            notes.remove(0);
+        }
+        notes.push(text.chars().take(1000).collect());
+        format!("{} notes", notes.len())
     }
 }
 
@@ -106,6 +138,19 @@ impl ServerHandler for Tools {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
     }
+}
+
+/// Which scopes each MCP operation needs: every request `mcp:read`, `add_note`
+/// `mcp:write`, and any tool not listed here `mcp:admin` (never under-protected).
+fn scope_policy() -> McpScopePolicy {
+    McpScopePolicy::new()
+        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
+        .base(["mcp:read"])
+        .tool("whoami", ["mcp:read"])
+        .tool("echo", ["mcp:read"])
+        .tool("list_notes", ["mcp:read"])
+        .tool("add_note", ["mcp:write"])
+        .unlisted_tools(["mcp:admin"])
 }
 
 fn identity(token: &AccessToken) -> Value {
@@ -136,10 +181,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
-    let audience = args
-        .audience
-        .clone()
-        .unwrap_or_else(|| format!("http://{}/mcp", args.listen));
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let audience = args.audience.clone().unwrap_or_else(|| format!("{base}/mcp"));
     let metadata_doc =
         ProtectedResourceMetadata::new(&audience).scopes_supported(Scopes::parse(&args.scopes));
 
@@ -157,37 +201,54 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let metadata_doc = metadata_doc.authorization_server(&issuer);
 
+    let notes = Arc::new(Mutex::new(Vec::new()));
     let mcp = StreamableHttpService::new(
-        || Ok(Tools::new()),
+        move || Ok(Tools::new(notes.clone())),
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     );
-    let protected = Router::new()
-        .route_service("/mcp", mcp)
-        .route("/whoami", get(whoami));
+    let policy = scope_policy();
+    let origins = if args.allowed_origins.is_empty() {
+        vec![base.clone()]
+    } else {
+        args.allowed_origins.clone()
+    };
     let protected = if args.no_auth {
         tracing::warn!("--no-auth: serving WITHOUT authentication");
-        protected
+        Router::new()
+            .route_service("/mcp", mcp)
+            .route("/whoami", get(whoami))
     } else {
-        protected.layer(
-            TokenVerifierLayer::from_arc(verifier)
-                .resource_metadata(metadata_doc.metadata_url())
-                .scope_hint(Scopes::parse(&args.scopes)),
-        )
+        // Request flow: token verified -> session bound to its principal ->
+        // per-tool scopes (403 step-up challenges) -> the MCP transport.
+        let mcp = ServiceBuilder::new()
+            .layer(McpSessionLayer::new())
+            .layer(McpScopeLayer::new(policy.clone()))
+            .service(mcp);
+        Router::new()
+            .route_service("/mcp", mcp)
+            .route("/whoami", get(whoami))
+            .layer(
+                TokenVerifierLayer::from_arc(verifier)
+                    .resource_metadata(metadata_doc.metadata_url())
+                    // What `initialize` needs: clients start with least privilege
+                    // and step up when a tool asks for more.
+                    .scope_hint(policy.required("initialize", None)),
+            )
     };
-    let mut app = protected;
+    // DNS-rebinding protection: browser origins must be on the allowlist.
+    let mut app = protected.layer(OriginLayer::new(origins));
     for path in metadata_doc.well_known_paths() {
         app = app.route_service(&path, metadata_doc.service());
     }
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let base = format!("http://{}", listener.local_addr()?);
     println!("tower-bearer quickstart: MCP server at {base}/mcp (resource {audience})");
     println!("  resource metadata:  {}", metadata_doc.metadata_url());
     println!("  authorization server: {issuer}");
     if let Some(dev) = &dev_issuer {
         print_dev_instructions(dev, &base, &audience, &args.scopes);
     }
+    println!("ready");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -233,5 +294,4 @@ fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &
         dev.client_id(),
         dev.client_secret()
     );
-    println!("ready");
 }

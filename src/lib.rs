@@ -1,13 +1,54 @@
 //! # tower-bearer
 //!
-//! An OAuth 2.0 **resource server** for any [tower] / hyper / axum service:
-//! bearer tokens (RFC 6750) verified locally against the issuer's JWKS or remotely
-//! by introspection, with the verified [`AccessToken`] and its [`Principal`]
-//! — the triple *(client_id, issuer, subject)* — put into the request extensions.
-//! Built for MCP servers (RFC 9728 metadata, `WWW-Authenticate` challenges,
-//! audience checks, scope step-up) and any HTTP API.
+//! An OAuth 2.0 **resource server** for any tower, hyper or axum service: bearer
+//! tokens (RFC 6750) verified locally against the issuer's JWK Set
+//! ([`jwt::JwtVerifier`]) or by any [`TokenVerifier`] you plug in, with the
+//! verified [`AccessToken`] and its [`Principal`] — the triple
+//! *(client_id, issuer, subject)* — put into the request extensions.
 //!
-//! See the crate README for an end-to-end example.
+//! Built for MCP servers: RFC 9728 metadata ([`metadata`]), `WWW-Authenticate`
+//! challenges that carry `resource_metadata` ([`Challenge`]), audience checks,
+//! and 503 — never 401 — when the authorization server cannot be reached.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use tower::ServiceExt;
+//! use tower_bearer::{Principal, TokenVerifierLayer, testing::DevIssuer};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // A development issuer on loopback; in production: JwtVerifier::builder()...
+//! let issuer = DevIssuer::start().await.unwrap();
+//! let resource = "https://api.example.com/mcp";
+//!
+//! let app = Router::new()
+//!     .route("/whoami", get(|who: Principal| async move { who.subject().unwrap_or("?").to_owned() }))
+//!     .layer(
+//!         TokenVerifierLayer::new(issuer.jwt_verifier(resource))
+//!             .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp"),
+//!     );
+//!
+//! let token = issuer.token("alice", "my-app", "mcp:read", resource);
+//! let request = http::Request::get("/whoami")
+//!     .header("authorization", format!("Bearer {token}"))
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! let response = app.clone().oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//!
+//! let anonymous = http::Request::get("/whoami").body(axum::body::Body::empty()).unwrap();
+//! let response = app.oneshot(anonymous).await.unwrap();
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(
+//!     response.headers()["www-authenticate"],
+//!     r#"Bearer resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp""#
+//! );
+//! # });
+//! ```
+//!
+//! ## Features
+//!
+//! - `axum` (default): [`AccessToken`] and [`Principal`] extractors.
+//! - `testing`: [`testing::DevIssuer`], a development authorization server.
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(unreachable_pub, unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -21,8 +62,13 @@ pub mod extract;
 mod fetch;
 pub mod jwt;
 mod layer;
+pub mod mcp;
 pub mod metadata;
+pub mod origin;
 mod principal;
+mod refusal;
+pub mod resource;
+pub mod scope;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
@@ -31,6 +77,12 @@ mod verifier;
 pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
+pub use refusal::RefusalFuture;
 pub use verifier::{
     BoxVerifyFuture, DynTokenVerifier, InvalidToken, TokenVerifier, Unavailable, VerifyError,
 };
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -77,7 +77,7 @@ impl ProtectedResourceMetadata {
     /// ```
     pub fn new(resource: &str) -> Self {
         ProtectedResourceMetadata {
-            resource: canonical_resource(resource),
+            resource: canonical(resource),
             authorization_servers: Vec::new(),
             scopes_supported: Vec::new(),
             bearer_methods_supported: vec!["header".into()],
@@ -214,21 +214,15 @@ fn resource_path(resource: &str) -> &str {
         .map_or("", |i| &resource[after_scheme + i..])
 }
 
-fn canonical_resource(resource: &str) -> String {
-    let mut url =
-        url::Url::parse(resource).unwrap_or_else(|e| panic!("resource {resource:?} is not a URL: {e}"));
+fn canonical(resource: &str) -> String {
+    let canonical = crate::resource::canonical_resource(resource).unwrap_or_else(|| {
+        panic!("resource {resource:?} must be an absolute http(s) URL without a fragment")
+    });
     assert!(
-        matches!(url.scheme(), "http" | "https") && url.host().is_some(),
-        "resource {resource:?} must be an absolute http(s) URL"
+        !canonical.contains('?'),
+        "resource {resource:?} must not have a query"
     );
-    assert!(
-        url.query().is_none() && url.fragment().is_none(),
-        "resource {resource:?} must not have a query or fragment"
-    );
-    let path = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&path);
-    let s = url.to_string();
-    s.strip_suffix('/').map(str::to_owned).unwrap_or(s)
+    canonical
 }
 
 /// Serves a [`ProtectedResourceMetadata`] document; see

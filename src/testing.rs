@@ -194,6 +194,7 @@ impl DevIssuerBuilder {
         let app = Router::new()
             .route("/.well-known/oauth-authorization-server", get(metadata))
             .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
             .route("/token", post(token_endpoint))
             .route("/introspect", post(introspect))
             .with_state(shared.clone());
@@ -531,6 +532,9 @@ async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
     Json(json!({
         "issuer": s.issuer,
         "jwks_uri": format!("{}/jwks", s.issuer),
+        // Required by RFC 8414 (and by MCP clients); only client credentials are
+        // supported, so it answers `unsupported_response_type`.
+        "authorization_endpoint": format!("{}/authorize", s.issuer),
         "token_endpoint": format!("{}/token", s.issuer),
         "introspection_endpoint": format!("{}/introspect", s.issuer),
         "grant_types_supported": ["client_credentials"],
@@ -542,6 +546,10 @@ async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
 
 async fn jwks(State(s): State<Arc<Shared>>) -> Response {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(s.jwks())).into_response()
+}
+
+async fn authorize() -> Response {
+    oauth_error(StatusCode::BAD_REQUEST, "unsupported_response_type")
 }
 
 #[derive(Deserialize)]

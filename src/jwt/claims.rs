@@ -69,7 +69,7 @@ impl ClaimRules {
         let iat = numeric_date(&claims, "iat")?;
         self.check_times(exp, nbf, iat, now)?;
         let audience = audiences(&claims)?;
-        if !audience.iter().any(|a| self.audiences.iter().any(|c| c == a)) {
+        if !audience.iter().any(|a| self.accepts_audience(a)) {
             return Err(InvalidToken::Audience);
         }
         let subject = opt_str(&claims, "sub")?;
@@ -101,6 +101,15 @@ impl ClaimRules {
             token,
             not_before: nbf.into_iter().chain(iat).max(),
         })
+    }
+
+    /// Whether a presented audience names this resource: byte equality first
+    /// (no allocation on the common path), then the canonical comparison (case of
+    /// scheme and host, default port, trailing slash; never a prefix).
+    fn accepts_audience(&self, presented: &str) -> bool {
+        self.audiences
+            .iter()
+            .any(|c| c == presented || crate::resource::audience_matches(c, presented))
     }
 
     /// `exp` must be after `now - leeway`; `nbf` and `iat` before `now + leeway`.
@@ -279,6 +288,11 @@ mod tests {
         assert_eq!(c("aud", Value::Null).unwrap_err(), Audience);
         assert_eq!(c("aud", json!(["x", 1])).unwrap_err(), Claims);
         assert!(c("aud", json!(["x", "https://rs.example/mcp"])).is_ok());
+        assert!(
+            c("aud", json!("HTTPS://RS.EXAMPLE:443/mcp/")).is_ok(),
+            "canonical variants"
+        );
+        assert_eq!(c("aud", json!("https://rs.example/MCP")).unwrap_err(), Audience);
     }
 
     #[test]

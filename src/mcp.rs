@@ -1,0 +1,64 @@
+//! The MCP resource-server duties beyond verifying tokens (MCP authorization
+//! spec 2025-11-25, security best practices, streamable HTTP transport).
+//!
+//! - [`McpSessionLayer`]: binds each `Mcp-Session-Id` to the [`Principal`](crate::Principal)
+//!   that created it; other principals get the transport's own 404. Owners live
+//!   in a [`SessionStore`] ([`MemorySessionStore`] by default; a shared store
+//!   such as Redis serves several replicas).
+//! - [`McpScopeLayer`]: per-operation scopes from the JSON-RPC body
+//!   (`tools/call` + `params.name`), with step-up challenges.
+//! - [`StateSealer`]: request state sealed for one principal (multi-round-trip
+//!   requests, MCP 2026-07-28).
+//!
+//! A typical stack, outermost first:
+//! [`OriginLayer`](crate::origin::OriginLayer) →
+//! [`TokenVerifierLayer`](crate::TokenVerifierLayer) → [`McpSessionLayer`] →
+//! [`McpScopeLayer`] → the MCP service (e.g. rmcp's `StreamableHttpService`).
+//!
+//! ```
+//! use tower::ServiceBuilder;
+//! use tower_bearer::TokenVerifierLayer;
+//! use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer};
+//! use tower_bearer::origin::OriginLayer;
+//! use tower_bearer::scope::ScopeHierarchy;
+//! # use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, VerifyError};
+//! # struct MyVerifier;
+//! # impl TokenVerifier for MyVerifier {
+//! #     async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) }
+//! # }
+//!
+//! let policy = McpScopePolicy::new()
+//!     .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
+//!     .base(["mcp:read"])
+//!     .tool("search", ["mcp:read"])
+//!     .tool("delete_note", ["mcp:write"])
+//!     .unlisted_tools(["mcp:admin"]);
+//! let svc = ServiceBuilder::new()
+//!     .layer(OriginLayer::new(["https://app.example"]))
+//!     .layer(TokenVerifierLayer::new(MyVerifier)
+//!         .resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp"))
+//!     .layer(McpSessionLayer::new())
+//!     .layer(McpScopeLayer::new(policy))
+//!     // rmcp's StreamableHttpService goes here; any service taking
+//!     // `Request<Full<Bytes>>` does.
+//!     .service_fn(|_req: http::Request<http_body_util::Full<bytes::Bytes>>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//!     });
+//! ```
+
+mod body;
+mod scopes;
+mod session;
+mod state;
+mod store;
+
+pub use body::ResponseBody;
+pub use scopes::{DEFAULT_BODY_LIMIT, McpScope, McpScopeFuture, McpScopeLayer, McpScopePolicy};
+pub use session::{
+    BindingPolicy, MCP_SESSION_ID, McpSession, McpSessionLayer, SessionFuture, SessionNotFound,
+};
+pub use state::{DEFAULT_STATE_TTL, StateError, StateKey, StateSealer};
+pub use store::{
+    DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MemorySessionStore, SessionKey, SessionStore,
+    SessionStoreError,
+};

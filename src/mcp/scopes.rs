@@ -1,0 +1,590 @@
+//! [`McpScopeLayer`]: per-operation scopes for MCP, read from the JSON-RPC body.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::mem;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes};
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::combinators::Collect;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use pin_project_lite::pin_project;
+use serde::Deserialize;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::ResponseBody;
+use crate::Scopes;
+use crate::scope::{ScopeHierarchy, assert_requirable, check_scopes};
+
+/// Default request body limit of [`McpScopeLayer`]: 4 MiB, rmcp's own limit.
+pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Which scopes each MCP operation needs.
+///
+/// A JSON-RPC message needs the [`base`](Self::base) scopes plus:
+///
+/// | message | extra scopes |
+/// |---|---|
+/// | `tools/call` with `params.name` = a listed tool | the [`tool`](Self::tool)'s scopes (+ those of the method `tools/call`, if listed) |
+/// | `tools/call` of a tool not listed, or without a name | [`unlisted_tools`](Self::unlisted_tools) (+ `tools/call`'s) |
+/// | any other listed [`method`](Self::method) | its scopes |
+/// | any other method, notification or response | none |
+/// | a batch (JSON array) | the union over its messages, in one challenge |
+///
+/// Unlisted methods need only the base scopes on purpose: a server that does
+/// not implement a method answers "method not found", so no privilege is
+/// reachable through one; every method you do implement can be listed. Tools
+/// are different: set [`unlisted_tools`](Self::unlisted_tools) to your strongest
+/// scope so that a tool added later without an entry is never under-protected.
+/// Requests other than POST (GET for the SSE stream, DELETE) need the base scopes.
+///
+/// ```
+/// use tower_bearer::Scopes;
+/// use tower_bearer::mcp::McpScopePolicy;
+/// use tower_bearer::scope::ScopeHierarchy;
+///
+/// let policy = McpScopePolicy::new()
+///     .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
+///     .base(["mcp:read"])
+///     .tool("search", ["mcp:read"])
+///     .tool("delete_note", ["mcp:write"])
+///     .unlisted_tools(["mcp:admin"]);
+/// assert_eq!(policy.required("tools/list", None), Scopes::parse("mcp:read"));
+/// assert_eq!(policy.required("tools/call", Some("delete_note")), Scopes::parse("mcp:read mcp:write"));
+/// assert_eq!(policy.required("tools/call", Some("new_tool")), Scopes::parse("mcp:admin mcp:read"));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct McpScopePolicy {
+    hierarchy: ScopeHierarchy,
+    base: Scopes,
+    methods: BTreeMap<Box<str>, Scopes>,
+    tools: BTreeMap<Box<str>, Scopes>,
+    unlisted_tools: Scopes,
+}
+
+fn requirable<I, S>(scopes: I) -> Scopes
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let scopes = Scopes::from_iter(scopes);
+    assert_requirable(&scopes);
+    scopes
+}
+
+fn union(a: &Scopes, b: &Scopes) -> Scopes {
+    a.iter().chain(b.iter()).collect()
+}
+
+impl McpScopePolicy {
+    /// A policy requiring nothing beyond a verified token.
+    ///
+    /// ```
+    /// assert!(tower_bearer::mcp::McpScopePolicy::new().required("ping", None).is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The implication relation honoured by every check.
+    ///
+    /// See [`McpScopePolicy`] for an example.
+    #[must_use]
+    pub fn hierarchy(mut self, hierarchy: ScopeHierarchy) -> Self {
+        self.hierarchy = hierarchy;
+        self
+    }
+
+    /// Scopes every request needs.
+    ///
+    /// # Panics
+    /// If a scope is not an RFC 6749 `scope-token`, or is `offline_access`
+    /// (this applies to every method of this builder).
+    ///
+    /// See [`McpScopePolicy`] for an example.
+    #[must_use]
+    pub fn base<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.base = requirable(scopes);
+        self
+    }
+
+    /// Scopes a JSON-RPC method needs (e.g. `resources/read`), on top of the base.
+    ///
+    /// ```
+    /// use tower_bearer::{Scopes, mcp::McpScopePolicy};
+    /// let p = McpScopePolicy::new().method("resources/read", ["files:read"]);
+    /// assert_eq!(p.required("resources/read", None), Scopes::parse("files:read"));
+    /// ```
+    #[must_use]
+    pub fn method<I, S>(mut self, method: &str, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.methods.insert(method.into(), requirable(scopes));
+        self
+    }
+
+    /// Scopes a tool needs (a `tools/call` with this `params.name`), on top of the base.
+    ///
+    /// See [`McpScopePolicy`] for an example.
+    #[must_use]
+    pub fn tool<I, S>(mut self, name: &str, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.tools.insert(name.into(), requirable(scopes));
+        self
+    }
+
+    /// Scopes a call to a tool without a [`tool`](Self::tool) entry needs (default: none).
+    ///
+    /// See [`McpScopePolicy`] for an example.
+    #[must_use]
+    pub fn unlisted_tools<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.unlisted_tools = requirable(scopes);
+        self
+    }
+
+    /// All scopes a message with this `method` (and tool `name`, for
+    /// `tools/call`) needs.
+    ///
+    /// See [`McpScopePolicy`] for an example.
+    pub fn required(&self, method: &str, tool: Option<&str>) -> Scopes {
+        let method_scopes = self.methods.get(method).cloned().unwrap_or_default();
+        let extra = if method == "tools/call" {
+            let tool_scopes = tool
+                .and_then(|name| self.tools.get(name))
+                .unwrap_or(&self.unlisted_tools);
+            union(&method_scopes, tool_scopes)
+        } else {
+            method_scopes
+        };
+        union(&self.base, &extra)
+    }
+
+    /// The scopes a POST body needs, or the JSON-RPC error to answer with.
+    fn required_for_body(&self, body: &[u8]) -> Result<Scopes, JsonRpcError> {
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'[') {
+            let batch: Vec<Message<'_>> = serde_json::from_slice(body).map_err(|_| JsonRpcError::Parse)?;
+            if batch.is_empty() {
+                return Err(JsonRpcError::InvalidRequest);
+            }
+            Ok(batch
+                .iter()
+                .fold(self.base.clone(), |acc, m| union(&acc, &self.required_for(m))))
+        } else {
+            let message: Message<'_> = serde_json::from_slice(body).map_err(|_| JsonRpcError::Parse)?;
+            Ok(self.required_for(&message))
+        }
+    }
+
+    fn required_for(&self, message: &Message<'_>) -> Scopes {
+        match &message.method {
+            Some(method) => {
+                let tool = message.params.as_ref().and_then(|p| p.name.as_deref());
+                self.required(method, tool)
+            }
+            // A response to a server request.
+            None => self.base.clone(),
+        }
+    }
+}
+
+/// The parts of a JSON-RPC message the policy reads. Parsed strictly (duplicate
+/// members are an error) so that no other parser sees a different method or tool.
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow, default)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    params: Option<Params<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Params<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JsonRpcError {
+    Parse,
+    InvalidRequest,
+}
+
+impl JsonRpcError {
+    fn response<B: ResponseBody>(self) -> Response<B> {
+        let body: &'static [u8] = match self {
+            JsonRpcError::Parse => {
+                br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#
+            }
+            JsonRpcError::InvalidRequest => {
+                br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request"}}"#
+            }
+        };
+        let mut res = Response::new(B::from_bytes(Bytes::from_static(body)));
+        *res.status_mut() = StatusCode::BAD_REQUEST;
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res
+    }
+}
+
+/// Requires per-operation scopes on an MCP endpoint ([`McpScopePolicy`]).
+///
+/// Place it inside the [`TokenVerifierLayer`](crate::TokenVerifierLayer) (and the
+/// [`McpSessionLayer`](super::McpSessionLayer)). It buffers the request body
+/// (at most [`DEFAULT_BODY_LIMIT`], see [`body_limit`](Self::body_limit)), reads
+/// the JSON-RPC method and tool name, checks the token, then hands the **same
+/// bytes** on: the inner service receives `Request<Full<Bytes>>` (accepted by
+/// axum routers and by rmcp's `StreamableHttpService`).
+///
+/// | request | answer |
+/// |---|---|
+/// | no verified token | 401, bare challenge |
+/// | token expired | 401 `invalid_token` |
+/// | scopes do not cover the operation | 403 `insufficient_scope`, `scope="<all the operation needs>"` |
+/// | body over the limit | 413 |
+/// | body not JSON, duplicate members | 400, JSON-RPC parse error (-32700) |
+/// | empty batch | 400, JSON-RPC invalid request (-32600) |
+///
+/// Response bodies: `ResBody: `[`ResponseBody`].
+///
+/// ```
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_bearer::{AccessToken, Principal, Scopes};
+/// use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let policy = McpScopePolicy::new().base(["mcp:read"]).tool("delete_note", ["mcp:write"]);
+/// let svc = ServiceBuilder::new()
+///     .layer(McpScopeLayer::new(policy))
+///     .service_fn(|_req: http::Request<http_body_util::Full<bytes::Bytes>>| async {
+///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+///     });
+///
+/// let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_note","arguments":{}}}"#;
+/// let mut req = http::Request::post("/mcp").body(call.to_owned()).unwrap();
+/// req.extensions_mut().insert(AccessToken::new(Principal::new()).with_scopes(Scopes::parse("mcp:read")));
+/// let res = svc.oneshot(req).await.unwrap();
+/// assert_eq!(res.status(), 403);
+/// assert!(res.headers()["www-authenticate"].to_str().unwrap().contains(r#"scope="mcp:read mcp:write""#));
+/// # });
+/// ```
+#[derive(Clone, Debug)]
+pub struct McpScopeLayer {
+    policy: std::sync::Arc<McpScopePolicy>,
+    limit: usize,
+}
+
+impl McpScopeLayer {
+    /// A layer enforcing `policy`.
+    ///
+    /// See [`McpScopeLayer`] for an example.
+    pub fn new(policy: McpScopePolicy) -> Self {
+        McpScopeLayer {
+            policy: std::sync::Arc::new(policy),
+            limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// The largest request body buffered; larger ones get 413.
+    ///
+    /// # Panics
+    /// If `limit` is zero.
+    ///
+    /// ```
+    /// use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy};
+    /// let layer = McpScopeLayer::new(McpScopePolicy::new()).body_limit(1 << 20);
+    /// ```
+    #[must_use]
+    pub fn body_limit(mut self, limit: usize) -> Self {
+        assert!(limit > 0, "body limit must be positive");
+        self.limit = limit;
+        self
+    }
+}
+
+impl<S> Layer<S> for McpScopeLayer {
+    type Service = McpScope<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        McpScope {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service built by [`McpScopeLayer`].
+///
+/// ```
+/// use tower::Layer;
+/// use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy};
+/// let svc = McpScopeLayer::new(McpScopePolicy::new()).layer(3_u8);
+/// assert_eq!(*svc.get_ref(), 3);
+/// ```
+#[derive(Clone, Debug)]
+pub struct McpScope<S> {
+    inner: S,
+    layer: McpScopeLayer,
+}
+
+impl<S> McpScope<S> {
+    /// The inner service.
+    ///
+    /// See [`McpScope`] for an example.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// use tower::Layer;
+    /// use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy};
+    /// let mut svc = McpScopeLayer::new(McpScopePolicy::new()).layer(1_u8);
+    /// *svc.get_mut() += 1;
+    /// assert_eq!(svc.into_inner(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the service, returning the inner one.
+    ///
+    /// See [`McpScope::get_mut`] for an example.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for McpScope<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: ResponseBody,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = McpScopeFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let inner = mem::replace(&mut self.inner, clone);
+        let (parts, body) = req.into_parts();
+        McpScopeFuture {
+            policy: self.layer.policy.clone(),
+            state: ScopeState::Collect {
+                collect: Limited::new(body, self.layer.limit).collect(),
+                pending: Some((inner, parts)),
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// Response future of [`McpScope`]: buffers the body, checks, calls the inner service.
+    pub struct McpScopeFuture<S, ReqBody>
+    where
+        S: Service<Request<Full<Bytes>>>,
+        ReqBody: Body,
+        ReqBody::Error: Into<BoxError>,
+    {
+        policy: std::sync::Arc<McpScopePolicy>,
+        #[pin]
+        state: ScopeState<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = ScopeStateProj]
+    enum ScopeState<S, ReqBody>
+    where
+        S: Service<Request<Full<Bytes>>>,
+        ReqBody: Body,
+        ReqBody::Error: Into<BoxError>,
+    {
+        Collect {
+            #[pin]
+            collect: Collect<Limited<ReqBody>>,
+            pending: Option<(S, Parts)>,
+        },
+        Inner {
+            #[pin]
+            future: S::Future,
+        },
+    }
+}
+
+impl<S, ReqBody> fmt::Debug for McpScopeFuture<S, ReqBody>
+where
+    S: Service<Request<Full<Bytes>>>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("McpScopeFuture").finish_non_exhaustive()
+    }
+}
+
+fn status<B: Default>(status: StatusCode) -> Response<B> {
+    let mut res = Response::new(B::default());
+    *res.status_mut() = status;
+    res
+}
+
+impl<S, ReqBody, ResBody> Future for McpScopeFuture<S, ReqBody>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<ResBody>>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: ResponseBody,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                ScopeStateProj::Collect { collect, pending } => {
+                    let collected = ready!(collect.poll(cx));
+                    let (mut inner, parts) = pending.take().expect("McpScopeFuture polled after completion");
+                    let bytes = match collected {
+                        Ok(collected) => {
+                            let mut buf = collected.aggregate();
+                            buf.copy_to_bytes(buf.remaining())
+                        }
+                        Err(error) if error.is::<LengthLimitError>() => {
+                            return Poll::Ready(Ok(status(StatusCode::PAYLOAD_TOO_LARGE)));
+                        }
+                        Err(error) => {
+                            tracing::debug!(%error, "MCP request body could not be read");
+                            return Poll::Ready(Ok(status(StatusCode::BAD_REQUEST)));
+                        }
+                    };
+                    let required = if parts.method == Method::POST {
+                        match this.policy.required_for_body(&bytes) {
+                            Ok(required) => required,
+                            Err(error) => return Poll::Ready(Ok(error.response())),
+                        }
+                    } else {
+                        this.policy.base.clone()
+                    };
+                    if let Err(refusal) = check_scopes(&parts.extensions, &required, &this.policy.hierarchy) {
+                        return Poll::Ready(Ok(refusal));
+                    }
+                    let future = inner.call(Request::from_parts(parts, Full::new(bytes)));
+                    this.state.set(ScopeState::Inner { future });
+                }
+                ScopeStateProj::Inner { future } => return future.poll(cx),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> McpScopePolicy {
+        McpScopePolicy::new()
+            .base(["mcp:read"])
+            .method("resources/read", ["files:read"])
+            .tool("delete_note", ["mcp:write"])
+            .unlisted_tools(["mcp:admin"])
+    }
+
+    fn req(body: &str) -> Result<String, JsonRpcError> {
+        policy().required_for_body(body.as_bytes()).map(|s| s.to_string())
+    }
+
+    #[test]
+    fn scopes_per_operation() {
+        assert_eq!(
+            req(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#).unwrap(),
+            "mcp:read"
+        );
+        assert_eq!(
+            req(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap(),
+            "mcp:read"
+        );
+        assert_eq!(
+            req(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#).unwrap(),
+            "mcp:read"
+        );
+        assert_eq!(
+            req(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"x"}}"#).unwrap(),
+            "files:read mcp:read"
+        );
+        assert_eq!(
+            req(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_note"}}"#).unwrap(),
+            "mcp:read mcp:write"
+        );
+        // Escapes are decoded as any JSON parser would.
+        assert_eq!(
+            req(r#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"delete\u005fnote"}}"#)
+                .unwrap(),
+            "mcp:read mcp:write"
+        );
+        // Unlisted or missing tool names fall to the unlisted scopes.
+        assert_eq!(
+            req(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"other"}}"#).unwrap(),
+            "mcp:admin mcp:read"
+        );
+        assert_eq!(
+            req(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#).unwrap(),
+            "mcp:admin mcp:read"
+        );
+    }
+
+    #[test]
+    fn batches_need_the_union() {
+        let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},
+                        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_note"}}]"#;
+        assert_eq!(req(batch).unwrap(), "mcp:read mcp:write");
+        assert_eq!(req(" [] "), Err(JsonRpcError::InvalidRequest));
+    }
+
+    #[test]
+    fn ambiguous_or_malformed_bodies_are_refused() {
+        for bad in [
+            "",
+            "not json",
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"delete_note"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","name":"delete_note"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":7}"#,
+            r#"[[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]]"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"} trailing"#,
+            "42",
+        ] {
+            assert_eq!(req(bad), Err(JsonRpcError::Parse), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! [`StateSealer`]: request state sealed for one principal (multi-round-trip
+//! requests, MCP 2026-07-28).
+//!
+//! A server that must ask the client something mid-request hands it an opaque
+//! state and gets it back on the next request. The state must come back
+//! untouched, before it expires, and from the same principal: otherwise a
+//! client could replay someone else's half-finished operation.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::Principal;
+
+/// Default lifetime of a sealed state: 10 minutes.
+pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
+
+const VERSION: u8 = 1;
+const KEY_LEN: usize = 32;
+const DIGEST_LEN: usize = 32;
+const TAG_LEN: usize = 16;
+/// Largest sealed state accepted by [`StateSealer::open`] (before any work).
+const MAX_SEALED_LEN: usize = 64 * 1024;
+
+/// Why a sealed state was not opened (or not sealed).
+///
+/// ```
+/// use tower_bearer::mcp::StateError;
+/// assert_eq!(StateError::WrongPrincipal.to_string(), "state belongs to another principal");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// Not a state this crate produced (bad encoding, truncated, too long).
+    #[error("malformed state")]
+    Malformed,
+    /// Sealed with a key id this sealer does not hold (retired or foreign).
+    #[error("state sealed with an unknown key")]
+    UnknownKey,
+    /// The integrity check failed: the state was altered.
+    #[error("state was tampered with")]
+    Tampered,
+    /// The state is authentic but its lifetime has passed.
+    #[error("state expired")]
+    Expired,
+    /// The state is authentic but was sealed for another principal.
+    #[error("state belongs to another principal")]
+    WrongPrincipal,
+    /// A state cannot be sealed for (or opened by) a principal with no component.
+    #[error("state needs an identified principal")]
+    AnonymousPrincipal,
+    /// The random number generator or cipher failed.
+    #[error("state could not be sealed")]
+    Crypto,
+}
+
+/// A 256-bit AES-GCM key with an id (the id travels with each state, so states
+/// sealed under a retired key still open while it is kept for opening).
+///
+/// `Debug` shows the id only.
+///
+/// ```
+/// use tower_bearer::mcp::StateKey;
+/// let key = StateKey::new("2026-01", [7; 32]);
+/// assert_eq!(key.id(), "2026-01");
+/// assert!(!format!("{key:?}").contains('7'));
+/// ```
+#[derive(Clone)]
+pub struct StateKey {
+    id: Arc<str>,
+    key: Arc<RandomizedNonceKey>,
+}
+
+impl fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateKey {
+    /// A key from 32 secret bytes (load them from your secret store; every
+    /// replica must hold the same keys).
+    ///
+    /// # Panics
+    /// If `id` is empty or longer than 255 bytes.
+    ///
+    /// See [`StateKey`] for an example.
+    pub fn new(id: &str, secret: [u8; KEY_LEN]) -> Self {
+        assert!(
+            !id.is_empty() && id.len() <= 255,
+            "state key id must be 1 to 255 bytes"
+        );
+        let key = RandomizedNonceKey::new(&AES_256_GCM, &secret)
+            .unwrap_or_else(|_| panic!("AES-256-GCM rejected a 32-byte key"));
+        StateKey {
+            id: id.into(),
+            key: Arc::new(key),
+        }
+    }
+
+    /// A fresh random key (one process only: states do not survive a restart).
+    ///
+    /// # Panics
+    /// If the system random number generator fails, or as [`StateKey::new`].
+    ///
+    /// ```
+    /// let key = tower_bearer::mcp::StateKey::generate("k1");
+    /// ```
+    pub fn generate(id: &str) -> Self {
+        let mut secret = [0; KEY_LEN];
+        aws_lc_rs::rand::fill(&mut secret).unwrap_or_else(|_| panic!("system RNG failed"));
+        Self::new(id, secret)
+    }
+
+    /// The key id.
+    ///
+    /// See [`StateKey`] for an example.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Seals state for a principal and opens it only for the same principal.
+///
+/// A sealed state is URL-safe base64 of
+/// `version ‖ key-id length ‖ key id ‖ nonce ‖ AES-256-GCM(expiry ‖ SHA-256(principal) ‖ payload)`,
+/// with the header as associated data. The payload is encrypted (clients learn
+/// nothing from it) and authenticated; the principal triple and the expiry are
+/// inside the ciphertext. Opening checks, in order: format, key id, integrity,
+/// principal, expiry — each failure is its own [`StateError`].
+///
+/// The principal binding is exact: the opener's (client_id, issuer, subject)
+/// must equal the sealer's, component by component.
+///
+/// Key rotation: seal with the current key, keep retired keys for opening with
+/// [`StateSealer::also_open_with`] until [`DEFAULT_STATE_TTL`] (or your TTL) has
+/// passed since the rotation.
+///
+/// ```
+/// use tower_bearer::Principal;
+/// use tower_bearer::mcp::{StateError, StateKey, StateSealer};
+///
+/// let sealer = StateSealer::new(StateKey::new("k2", [2; 32]))
+///     .also_open_with(StateKey::new("k1", [1; 32]));
+/// let alice = Principal::new().with_issuer("https://as.example").with_subject("alice");
+/// let bob = Principal::new().with_issuer("https://as.example").with_subject("bob");
+///
+/// let state = sealer.seal(&alice, b"step 2 of delete_note").unwrap();
+/// assert_eq!(sealer.open(&alice, &state).unwrap(), b"step 2 of delete_note");
+/// assert_eq!(sealer.open(&bob, &state), Err(StateError::WrongPrincipal));
+/// ```
+#[derive(Clone, Debug)]
+pub struct StateSealer {
+    current: StateKey,
+    retired: Arc<[StateKey]>,
+    ttl: Duration,
+}
+
+impl StateSealer {
+    /// Seals with `key`, states living [`DEFAULT_STATE_TTL`].
+    ///
+    /// See [`StateSealer`] for an example.
+    pub fn new(key: StateKey) -> Self {
+        StateSealer {
+            current: key,
+            retired: Arc::new([]),
+            ttl: DEFAULT_STATE_TTL,
+        }
+    }
+
+    /// Also opens states sealed with `key` (a retired key during a rotation).
+    ///
+    /// # Panics
+    /// If a key with the same id is already held.
+    ///
+    /// See [`StateSealer`] for an example.
+    #[must_use]
+    pub fn also_open_with(mut self, key: StateKey) -> Self {
+        assert!(
+            key.id() != self.current.id() && self.retired.iter().all(|k| k.id() != key.id()),
+            "state key id {:?} is used twice",
+            key.id()
+        );
+        let mut keys = self.retired.to_vec();
+        keys.push(key);
+        self.retired = keys.into();
+        self
+    }
+
+    /// How long a sealed state stays valid.
+    ///
+    /// # Panics
+    /// If `ttl` is zero.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_bearer::mcp::{StateKey, StateSealer};
+    /// let sealer = StateSealer::new(StateKey::generate("k")).ttl(Duration::from_secs(120));
+    /// ```
+    #[must_use]
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        assert!(!ttl.is_zero(), "state TTL must be positive");
+        self.ttl = ttl;
+        self
+    }
+
+    /// Seals `payload` for `principal`.
+    ///
+    /// # Errors
+    /// [`StateError::AnonymousPrincipal`] for a principal with no component,
+    /// [`StateError::Crypto`] if the cipher fails.
+    ///
+    /// See [`StateSealer`] for an example.
+    pub fn seal(&self, principal: &Principal, payload: &[u8]) -> Result<String, StateError> {
+        self.seal_at(principal, payload, SystemTime::now())
+    }
+
+    fn seal_at(&self, principal: &Principal, payload: &[u8], now: SystemTime) -> Result<String, StateError> {
+        if principal.is_empty() {
+            return Err(StateError::AnonymousPrincipal);
+        }
+        let expires = now
+            .checked_add(self.ttl)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(u64::MAX, |d| d.as_secs());
+        let header = header(&self.current.id);
+        let mut data = Vec::with_capacity(8 + DIGEST_LEN + payload.len() + TAG_LEN);
+        data.extend_from_slice(&expires.to_be_bytes());
+        data.extend_from_slice(&principal_digest(principal));
+        data.extend_from_slice(payload);
+        let nonce = self
+            .current
+            .key
+            .seal_in_place_append_tag(Aad::from(&header), &mut data)
+            .map_err(|_| StateError::Crypto)?;
+        let mut out = header;
+        out.extend_from_slice(nonce.as_ref());
+        out.extend_from_slice(&data);
+        Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// Opens a state sealed by [`seal`](Self::seal), for `principal`.
+    ///
+    /// # Errors
+    /// See [`StateError`]; see [`StateSealer`] for an example.
+    pub fn open(&self, principal: &Principal, sealed: &str) -> Result<Vec<u8>, StateError> {
+        self.open_at(principal, sealed, SystemTime::now())
+    }
+
+    fn open_at(&self, principal: &Principal, sealed: &str, now: SystemTime) -> Result<Vec<u8>, StateError> {
+        if principal.is_empty() {
+            return Err(StateError::AnonymousPrincipal);
+        }
+        if sealed.len() > MAX_SEALED_LEN {
+            return Err(StateError::Malformed);
+        }
+        let raw = URL_SAFE_NO_PAD
+            .decode(sealed)
+            .map_err(|_| StateError::Malformed)?;
+        let (&version, rest) = raw.split_first().ok_or(StateError::Malformed)?;
+        let (&id_len, rest) = rest.split_first().ok_or(StateError::Malformed)?;
+        if version != VERSION || rest.len() < usize::from(id_len) + NONCE_LEN + 8 + DIGEST_LEN + TAG_LEN {
+            return Err(StateError::Malformed);
+        }
+        let (id, rest) = rest.split_at(usize::from(id_len));
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        let key = std::iter::once(&self.current)
+            .chain(self.retired.iter())
+            .find(|k| k.id.as_bytes() == id)
+            .ok_or(StateError::UnknownKey)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| StateError::Malformed)?;
+        let header = &raw[..2 + id.len()];
+        let mut data = ciphertext.to_vec();
+        let plain = key
+            .key
+            .open_in_place(nonce, Aad::from(header), &mut data)
+            .map_err(|_| StateError::Tampered)?;
+        let (expires, rest) = plain.split_at(8);
+        let (digest, payload) = rest.split_at(DIGEST_LEN);
+        if digest != principal_digest(principal) {
+            return Err(StateError::WrongPrincipal);
+        }
+        let mut exp = [0; 8];
+        exp.copy_from_slice(expires);
+        let expires = UNIX_EPOCH + Duration::from_secs(u64::from_be_bytes(exp));
+        if now >= expires {
+            return Err(StateError::Expired);
+        }
+        Ok(payload.to_vec())
+    }
+}
+
+fn header(key_id: &str) -> Vec<u8> {
+    let mut h = Vec::with_capacity(2 + key_id.len());
+    h.push(VERSION);
+    // The id length was checked to fit in a byte when the key was made.
+    h.push(u8::try_from(key_id.len()).unwrap_or(u8::MAX));
+    h.extend_from_slice(key_id.as_bytes());
+    h
+}
+
+/// SHA-256 over an unambiguous encoding of the triple: each component is a
+/// presence byte followed, when present, by its length and bytes.
+fn principal_digest(p: &Principal) -> [u8; DIGEST_LEN] {
+    let mut enc = Vec::with_capacity(64);
+    for component in [p.client_id(), p.issuer(), p.subject()] {
+        match component {
+            None => enc.push(0),
+            Some(s) => {
+                enc.push(1);
+                enc.extend_from_slice(&(s.len() as u64).to_be_bytes());
+                enc.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+    let mut out = [0; DIGEST_LEN];
+    out.copy_from_slice(digest(&SHA256, &enc).as_ref());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> Principal {
+        Principal::new()
+            .with_issuer("https://as.example")
+            .with_subject("alice")
+            .with_client_id("app")
+    }
+
+    fn sealer() -> StateSealer {
+        StateSealer::new(StateKey::new("k1", [1; 32]))
+    }
+
+    #[test]
+    fn round_trip_and_opaque() {
+        let s = sealer();
+        let sealed = s.seal(&alice(), b"secret step").unwrap();
+        assert!(!sealed.contains("secret") && !sealed.contains("alice"));
+        assert_eq!(s.open(&alice(), &sealed).unwrap(), b"secret step");
+        // Two seals of the same payload differ (random nonce).
+        assert_ne!(sealed, s.seal(&alice(), b"secret step").unwrap());
+        assert_eq!(s.open(&alice(), &s.seal(&alice(), b"").unwrap()).unwrap(), b"");
+    }
+
+    #[test]
+    fn other_principal_is_refused() {
+        let s = sealer();
+        let sealed = s.seal(&alice(), b"x").unwrap();
+        for other in [
+            alice().with_subject("bob"),
+            alice().with_client_id("other-app"),
+            alice().with_issuer("https://evil.example"),
+            Principal::new()
+                .with_issuer("https://as.example")
+                .with_subject("alice"),
+        ] {
+            assert_eq!(
+                s.open(&other, &sealed),
+                Err(StateError::WrongPrincipal),
+                "{other:?}"
+            );
+        }
+        assert_eq!(
+            s.open(&Principal::new(), &sealed),
+            Err(StateError::AnonymousPrincipal)
+        );
+        assert_eq!(
+            s.seal(&Principal::new(), b"x"),
+            Err(StateError::AnonymousPrincipal)
+        );
+        // Component boundaries are unambiguous.
+        let a = Principal::new().with_client_id("ab").with_subject("c");
+        let b = Principal::new().with_client_id("a").with_subject("bc");
+        assert_ne!(principal_digest(&a), principal_digest(&b));
+    }
+
+    #[test]
+    fn tampering_is_detected_in_every_byte() {
+        let s = sealer();
+        let raw = URL_SAFE_NO_PAD
+            .decode(s.seal(&alice(), b"payload").unwrap())
+            .unwrap();
+        let header_len = 2 + "k1".len();
+        for i in header_len..raw.len() {
+            let mut bad = raw.clone();
+            bad[i] ^= 0x01;
+            let err = s.open(&alice(), &URL_SAFE_NO_PAD.encode(&bad)).unwrap_err();
+            assert_eq!(err, StateError::Tampered, "byte {i}");
+        }
+        // Header bytes: version → malformed; key id → unknown key.
+        let mut bad = raw.clone();
+        bad[0] = 2;
+        assert_eq!(
+            s.open(&alice(), &URL_SAFE_NO_PAD.encode(&bad)),
+            Err(StateError::Malformed)
+        );
+        let mut bad = raw.clone();
+        bad[2] = b'x';
+        assert_eq!(
+            s.open(&alice(), &URL_SAFE_NO_PAD.encode(&bad)),
+            Err(StateError::UnknownKey)
+        );
+        // Truncated or not base64url.
+        assert_eq!(
+            s.open(&alice(), &URL_SAFE_NO_PAD.encode(&raw[..raw.len() - 1])),
+            Err(StateError::Tampered)
+        );
+        assert_eq!(
+            s.open(&alice(), &URL_SAFE_NO_PAD.encode(&raw[..10])),
+            Err(StateError::Malformed)
+        );
+        assert_eq!(s.open(&alice(), "not*base64"), Err(StateError::Malformed));
+        assert_eq!(s.open(&alice(), ""), Err(StateError::Malformed));
+        assert_eq!(
+            s.open(&alice(), &"A".repeat(MAX_SEALED_LEN + 1)),
+            Err(StateError::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_key_with_the_same_id_but_other_bytes_sees_tampering() {
+        let sealed = sealer().seal(&alice(), b"x").unwrap();
+        let impostor = StateSealer::new(StateKey::new("k1", [9; 32]));
+        assert_eq!(impostor.open(&alice(), &sealed), Err(StateError::Tampered));
+    }
+
+    #[test]
+    fn expiry() {
+        let s = sealer().ttl(Duration::from_secs(60));
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let sealed = s.seal_at(&alice(), b"x", t0).unwrap();
+        assert!(s.open_at(&alice(), &sealed, t0 + Duration::from_secs(59)).is_ok());
+        assert_eq!(
+            s.open_at(&alice(), &sealed, t0 + Duration::from_secs(60)),
+            Err(StateError::Expired)
+        );
+        // Expiry is only reported for an authentic state of the right principal.
+        assert_eq!(
+            s.open_at(
+                &alice().with_subject("bob"),
+                &sealed,
+                t0 + Duration::from_secs(3600)
+            ),
+            Err(StateError::WrongPrincipal)
+        );
+    }
+
+    #[test]
+    fn rotation() {
+        let old = sealer();
+        let sealed_old = old.seal(&alice(), b"old").unwrap();
+        let rotated =
+            StateSealer::new(StateKey::new("k2", [2; 32])).also_open_with(StateKey::new("k1", [1; 32]));
+        assert_eq!(rotated.open(&alice(), &sealed_old).unwrap(), b"old");
+        let sealed_new = rotated.seal(&alice(), b"new").unwrap();
+        assert_eq!(old.open(&alice(), &sealed_new), Err(StateError::UnknownKey));
+        let retired = StateSealer::new(StateKey::new("k2", [2; 32]));
+        assert_eq!(retired.open(&alice(), &sealed_old), Err(StateError::UnknownKey));
+    }
+
+    #[test]
+    #[should_panic(expected = "used twice")]
+    fn duplicate_key_id_panics() {
+        let _ = sealer().also_open_with(StateKey::new("k1", [3; 32]));
+    }
+}

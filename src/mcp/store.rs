@@ -1,0 +1,350 @@
+//! Where session owners live: the [`SessionStore`] trait, its in-memory default
+//! [`MemorySessionStore`], and [`SessionKey`], the hashed session id.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use moka::future::Cache;
+
+use crate::Principal;
+
+/// A session id as stores see it: SHA-256 of the `Mcp-Session-Id` value.
+///
+/// Session ids are capabilities (with a matching token they reach a session),
+/// so stores and logs only ever see this hash. `Display` prints the first 8
+/// bytes in hex, for logs; [`SessionKey::to_hex`] gives all 32 for store keys.
+///
+/// ```
+/// use tower_bearer::mcp::SessionKey;
+/// let key = SessionKey::new("3f2a-session");
+/// assert_eq!(key, SessionKey::new("3f2a-session"));
+/// assert_eq!(key.to_hex().len(), 64);
+/// assert_eq!(key.to_string().len(), 16);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionKey([u8; 32]);
+
+impl SessionKey {
+    /// Hashes a session id.
+    ///
+    /// See [`SessionKey`] for an example.
+    pub fn new(session_id: &str) -> Self {
+        Self::from_raw(session_id.as_bytes())
+    }
+
+    /// Hashes a raw header value (which need not be UTF-8).
+    pub(crate) fn from_raw(session_id: &[u8]) -> Self {
+        let mut key = [0; 32];
+        key.copy_from_slice(digest(&SHA256, session_id).as_ref());
+        SessionKey(key)
+    }
+
+    /// The hash bytes.
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::mcp::SessionKey::new("x").as_bytes().len(), 32);
+    /// ```
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The full hash in lower-case hex, e.g. as a Redis key suffix.
+    ///
+    /// See [`SessionKey`] for an example.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl fmt::Display for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0[..8]))
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey({self})")
+    }
+}
+
+/// A session store could not answer (network, server down). The session layer
+/// answers 503 with `Retry-After`: an outage never looks like a foreign session.
+///
+/// ```
+/// let e = tower_bearer::mcp::SessionStoreError::new("redis: connection refused");
+/// assert_eq!(e.to_string(), "session store unavailable: redis: connection refused");
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("session store unavailable: {reason}")]
+pub struct SessionStoreError {
+    reason: Arc<str>,
+}
+
+impl SessionStoreError {
+    /// An outage with an operator-facing reason (logged, never sent to clients).
+    ///
+    /// See [`SessionStoreError`] for an example.
+    pub fn new(reason: impl Into<Arc<str>>) -> Self {
+        SessionStoreError {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Records which [`Principal`] owns each MCP session.
+///
+/// The [`McpSessionLayer`](crate::mcp::McpSessionLayer) calls [`bind`](Self::bind)
+/// when a response creates a session, [`owner`](Self::owner) on every request
+/// that names one, and [`unbind`](Self::unbind) when the owner deletes it.
+///
+/// # A shared store for several replicas
+///
+/// Behind a load balancer, a session created on one replica is used on others:
+/// they must share the bindings (and the transport must share its sessions too,
+/// e.g. rmcp's `StreamableHttpServerConfig::session_store`). A Redis
+/// implementation maps the three calls to single commands on the key
+/// `mcp:owner:{key.to_hex()}` with the principal serialized as JSON
+/// (`Principal` is `Serialize + Deserialize`):
+///
+/// - `bind` → `SET key json EX <idle-ttl>`,
+/// - `owner` → `GETEX key EX <idle-ttl>` (reading refreshes the idle TTL),
+/// - `unbind` → `DEL key`,
+///
+/// and returns [`SessionStoreError`] on any Redis error, so the layer answers
+/// 503 rather than guessing. Use one idle TTL at least as long as the
+/// transport's own session timeout.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use tower_bearer::Principal;
+/// use tower_bearer::mcp::{SessionKey, SessionStore, SessionStoreError};
+///
+/// /// An unbounded store without expiry: fine for a test, not for production.
+/// #[derive(Default)]
+/// struct MapStore(Mutex<HashMap<SessionKey, Principal>>);
+///
+/// impl SessionStore for MapStore {
+///     async fn bind(&self, key: &SessionKey, owner: &Principal) -> Result<(), SessionStoreError> {
+///         self.0.lock().unwrap().insert(*key, owner.clone());
+///         Ok(())
+///     }
+///     async fn owner(&self, key: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
+///         Ok(self.0.lock().unwrap().get(key).cloned())
+///     }
+///     async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
+///         self.0.lock().unwrap().remove(key);
+///         Ok(())
+///     }
+/// }
+/// let _layer = tower_bearer::mcp::McpSessionLayer::with_store(MapStore::default());
+/// ```
+pub trait SessionStore: Send + Sync + 'static {
+    /// Records `owner` as the owner of the session `key` (replacing any entry).
+    fn bind(
+        &self,
+        key: &SessionKey,
+        owner: &Principal,
+    ) -> impl Future<Output = Result<(), SessionStoreError>> + Send;
+
+    /// The owner of the session `key`, if bound and not expired. Reading should
+    /// refresh the entry's idle timeout.
+    fn owner(
+        &self,
+        key: &SessionKey,
+    ) -> impl Future<Output = Result<Option<Principal>, SessionStoreError>> + Send;
+
+    /// Forgets the session `key`.
+    fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), SessionStoreError>> + Send;
+}
+
+impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
+    fn bind(
+        &self,
+        key: &SessionKey,
+        owner: &Principal,
+    ) -> impl Future<Output = Result<(), SessionStoreError>> + Send {
+        (**self).bind(key, owner)
+    }
+
+    fn owner(
+        &self,
+        key: &SessionKey,
+    ) -> impl Future<Output = Result<Option<Principal>, SessionStoreError>> + Send {
+        (**self).owner(key)
+    }
+
+    fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), SessionStoreError>> + Send {
+        (**self).unbind(key)
+    }
+}
+
+/// Default idle timeout of [`MemorySessionStore`]: one hour.
+///
+/// Longer than rmcp's default session keep-alive (5 minutes), so a live session
+/// never loses its binding first; when the binding does expire, the next request
+/// on the session gets 404 and the client starts a new session.
+pub const DEFAULT_SESSION_IDLE_TTL: Duration = Duration::from_secs(3600);
+
+/// Default capacity of [`MemorySessionStore`]: 100 000 sessions.
+pub const DEFAULT_SESSION_CAPACITY: u64 = 100_000;
+
+/// The in-memory [`SessionStore`]: a bounded moka cache with an idle timeout.
+///
+/// Defaults: [`DEFAULT_SESSION_IDLE_TTL`], [`DEFAULT_SESSION_CAPACITY`]. When it
+/// is full the least useful entries are evicted, and their sessions answer 404
+/// (the client re-initializes): the layer never lets an unbound session through.
+/// One process only; see [`SessionStore`] for a shared store.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::Principal;
+/// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionStore};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemorySessionStore::new().idle_ttl(Duration::from_secs(600)).max_capacity(10_000);
+/// let key = SessionKey::new("s1");
+/// let alice = Principal::new().with_issuer("https://as.example").with_subject("alice");
+/// store.bind(&key, &alice).await.unwrap();
+/// assert_eq!(store.owner(&key).await.unwrap(), Some(alice));
+/// store.unbind(&key).await.unwrap();
+/// assert_eq!(store.owner(&key).await.unwrap(), None);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct MemorySessionStore {
+    cache: Cache<SessionKey, Principal>,
+    idle_ttl: Duration,
+    capacity: u64,
+}
+
+impl fmt::Debug for MemorySessionStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemorySessionStore")
+            .field("idle_ttl", &self.idle_ttl)
+            .field("max_capacity", &self.capacity)
+            .field("entries", &self.cache.entry_count())
+            .finish()
+    }
+}
+
+impl Default for MemorySessionStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemorySessionStore {
+    /// A store with the default idle timeout and capacity.
+    ///
+    /// See [`MemorySessionStore`] for an example.
+    pub fn new() -> Self {
+        Self::build(DEFAULT_SESSION_IDLE_TTL, DEFAULT_SESSION_CAPACITY)
+    }
+
+    fn build(idle_ttl: Duration, capacity: u64) -> Self {
+        assert!(!idle_ttl.is_zero(), "session idle TTL must be positive");
+        assert!(capacity > 0, "session store capacity must be positive");
+        MemorySessionStore {
+            cache: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(idle_ttl)
+                .build(),
+            idle_ttl,
+            capacity,
+        }
+    }
+
+    /// How long a binding lives without use.
+    ///
+    /// # Panics
+    /// If `ttl` is zero.
+    ///
+    /// ```
+    /// let store = tower_bearer::mcp::MemorySessionStore::new().idle_ttl(std::time::Duration::from_secs(900));
+    /// ```
+    #[must_use]
+    pub fn idle_ttl(self, ttl: Duration) -> Self {
+        Self::build(ttl, self.capacity)
+    }
+
+    /// The maximum number of bound sessions.
+    ///
+    /// # Panics
+    /// If `capacity` is zero.
+    ///
+    /// ```
+    /// let store = tower_bearer::mcp::MemorySessionStore::new().max_capacity(1_000);
+    /// ```
+    #[must_use]
+    pub fn max_capacity(self, capacity: u64) -> Self {
+        Self::build(self.idle_ttl, capacity)
+    }
+
+    /// Runs moka's pending maintenance (evictions); for tests and metrics.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = tower_bearer::mcp::MemorySessionStore::new();
+    /// store.run_pending_tasks().await;
+    /// assert_eq!(store.entry_count(), 0);
+    /// # });
+    /// ```
+    pub async fn run_pending_tasks(&self) {
+        self.cache.run_pending_tasks().await;
+    }
+
+    /// Approximate number of bound sessions.
+    ///
+    /// See [`MemorySessionStore::run_pending_tasks`] for an example.
+    pub fn entry_count(&self) -> u64 {
+        self.cache.entry_count()
+    }
+}
+
+impl SessionStore for MemorySessionStore {
+    async fn bind(&self, key: &SessionKey, owner: &Principal) -> Result<(), SessionStoreError> {
+        self.cache.insert(*key, owner.clone()).await;
+        Ok(())
+    }
+
+    async fn owner(&self, key: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
+        Ok(self.cache.get(key).await)
+    }
+
+    async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
+        self.cache.invalidate(key).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn store_is_bounded() {
+        let store = MemorySessionStore::new().max_capacity(10);
+        let p = Principal::new().with_subject("s");
+        for i in 0..100 {
+            store.bind(&SessionKey::new(&i.to_string()), &p).await.unwrap();
+        }
+        store.run_pending_tasks().await;
+        assert!(store.entry_count() <= 10, "{}", store.entry_count());
+    }
+
+    #[test]
+    fn key_display_is_a_short_hash_not_the_id() {
+        let key = SessionKey::new("secret-session-id");
+        assert!(!format!("{key:?}").contains("secret"));
+        assert_eq!(key.to_hex()[..16], key.to_string());
+    }
+}

@@ -1,0 +1,256 @@
+//! DNS-rebinding protection for the MCP streamable HTTP transport: [`OriginLayer`]
+//! refuses requests whose `Origin` is not on an allowlist.
+//!
+//! The transport spec says servers MUST validate `Origin` and answer 403 when it
+//! is present and not acceptable. Requests without `Origin` (non-browser MCP
+//! clients) pass. The layer is transport-neutral: it works in front of any
+//! service, rmcp's or not.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::ORIGIN;
+use http::{HeaderMap, Request, Response, StatusCode};
+use tower_layer::Layer;
+use tower_service::Service;
+use url::Url;
+
+use crate::RefusalFuture;
+
+/// Refuses (403, empty body) requests whose `Origin` header is not allowed.
+///
+/// Origins compare as RFC 6454 tuples: scheme and host case-insensitively, the
+/// default port equal to no port. More than one `Origin` header, or one that is
+/// not an origin, is refused. `Origin: null` (sandboxed frames, `file:`) is
+/// refused unless [`allow_null`](OriginLayer::allow_null) is set.
+///
+/// ```
+/// use tower::{ServiceBuilder, ServiceExt};
+/// use tower_bearer::origin::OriginLayer;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let svc = ServiceBuilder::new()
+///     .layer(OriginLayer::new(["https://app.example"]))
+///     .service_fn(|_req: http::Request<()>| async { Ok::<_, std::convert::Infallible>(http::Response::new(String::new())) });
+///
+/// let req = |origin: &str| http::Request::builder().header("origin", origin).body(()).unwrap();
+/// assert_eq!(svc.clone().oneshot(req("https://APP.example:443")).await.unwrap().status(), 200);
+/// assert_eq!(svc.clone().oneshot(req("http://evil.example")).await.unwrap().status(), 403);
+/// // Non-browser clients send no Origin.
+/// assert_eq!(svc.oneshot(http::Request::new(())).await.unwrap().status(), 200);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct OriginLayer {
+    allowed: Arc<BTreeSet<String>>,
+    allow_null: bool,
+}
+
+impl fmt::Debug for OriginLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OriginLayer")
+            .field("allowed", &self.allowed)
+            .field("allow_null", &self.allow_null)
+            .finish()
+    }
+}
+
+impl OriginLayer {
+    /// Allows exactly these origins (`scheme://host[:port]`).
+    ///
+    /// # Panics
+    /// If an entry is not an `http`/`https` origin (no path, query, fragment or
+    /// user information), e.g. `"https://app.example/"` or `"app.example"`.
+    ///
+    /// ```
+    /// let layer = tower_bearer::origin::OriginLayer::new(["https://app.example", "http://localhost:6274"]);
+    /// ```
+    pub fn new<I, S>(origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let allowed = origins
+            .into_iter()
+            .map(|o| {
+                let o = o.as_ref();
+                parse_origin(o).unwrap_or_else(|| {
+                    panic!("{o:?} is not an origin: expected scheme://host[:port] with http or https")
+                })
+            })
+            .collect();
+        OriginLayer {
+            allowed: Arc::new(allowed),
+            allow_null: false,
+        }
+    }
+
+    /// Also accept `Origin: null`. Off by default: any page can produce it.
+    ///
+    /// ```
+    /// let layer = tower_bearer::origin::OriginLayer::new(["https://app.example"]).allow_null(true);
+    /// ```
+    #[must_use]
+    pub fn allow_null(mut self, allow: bool) -> Self {
+        self.allow_null = allow;
+        self
+    }
+
+    /// Whether a request with these headers passes.
+    ///
+    /// ```
+    /// use tower_bearer::origin::OriginLayer;
+    /// let layer = OriginLayer::new(["https://app.example"]);
+    /// let mut headers = http::HeaderMap::new();
+    /// assert!(layer.allows(&headers));
+    /// headers.insert("origin", "https://app.example".parse().unwrap());
+    /// assert!(layer.allows(&headers));
+    /// headers.insert("origin", "https://app.example.evil".parse().unwrap());
+    /// assert!(!layer.allows(&headers));
+    /// ```
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        let mut values = headers.get_all(ORIGIN).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            // No Origin passes; two are refused.
+            return headers.get(ORIGIN).is_none();
+        };
+        let Ok(value) = value.to_str() else {
+            return false;
+        };
+        if value == "null" {
+            return self.allow_null;
+        }
+        parse_origin(value).is_some_and(|o| self.allowed.contains(&o))
+    }
+}
+
+/// The serialized origin, or `None` when `s` is not exactly an http(s) origin.
+fn parse_origin(s: &str) -> Option<String> {
+    let url = Url::parse(s).ok()?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.path() == "/"
+        && !s.ends_with('/');
+    bare.then(|| url.origin().ascii_serialization())
+}
+
+impl<S> Layer<S> for OriginLayer {
+    type Service = Origin<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Origin {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service built by [`OriginLayer`].
+///
+/// ```
+/// use tower::Layer;
+/// let svc = tower_bearer::origin::OriginLayer::new(["https://app.example"]).layer(7_u8);
+/// assert_eq!(*svc.get_ref(), 7);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Origin<S> {
+    inner: S,
+    layer: OriginLayer,
+}
+
+impl<S> Origin<S> {
+    /// The inner service.
+    ///
+    /// See [`Origin`] for an example.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    ///
+    /// ```
+    /// use tower::Layer;
+    /// let mut svc = tower_bearer::origin::OriginLayer::new(["https://a.example"]).layer(1_u8);
+    /// *svc.get_mut() += 1;
+    /// assert_eq!(svc.into_inner(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the service, returning the inner one.
+    ///
+    /// See [`Origin::get_mut`] for an example.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Origin<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = RefusalFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let decision = if self.layer.allows(req.headers()) {
+            Ok(())
+        } else {
+            tracing::debug!("request refused: Origin not allowed");
+            let mut res = Response::new(ResBody::default());
+            *res.status_mut() = StatusCode::FORBIDDEN;
+            Err(res)
+        };
+        RefusalFuture::call_or_refuse(&mut self.inner, req, decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_origin_accepts_only_bare_origins() {
+        assert_eq!(
+            parse_origin("HTTPS://App.Example:443").as_deref(),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            parse_origin("http://localhost:6274").as_deref(),
+            Some("http://localhost:6274")
+        );
+        assert_eq!(parse_origin("http://[::1]:80").as_deref(), Some("http://[::1]"));
+        for bad in [
+            "https://app.example/",
+            "https://app.example/x",
+            "https://app.example?x",
+            "https://app.example#x",
+            "https://u@app.example",
+            "app.example",
+            "file:///etc",
+            "null",
+            "",
+        ] {
+            assert_eq!(parse_origin(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "is not an origin")]
+    fn bad_allowlist_entry_panics_at_build_time() {
+        let _ = OriginLayer::new(["https://app.example/mcp"]);
+    }
+}

@@ -1,0 +1,109 @@
+"""Drive an MCP server with the official Python SDK's OAuth client.
+
+Discovery from the 401 challenge -> RFC 9728 metadata -> the authorization
+server's metadata -> client_credentials token (with the RFC 8707 resource) ->
+initialize -> tools/list -> tools/call, optionally followed by a call that
+needs a wider scope (the SDK steps up on 403 insufficient_scope).
+
+Prints one JSON object on stdout with what happened; exits non-zero on failure.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+
+import httpx2
+from mcp import ClientSession
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+from mcp.client.streamable_http import streamable_http_client
+
+
+class MemoryStorage:
+    def __init__(self):
+        self.tokens = None
+        self.client_info = None
+
+    async def get_tokens(self):
+        return self.tokens
+
+    async def set_tokens(self, tokens):
+        self.tokens = tokens
+
+    async def get_client_info(self):
+        return self.client_info
+
+    async def set_client_info(self, client_info):
+        self.client_info = client_info
+
+
+class Recorder(httpx2.AsyncBaseTransport):
+    """Records status codes (never headers or bodies: they carry tokens)."""
+
+    def __init__(self):
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.log = []
+
+    async def handle_async_request(self, request):
+        response = await self.inner.handle_async_request(request)
+        self.log.append([request.method, str(request.url.path), response.status_code])
+        return response
+
+    async def aclose(self):
+        await self.inner.aclose()
+
+
+def text_of(result):
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+async def run(args):
+    storage = MemoryStorage()
+    provider = ClientCredentialsOAuthProvider(
+        server_url=args.url,
+        storage=storage,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        scope=args.scope,
+        issuer=args.issuer,
+    )
+    recorder = Recorder()
+    out = {}
+    async with httpx2.AsyncClient(auth=provider, transport=recorder, timeout=30) as http:
+        async with streamable_http_client(args.url, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                out["protocol_version"] = init.protocol_version
+                tools = await session.list_tools()
+                out["tools"] = sorted(t.name for t in tools.tools)
+                whoami = await session.call_tool("whoami", {})
+                out["whoami"] = json.loads(text_of(whoami))
+                if args.write_tool:
+                    result = await session.call_tool(args.write_tool, json.loads(args.write_args))
+                    out["write"] = {"is_error": bool(result.is_error), "text": text_of(result)}
+                    whoami = await session.call_tool("whoami", {})
+                    out["whoami_after"] = json.loads(text_of(whoami))
+    out["granted_scope"] = storage.tokens.scope if storage.tokens else None
+    out["http"] = recorder.log
+    print(json.dumps(out))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--issuer", required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--client-secret", required=True)
+    parser.add_argument("--scope", default=None)
+    parser.add_argument("--write-tool", default=None)
+    parser.add_argument("--write-args", default="{}")
+    args = parser.parse_args()
+    try:
+        asyncio.run(run(args))
+    except Exception as exc:  # report, never hide
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

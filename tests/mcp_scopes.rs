@@ -1,0 +1,115 @@
+//! Per-operation scopes and step-up challenges against rmcp's real transport.
+
+mod mcp_support;
+
+use mcp_support::*;
+use reqwest::Method;
+use serde_json::json;
+use tower_bearer::mcp::{McpScopeLayer, McpSessionLayer};
+
+fn step_up(scope: &str) -> String {
+    format!(
+        r#"Bearer error="insufficient_scope", error_description="token lacks required scope", scope="{scope}", resource_metadata="{METADATA}""#
+    )
+}
+
+#[tokio::test]
+async fn read_tool_with_read_scope_write_tool_needs_step_up() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice-read").await;
+
+    let read = client.call_tool("alice-read", Some(&session), "read_note").await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert!(read.body.contains("note for alice"));
+
+    let write = client
+        .call_tool("alice-read", Some(&session), "delete_note")
+        .await;
+    assert_eq!(write.status, 403);
+    // Every scope the operation needs, in one challenge.
+    assert_eq!(write.www(), step_up("mcp:read mcp:write"));
+
+    // After step-up (same principal, new token) the same session goes on.
+    let write = client.call_tool("alice", Some(&session), "delete_note").await;
+    assert_eq!(write.status, 200, "{}", write.body);
+    assert!(write.body.contains("deleted"));
+}
+
+#[tokio::test]
+async fn hierarchy_admin_implies_write_and_read() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice-admin").await;
+    for tool in ["read_note", "delete_note"] {
+        let res = client.call_tool("alice-admin", Some(&session), tool).await;
+        assert_eq!(res.status, 200, "{tool}: {}", res.body);
+    }
+}
+
+#[tokio::test]
+async fn unlisted_tools_need_the_unlisted_scope() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice").await;
+    let res = client.call_tool("alice", Some(&session), "brand_new_tool").await;
+    assert_eq!(res.status, 403);
+    assert_eq!(res.www(), step_up("mcp:admin mcp:read"));
+}
+
+#[tokio::test]
+async fn expired_token_is_401_never_a_step_up() {
+    let client = Client::new(&serve_default().await);
+    let res = client.call_tool("alice-expired", None, "delete_note").await;
+    assert_eq!(res.status, 401);
+    assert!(res.www().contains(r#"error="invalid_token""#), "{}", res.www());
+    assert!(res.www().contains("resource_metadata="));
+}
+
+#[tokio::test]
+async fn batch_cannot_smuggle_a_write() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice-read").await;
+    let batch = json!([call("read_note"), call("delete_note")]);
+    let res = client.post("alice-read", Some(&session), batch).await;
+    assert_eq!(res.status, 403);
+    assert_eq!(res.www(), step_up("mcp:read mcp:write"));
+    let res = client.post("alice-read", Some(&session), json!([])).await;
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("-32600"), "{}", res.body);
+}
+
+#[tokio::test]
+async fn bad_bodies() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice").await;
+    let send = |body: String| client.send(Method::POST, Some("alice-read"), Some(&session), &[], Some(body));
+
+    let garbage = send("{not json".into()).await;
+    assert_eq!(garbage.status, 400);
+    assert!(garbage.body.contains("-32700"), "{}", garbage.body);
+
+    // Two `name` members: no parser gets to pick a different one than ours.
+    let dup = send(
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"read_note","name":"delete_note"}}"#
+            .into(),
+    )
+    .await;
+    assert_eq!(dup.status, 400);
+
+    let small = serve(
+        McpSessionLayer::new(),
+        McpScopeLayer::new(policy()).body_limit(256),
+    )
+    .await;
+    let client = Client::new(&small);
+    let big = json!({"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"x".repeat(300)}});
+    assert_eq!(client.post("alice", None, big).await.status, 413);
+}
+
+#[tokio::test]
+async fn get_and_delete_need_the_base_scope_only() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice-read").await;
+    let delete = client
+        .send(Method::DELETE, Some("alice-read"), Some(&session), &[], None)
+        .await;
+    assert_eq!(delete.status, 202, "{}", delete.body);
+}

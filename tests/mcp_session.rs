@@ -1,0 +1,191 @@
+//! Session binding against rmcp's real streamable HTTP transport.
+
+mod mcp_support;
+
+use mcp_support::*;
+use reqwest::Method;
+use tower_bearer::Principal;
+use tower_bearer::mcp::{
+    BindingPolicy, McpScopeLayer, McpSessionLayer, SessionKey, SessionStore, SessionStoreError,
+};
+
+/// rmcp 3.11's own answer for an unknown session.
+const RMCP_NOT_FOUND: &str = "Not Found: Session not found";
+
+#[tokio::test]
+async fn our_404_is_byte_for_byte_the_transports() {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    // Ask rmcp itself, without our layers, about a session it does not know.
+    let req = http::Request::post("/mcp")
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("host", "127.0.0.1")
+        .header("mcp-session-id", "no-such-session")
+        .body(call("read_note").to_string())
+        .unwrap();
+    let res = mcp_service().oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    assert_eq!(parts.status, 404);
+    assert_eq!(body, RMCP_NOT_FOUND.as_bytes());
+    assert!(parts.headers.get("content-type").is_none());
+    let ours = tower_bearer::mcp::SessionNotFound::rmcp();
+    assert_eq!(ours.body(), &body);
+    assert!(ours.content_type().is_none());
+}
+
+#[tokio::test]
+async fn owner_uses_the_session_others_get_the_unknown_session_404() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice").await;
+
+    let ok = client.call_tool("alice", Some(&session), "read_note").await;
+    assert_eq!(ok.status, 200);
+    assert!(
+        ok.body.contains("note for alice"),
+        "principal reaches the tool: {}",
+        ok.body
+    );
+
+    // What the transport itself answers for a session that does not exist.
+    let unknown = client
+        .call_tool("alice", Some("no-such-session"), "read_note")
+        .await;
+    assert_eq!((unknown.status, unknown.body.as_str()), (404, RMCP_NOT_FOUND));
+
+    // Bob (same public client, other subject) on Alice's session: the very same answer.
+    let hijack = client.call_tool("bob", Some(&session), "read_note").await;
+    assert_eq!((hijack.status, hijack.body.as_str()), (404, RMCP_NOT_FOUND));
+    assert_eq!(
+        hijack.headers.get("content-type"),
+        unknown.headers.get("content-type")
+    );
+
+    // GET (SSE stream, and resumption with Last-Event-ID) and DELETE are bound too.
+    for extra in [&[][..], &[("last-event-id", "0")][..]] {
+        let get = client
+            .send(Method::GET, Some("bob"), Some(&session), extra, None)
+            .await;
+        assert_eq!((get.status, get.body.as_str()), (404, RMCP_NOT_FOUND));
+    }
+    let delete = client
+        .send(Method::DELETE, Some("bob"), Some(&session), &[], None)
+        .await;
+    assert_eq!((delete.status, delete.body.as_str()), (404, RMCP_NOT_FOUND));
+
+    // Bob's DELETE did not end Alice's session.
+    let still = client.call_tool("alice", Some(&session), "read_note").await;
+    assert_eq!(still.status, 200, "{}", still.body);
+
+    // A client-only token (no subject) cannot use it either.
+    let app = client.call_tool("app-only", Some(&session), "read_note").await;
+    assert_eq!(app.status, 404);
+}
+
+#[tokio::test]
+async fn delete_by_the_owner_ends_the_binding() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice").await;
+    let delete = client
+        .send(Method::DELETE, Some("alice"), Some(&session), &[], None)
+        .await;
+    assert_eq!(delete.status, 202, "{}", delete.body);
+    let after = client.call_tool("alice", Some(&session), "read_note").await;
+    assert_eq!((after.status, after.body.as_str()), (404, RMCP_NOT_FOUND));
+}
+
+#[tokio::test]
+async fn two_headers_are_never_forwarded() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("alice").await;
+    let both = client
+        .send(
+            Method::POST,
+            Some("alice"),
+            Some(&session),
+            &[("mcp-session-id", "other")],
+            Some(call("read_note").to_string()),
+        )
+        .await;
+    assert_eq!((both.status, both.body.as_str()), (404, RMCP_NOT_FOUND));
+}
+
+#[tokio::test]
+async fn default_policy_refuses_sessions_for_tokens_without_subject() {
+    let client = Client::new(&serve_default().await);
+    let init = client.post("app-only", None, initialize()).await;
+    assert_eq!(init.status, 401);
+    assert!(init.www().contains(r#"error="invalid_token""#), "{}", init.www());
+    assert!(init.www().contains("resource_metadata="), "{}", init.www());
+    assert!(init.headers.get("mcp-session-id").is_none());
+}
+
+#[tokio::test]
+async fn lenient_policy_binds_client_only_principals() {
+    let url = serve(
+        McpSessionLayer::new().policy(BindingPolicy::SameOwner),
+        McpScopeLayer::new(policy()),
+    )
+    .await;
+    let client = Client::new(&url);
+    let session = client.open_session("app-only").await;
+    assert_eq!(
+        client
+            .call_tool("app-only", Some(&session), "read_note")
+            .await
+            .status,
+        200
+    );
+    // Alice holds a token of the same client: under this policy that is the same owner.
+    // This is exactly why it is not the default.
+    assert_eq!(
+        client
+            .call_tool("alice", Some(&session), "read_note")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn no_credentials_get_a_bare_challenge() {
+    let client = Client::new(&serve_default().await);
+    let res = client
+        .send(Method::POST, None, None, &[], Some(initialize().to_string()))
+        .await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.www(), format!(r#"Bearer resource_metadata="{METADATA}""#));
+}
+
+/// A store whose backend is down.
+struct DownStore;
+
+impl SessionStore for DownStore {
+    async fn bind(&self, _: &SessionKey, _: &Principal) -> Result<(), SessionStoreError> {
+        Err(SessionStoreError::new("backend down"))
+    }
+    async fn owner(&self, _: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
+        Err(SessionStoreError::new("backend down"))
+    }
+    async fn unbind(&self, _: &SessionKey) -> Result<(), SessionStoreError> {
+        Err(SessionStoreError::new("backend down"))
+    }
+}
+
+#[tokio::test]
+async fn store_outage_is_a_503_not_a_404() {
+    let client = Client::new(
+        &serve(
+            McpSessionLayer::with_store(DownStore),
+            McpScopeLayer::new(policy()),
+        )
+        .await,
+    );
+    let init = client.post("alice", None, initialize()).await;
+    assert_eq!(init.status, 503);
+    assert!(init.headers.contains_key("retry-after"));
+    let used = client.call_tool("alice", Some("some-session"), "read_note").await;
+    assert_eq!(used.status, 503);
+    assert!(used.www().is_empty());
+}

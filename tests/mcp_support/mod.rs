@@ -1,0 +1,238 @@
+//! A real MCP server (rmcp's streamable HTTP transport behind axum, on
+//! 127.0.0.1:0) wrapped in this crate's layers, and a small HTTP client for it.
+//! The token verifier maps fixed strings to principals: it is not under test.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rmcp::handler::server::common::Extension;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use tower::ServiceBuilder;
+use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer, SessionStore};
+use tower_bearer::origin::OriginLayer;
+use tower_bearer::scope::ScopeHierarchy;
+use tower_bearer::{
+    AccessToken, InvalidToken, Principal, Scopes, TokenVerifier, TokenVerifierLayer, VerifyError,
+};
+
+pub const METADATA: &str = "http://127.0.0.1/.well-known/oauth-protected-resource/mcp";
+pub const ISSUER: &str = "https://as.example";
+
+#[derive(Clone)]
+pub struct Notes {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Notes {
+    #[tool(description = "Read a note; answers with the caller's subject")]
+    fn read_note(&self, Extension(parts): Extension<http::request::Parts>) -> String {
+        let who = parts
+            .extensions
+            .get::<Principal>()
+            .and_then(|p| p.subject().map(str::to_owned));
+        format!("note for {}", who.unwrap_or_default())
+    }
+
+    #[tool(description = "Delete a note")]
+    fn delete_note(&self) -> String {
+        "deleted".into()
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Notes {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+}
+
+/// "alice", "alice-read", "alice-admin", "alice-expired", "bob", "app-only".
+pub struct FixedTokens;
+
+impl TokenVerifier for FixedTokens {
+    async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
+        let user = |sub: &str| {
+            Principal::new()
+                .with_issuer(ISSUER)
+                .with_subject(sub)
+                .with_client_id("app")
+        };
+        let (principal, scopes) = match token {
+            "alice" | "alice-expired" => (user("alice"), "mcp:read mcp:write"),
+            "alice-read" => (user("alice"), "mcp:read"),
+            "alice-admin" => (user("alice"), "mcp:admin"),
+            "bob" => (user("bob"), "mcp:read mcp:write"),
+            "app-only" => (Principal::new().with_client_id("app"), "mcp:read mcp:write"),
+            _ => return Err(InvalidToken::Unknown.into()),
+        };
+        let expires = if token == "alice-expired" {
+            SystemTime::now() - Duration::from_secs(10)
+        } else {
+            SystemTime::now() + Duration::from_secs(3600)
+        };
+        Ok(AccessToken::new(principal)
+            .with_scopes(Scopes::parse(scopes))
+            .with_expires_at(expires))
+    }
+}
+
+pub fn policy() -> McpScopePolicy {
+    McpScopePolicy::new()
+        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
+        .base(["mcp:read"])
+        .tool("read_note", ["mcp:read"])
+        .tool("delete_note", ["mcp:write"])
+        .unlisted_tools(["mcp:admin"])
+}
+
+/// The MCP service alone (rmcp's transport, in-memory sessions).
+pub fn mcp_service() -> StreamableHttpService<Notes, LocalSessionManager> {
+    StreamableHttpService::new(
+        || {
+            Ok(Notes {
+                tool_router: Notes::tool_router(),
+            })
+        },
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default().with_sse_keep_alive(None),
+    )
+}
+
+/// Serves the full stack on 127.0.0.1:0 and returns the MCP endpoint URL.
+pub async fn serve<St: SessionStore>(sessions: McpSessionLayer<St>, scopes: McpScopeLayer) -> String {
+    let mcp = mcp_service();
+    let svc = ServiceBuilder::new()
+        .layer(OriginLayer::new(["https://app.example"]))
+        .layer(TokenVerifierLayer::new(FixedTokens).resource_metadata(METADATA))
+        .layer(sessions)
+        .layer(scopes)
+        .service(mcp);
+    let app = axum::Router::new().nest_service("/mcp", svc);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/mcp")
+}
+
+pub async fn serve_default() -> String {
+    serve(McpSessionLayer::new(), McpScopeLayer::new(policy())).await
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn session(&self) -> &str {
+        self.headers["mcp-session-id"].to_str().unwrap()
+    }
+
+    pub fn www(&self) -> &str {
+        self.headers
+            .get("www-authenticate")
+            .map_or("", |v| v.to_str().unwrap())
+    }
+}
+
+pub struct Client {
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(url: &str) -> Self {
+        Client {
+            url: url.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        session: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, &self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25");
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(session) = session {
+            req = req.header("mcp-session-id", session);
+        }
+        for (name, value) in extra {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, token: &str, session: Option<&str>, body: serde_json::Value) -> Reply {
+        self.send(
+            reqwest::Method::POST,
+            Some(token),
+            session,
+            &[],
+            Some(body.to_string()),
+        )
+        .await
+    }
+
+    /// initialize + notifications/initialized; returns the session id.
+    pub async fn open_session(&self, token: &str) -> String {
+        let init = self.post(token, None, initialize()).await;
+        assert_eq!(init.status, 200, "{}", init.body);
+        assert!(init.body.contains("\"result\""), "{}", init.body);
+        let session = init.session().to_owned();
+        let ack = self
+            .post(
+                token,
+                Some(&session),
+                serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+            )
+            .await;
+        assert_eq!(ack.status, 202, "{}", ack.body);
+        session
+    }
+
+    pub async fn call_tool(&self, token: &str, session: Option<&str>, tool: &str) -> Reply {
+        self.post(token, session, call(tool)).await
+    }
+}
+
+pub fn initialize() -> serde_json::Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
+    })
+}
+
+pub fn call(tool: &str) -> serde_json::Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": tool, "arguments": {}}
+    })
+}

@@ -1,0 +1,189 @@
+//! Black-box smoke test of the quickstart: start `examples/mcp_server` with its
+//! embedded development issuer, obtain a token the way an OAuth client would
+//! (client credentials + RFC 8707 resource), and speak MCP over streamable HTTP.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::quickstart::{Quickstart, start};
+use support::{jsonrpc_messages, www_authenticate};
+
+async fn post_mcp(
+    client: &reqwest::Client,
+    qs: &Quickstart,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
+    let mut req = client
+        .post(format!("{}/mcp", qs.base))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(session) = session {
+        req = req.header("mcp-session-id", session);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn quickstart_speaks_mcp_behind_the_layer() {
+    let qs = start(&[]);
+    let client = reqwest::Client::new();
+
+    // Discovery as an MCP client does it: the 401 names the metadata, the
+    // metadata names the authorization server.
+    let res = post_mcp(
+        &client,
+        &qs,
+        None,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+    let challenge = www_authenticate(&res);
+    let metadata_url = format!("{}/.well-known/oauth-protected-resource/mcp", qs.base);
+    assert!(
+        challenge.contains(&format!(r#"resource_metadata="{metadata_url}""#)),
+        "{challenge}"
+    );
+    assert!(
+        !challenge.contains("error="),
+        "no credentials: bare challenge, {challenge}"
+    );
+    let metadata: Value = client
+        .get(&metadata_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resource = metadata["resource"].as_str().unwrap().to_owned();
+    assert_eq!(resource, format!("{}/mcp", qs.base));
+    assert_eq!(metadata["authorization_servers"], json!([qs.issuer]));
+    let root: Value = client
+        .get(format!("{}/.well-known/oauth-protected-resource", qs.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(root, metadata);
+
+    // Client credentials at the development issuer's token endpoint.
+    let as_metadata: Value = client
+        .get(format!("{}/.well-known/oauth-authorization-server", qs.issuer))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (client_id, client_secret) = qs.client.clone().expect("the embedded issuer prints its client");
+    let token: Value = client
+        .post(as_metadata["token_endpoint"].as_str().unwrap())
+        .basic_auth(&client_id, Some(&client_secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "mcp:read"),
+            ("resource", &resource),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+
+    // initialize → session, initialized, tools/list, tools/call.
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "smoke", "version": "1"}}});
+    let res = post_mcp(&client, &qs, Some(&token), None, init).await;
+    assert_eq!(res.status(), 200);
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let messages = jsonrpc_messages(&res.text().await.unwrap());
+    assert_eq!(messages.last().unwrap()["id"], 1);
+    assert!(messages.last().unwrap()["result"]["capabilities"]["tools"].is_object());
+
+    let notified = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        post_mcp(&client, &qs, Some(&token), Some(&session), notified)
+            .await
+            .status(),
+        202
+    );
+
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+    let res = post_mcp(&client, &qs, Some(&token), Some(&session), list).await;
+    assert_eq!(res.status(), 200);
+    let messages = jsonrpc_messages(&res.text().await.unwrap());
+    let names: Vec<&str> = messages.last().unwrap()["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for tool in ["whoami", "echo", "list_notes", "add_note"] {
+        assert!(names.contains(&tool), "{tool} missing from {names:?}");
+    }
+
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}});
+    let res = post_mcp(&client, &qs, Some(&token), Some(&session), call).await;
+    let messages = jsonrpc_messages(&res.text().await.unwrap());
+    let text = messages.last().unwrap()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let who: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(who["client_id"], client_id.as_str());
+    assert_eq!(who["issuer"], qs.issuer.as_str());
+    assert_eq!(who["scopes"], json!(["mcp:read"]));
+
+    // A tool that needs more than the token grants: 403 with a step-up challenge
+    // naming every scope the call needs.
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "add_note", "arguments": {"text": "hi"}}});
+    let res = post_mcp(&client, &qs, Some(&token), Some(&session), call).await;
+    assert_eq!(res.status(), 403);
+    let challenge = www_authenticate(&res);
+    assert!(
+        challenge.starts_with(r#"Bearer error="insufficient_scope""#)
+            && challenge.contains(r#"scope="mcp:read mcp:write""#)
+            && challenge.contains(&format!(r#"resource_metadata="{metadata_url}""#)),
+        "{challenge}"
+    );
+
+    // Another principal (the printed token: subject dev-user) cannot use this
+    // session: 404 as for an unknown session. The owner carries on.
+    let other = qs.printed_token.clone().expect("printed token");
+    let list = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"});
+    let res = post_mcp(&client, &qs, Some(&other), Some(&session), list.clone()).await;
+    assert_eq!(res.status(), 404);
+    let res = post_mcp(&client, &qs, Some(&token), Some(&session), list).await;
+    assert_eq!(res.status(), 200);
+
+    // The same session without a token is refused by the layer.
+    let list = json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list"});
+    let res = post_mcp(&client, &qs, None, Some(&session), list).await;
+    assert_eq!(res.status(), 401);
+
+    // /whoami is protected too.
+    let res = client
+        .get(format!("{}/whoami", qs.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client.get(format!("{}/whoami", qs.base)).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}

@@ -1,0 +1,104 @@
+//! Runs `examples/mcp_server` as a black box.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The running example; killed on drop.
+pub struct Quickstart {
+    child: Child,
+    pub base: String,
+    pub issuer: String,
+    /// The development issuer's client, when no `--issuer` was given.
+    pub client: Option<(String, String)>,
+    /// The ready-made token it printed (subject `dev-user`), with the embedded issuer.
+    pub printed_token: Option<String>,
+}
+
+impl Drop for Quickstart {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn example_binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "mcp_server"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the quickstart failed");
+    // target/debug/deps/quickstart-… → target/debug/examples/mcp_server
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    path.pop();
+    path.push("examples");
+    path.push(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
+    path
+}
+
+/// Starts the quickstart on a free loopback port with `args` added, and waits
+/// for it to print `ready`.
+pub fn start(args: &[&str]) -> Quickstart {
+    let mut child = Command::new(example_binary())
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("TB_ISSUER")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the quickstart");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("quickstart did not print `ready`; got {lines:#?}"));
+        if line == "ready" {
+            break;
+        }
+        lines.push(line);
+    }
+    let after = |prefix: &str| -> String {
+        lines
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {lines:#?}"))
+            .trim()
+            .to_owned()
+    };
+    let base = after("tower-bearer quickstart: MCP server at ")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches("/mcp")
+        .to_owned();
+    let issuer = after("authorization server:");
+    let client = lines
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("development issuer: client id "))
+        .and_then(|l| l.split_once(" / secret "))
+        .map(|(id, secret)| (id.to_owned(), secret.trim().to_owned()));
+    let printed_token = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("export TB_TOKEN="))
+        .map(str::to_owned);
+    Quickstart {
+        child,
+        printed_token,
+        base,
+        issuer,
+        client,
+    }
+}
