@@ -1,6 +1,7 @@
 """Turn bench/run.sh's records into bench/results/{results.json,RESULTS.md,chart.svg}.
 
 usage: report.py RESULTS.jsonl OUT_DIR --command ... --start ... (see run.sh)
+       report.py OUT_DIR/results.json OUT_DIR   (regenerate from an earlier run)
 Standard library only: the SVG bar chart is written by hand.
 """
 
@@ -36,8 +37,8 @@ PEER_NOTES = """\
 """
 
 
-def load(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+def by_run(records):
+    return {(r["target"], r["mode"], r["workload"]): r for r in records}
 
 
 def ms(us):
@@ -78,7 +79,7 @@ def main_table(records):
 
 
 def ratio_table(records):
-    by = {(r["target"], r["mode"], r["workload"]): r for r in records}
+    by = by_run(records)
     rows = [
         "| auth | workload | req/s ours · Python · TS | ours / Python | ours / TS "
         "| CPU µs/req ours · Python · TS | CPU: Python / ours | CPU: TS / ours |",
@@ -104,7 +105,7 @@ def ratio_table(records):
 
 
 def auth_off_table(records):
-    by = {(r["target"], r["mode"], r["workload"]): r for r in records}
+    by = by_run(records)
     rows = [
         "| workload | auth | req/s off → with auth | with auth / off | CPU µs/req off → with auth "
         "| auth cost µs/req | p99 ms off → with auth |",
@@ -212,16 +213,44 @@ def chart(records):
     return "\n".join(out) + "\n"
 
 
+def sessions_line(sessions):
+    kinds = sorted({s for _, _, s in sessions})
+    if len(kinds) == 1:
+        return f"every target: {kinds[0]}."
+    return "; ".join(f"{TARGETS[t]} ({MODES[m]}): {s}" for t, m, s in sessions) + "."
+
+
+FLAGS = ("command", "start", "pinning", "load", "cpus", "cpu-model", "flood-tokens", "wrk", "node", "python")
+
+
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("records")
+    p = argparse.ArgumentParser(
+        description="Write RESULTS.md, chart.svg and results.json into OUT_DIR from run.sh's records "
+        "(JSON lines plus the flags below), or regenerate them from an earlier results.json alone."
+    )
+    p.add_argument("records", help="results.jsonl from run.sh, or an earlier results.json")
     p.add_argument("out_dir")
     p.add_argument("--note", default="")
-    for flag in ("command", "start", "pinning", "load", "cpus", "cpu-model", "flood-tokens", "wrk", "node", "python"):
-        p.add_argument(f"--{flag}", required=True)
+    for flag in FLAGS:
+        p.add_argument(f"--{flag}")
     a = p.parse_args()
+    text = Path(a.records).read_text()
+    try:
+        saved = json.loads(text)
+    except json.JSONDecodeError:
+        saved = None  # JSON lines from run.sh
+    if isinstance(saved, dict):
+        records = saved["runs"]
+        for key, value in saved["meta"].items():
+            if getattr(a, key) in (None, ""):
+                setattr(a, key, value)
+    else:
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    missing = [f for f in FLAGS if getattr(a, f.replace("-", "_")) is None]
+    if missing:
+        p.error("missing " + ", ".join("--" + f for f in missing))
+    meta = {f.replace("-", "_"): getattr(a, f.replace("-", "_")) for f in FLAGS} | {"note": a.note}
     out = Path(a.out_dir)
-    records = load(a.records)
     matrix = [r for r in records if r["label"] == "matrix"]
     scaling = [r for r in records if r["label"] == "scaling"]
     flood = [r for r in records if r["label"] == "flood"]
@@ -243,8 +272,7 @@ def main():
         " `tools/list` POSTs carry those `Mcp-Session-Id`s in turn; every POST carries `Accept:"
         " application/json, text/event-stream` and `MCP-Protocol-Version`. All three answer"
         " `tools/list` as a one-event SSE stream (each SDK's default).",
-        "- Sessions per target: "
-        + "; ".join(f"{TARGETS[t]} ({MODES[m]}): {s}" for t, m, s in sessions),
+        "- Sessions: " + sessions_line(sessions),
         "- RSS: the server process's VmRSS from /proc right after the run. CPU µs/req: the server"
         " process's user + system time (/proc/PID/stat, all threads) during the run divided by the"
         " requests served; unlike req/s it does not depend on how much of its CPU other work on a"
@@ -295,7 +323,7 @@ def main():
         ]
     (out / "RESULTS.md").write_text("\n".join(md))
     (out / "chart.svg").write_text(chart(matrix))
-    (out / "results.json").write_text(json.dumps(records, indent=1) + "\n")
+    (out / "results.json").write_text(json.dumps({"meta": meta, "runs": records}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,20 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 
 
+def access_token(token: str, claims: dict, audience: str) -> AccessToken:
+    """The SDK's AccessToken from verified JWT claims or an active introspection response."""
+    scope = claims.get("scope")
+    return AccessToken(
+        token=token,
+        client_id=claims.get("client_id", "unknown"),
+        scopes=scope.split() if scope else [],
+        expires_at=claims.get("exp"),
+        resource=audience,
+        subject=claims.get("sub"),
+        claims=claims,
+    )
+
+
 class JwksVerifier(TokenVerifier):
     """JWT access tokens checked against the issuer's JWKS (keys cached by PyJWKClient)."""
 
@@ -48,16 +62,7 @@ class JwksVerifier(TokenVerifier):
             )
         except jwt.PyJWTError:
             return None
-        scope = claims.get("scope", "")
-        return AccessToken(
-            token=token,
-            client_id=claims.get("client_id", "unknown"),
-            scopes=scope.split() if scope else [],
-            expires_at=claims.get("exp"),
-            resource=self.audience,
-            subject=claims.get("sub"),
-            claims=claims,
-        )
+        return access_token(token, claims, self.audience)
 
 
 class IntrospectionVerifier(TokenVerifier):
@@ -85,16 +90,7 @@ class IntrospectionVerifier(TokenVerifier):
         aud = data.get("aud")
         if self.audience not in (aud if isinstance(aud, list) else [aud]):
             return None
-        scope = data.get("scope")
-        return AccessToken(
-            token=token,
-            client_id=data.get("client_id", "unknown"),
-            scopes=scope.split() if scope else [],
-            expires_at=data.get("exp"),
-            resource=self.audience,
-            subject=data.get("sub"),
-            claims=data,
-        )
+        return access_token(token, data, self.audience)
 
 
 def main() -> None:
