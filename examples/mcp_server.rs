@@ -24,6 +24,8 @@ use rmcp::transport::streamable_http_server::{
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
+use tower_bearer::compose::ShapeRouter;
+use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::JwtVerifier;
 use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer};
 use tower_bearer::metadata::ProtectedResourceMetadata;
@@ -66,6 +68,10 @@ struct Args {
     /// `Origin` header are not affected [default: the server's own origin].
     #[arg(long = "allowed-origin", env = "TB_ALLOWED_ORIGINS", value_delimiter = ',')]
     allowed_origins: Vec<String>,
+    /// With the embedded development issuer: issue opaque tokens, checked by
+    /// RFC 7662 introspection (JWTs are still accepted).
+    #[arg(long, env = "TB_OPAQUE_TOKENS")]
+    opaque_tokens: bool,
     /// Serve without authentication (a baseline for benchmarks; never in production).
     #[arg(long, env = "TB_NO_AUTH")]
     no_auth: bool,
@@ -190,10 +196,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The verifier: a real issuer, or the embedded development issuer.
     let mut dev_issuer = None;
     let (issuer, verifier): (String, Arc<dyn DynTokenVerifier>) = match &args.issuer {
-        Some(issuer) => (issuer.clone(), verifier_for(&args, issuer, &audience)?),
+        Some(issuer) => (issuer.clone(), verifier_for(&args, issuer, &audience).await?),
         None => {
-            let dev = DevIssuer::start().await?;
-            let verifier = Arc::new(dev.jwt_verifier(&audience));
+            let dev = DevIssuer::builder()
+                .opaque_tokens(args.opaque_tokens)
+                .start()
+                .await?;
+            let jwt = dev.jwt_verifier(&audience);
+            let verifier: Arc<dyn DynTokenVerifier> = if args.opaque_tokens {
+                let introspection = IntrospectionVerifier::builder()
+                    .endpoint(dev.introspection_endpoint())
+                    .client_credentials(dev.client_id(), dev.client_secret())
+                    .issuer(dev.issuer())
+                    .audience(&audience)
+                    .build()?;
+                Arc::new(ShapeRouter::new(jwt, introspection))
+            } else {
+                Arc::new(jwt)
+            };
             let issuer = dev.issuer().to_owned();
             dev_issuer = Some(dev);
             (issuer, verifier)
@@ -246,7 +266,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  resource metadata:  {}", metadata_doc.metadata_url());
     println!("  authorization server: {issuer}");
     if let Some(dev) = &dev_issuer {
-        print_dev_instructions(dev, &base, &audience, &args.scopes);
+        print_dev_instructions(dev, &base, &audience, &args.scopes, args.opaque_tokens);
     }
     println!("ready");
     axum::serve(listener, app)
@@ -257,24 +277,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn verifier_for(
+/// JWTs checked against the issuer's keys; with `--introspection-endpoint`,
+/// opaque tokens checked by introspection (and JWTs too when `--jwks-uri` is set).
+async fn verifier_for(
     args: &Args,
     issuer: &str,
     audience: &str,
 ) -> Result<Arc<dyn DynTokenVerifier>, Box<dyn std::error::Error>> {
-    if args.introspection_endpoint.is_some() {
-        return Err("--introspection-endpoint: introspection is not available in this build".into());
-    }
-    let builder = JwtVerifier::builder().issuer(issuer).audience(audience);
-    let builder = match &args.jwks_uri {
-        Some(uri) => builder.jwks_uri(uri),
-        None => builder.discover(),
+    let jwt = || {
+        let builder = JwtVerifier::builder().issuer(issuer).audience(audience);
+        match &args.jwks_uri {
+            Some(uri) => builder.jwks_uri(uri),
+            None => builder.discover(),
+        }
+        .build()
     };
-    Ok(Arc::new(builder.build()?))
+    let Some(endpoint) = &args.introspection_endpoint else {
+        return Ok(Arc::new(jwt()?));
+    };
+    let (Some(client_id), Some(secret)) = (&args.client_id, &args.client_secret) else {
+        return Err("--introspection-endpoint needs --client-id and --client-secret".into());
+    };
+    let introspection = IntrospectionVerifier::builder()
+        .endpoint(endpoint)
+        .client_credentials(client_id, secret)
+        .issuer(issuer)
+        .audience(audience)
+        .build()?;
+    Ok(match args.jwks_uri {
+        Some(_) => Arc::new(ShapeRouter::new(jwt()?, introspection)),
+        None => Arc::new(introspection),
+    })
 }
 
-fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &str) {
-    let token = dev.token("dev-user", dev.client_id(), scopes, audience);
+fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &str, opaque: bool) {
+    let token = if opaque {
+        dev.opaque_token("dev-user", dev.client_id(), scopes, audience)
+    } else {
+        dev.token("dev-user", dev.client_id(), scopes, audience)
+    };
     println!(
         "  development issuer: client id {} / secret {}",
         dev.client_id(),

@@ -15,6 +15,8 @@ pub(crate) struct ServerMetadata {
     pub(crate) issuer: String,
     #[serde(default)]
     pub(crate) jwks_uri: Option<String>,
+    #[serde(default)]
+    pub(crate) introspection_endpoint: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -257,33 +257,17 @@ impl<S: fmt::Debug, V: ?Sized> fmt::Debug for TokenVerifierService<S, V> {
 }
 
 impl<S, V: ?Sized> TokenVerifierService<S, V> {
-    /// The inner service.
-    ///
-    /// See [`TokenVerifierService`] for an example.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// # use tower_bearer::*;
-    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
-    /// # use tower::Layer;
-    /// let mut svc = TokenVerifierLayer::new(V).layer(42_u32);
-    /// *svc.get_mut() += 1;
-    /// assert_eq!(svc.into_inner(), 43);
-    /// ```
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the service, returning the inner one.
-    ///
-    /// See [`TokenVerifierService::get_mut`] for an example.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::macros::inner_service_accessors!(
+        r#"```
+# use tower_bearer::*;
+# struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+# use tower::Layer;
+let mut svc = TokenVerifierLayer::new(V).layer(42_u32);
+*svc.get_mut() += 1;
+assert_eq!(svc.into_inner(), 43);
+```
+"#
+    );
 }
 
 impl<S, V, ReqBody, ResBody> Service<Request<ReqBody>> for TokenVerifierService<S, V>

@@ -56,12 +56,16 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+mod builder;
 mod challenge;
+pub mod compose;
 mod discovery;
 pub mod extract;
 mod fetch;
+pub mod introspection;
 pub mod jwt;
 mod layer;
+mod macros;
 pub mod mcp;
 pub mod metadata;
 pub mod origin;
@@ -74,7 +78,9 @@ pub mod scope;
 pub mod testing;
 mod verifier;
 
+pub use builder::ServiceBuilderExt;
 pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};
+pub use introspection::IntrospectionVerifier;
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
 pub use refusal::RefusalFuture;

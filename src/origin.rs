@@ -165,31 +165,15 @@ pub struct Origin<S> {
 }
 
 impl<S> Origin<S> {
-    /// The inner service.
-    ///
-    /// See [`Origin`] for an example.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// use tower::Layer;
-    /// let mut svc = tower_bearer::origin::OriginLayer::new(["https://a.example"]).layer(1_u8);
-    /// *svc.get_mut() += 1;
-    /// assert_eq!(svc.into_inner(), 2);
-    /// ```
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the service, returning the inner one.
-    ///
-    /// See [`Origin::get_mut`] for an example.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::macros::inner_service_accessors!(
+        r#"```
+use tower::Layer;
+let mut svc = tower_bearer::origin::OriginLayer::new(["https://a.example"]).layer(1_u8);
+*svc.get_mut() += 1;
+assert_eq!(svc.into_inner(), 2);
+```
+"#
+    );
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Origin<S>

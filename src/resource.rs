@@ -70,6 +70,11 @@ pub fn canonical_resource(uri: &str) -> Option<String> {
 /// assert!(audience_matches("urn:example:api", "urn:example:api"));
 /// ```
 pub fn audience_matches(configured: &str, presented: &str) -> bool {
+    // Equal strings have equal canonical forms: skip the parsing (and its
+    // allocations) on the common path.
+    if configured == presented {
+        return true;
+    }
     match canonical_resource(configured) {
         Some(configured) => canonical_resource(presented).is_some_and(|p| p == configured),
         None => configured == presented,

@@ -305,30 +305,14 @@ impl<S> RequireScope<S> {
         RequireScopeLayer::new(scopes)
     }
 
-    /// The inner service.
-    ///
-    /// See [`RequireScope`] for an example.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// let mut svc = tower_bearer::scope::RequireScope::new(1_u8, ["a"]);
-    /// *svc.get_mut() += 1;
-    /// assert_eq!(svc.into_inner(), 2);
-    /// ```
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the service, returning the inner one.
-    ///
-    /// See [`RequireScope::get_mut`] for an example.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::macros::inner_service_accessors!(
+        r#"```
+let mut svc = tower_bearer::scope::RequireScope::new(1_u8, ["a"]);
+*svc.get_mut() += 1;
+assert_eq!(svc.into_inner(), 2);
+```
+"#
+    );
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScope<S>

@@ -4,52 +4,20 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-
-use serde_json::Value;
-use support::quickstart::{Quickstart, start};
-
-/// Installs the SDK; `None` (after a loud message) only when the registry is
-/// unreachable.
-fn python() -> Option<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(root.join("scripts/setup-python.sh"))
-        .status()
-        .expect("run setup-python.sh");
-    if status.code() == Some(3) {
-        eprintln!("SKIPPED: the MCP Python SDK could not be installed (PyPI unreachable)");
-        return None;
-    }
-    assert!(status.success(), "scripts/setup-python.sh failed: {status}");
-    Some(root.join(".venv/bin/python").display().to_string())
-}
-
-fn run_client(python: &str, qs: &Quickstart, extra: &[&str]) -> Value {
-    let (client_id, client_secret) = qs.client.clone().expect("embedded issuer");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/python/mcp_client.py");
-    let url = format!("{}/mcp", qs.base);
-    let output = Command::new(python)
-        .arg(script)
-        .args(["--url", &url, "--issuer", &qs.issuer, "--client-id", &client_id])
-        .args(["--client-secret", &client_secret])
-        .args(extra)
-        .output()
-        .expect("run the Python client");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("one JSON line")
-}
+use support::python::{python, run_client};
+use support::quickstart::start;
 
 #[test]
 fn python_sdk_discovers_authenticates_and_calls_tools() {
     let Some(python) = python() else { return };
     let qs = start(&[]);
-    let out = run_client(&python, &qs, &["--scope", "mcp:read"]);
+    let out = run_client(
+        &python,
+        &qs,
+        &qs.issuer,
+        qs.client.clone().expect("embedded issuer"),
+        &["--scope=mcp:read"],
+    );
     assert_eq!(
         out["tools"],
         serde_json::json!(["add_note", "echo", "list_notes", "whoami"])
@@ -92,12 +60,9 @@ fn python_sdk_steps_up_from_read_to_write() {
     let out = run_client(
         &python,
         &qs,
-        &[
-            "--write-tool",
-            "add_note",
-            "--write-args",
-            r#"{"text": "from python"}"#,
-        ],
+        &qs.issuer,
+        qs.client.clone().expect("embedded issuer"),
+        &["--write-tool=add_note", r#"--write-args={"text": "from python"}"#],
     );
     // The write call was refused with 403 insufficient_scope, the SDK asked for
     // the union of scopes and retried on the same session.

@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use support::quickstart::{Quickstart, start};
-use support::{jsonrpc_messages, www_authenticate};
+use support::{get_json, jsonrpc_messages, www_authenticate};
 
 async fn post_mcp(
     client: &reqwest::Client,
@@ -55,36 +55,23 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
         !challenge.contains("error="),
         "no credentials: bare challenge, {challenge}"
     );
-    let metadata: Value = client
-        .get(&metadata_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = get_json(&client, &metadata_url).await;
     let resource = metadata["resource"].as_str().unwrap().to_owned();
     assert_eq!(resource, format!("{}/mcp", qs.base));
     assert_eq!(metadata["authorization_servers"], json!([qs.issuer]));
-    let root: Value = client
-        .get(format!("{}/.well-known/oauth-protected-resource", qs.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let root: Value = get_json(
+        &client,
+        &format!("{}/.well-known/oauth-protected-resource", qs.base),
+    )
+    .await;
     assert_eq!(root, metadata);
 
     // Client credentials at the development issuer's token endpoint.
-    let as_metadata: Value = client
-        .get(format!("{}/.well-known/oauth-authorization-server", qs.issuer))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let as_metadata: Value = get_json(
+        &client,
+        &format!("{}/.well-known/oauth-authorization-server", qs.issuer),
+    )
+    .await;
     let (client_id, client_secret) = qs.client.clone().expect("the embedded issuer prints its client");
     let token: Value = client
         .post(as_metadata["token_endpoint"].as_str().unwrap())
@@ -186,4 +173,26 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
     assert_eq!(res.status(), 200);
     let res = client.get(format!("{}/whoami", qs.base)).send().await.unwrap();
     assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn quickstart_opaque_tokens_are_introspected() {
+    let qs = start(&["--opaque-tokens"]);
+    let client = reqwest::Client::new();
+    let printed = qs.printed_token.clone().expect("printed token");
+    assert!(!printed.contains('.'), "an opaque token is printed");
+    let whoami = |token: String| {
+        let client = client.clone();
+        let url = format!("{}/whoami", qs.base);
+        async move { client.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let res = whoami(printed).await;
+    assert_eq!(res.status(), 200);
+    let who: Value = res.json().await.unwrap();
+    assert_eq!(who["subject"], "dev-user");
+    assert_eq!(who["issuer"], qs.issuer.as_str());
+    // An unknown opaque token is inactive: 401, not 503.
+    let res = whoami("opaque-but-unknown".into()).await;
+    assert_eq!(res.status(), 401);
+    assert!(www_authenticate(&res).contains(r#"error_description="token not active""#));
 }

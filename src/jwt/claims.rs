@@ -103,13 +103,12 @@ impl ClaimRules {
         })
     }
 
-    /// Whether a presented audience names this resource: byte equality first
-    /// (no allocation on the common path), then the canonical comparison (case of
-    /// scheme and host, default port, trailing slash; never a prefix).
+    /// Whether a presented audience names this resource (canonical comparison:
+    /// case of scheme and host, default port, trailing slash; never a prefix).
     fn accepts_audience(&self, presented: &str) -> bool {
         self.audiences
             .iter()
-            .any(|c| c == presented || crate::resource::audience_matches(c, presented))
+            .any(|c| crate::resource::audience_matches(c, presented))
     }
 
     /// `exp` must be after `now - leeway`; `nbf` and `iat` before `now + leeway`.

@@ -175,13 +175,15 @@ impl KeyCache {
             return Ok(decided);
         }
         let _guard = self.fetch_lock.lock().await;
-        let now = Instant::now();
-        if let Some(decided) = self.newer_or_cooling(seen, now) {
+        if let Some(decided) = self.newer_or_cooling(seen, Instant::now()) {
             return Ok(decided);
         }
-        self.write().last_kid_refetch = Some(now);
         tracing::debug!(source = ?self.source, "unknown key id: refetching the key set");
-        self.fetch_and_store().await.map(Some)
+        let result = self.fetch_and_store().await;
+        // The cooldown starts when the refetch is done: requests that arrived
+        // while it ran waited on `fetch_lock` and now see the new set.
+        self.write().last_kid_refetch = Some(Instant::now());
+        result.map(Some)
     }
 
     /// `Some(Some(keys))` when the set changed since `seen`, `Some(None)` while the

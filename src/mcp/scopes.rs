@@ -350,32 +350,16 @@ pub struct McpScope<S> {
 }
 
 impl<S> McpScope<S> {
-    /// The inner service.
-    ///
-    /// See [`McpScope`] for an example.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// use tower::Layer;
-    /// use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy};
-    /// let mut svc = McpScopeLayer::new(McpScopePolicy::new()).layer(1_u8);
-    /// *svc.get_mut() += 1;
-    /// assert_eq!(svc.into_inner(), 2);
-    /// ```
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the service, returning the inner one.
-    ///
-    /// See [`McpScope::get_mut`] for an example.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::macros::inner_service_accessors!(
+        r#"```
+use tower::Layer;
+use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy};
+let mut svc = McpScopeLayer::new(McpScopePolicy::new()).layer(1_u8);
+*svc.get_mut() += 1;
+assert_eq!(svc.into_inner(), 2);
+```
+"#
+    );
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -346,31 +346,15 @@ impl<S: fmt::Debug, St> fmt::Debug for McpSession<S, St> {
 }
 
 impl<S, St> McpSession<S, St> {
-    /// The inner service.
-    ///
-    /// See [`McpSession`] for an example.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    ///
-    /// ```
-    /// use tower::Layer;
-    /// let mut svc = tower_bearer::mcp::McpSessionLayer::new().layer(1_u8);
-    /// *svc.get_mut() += 1;
-    /// assert_eq!(svc.into_inner(), 2);
-    /// ```
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Consumes the service, returning the inner one.
-    ///
-    /// See [`McpSession::get_mut`] for an example.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::macros::inner_service_accessors!(
+        r#"```
+use tower::Layer;
+let mut svc = tower_bearer::mcp::McpSessionLayer::new().layer(1_u8);
+*svc.get_mut() += 1;
+assert_eq!(svc.into_inner(), 2);
+```
+"#
+    );
 }
 
 /// The session named by a request.

@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: real servers on loopback.
 #![allow(dead_code)]
 
+pub mod oidc;
+pub mod python;
 pub mod quickstart;
 
 use std::net::SocketAddr;
@@ -39,4 +41,16 @@ pub fn jsonrpc_messages(body: &str) -> Vec<serde_json::Value> {
         .filter(|d| !d.is_empty())
         .map(|d| serde_json::from_str(d).expect("JSON in SSE data"))
         .collect()
+}
+
+/// GETs `url` and parses its JSON body (panics on any failure).
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let res = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    res.json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }

@@ -39,11 +39,16 @@ fn example_binary() -> PathBuf {
     path
 }
 
-/// Starts the quickstart on a free loopback port with `args` added, and waits
-/// for it to print `ready`.
+/// Starts the quickstart with `args` (on a free loopback port unless they
+/// name `--listen`), and waits for it to print `ready`.
 pub fn start(args: &[&str]) -> Quickstart {
+    let listen: &[&str] = if args.contains(&"--listen") {
+        &[]
+    } else {
+        &["--listen", "127.0.0.1:0"]
+    };
     let mut child = Command::new(example_binary())
-        .args(["--listen", "127.0.0.1:0"])
+        .args(listen)
         .args(args)
         .env_remove("TB_ISSUER")
         .env("RUST_LOG", "warn")
@@ -101,4 +106,12 @@ pub fn start(args: &[&str]) -> Quickstart {
         issuer,
         client,
     }
+}
+
+/// A loopback address that was free a moment ago, for servers that must know
+/// their own URL before they start.
+pub fn free_loopback_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind loopback")
 }

@@ -1,0 +1,135 @@
+//! The JWT verify path against raw signature verification (DESIGN §6: the path
+//! must cost at most 1.1 × the raw aws-lc-rs verification of the same algorithm).
+//!
+//! For each of RS256, PS256, ES256 and EdDSA, one group with:
+//! - `raw_aws_lc_rs`: `ParsedPublicKey::verify_sig` (key parsed once) over the
+//!   token's signing input: the floor;
+//! - `jwt_verifier`: `JwtVerifier::verify` on a realistic RFC 9068 access token
+//!   with warm keys (everything: pre-checks, header, signature, claims, AccessToken);
+//! - `verify_jws`: `tower_bearer::jwt::verify_jws` on the same token and key set
+//!   (pre-checks, header, signature; no claims): splits the verifier's overhead;
+//! - `jsonwebtoken_decode`: `jsonwebtoken::decode` with a `DecodingKey` built once,
+//!   for reference.
+//!
+//! Plus `jwt/cache`: a hit in the verified-token cache (target ≤ 2 µs).
+//!
+//! Run: `cargo bench --bench jwt` (short measurement times; < 3 min).
+//! Ratios: `scripts/bench-ratios.sh` after a run.
+
+#[path = "../tests/support_jwks/mod.rs"]
+mod support_jwks;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::Value;
+use support_jwks::{AUDIENCE, JwksServer, TestKey, access_token_claims, alg_name, jwks, verifier_for};
+use tower_bearer::TokenVerifier;
+use tower_bearer::jwt::{Algorithm, JwtVerifier, KeyPolicy, KeySet, verify_jws};
+
+fn raw_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm {
+    match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        other => panic!("not benchmarked: {other:?}"),
+    }
+}
+
+struct Fixture {
+    server: JwksServer,
+    key: TestKey,
+    token: String,
+    verifier: JwtVerifier,
+}
+
+fn fixture(rt: &tokio::runtime::Runtime, alg: Algorithm, cache: bool) -> Fixture {
+    let key = TestKey::generate(alg, "bench-key");
+    let server = rt.block_on(JwksServer::start(&[&key]));
+    let mut builder = verifier_for(&server);
+    if cache {
+        builder = builder.verified_token_cache(10_000);
+    }
+    let verifier = builder.build().expect("bench verifier");
+    rt.block_on(verifier.prefetch()).expect("keys load");
+    let token = key.token(&access_token_claims(&server.issuer()));
+    rt.block_on(verifier.verify(&token))
+        .expect("bench token verifies");
+    Fixture {
+        server,
+        key,
+        token,
+        verifier,
+    }
+}
+
+fn verify_path(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
+        let f = fixture(&rt, alg, false);
+        let (signing_input, sig) = f.token.rsplit_once('.').expect("three segments");
+        let sig = URL_SAFE_NO_PAD.decode(sig).expect("signature base64url");
+        let raw = ParsedPublicKey::new(raw_algorithm(alg), f.key.public_key_bytes()).expect("raw key");
+        raw.verify_sig(signing_input.as_bytes(), &sig)
+            .expect("raw verify");
+
+        let policy = KeyPolicy::default();
+        let keys = KeySet::from_jwks(jwks(&[&f.key]).to_string().as_bytes(), &policy).expect("key set");
+        verify_jws(&f.token, &keys, &policy).expect("verify_jws accepts");
+
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(f.key.jwk()).expect("jwk");
+        let decoding_key = DecodingKey::from_jwk(&jwk).expect("decoding key");
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&[f.server.issuer()]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Value>(&f.token, &decoding_key, &validation).expect("jsonwebtoken accepts");
+
+        let mut group = c.benchmark_group(format!("jwt/{}", alg_name(alg)));
+        group.bench_function("raw_aws_lc_rs", |b| {
+            b.iter(|| raw.verify_sig(black_box(signing_input.as_bytes()), black_box(&sig)))
+        });
+        group.bench_function("jwt_verifier", |b| {
+            b.to_async(&rt).iter(|| f.verifier.verify(black_box(&f.token)))
+        });
+        group.bench_function("verify_jws", |b| {
+            b.iter(|| verify_jws(black_box(&f.token), &keys, &policy))
+        });
+        group.bench_function("jsonwebtoken_decode", |b| {
+            b.iter(|| jsonwebtoken::decode::<Value>(black_box(&f.token), &decoding_key, &validation))
+        });
+        group.finish();
+    }
+
+    let f = fixture(&rt, Algorithm::ES256, true);
+    let mut group = c.benchmark_group("jwt/cache");
+    group.bench_function("verified_token_cache_hit", |b| {
+        b.to_async(&rt).iter(|| f.verifier.verify(black_box(&f.token)))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(400))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(30);
+    targets = verify_path
+}
+criterion_main!(benches);

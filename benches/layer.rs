@@ -1,0 +1,138 @@
+//! Cost of the layer itself: the same no-op service with and without
+//! `TokenVerifierLayer` (cached and uncached tokens), bearer extraction,
+//! challenge rendering and principal comparison.
+
+use std::convert::Infallible;
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use tower::{Service, ServiceExt, service_fn};
+use tower_bearer::extract::BearerExtractor;
+use tower_bearer::jwt::JwtVerifier;
+use tower_bearer::testing::DevIssuer;
+use tower_bearer::{AuthError, Challenge, InvalidToken, Principal, TokenVerifier, TokenVerifierLayer};
+
+const AUDIENCE: &str = "https://api.example.com/mcp";
+const METADATA: &str = "https://api.example.com/.well-known/oauth-protected-resource/mcp";
+
+fn request(token: &str) -> Request<String> {
+    Request::builder()
+        .uri("/mcp")
+        .header("authorization", format!("Bearer {token}"))
+        .body(String::new())
+        .unwrap()
+}
+
+async fn noop(_req: Request<String>) -> Result<Response<String>, Infallible> {
+    Ok(Response::new(String::new()))
+}
+
+fn layer_overhead(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let issuer = rt.block_on(DevIssuer::start()).unwrap();
+    let token = issuer.token("alice", "app", "mcp:read", AUDIENCE);
+    let verifier = |cache: bool| {
+        let builder = JwtVerifier::builder()
+            .issuer(issuer.issuer())
+            .audience(AUDIENCE)
+            .jwks_uri(issuer.jwks_uri());
+        let builder = if cache {
+            builder.verified_token_cache(10_000)
+        } else {
+            builder
+        };
+        let v = builder.build().unwrap();
+        rt.block_on(v.verify(&token)).unwrap();
+        v
+    };
+    let cached = TokenVerifierLayer::new(verifier(true)).resource_metadata(METADATA);
+    let uncached = TokenVerifierLayer::new(verifier(false)).resource_metadata(METADATA);
+
+    let mut group = c.benchmark_group("layer");
+    group.bench_function("no_layer", |b| {
+        let svc = service_fn(noop);
+        b.to_async(&rt).iter(|| {
+            let req = request(&token);
+            async move { black_box(svc.oneshot(req).await.unwrap()) }
+        });
+    });
+    for (name, layer) in [("cached_token", &cached), ("rs256_verify", &uncached)] {
+        group.bench_function(name, |b| {
+            let svc = tower::ServiceBuilder::new().layer(layer.clone()).service_fn(noop);
+            b.to_async(&rt).iter(|| {
+                let req = request(&token);
+                let mut svc = svc.clone();
+                async move {
+                    let res = svc.ready().await.unwrap().call(req).await.unwrap();
+                    assert_eq!(res.status(), 200);
+                    black_box(res)
+                }
+            });
+        });
+    }
+    group.bench_function("refused_no_token", |b| {
+        let svc = tower::ServiceBuilder::new()
+            .layer(cached.clone())
+            .service_fn(noop);
+        b.to_async(&rt).iter(|| {
+            let req = Request::new(String::new());
+            let svc = svc.clone();
+            async move { black_box(svc.oneshot(req).await.unwrap()) }
+        });
+    });
+    group.finish();
+}
+
+fn extraction_and_challenges(c: &mut Criterion) {
+    let token = "eyJhbGciOiJSUzI1NiJ9.".repeat(30);
+    let req = request(&token);
+    let extractor = BearerExtractor::new();
+    let challenge = Challenge::new().resource_metadata(METADATA).realm("mcp");
+    let mut group = c.benchmark_group("http");
+    group.bench_function("extract_bearer_600B", |b| {
+        b.iter(|| black_box(extractor.extract(black_box(req.headers()), req.uri()).unwrap()))
+    });
+    group.bench_function("render_missing_token", |b| {
+        b.iter(|| black_box(AuthError::MissingToken.into_response::<String>(black_box(&challenge))))
+    });
+    group.bench_function("render_invalid_token", |b| {
+        b.iter(|| {
+            black_box(
+                AuthError::InvalidToken(InvalidToken::Expired).into_response::<String>(black_box(&challenge)),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn principal(c: &mut Criterion) {
+    let a = Principal::new()
+        .with_issuer("https://auth.example.com")
+        .with_subject("user-1234567890")
+        .with_client_id("client-abcdef");
+    let b = a.clone();
+    let other = Principal::new()
+        .with_issuer("https://auth.example.com")
+        .with_subject("user-0");
+    let mut group = c.benchmark_group("principal");
+    group.bench_function("same_owner_equal", |bch| {
+        bch.iter(|| black_box(black_box(&a).same_owner(black_box(&b))))
+    });
+    group.bench_function("same_owner_differs", |bch| {
+        bch.iter(|| black_box(black_box(&a).same_owner(black_box(&other))))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = layer_overhead, extraction_and_challenges, principal
+}
+criterion_main!(benches);

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the oidc-provider interop server needs, idempotently:
+#   - nodejs + npm with apt-get, only when `node` is missing;
+#   - `npm ci` in tests/interop/oidc, skipped when node_modules matches package-lock.json.
+# Exit codes: 0 ready; 3 the package registry cannot be reached (callers turn this into a
+# loud SKIPPED); anything else is a real failure.
+set -euo pipefail
+
+dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/oidc" && pwd)"
+cd "$dir"
+
+# Several test binaries may call this at once: one at a time.
+exec 9>"$dir/.setup.lock"
+flock 9
+
+say() { echo "setup-node: $*" >&2; }
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "node is missing and apt-get is not available"
+    exit 3
+  fi
+  say "installing nodejs and npm with apt-get"
+  if ! apt-get update -qq >&2; then
+    say "apt-get update failed: package registry unreachable"
+    exit 3
+  fi
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2; then
+    say "apt-get install nodejs npm failed"
+    exit 3
+  fi
+fi
+
+stamp="node_modules/.tower-bearer-lock.sha256"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d node_modules/oidc-provider ]]; then
+  exit 0
+fi
+
+if ! timeout 30 npm ping >/dev/null 2>&1; then
+  say "the npm registry cannot be reached"
+  exit 3
+fi
+say "npm ci in $dir"
+npm ci --no-audit --no-fund --loglevel=error >&2
+echo "$want" >"$stamp"

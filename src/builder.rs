@@ -1,0 +1,114 @@
+//! [`ServiceBuilderExt`]: this crate's layers as methods of tower's
+//! [`ServiceBuilder`].
+
+use tower::ServiceBuilder;
+use tower_layer::Stack;
+
+use crate::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer, SessionStore};
+use crate::origin::OriginLayer;
+use crate::scope::RequireScopeLayer;
+use crate::{TokenVerifier, TokenVerifierLayer};
+
+mod sealed {
+    pub trait Sealed<T> {}
+    impl<T> Sealed<T> for tower::ServiceBuilder<T> {}
+}
+
+/// Adds this crate's layers to a [`ServiceBuilder`], one method per layer, in
+/// the order requests meet them.
+///
+/// ```
+/// use tower::ServiceBuilder;
+/// use tower_bearer::{ServiceBuilderExt, TokenVerifierLayer, mcp::McpSessionLayer};
+/// # use tower_bearer::*;
+/// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+///
+/// let svc = ServiceBuilder::new()
+///     .allow_origins(["https://app.example.com"])
+///     .verify_bearer(TokenVerifierLayer::new(V).resource_metadata("https://api.example.com/.well-known/oauth-protected-resource"))
+///     .bind_mcp_sessions(McpSessionLayer::new())
+///     .require_scope(["mcp:read"])
+///     .service_fn(|_req: http::Request<String>| async {
+///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+///     });
+/// # let _ = svc;
+/// ```
+pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
+    /// Adds an [`OriginLayer`] allowing these browser origins.
+    ///
+    /// See [`ServiceBuilderExt`] for an example.
+    fn allow_origins<I, S>(self, origins: I) -> ServiceBuilder<Stack<OriginLayer, L>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>;
+
+    /// Adds a configured [`TokenVerifierLayer`].
+    ///
+    /// See [`ServiceBuilderExt`] for an example.
+    fn verify_bearer<V: TokenVerifier + ?Sized>(
+        self,
+        layer: TokenVerifierLayer<V>,
+    ) -> ServiceBuilder<Stack<TokenVerifierLayer<V>, L>>;
+
+    /// Adds a configured [`McpSessionLayer`].
+    ///
+    /// See [`ServiceBuilderExt`] for an example.
+    fn bind_mcp_sessions<St: SessionStore>(
+        self,
+        layer: McpSessionLayer<St>,
+    ) -> ServiceBuilder<Stack<McpSessionLayer<St>, L>>;
+
+    /// Adds a [`McpScopeLayer`] enforcing `policy`.
+    ///
+    /// ```
+    /// use tower::ServiceBuilder;
+    /// use tower_bearer::{ServiceBuilderExt, mcp::McpScopePolicy};
+    /// let builder = ServiceBuilder::new().mcp_scopes(McpScopePolicy::new().base(["mcp:read"]));
+    /// # let _ = builder;
+    /// ```
+    fn mcp_scopes(self, policy: McpScopePolicy) -> ServiceBuilder<Stack<McpScopeLayer, L>>;
+
+    /// Adds a [`RequireScopeLayer`] requiring all of `scopes`.
+    ///
+    /// See [`ServiceBuilderExt`] for an example.
+    fn require_scope<I, S>(self, scopes: I) -> ServiceBuilder<Stack<RequireScopeLayer, L>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>;
+}
+
+impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    fn allow_origins<I, S>(self, origins: I) -> ServiceBuilder<Stack<OriginLayer, L>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.layer(OriginLayer::new(origins))
+    }
+
+    fn verify_bearer<V: TokenVerifier + ?Sized>(
+        self,
+        layer: TokenVerifierLayer<V>,
+    ) -> ServiceBuilder<Stack<TokenVerifierLayer<V>, L>> {
+        self.layer(layer)
+    }
+
+    fn bind_mcp_sessions<St: SessionStore>(
+        self,
+        layer: McpSessionLayer<St>,
+    ) -> ServiceBuilder<Stack<McpSessionLayer<St>, L>> {
+        self.layer(layer)
+    }
+
+    fn mcp_scopes(self, policy: McpScopePolicy) -> ServiceBuilder<Stack<McpScopeLayer, L>> {
+        self.layer(McpScopeLayer::new(policy))
+    }
+
+    fn require_scope<I, S>(self, scopes: I) -> ServiceBuilder<Stack<RequireScopeLayer, L>>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.layer(RequireScopeLayer::new(scopes))
+    }
+}

@@ -1,0 +1,503 @@
+//! RFC 7662 token introspection: [`IntrospectionVerifier`] asks the authorization
+//! server about opaque tokens and caches its answers.
+//!
+//! - **Request**: `POST token=…&token_type_hint=access_token`, authenticated with
+//!   `client_secret_basic` (default) or `client_secret_post` ([`ClientAuth`]); no
+//!   redirects; 5 s timeout; HTTPS only (plain http to loopback for development).
+//! - **Response rules**: `active` must be the JSON boolean `true` (`"true"` or a
+//!   missing member is inactive); `exp`/`nbf` are honoured with the leeway (60 s);
+//!   `iss` must equal the configured issuer when the response carries one; `aud`
+//!   must contain the configured resource when the response carries one (or
+//!   always, with [`require_audience`](IntrospectionVerifierBuilder::require_audience));
+//!   sender-constrained tokens (`cnf`) and other token types are refused; `scope`
+//!   becomes [`Scopes`](crate::Scopes); the principal is *(client_id, iss or the
+//!   configured issuer, sub)*. Bodies over 64 KiB or not JSON are outages.
+//! - **Cache**: keyed by SHA-256 of the token (never the token), bounded by entry
+//!   count (10 000); a positive answer lives `min(60 s, exp − now)`, a negative one
+//!   10 s (0 disables); outages are never cached; concurrent misses for one token
+//!   make exactly one call.
+//! - **Failures**: a transport error, timeout, non-2xx status or unparsable body is
+//!   [`VerifyError::Unavailable`] (503 with `Retry-After`), never `invalid_token`.
+//!
+//! Neither tokens nor the client secret appear in `Debug` output, errors or logs.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower_bearer::TokenVerifierLayer;
+//! use tower_bearer::introspection::{ClientAuth, IntrospectionVerifier};
+//!
+//! let verifier = IntrospectionVerifier::builder()
+//!     .endpoint("https://as.example/oauth2/introspect")
+//!     .client_credentials("resource-server", "s3cret")
+//!     .auth_method(ClientAuth::Basic)
+//!     .issuer("https://as.example")
+//!     .audience("https://api.example/mcp")
+//!     .positive_ttl(Duration::from_secs(30))
+//!     .build()
+//!     .expect("valid configuration");
+//! assert!(!format!("{verifier:?}").contains("s3cret"));
+//! let layer = TokenVerifierLayer::new(verifier);
+//! ```
+
+mod cache;
+mod client;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use cache::DecisionCache;
+use client::{Introspector, Rules, Secret};
+
+pub use client::ClientAuth;
+
+use crate::discovery::DiscoveryError;
+use crate::fetch::{self, FetchError};
+use crate::{AccessToken, TokenVerifier, VerifyError};
+
+/// Default number of cached decisions.
+pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
+/// Default (and maximum) lifetime of a cached positive answer.
+pub const DEFAULT_POSITIVE_TTL: Duration = Duration::from_secs(60);
+/// Default lifetime of a cached negative answer.
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
+/// Default clock leeway for `exp` and `nbf`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
+/// Verifies opaque tokens by RFC 7662 introspection, with a bounded cache.
+///
+/// Built with [`IntrospectionVerifier::builder`]. Cloning is cheap and clones
+/// share the cache.
+///
+/// ```
+/// use tower_bearer::introspection::IntrospectionVerifier;
+///
+/// let verifier = IntrospectionVerifier::builder()
+///     .endpoint("https://as.example/introspect")
+///     .client_credentials("rs", "secret")
+///     .build()
+///     .unwrap();
+/// let shared = verifier.clone(); // same cache
+/// ```
+#[derive(Clone)]
+pub struct IntrospectionVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    introspector: Introspector,
+    cache: DecisionCache,
+}
+
+impl fmt::Debug for IntrospectionVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionVerifier")
+            .field("introspector", &self.inner.introspector)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IntrospectionVerifier {
+    /// A builder with the defaults described in the [module docs](self).
+    ///
+    /// ```
+    /// let builder = tower_bearer::introspection::IntrospectionVerifier::builder();
+    /// ```
+    pub fn builder() -> IntrospectionVerifierBuilder {
+        IntrospectionVerifierBuilder::default()
+    }
+
+    /// Number of cached decisions (positive and negative), after pending
+    /// evictions have run. Never more than the configured capacity.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use tower_bearer::introspection::IntrospectionVerifier;
+    /// let verifier = IntrospectionVerifier::builder()
+    ///     .endpoint("https://as.example/introspect")
+    ///     .client_credentials("rs", "secret")
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(verifier.cache_entry_count().await, 0);
+    /// # });
+    /// ```
+    pub async fn cache_entry_count(&self) -> u64 {
+        self.inner.cache.entry_count().await
+    }
+}
+
+impl TokenVerifier for IntrospectionVerifier {
+    async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
+        let Inner { introspector, cache } = &*self.inner;
+        let decision = cache.get_or_decide(token, introspector.introspect(token)).await?;
+        let token = decision?;
+        // Entries expire by `exp`; this also guards against the wall clock
+        // jumping ahead of the cache's monotonic clock.
+        if token
+            .expires_at()
+            .is_some_and(|exp| client::is_expired(exp, introspector.rules.leeway, SystemTime::now()))
+        {
+            return Err(crate::InvalidToken::Expired.into());
+        }
+        Ok(token)
+    }
+}
+
+/// Why an [`IntrospectionVerifier`] could not be built.
+///
+/// ```
+/// use tower_bearer::introspection::{BuildError, IntrospectionVerifier};
+/// let err = IntrospectionVerifier::builder()
+///     .endpoint("http://as.example/introspect") // plain http off loopback
+///     .client_credentials("rs", "secret")
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, BuildError::Url { what: "introspection endpoint", .. }));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Neither [`endpoint`](IntrospectionVerifierBuilder::endpoint) nor
+    /// [`discover_from`](IntrospectionVerifierBuilder::discover_from) was used.
+    #[error("no introspection endpoint: call endpoint() or discover_from()")]
+    MissingEndpoint,
+    /// [`client_credentials`](IntrospectionVerifierBuilder::client_credentials) was not called.
+    #[error("no client credentials for the introspection endpoint")]
+    MissingCredentials,
+    /// `require_audience(true)` without an audience to require.
+    #[error("require_audience(true) needs audience()")]
+    AudienceRequired,
+    /// A URL is invalid, or not https (plain http is allowed to loopback only).
+    #[error("{what}: {reason}")]
+    Url {
+        /// Which URL: `"issuer"` or `"introspection endpoint"`.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The issuer's metadata could not be fetched.
+    #[error("authorization server metadata unavailable: {0}")]
+    Discovery(String),
+    /// The metadata names another issuer (RFC 8414 §3.3).
+    #[error("metadata issuer {found:?} does not match the configured issuer {expected:?}")]
+    IssuerMismatch {
+        /// The configured issuer.
+        expected: String,
+        /// The issuer named by the metadata.
+        found: String,
+    },
+    /// The metadata has no `introspection_endpoint`.
+    #[error("authorization server metadata has no introspection_endpoint")]
+    NoIntrospectionEndpoint,
+}
+
+impl BuildError {
+    fn url(what: &'static str) -> impl FnOnce(FetchError) -> BuildError {
+        move |e| BuildError::Url {
+            what,
+            reason: e.to_string(),
+        }
+    }
+}
+
+/// Configures an [`IntrospectionVerifier`]. Finish with [`build`](Self::build)
+/// (endpoint given) or [`discover_from`](Self::discover_from) (endpoint found in
+/// the issuer's metadata).
+///
+/// ```
+/// use tower_bearer::introspection::IntrospectionVerifier;
+/// let builder = IntrospectionVerifier::builder().client_credentials("rs", "secret");
+/// assert!(!format!("{builder:?}").contains("secret\""));
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct IntrospectionVerifierBuilder {
+    endpoint: Option<String>,
+    credentials: Option<(String, Secret)>,
+    auth: ClientAuth,
+    issuer: Option<String>,
+    audience: Option<String>,
+    require_audience: bool,
+    cache_capacity: u64,
+    positive_ttl: Duration,
+    negative_ttl: Duration,
+    timeout: Duration,
+    leeway: Duration,
+}
+
+impl Default for IntrospectionVerifierBuilder {
+    fn default() -> Self {
+        IntrospectionVerifierBuilder {
+            endpoint: None,
+            credentials: None,
+            auth: ClientAuth::default(),
+            issuer: None,
+            audience: None,
+            require_audience: false,
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
+            positive_ttl: DEFAULT_POSITIVE_TTL,
+            negative_ttl: DEFAULT_NEGATIVE_TTL,
+            timeout: fetch::DEFAULT_TIMEOUT,
+            leeway: DEFAULT_LEEWAY,
+        }
+    }
+}
+
+impl IntrospectionVerifierBuilder {
+    /// The introspection endpoint URL (https, or http to loopback).
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().endpoint("https://as.example/introspect");
+    /// ```
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// The resource server's own client id and secret at the authorization server.
+    /// The secret never appears in `Debug` output or errors.
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().client_credentials("rs", "s3cret");
+    /// assert!(!format!("{b:?}").contains("s3cret"));
+    /// ```
+    pub fn client_credentials(mut self, client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        self.credentials = Some((client_id.into(), Secret::new(secret.into())));
+        self
+    }
+
+    /// How to authenticate: [`ClientAuth::Basic`] (default) or [`ClientAuth::Post`].
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::{ClientAuth, IntrospectionVerifier};
+    /// let b = IntrospectionVerifier::builder().auth_method(ClientAuth::Post);
+    /// ```
+    pub fn auth_method(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The issuer: responses naming another `iss` are refused, and responses
+    /// without one are attributed to it.
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().issuer("https://as.example");
+    /// ```
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// This resource's identifier (RFC 8707): a response carrying `aud` must
+    /// contain it.
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().audience("https://api.example/mcp");
+    /// ```
+    pub fn audience(mut self, resource: impl Into<String>) -> Self {
+        self.audience = Some(resource.into());
+        self
+    }
+
+    /// Also refuse responses with no `aud` at all (default: false, since many
+    /// authorization servers omit it). Needs [`audience`](Self::audience).
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().audience("https://api.example/mcp").require_audience(true);
+    /// ```
+    pub fn require_audience(mut self, require: bool) -> Self {
+        self.require_audience = require;
+        self
+    }
+
+    /// Maximum number of cached decisions (default 10 000). Memory stays bounded
+    /// under a flood of distinct tokens.
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().cache_capacity(1_000);
+    /// ```
+    pub fn cache_capacity(mut self, entries: u64) -> Self {
+        self.cache_capacity = entries;
+        self
+    }
+
+    /// Maximum lifetime of a positive answer (default 60 s); an answer never
+    /// outlives the token's `exp`.
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().positive_ttl(std::time::Duration::from_secs(30));
+    /// ```
+    pub fn positive_ttl(mut self, ttl: Duration) -> Self {
+        self.positive_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of a negative answer (default 10 s; zero disables negative caching).
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().negative_ttl(std::time::Duration::ZERO);
+    /// ```
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl;
+        self
+    }
+
+    /// Connect and total timeout of one introspection call (default 5 s).
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().timeout(std::time::Duration::from_secs(2));
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Clock leeway for `exp` and `nbf` (default 60 s).
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().leeway(std::time::Duration::from_secs(5));
+    /// ```
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Builds the verifier for the configured [`endpoint`](Self::endpoint).
+    /// Nothing is fetched until the first token arrives.
+    ///
+    /// ```
+    /// use tower_bearer::introspection::{BuildError, IntrospectionVerifier};
+    /// let missing = IntrospectionVerifier::builder().client_credentials("rs", "s").build();
+    /// assert!(matches!(missing, Err(BuildError::MissingEndpoint)));
+    /// ```
+    pub fn build(self) -> Result<IntrospectionVerifier, BuildError> {
+        let endpoint = self.endpoint.as_deref().ok_or(BuildError::MissingEndpoint)?;
+        let endpoint = fetch::checked_url(endpoint).map_err(BuildError::url("introspection endpoint"))?;
+        self.finish(endpoint)
+    }
+
+    /// Finds the introspection endpoint in `issuer`'s metadata (RFC 8414
+    /// `/.well-known/oauth-authorization-server`, then OpenID Connect
+    /// `/.well-known/openid-configuration`), checks that the metadata's `issuer`
+    /// equals `issuer` exactly, then builds as [`build`](Self::build) does with
+    /// [`issuer`](Self::issuer) set to `issuer`.
+    ///
+    /// Discovery happens here, once, so a misconfigured issuer fails at start-up
+    /// rather than as a stream of 503s.
+    ///
+    /// ```no_run
+    /// # async fn start() -> Result<(), tower_bearer::introspection::BuildError> {
+    /// use tower_bearer::introspection::IntrospectionVerifier;
+    /// let verifier = IntrospectionVerifier::builder()
+    ///     .client_credentials("rs", "secret")
+    ///     .audience("https://api.example/mcp")
+    ///     .discover_from("https://as.example")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn discover_from(
+        mut self,
+        issuer: impl Into<String>,
+    ) -> Result<IntrospectionVerifier, BuildError> {
+        let issuer = issuer.into();
+        let http = fetch::client(self.timeout);
+        fetch::checked_url(&issuer).map_err(BuildError::url("issuer"))?;
+        let metadata = crate::discovery::discover(&http, &issuer)
+            .await
+            .map_err(|e| match e {
+                DiscoveryError::IssuerMismatch { expected, found } => {
+                    BuildError::IssuerMismatch { expected, found }
+                }
+                other => BuildError::Discovery(other.to_string()),
+            })?;
+        let endpoint = metadata
+            .introspection_endpoint
+            .ok_or(BuildError::NoIntrospectionEndpoint)?;
+        let endpoint = fetch::checked_url(&endpoint).map_err(BuildError::url("introspection endpoint"))?;
+        self.issuer = Some(issuer);
+        self.finish(endpoint)
+    }
+
+    fn finish(self, endpoint: reqwest::Url) -> Result<IntrospectionVerifier, BuildError> {
+        let (client_id, secret) = self.credentials.ok_or(BuildError::MissingCredentials)?;
+        if self.require_audience && self.audience.is_none() {
+            return Err(BuildError::AudienceRequired);
+        }
+        let rules = Rules {
+            issuer: self.issuer.map(Arc::from),
+            audience: self.audience,
+            require_audience: self.require_audience,
+            leeway: self.leeway,
+        };
+        Ok(IntrospectionVerifier {
+            inner: Arc::new(Inner {
+                introspector: Introspector::new(endpoint, &client_id, secret, self.auth, self.timeout, rules),
+                cache: DecisionCache::new(self.cache_capacity, self.positive_ttl, self.negative_ttl),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> IntrospectionVerifierBuilder {
+        IntrospectionVerifier::builder()
+            .endpoint("https://as.example/introspect")
+            .client_credentials("rs", "hunter2")
+    }
+
+    #[test]
+    fn configuration_errors() {
+        assert!(builder().build().is_ok());
+        assert!(matches!(
+            IntrospectionVerifier::builder()
+                .endpoint("https://as.example/i")
+                .build(),
+            Err(BuildError::MissingCredentials)
+        ));
+        assert!(matches!(
+            builder().endpoint("http://10.0.0.1/introspect").build(),
+            Err(BuildError::Url { .. })
+        ));
+        assert!(matches!(
+            builder().endpoint("nope").build(),
+            Err(BuildError::Url { .. })
+        ));
+        assert!(
+            builder()
+                .endpoint("http://127.0.0.1:9/introspect")
+                .build()
+                .is_ok()
+        );
+        assert!(matches!(
+            builder().require_audience(true).build(),
+            Err(BuildError::AudienceRequired)
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let b = builder().auth_method(ClientAuth::Post);
+        assert!(!format!("{b:?}").contains("hunter2"));
+        assert!(!format!("{:?}", b.build().unwrap()).contains("hunter2"));
+        let basic = builder().build().unwrap();
+        let shown = format!("{basic:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("cnM6aHVudGVyMg"),
+            "{shown}"
+        );
+        assert!(shown.contains("as.example/introspect"), "{shown}");
+    }
+}

@@ -1,0 +1,526 @@
+//! The RFC 7662 exchange: the POST, client authentication, and the rules that
+//! turn a response into an [`AccessToken`] or a reason to refuse it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde_json::{Map, Value};
+
+use crate::fetch::{self, FetchError};
+use crate::{AccessToken, InvalidToken, Principal, Scopes, TokenSource, Unavailable};
+
+/// Largest introspection response read, in bytes.
+pub(super) const MAX_RESPONSE: usize = 64 * 1024;
+
+/// How the resource server authenticates to the introspection endpoint
+/// (RFC 6749 §2.3.1).
+///
+/// ```
+/// use tower_bearer::introspection::ClientAuth;
+/// assert_eq!(ClientAuth::default(), ClientAuth::Basic);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// `client_secret_basic`: HTTP Basic with the form-encoded id and secret.
+    #[default]
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+/// A client secret that never shows in `Debug` output.
+#[derive(Clone)]
+pub(super) struct Secret(Box<str>);
+
+impl Secret {
+    pub(super) fn new(secret: impl Into<Box<str>>) -> Self {
+        Secret(secret.into())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// The precomputed client authentication.
+enum Auth {
+    /// The `Authorization` header value, marked sensitive.
+    Basic(HeaderValue),
+    Post {
+        client_id: Box<str>,
+        secret: Secret,
+    },
+}
+
+impl Auth {
+    fn new(method: ClientAuth, client_id: &str, secret: Secret) -> Self {
+        match method {
+            ClientAuth::Basic => {
+                // RFC 6749 §2.3.1: id and secret are form-encoded before Basic.
+                let credentials = format!("{}:{}", form_encode(client_id), form_encode(&secret.0));
+                let mut value = HeaderValue::try_from(format!("Basic {}", STANDARD.encode(credentials)))
+                    .expect("base64 is a valid header value");
+                value.set_sensitive(true);
+                Auth::Basic(value)
+            }
+            ClientAuth::Post => Auth::Post {
+                client_id: client_id.into(),
+                secret,
+            },
+        }
+    }
+
+    fn method(&self) -> ClientAuth {
+        match self {
+            Auth::Basic(_) => ClientAuth::Basic,
+            Auth::Post { .. } => ClientAuth::Post,
+        }
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The checks applied to an introspection response.
+#[derive(Clone, Debug)]
+pub(super) struct Rules {
+    pub(super) issuer: Option<Arc<str>>,
+    pub(super) audience: Option<String>,
+    pub(super) require_audience: bool,
+    pub(super) leeway: Duration,
+}
+
+/// Calls one introspection endpoint with one set of client credentials.
+pub(super) struct Introspector {
+    http: reqwest::Client,
+    endpoint: Url,
+    client_id: Box<str>,
+    auth: Auth,
+    pub(super) rules: Rules,
+}
+
+impl fmt::Debug for Introspector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspector")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("client_id", &self.client_id)
+            .field("auth", &self.auth.method())
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an introspection call decided: a token, or why it is refused.
+/// Outages are the outer `Err` and are never cached.
+pub(super) type Decision = Result<AccessToken, InvalidToken>;
+
+impl Introspector {
+    pub(super) fn new(
+        endpoint: Url,
+        client_id: &str,
+        secret: Secret,
+        method: ClientAuth,
+        timeout: Duration,
+        rules: Rules,
+    ) -> Self {
+        Introspector {
+            http: fetch::client(timeout),
+            endpoint,
+            client_id: client_id.into(),
+            auth: Auth::new(method, client_id, secret),
+            rules,
+        }
+    }
+
+    /// Asks the endpoint about `token` and applies the response rules.
+    pub(super) async fn introspect(&self, token: &str) -> Result<Decision, Unavailable> {
+        let response = self.exchange(token).await.map_err(|e| {
+            tracing::warn!(endpoint = %self.endpoint, client_id = %self.client_id, error = %e, "token introspection failed");
+            Unavailable::new(format!("introspection endpoint: {e}"))
+        })?;
+        Ok(check(response, &self.rules, SystemTime::now()))
+    }
+
+    async fn exchange(&self, token: &str) -> Result<Map<String, Value>, FetchError> {
+        let mut form = vec![("token", token), ("token_type_hint", "access_token")];
+        let mut request = self
+            .http
+            .post(self.endpoint.clone())
+            .header(ACCEPT, "application/json");
+        match &self.auth {
+            Auth::Basic(value) => request = request.header(AUTHORIZATION, value.clone()),
+            Auth::Post { client_id, secret } => {
+                form.push(("client_id", client_id));
+                form.push(("client_secret", &secret.0));
+            }
+        }
+        let (headers, body) = fetch::send_limited(request.form(&form), MAX_RESPONSE).await?;
+        if !is_json(&headers) {
+            return Err(FetchError::Json("content type is not JSON".into()));
+        }
+        serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))
+    }
+}
+
+/// `application/json`, or a `+json` structured syntax type, any parameters.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || essence.starts_with("application/") && essence.ends_with("+json")
+}
+
+/// Applies the RFC 7662 response rules at time `now`.
+pub(super) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime) -> Decision {
+    // Only the JSON boolean `true` is active: "true", 1 or a missing member are not.
+    if response.get("active") != Some(&Value::Bool(true)) {
+        return Err(InvalidToken::Inactive);
+    }
+    let expires_at = time_claim(&response, "exp")?;
+    if expires_at.is_some_and(|exp| is_expired(exp, rules.leeway, now)) {
+        return Err(InvalidToken::Expired);
+    }
+    if time_claim(&response, "nbf")?
+        .is_some_and(|nbf| now.checked_add(rules.leeway).is_some_and(|limit| nbf > limit))
+    {
+        return Err(InvalidToken::NotYetValid);
+    }
+    let issuer = string_claim(&response, "iss")?;
+    if let (Some(expected), Some(found)) = (&rules.issuer, issuer)
+        && **expected != *found
+    {
+        return Err(InvalidToken::Issuer);
+    }
+    let audience = audience_claim(&response)?;
+    if let Some(resource) = &rules.audience {
+        match &audience {
+            Some(aud) if !aud.iter().any(|a| crate::resource::audience_matches(resource, a)) => {
+                return Err(InvalidToken::Audience);
+            }
+            None if rules.require_audience => return Err(InvalidToken::Audience),
+            _ => {}
+        }
+    }
+    // Only bearer access tokens: a sender-constrained token (DPoP, mTLS) used as a
+    // plain bearer token is refused, and so is a token of another type.
+    if response.contains_key("cnf") {
+        return Err(InvalidToken::Type);
+    }
+    if let Some(kind) = string_claim(&response, "token_type")?
+        && !kind.eq_ignore_ascii_case("bearer")
+        && !kind.eq_ignore_ascii_case("access_token")
+    {
+        return Err(InvalidToken::Type);
+    }
+    let scopes = string_claim(&response, "scope")?
+        .map(Scopes::parse)
+        .unwrap_or_default();
+
+    let mut principal = Principal::new();
+    if let Some(client_id) = string_claim(&response, "client_id")? {
+        principal = principal.with_client_id(client_id);
+    }
+    if let Some(iss) = issuer {
+        principal = principal.with_issuer(iss);
+    } else if let Some(iss) = &rules.issuer {
+        principal = principal.with_issuer(iss.clone());
+    }
+    if let Some(sub) = string_claim(&response, "sub")? {
+        principal = principal.with_subject(sub);
+    }
+
+    let mut token = AccessToken::new(principal)
+        .with_scopes(scopes)
+        .with_audience(audience.unwrap_or_default())
+        .with_source(TokenSource::Introspection);
+    if let Some(exp) = expires_at {
+        token = token.with_expires_at(exp);
+    }
+    Ok(token.with_claims(response))
+}
+
+fn string_claim<'a>(response: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, InvalidToken> {
+    match response.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(InvalidToken::Claims),
+    }
+}
+
+/// 9999-12-31T23:59:59Z: later "dates" are garbage, and would overflow `SystemTime`.
+const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+
+fn time_claim(response: &Map<String, Value>, name: &str) -> Result<Option<SystemTime>, InvalidToken> {
+    match response.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            // A NumericDate may have a fraction (RFC 7519 §2); whole seconds suffice.
+            let secs = n
+                .as_u64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| *f >= 0.0 && *f <= MAX_NUMERIC_DATE as f64)
+                        .map(|f| f as u64)
+                })
+                .filter(|s| *s <= MAX_NUMERIC_DATE)
+                .ok_or(InvalidToken::Claims)?;
+            Ok(Some(UNIX_EPOCH + Duration::from_secs(secs)))
+        }
+        Some(_) => Err(InvalidToken::Claims),
+    }
+}
+
+/// Whether `exp` has passed at `now`, allowing `leeway` (no overflow on any input).
+pub(super) fn is_expired(exp: SystemTime, leeway: Duration, now: SystemTime) -> bool {
+    exp.checked_add(leeway).is_some_and(|limit| limit <= now)
+}
+
+fn audience_claim(response: &Map<String, Value>) -> Result<Option<Vec<String>>, InvalidToken> {
+    match response.get("aud") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or(InvalidToken::Claims))
+            .collect::<Result<_, _>>()
+            .map(Some),
+        Some(_) => Err(InvalidToken::Claims),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn now() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(NOW)
+    }
+
+    fn rules() -> Rules {
+        Rules {
+            issuer: Some("https://as.example".into()),
+            audience: Some("https://rs.example/mcp".into()),
+            require_audience: false,
+            leeway: Duration::from_secs(60),
+        }
+    }
+
+    fn run(response: Value, rules: &Rules) -> Decision {
+        let Value::Object(map) = response else {
+            panic!("test responses are objects")
+        };
+        check(map, rules, now())
+    }
+
+    fn active(extra: Value) -> Value {
+        let mut base = json!({
+            "active": true, "client_id": "app", "sub": "alice", "iss": "https://as.example",
+            "aud": "https://rs.example/mcp", "scope": "mcp:read mcp:write", "exp": NOW + 300,
+        });
+        let (Value::Object(b), Value::Object(e)) = (&mut base, extra) else {
+            unreachable!()
+        };
+        b.extend(e);
+        base
+    }
+
+    #[test]
+    fn active_response_becomes_a_token() {
+        let token = run(active(json!({"tenant": "acme"})), &rules()).unwrap();
+        let p = token.principal();
+        assert_eq!(
+            (p.client_id(), p.issuer(), p.subject()),
+            (Some("app"), Some("https://as.example"), Some("alice"))
+        );
+        assert_eq!(token.scopes().to_string(), "mcp:read mcp:write");
+        assert_eq!(token.audience(), ["https://rs.example/mcp"]);
+        assert_eq!(
+            token.expires_at(),
+            Some(UNIX_EPOCH + Duration::from_secs(NOW + 300))
+        );
+        assert_eq!(token.source(), TokenSource::Introspection);
+        assert_eq!(token.claims()["tenant"], "acme");
+    }
+
+    #[test]
+    fn only_boolean_true_is_active() {
+        for active in [json!("true"), json!(1), json!(false), json!(null)] {
+            assert_eq!(
+                run(json!({"active": active, "sub": "a"}), &rules()).unwrap_err(),
+                InvalidToken::Inactive
+            );
+        }
+        assert_eq!(
+            run(json!({"sub": "a"}), &rules()).unwrap_err(),
+            InvalidToken::Inactive
+        );
+    }
+
+    #[test]
+    fn exp_honours_leeway() {
+        assert!(run(active(json!({"exp": NOW - 30})), &rules()).is_ok());
+        assert_eq!(
+            run(active(json!({"exp": NOW - 60})), &rules()).unwrap_err(),
+            InvalidToken::Expired
+        );
+        let strict = Rules {
+            leeway: Duration::ZERO,
+            ..rules()
+        };
+        assert_eq!(
+            run(active(json!({"exp": NOW})), &strict).unwrap_err(),
+            InvalidToken::Expired
+        );
+        assert_eq!(
+            run(active(json!({"exp": "soon"})), &rules()).unwrap_err(),
+            InvalidToken::Claims
+        );
+        assert_eq!(
+            run(active(json!({"exp": -1})), &rules()).unwrap_err(),
+            InvalidToken::Claims
+        );
+        assert_eq!(
+            run(active(json!({"nbf": NOW + 61})), &rules()).unwrap_err(),
+            InvalidToken::NotYetValid
+        );
+        assert!(run(active(json!({"nbf": NOW + 59})), &rules()).is_ok());
+    }
+
+    #[test]
+    fn missing_exp_is_accepted_without_expiry() {
+        let Value::Object(mut map) = active(json!({})) else {
+            unreachable!()
+        };
+        map.remove("exp");
+        let token = check(map, &rules(), now()).unwrap();
+        assert_eq!(token.expires_at(), None);
+    }
+
+    #[test]
+    fn issuer_must_match_when_configured() {
+        assert_eq!(
+            run(active(json!({"iss": "https://evil.example"})), &rules()).unwrap_err(),
+            InvalidToken::Issuer
+        );
+        // Absent iss: the configured issuer vouches (it runs the endpoint).
+        let token = run(active(json!({"iss": null})), &rules()).unwrap();
+        assert_eq!(token.principal().issuer(), Some("https://as.example"));
+        let open = Rules {
+            issuer: None,
+            ..rules()
+        };
+        assert!(run(active(json!({"iss": "https://other.example"})), &open).is_ok());
+    }
+
+    #[test]
+    fn audience_must_contain_resource_when_present() {
+        assert_eq!(
+            run(active(json!({"aud": "https://other"})), &rules()).unwrap_err(),
+            InvalidToken::Audience
+        );
+        // Canonical variants match; a sub-path never does.
+        assert!(run(active(json!({"aud": "HTTPS://RS.example:443/mcp/"})), &rules()).is_ok());
+        assert_eq!(
+            run(active(json!({"aud": "https://rs.example/mcp/x"})), &rules()).unwrap_err(),
+            InvalidToken::Audience
+        );
+        assert!(
+            run(
+                active(json!({"aud": ["https://other", "https://rs.example/mcp"]})),
+                &rules()
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            run(active(json!({"aud": [1]})), &rules()).unwrap_err(),
+            InvalidToken::Claims
+        );
+        assert!(run(active(json!({"aud": null})), &rules()).is_ok());
+        let strict = Rules {
+            require_audience: true,
+            ..rules()
+        };
+        assert_eq!(
+            run(active(json!({"aud": null})), &strict).unwrap_err(),
+            InvalidToken::Audience
+        );
+    }
+
+    #[test]
+    fn only_bearer_access_tokens() {
+        assert_eq!(
+            run(active(json!({"cnf": {"jkt": "x"}})), &rules()).unwrap_err(),
+            InvalidToken::Type
+        );
+        assert_eq!(
+            run(active(json!({"token_type": "DPoP"})), &rules()).unwrap_err(),
+            InvalidToken::Type
+        );
+        assert_eq!(
+            run(active(json!({"token_type": "refresh_token"})), &rules()).unwrap_err(),
+            InvalidToken::Type
+        );
+        assert!(run(active(json!({"token_type": "Bearer"})), &rules()).is_ok());
+    }
+
+    #[test]
+    fn wrongly_typed_members_are_claim_errors() {
+        for (k, v) in [
+            ("scope", json!(["a"])),
+            ("sub", json!(1)),
+            ("client_id", json!({})),
+            ("iss", json!(true)),
+        ] {
+            assert_eq!(
+                run(active(json!({ k: v })), &rules()).unwrap_err(),
+                InvalidToken::Claims,
+                "{k}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_type_must_be_json() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            is_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/token-introspection+json"));
+        assert!(!with("text/html"));
+        assert!(!with("application/token-introspection+jwt"));
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn basic_auth_form_encodes_and_hides_the_secret() {
+        let auth = Auth::new(ClientAuth::Basic, "rs client", Secret::new("s3cr:t"));
+        let Auth::Basic(value) = &auth else {
+            panic!("basic")
+        };
+        assert!(value.is_sensitive());
+        let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        assert_eq!(STANDARD.decode(encoded).unwrap(), b"rs+client:s3cr%3At");
+        assert_eq!(format!("{:?}", Secret::new("s3cr:t")), "Secret(redacted)");
+    }
+}

@@ -1,0 +1,101 @@
+//! The quickstart against a real authorization server, Node `oidc-provider`
+//! (installed by scripts/setup-node.sh), with the official MCP Python SDK as the
+//! client: RFC 9068 JWTs with `aud` = the resource, and opaque tokens checked by
+//! introspection.
+
+mod support;
+
+use serde_json::json;
+use support::oidc::{OidcProvider, TokenFormat};
+use support::python::{python, run_client};
+use support::quickstart::{free_loopback_addr, start};
+
+#[tokio::test]
+async fn python_sdk_with_oidc_provider_jwts_and_step_up() {
+    let Some(python) = python() else { return };
+    let addr = free_loopback_addr();
+    let resource = format!("http://{addr}/mcp");
+    let Some(provider) = OidcProvider::start("oidc jwt", &resource, TokenFormat::Jwt).await else {
+        return;
+    };
+    let issuer = provider.endpoints.issuer.clone();
+    let listen = addr.to_string();
+    let qs = start(&["--listen", &listen, "--issuer", &issuer]);
+    let out = tokio::task::spawn_blocking(move || {
+        let credentials = ("mcp-client".to_owned(), "mcp-secret".to_owned());
+        run_client(
+            &python,
+            &qs,
+            &issuer,
+            credentials,
+            &[
+                "--write-tool=add_note",
+                r#"--write-args={"text": "via oidc-provider"}"#,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let issuer = provider.endpoints.issuer.as_str();
+    assert_eq!(out["whoami"]["issuer"], issuer, "{out}");
+    assert_eq!(out["whoami"]["client_id"], "mcp-client");
+    assert_eq!(out["whoami"]["audience"], json!([resource]));
+    assert_eq!(out["whoami"]["scopes"], json!(["mcp:read"]));
+    assert_eq!(out["write"]["is_error"], false, "{out}");
+    assert_eq!(out["whoami_after"]["scopes"], json!(["mcp:read", "mcp:write"]));
+}
+
+#[tokio::test]
+async fn quickstart_introspects_oidc_provider_opaque_tokens() {
+    let addr = free_loopback_addr();
+    let resource = format!("http://{addr}/mcp");
+    let Some(provider) = OidcProvider::start("oidc opaque", &resource, TokenFormat::Opaque).await else {
+        return;
+    };
+    let e = &provider.endpoints;
+    let listen = addr.to_string();
+    let qs = start(&[
+        "--listen",
+        &listen,
+        "--issuer",
+        &e.issuer,
+        "--introspection-endpoint",
+        &e.introspection_endpoint,
+        "--client-id",
+        "rs-client",
+        "--client-secret",
+        "rs-secret",
+    ]);
+    let token = provider.client_credentials_token("mcp:read").await;
+    assert!(!token.contains('.'), "an opaque token");
+    let client = reqwest::Client::new();
+    let res = client
+        .get(format!("{}/whoami", qs.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let who: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(who["issuer"], e.issuer.as_str());
+    assert_eq!(who["client_id"], "mcp-client");
+    assert_eq!(who["scopes"], json!(["mcp:read"]));
+
+    provider.revoke(&token).await;
+    let fresh = provider.client_credentials_token("mcp:read").await;
+    let res = client
+        .get(format!("{}/whoami", qs.base))
+        .bearer_auth(&fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client
+        .get(format!("{}/whoami", qs.base))
+        .bearer_auth("not-a-real-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(support::www_authenticate(&res).contains(r#"error="invalid_token""#));
+}

@@ -1,0 +1,157 @@
+//! Starts the Node `oidc-provider` interop server (tests/interop/oidc/server.mjs)
+//! on loopback. Self-contained: `scripts/setup-node.sh` installs what it needs,
+//! and when the package registry cannot be reached the caller gets `None` after
+//! a loud SKIPPED line, never a silent pass.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::OnceCell;
+
+/// How long to wait for the server's ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Access token format of the resource.
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)] // each test binary uses its own subset
+pub enum TokenFormat {
+    /// Opaque tokens, answered by introspection.
+    Opaque,
+    /// RFC 9068 `at+jwt` tokens with `aud` = the resource.
+    Jwt,
+}
+
+/// The endpoints printed by the server when ready.
+#[derive(Debug, Deserialize)]
+pub struct Endpoints {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub issuer: String,
+    /// The token endpoint.
+    pub token_endpoint: String,
+    /// The RFC 7662 introspection endpoint.
+    pub introspection_endpoint: String,
+    /// The JWKS.
+    #[allow(dead_code)] // for the JWT interop tests
+    pub jwks_uri: String,
+}
+
+/// A running `oidc-provider`; killed when dropped.
+pub struct OidcProvider {
+    /// Where it answers.
+    pub endpoints: Endpoints,
+    _child: Child,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs scripts/setup-node.sh once per test binary: `true` when ready, `false`
+/// when the registry is unreachable (exit 3). Any other failure panics.
+async fn setup() -> bool {
+    static READY: OnceCell<bool> = OnceCell::const_new();
+    *READY
+        .get_or_init(|| async {
+            let status = Command::new("bash")
+                .arg(root().join("scripts/setup-node.sh"))
+                .status()
+                .await
+                .expect("bash runs scripts/setup-node.sh");
+            match status.code() {
+                Some(0) => true,
+                Some(3) => false,
+                _ => panic!("scripts/setup-node.sh failed: {status}"),
+            }
+        })
+        .await
+}
+
+#[allow(dead_code)] // each test binary uses its own subset
+impl OidcProvider {
+    /// Starts the server for `resource` with the default scopes
+    /// ("mcp:read mcp:write"); `None` (after printing SKIPPED) when Node
+    /// packages cannot be installed because the registry is unreachable.
+    pub async fn start(test: &str, resource: &str, format: TokenFormat) -> Option<Self> {
+        if !setup().await {
+            eprintln!(
+                "SKIPPED {test}: the npm registry cannot be reached, so oidc-provider is not installed \
+                 (run scripts/setup-node.sh)"
+            );
+            return None;
+        }
+        let format = match format {
+            TokenFormat::Opaque => "opaque",
+            TokenFormat::Jwt => "jwt",
+        };
+        let mut child = Command::new("node")
+            .arg(root().join("tests/interop/oidc/server.mjs"))
+            .env("PORT", "0")
+            .env("RESOURCE", resource)
+            .env("TOKEN_FORMAT", format)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut line = String::new();
+        let read = tokio::time::timeout(READY_TIMEOUT, stdout.read_line(&mut line)).await;
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            other => panic!("oidc-provider did not print its ready line: {other:?}"),
+        }
+        // Keep the pipe open (and drained) for as long as the server lives.
+        tokio::spawn(async move {
+            let mut rest = String::new();
+            while stdout.read_line(&mut rest).await.is_ok_and(|n| n > 0) {
+                eprint!("oidc-provider: {rest}");
+                rest.clear();
+            }
+        });
+        let endpoints =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad ready line {line:?}: {e}"));
+        Some(OidcProvider {
+            endpoints,
+            _child: child,
+        })
+    }
+
+    /// A client_credentials access token for `mcp-client` with `scope`.
+    pub async fn client_credentials_token(&self, scope: &str) -> String {
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            access_token: String,
+        }
+        let form = [("grant_type", "client_credentials"), ("scope", scope)];
+        let response = post_as_mcp_client(&self.endpoints.token_endpoint, &form).await;
+        response
+            .json::<TokenResponse>()
+            .await
+            .expect("token response")
+            .access_token
+    }
+
+    /// Revokes `token` (RFC 7009) as its client, `mcp-client`.
+    pub async fn revoke(&self, token: &str) {
+        let url = format!("{}/token/revocation", self.endpoints.issuer);
+        post_as_mcp_client(&url, &[("token", token)]).await;
+    }
+}
+
+/// POSTs `form` to `url` authenticated as `mcp-client`; panics unless 2xx.
+async fn post_as_mcp_client(url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    let response = reqwest::Client::new()
+        .post(url)
+        .basic_auth("mcp-client", Some("mcp-secret"))
+        .form(form)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{url} answers: {e}"));
+    assert!(response.status().is_success(), "{url}: {}", response.status());
+    response
+}

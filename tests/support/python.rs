@@ -1,0 +1,53 @@
+//! Runs the official MCP Python SDK client (tests/interop/python/mcp_client.py).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::quickstart::Quickstart;
+
+/// Installs the SDK; `None` (after a loud message) only when the registry is
+/// unreachable.
+pub fn python() -> Option<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(root.join("scripts/setup-python.sh"))
+        .status()
+        .expect("run setup-python.sh");
+    if status.code() == Some(3) {
+        eprintln!("SKIPPED: the MCP Python SDK could not be installed (PyPI unreachable)");
+        return None;
+    }
+    assert!(status.success(), "scripts/setup-python.sh failed: {status}");
+    Some(root.join(".venv/bin/python").display().to_string())
+}
+
+/// Runs tests/interop/python/mcp_client.py against the quickstart's /mcp with
+/// the given authorization server and client; returns its JSON report.
+pub fn run_client(
+    python: &str,
+    qs: &Quickstart,
+    issuer: &str,
+    (client_id, client_secret): (String, String),
+    extra: &[&str],
+) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/python/mcp_client.py");
+    let url = format!("{}/mcp", qs.base);
+    let output = Command::new(python)
+        .arg(script)
+        // `--flag=value`: a random secret may start with `-`.
+        .arg(format!("--url={url}"))
+        .arg(format!("--issuer={issuer}"))
+        .arg(format!("--client-id={client_id}"))
+        .arg(format!("--client-secret={client_secret}"))
+        .args(extra)
+        .output()
+        .expect("run the Python client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("one JSON line")
+}
