@@ -16,7 +16,7 @@
 #      in turn, so no session is a shared bottleneck), checks each workload's status once with curl, then runs wrk with the same -t/-c/-d for every
 #      target (after a warm-up run), and samples the server's RSS from /proc;
 #   4. our server only: throughput vs connections, and RSS before/after floods of distinct
-#      invalid tokens and distinct valid opaque tokens;
+#      invalid tokens and of distinct valid opaque tokens (2 x --flood-tokens, in two halves);
 #   5. writes bench/results/{results.json,RESULTS.md,chart.svg} (bench/report.py), or into --out.
 #
 # CPU placement: the last CPU runs the server under test; the others run wrk and the
@@ -40,7 +40,7 @@ WARMUP=2
 CONNECTIONS=16
 SCALING="1 2 4 16 64"
 TARGETS="ours,python,ts"
-FLOOD_TOKENS=2000
+FLOOD_TOKENS=12000
 DO_SCALING=1
 DO_FLOOD=1
 PROTOCOL_VERSION="2025-11-25"
@@ -248,14 +248,14 @@ header_args() { # MCP_HEADERS -> HDR (curl -H arguments)
 }
 
 mcp_init() { # token count: initialize COUNT sessions; sets MCP_HEADERS, SESSION_MODE, $WORK/sessions
-  local tok="$1" count="$2" sid i
+  local tok="$1" count="$2" sid i status=""
   MCP_HEADERS=$'Content-Type: application/json\nAccept: application/json, text/event-stream'
   header_args
   : >"$WORK/sessions"
   for ((i = 0; i < count; i++)); do
-    curl -sS --max-time 10 -o /dev/null -D "$WORK/init.headers" -X POST "$AUDIENCE" \
+    status="$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -D "$WORK/init.headers" -X POST "$AUDIENCE" \
       -H "Authorization: Bearer $tok" "${HDR[@]}" \
-      -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"$PROTOCOL_VERSION\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}}"
+      -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"$PROTOCOL_VERSION\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}}")"
     sid="$(awk 'tolower($1) == "mcp-session-id:" {print $2}' "$WORK/init.headers" | tr -d '\r')"
     [[ -n "$sid" ]] || break
     echo "$sid" >>"$WORK/sessions"
@@ -268,8 +268,11 @@ mcp_init() { # token count: initialize COUNT sessions; sets MCP_HEADERS, SESSION
   if [[ -s "$WORK/sessions" ]]; then
     SESSION_MODE="$count sessions initialized once, requests spread over them"
     HDR+=(-H "Mcp-Session-Id: $(head -n1 "$WORK/sessions")")
-  else
+  elif [[ "$status" == 200 ]]; then
     SESSION_MODE="stateless (no session id returned)"
+  else
+    SESSION_MODE="initialize refused (HTTP $status), so no session"
+    say "WARNING: initialize answered $status; see the server log in $RAW"
   fi
 }
 
@@ -323,10 +326,10 @@ wrk_run() { # target mode workload token connections [label]
       url="$AUDIENCE" ;;
     whoami-no-token) env+=(BENCH_TOKEN=) ;;
     whoami-garbage | flood-invalid) env+=(BENCH_TOKEN= BENCH_FORGE="$(forged_prefix "$tok"):$(forged_len "$tok")") ;;
-    flood-valid) env+=(BENCH_TOKEN= BENCH_TOKENS="$WORK/flood-tokens") ;;
+    flood-valid-*) env+=(BENCH_TOKEN= BENCH_TOKENS="$WORK/$workload") ;;
   esac
   case "$workload" in
-    tools-list | whoami | flood-valid) expected=200 ;;
+    tools-list | whoami | flood-valid-*) expected=200 ;;
     *) expected=401 ;;
   esac
   case "$workload" in
@@ -379,10 +382,15 @@ bench_target() { # target mode workloads...
   if [[ "$target" == ours ]] && ((DO_FLOOD)) && [[ "$mode" != off ]]; then
     wrk_run ours "$mode" flood-invalid "$tok" "$CONNECTIONS" flood
     if [[ "$mode" == introspection ]]; then
-      say "minting $FLOOD_TOKENS distinct opaque tokens"
+      # Two floods of FLOOD_TOKENS distinct valid tokens each, one after the other: with more
+      # tokens than the cache holds, RSS after the second shows whether it is bounded.
+      say "minting $((2 * FLOOD_TOKENS)) distinct opaque tokens"
       "$BENCH_DIR/.venv/bin/python" "$BENCH_DIR/mint_tokens.py" "${AS[token_endpoint]}" "$AUDIENCE" "$SCOPES" \
-        "$FLOOD_TOKENS" >"$WORK/flood-tokens"
-      wrk_run ours "$mode" flood-valid "$tok" "$CONNECTIONS" flood
+        "$((2 * FLOOD_TOKENS))" >"$WORK/flood-tokens"
+      head -n "$FLOOD_TOKENS" "$WORK/flood-tokens" >"$WORK/flood-valid-1"
+      tail -n "+$((FLOOD_TOKENS + 1))" "$WORK/flood-tokens" >"$WORK/flood-valid-2"
+      wrk_run ours "$mode" flood-valid-1 "$tok" "$CONNECTIONS" flood
+      wrk_run ours "$mode" flood-valid-2 "$tok" "$CONNECTIONS" flood
     fi
   fi
   stop_pid "$SERVER_PID"
