@@ -212,7 +212,13 @@ start_target() { # target mode  (mode: jwt | introspection | off)
   esac
   local cmd
   case "$target" in
-    ours) cmd=("$OURS_BIN") ;;
+    ours)
+      cmd=("$OURS_BIN")
+      # Client-credentials tokens introspected without a `sub` can only own an
+      # MCP session under the same-owner policy (the Python SDK falls back to
+      # client_id too; the TypeScript SDK binds nothing).
+      if [[ "$mode" == introspection ]]; then args+=(--session-binding same-owner); fi
+      ;;
     python) cmd=("$BENCH_DIR/.venv/bin/python" "$BENCH_DIR/peers/python/server.py") ;;
     ts) cmd=(node "$BENCH_DIR/peers/ts/server.mjs") ;;
   esac

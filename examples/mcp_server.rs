@@ -28,7 +28,7 @@ use tower::ServiceBuilder;
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::{JwtVerifier, JwtVerifierBuilder};
-use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer};
+use tower_bearer::mcp::{BindingPolicy, McpScopeLayer, McpScopePolicy, McpSessionLayer};
 use tower_bearer::metadata::ProtectedResourceMetadata;
 use tower_bearer::origin::OriginLayer;
 use tower_bearer::scope::ScopeHierarchy;
@@ -78,9 +78,31 @@ struct Args {
     /// keeps its cached tokens valid for up to 5 minutes.
     #[arg(long, env = "TB_VERIFIED_TOKEN_CACHE", default_value_t = 10_000)]
     verified_token_cache: u64,
+    /// Who may use an MCP session: `issuer-subject` (default: tokens must carry
+    /// `iss` and `sub`; a client_id alone is shared by all users of a public
+    /// client) or `same-owner` (every component both tokens carry must match,
+    /// e.g. for client-credentials tokens introspected without a `sub`).
+    #[arg(long, env = "TB_SESSION_BINDING", value_enum, default_value_t = SessionBinding::IssuerSubject)]
+    session_binding: SessionBinding,
     /// Serve without authentication (a baseline for benchmarks; never in production).
     #[arg(long, env = "TB_NO_AUTH")]
     no_auth: bool,
+}
+
+/// `--session-binding` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SessionBinding {
+    IssuerSubject,
+    SameOwner,
+}
+
+impl From<SessionBinding> for BindingPolicy {
+    fn from(binding: SessionBinding) -> Self {
+        match binding {
+            SessionBinding::IssuerSubject => BindingPolicy::RequireIssuerAndSubject,
+            SessionBinding::SameOwner => BindingPolicy::SameOwner,
+        }
+    }
 }
 
 /// Notes kept by the server, shared by all sessions (bounded).
@@ -249,7 +271,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Request flow: token verified -> session bound to its principal ->
         // per-tool scopes (403 step-up challenges) -> the MCP transport.
         let mcp = ServiceBuilder::new()
-            .layer(McpSessionLayer::new())
+            .layer(McpSessionLayer::new().policy(args.session_binding.into()))
             .layer(McpScopeLayer::new(policy.clone()))
             .service(mcp);
         Router::new()

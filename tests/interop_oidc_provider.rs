@@ -8,7 +8,7 @@ mod support;
 use serde_json::json;
 use support::oidc::{OidcProvider, TokenFormat};
 use support::python::{python, run_client};
-use support::quickstart::{free_loopback_addr, start};
+use support::quickstart::{free_loopback_addr, post_mcp, start};
 
 #[tokio::test]
 async fn python_sdk_with_oidc_provider_jwts_and_step_up() {
@@ -98,4 +98,47 @@ async fn quickstart_introspects_oidc_provider_opaque_tokens() {
         .unwrap();
     assert_eq!(res.status(), 401);
     assert!(support::www_authenticate(&res).contains(r#"error="invalid_token""#));
+}
+
+#[tokio::test]
+async fn introspected_client_tokens_without_sub_open_sessions_only_under_same_owner() {
+    let addr = free_loopback_addr();
+    let resource = format!("http://{addr}/mcp");
+    let Some(provider) = OidcProvider::start("oidc sessions", &resource, TokenFormat::Opaque).await else {
+        return;
+    };
+    let e = &provider.endpoints;
+    let listen = addr.to_string();
+    let args = |binding: &'static str| {
+        vec![
+            "--listen".to_owned(),
+            listen.clone(),
+            "--issuer".to_owned(),
+            e.issuer.clone(),
+            "--introspection-endpoint".to_owned(),
+            e.introspection_endpoint.clone(),
+            "--client-id=rs-client".to_owned(),
+            "--client-secret=rs-secret".to_owned(),
+            format!("--session-binding={binding}"),
+        ]
+    };
+    let token = provider.client_credentials_token("mcp:read").await;
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    for (binding, status) in [("issuer-subject", 401), ("same-owner", 200)] {
+        let owned = args(binding);
+        let argv: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let qs = start(&argv);
+        // A fresh client: both servers use the same port.
+        let client = reqwest::Client::new();
+        let res = post_mcp(&client, &qs, Some(&token), None, init.clone()).await;
+        assert_eq!(res.status(), status, "{binding}");
+        if status == 200 {
+            let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+            let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+            let res = post_mcp(&client, &qs, Some(&token), Some(&session), list).await;
+            assert_eq!(res.status(), 200);
+        }
+        drop(qs);
+    }
 }

@@ -5,29 +5,8 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::quickstart::{Quickstart, start};
+use support::quickstart::{post_mcp, start};
 use support::{get_json, jsonrpc_messages, www_authenticate};
-
-async fn post_mcp(
-    client: &reqwest::Client,
-    qs: &Quickstart,
-    token: Option<&str>,
-    session: Option<&str>,
-    body: Value,
-) -> reqwest::Response {
-    let mut req = client
-        .post(format!("{}/mcp", qs.base))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .json(&body);
-    if let Some(token) = token {
-        req = req.bearer_auth(token);
-    }
-    if let Some(session) = session {
-        req = req.header("mcp-session-id", session);
-    }
-    req.send().await.unwrap()
-}
 
 #[tokio::test]
 async fn quickstart_speaks_mcp_behind_the_layer() {

@@ -115,3 +115,25 @@ pub fn free_loopback_addr() -> std::net::SocketAddr {
         .and_then(|l| l.local_addr())
         .expect("bind loopback")
 }
+
+/// POSTs a JSON-RPC message to the quickstart's /mcp as an MCP client would.
+pub async fn post_mcp(
+    client: &reqwest::Client,
+    qs: &Quickstart,
+    token: Option<&str>,
+    session: Option<&str>,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    let mut req = client
+        .post(format!("{}/mcp", qs.base))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(session) = session {
+        req = req.header("mcp-session-id", session);
+    }
+    req.send().await.unwrap()
+}
