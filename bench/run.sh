@@ -176,13 +176,13 @@ start_as() { # token format
     <"$WORK/as-$format.stdin" >"$WORK/as-$format.out" 2>"$RAW/as-$format.log" &
   AS_PID=$!
   PIDS+=("$AS_PID")
-  for ((i = 0; i < 300; i++)); do
+  for ((i = 0; i < 600; i++)); do
     line="$(head -n1 "$WORK/as-$format.out" 2>/dev/null || true)"
     [[ -n "$line" ]] && break
     kill -0 "$AS_PID" 2>/dev/null || { say "authorization server exited; see $RAW/as-$format.log"; exit 1; }
     sleep 0.1
   done
-  [[ -n "$line" ]] || { say "authorization server not ready after 30 s"; exit 1; }
+  [[ -n "$line" ]] || { say "authorization server not ready after 60 s"; exit 1; }
   for key in issuer token_endpoint introspection_endpoint jwks_uri; do
     AS[$key]="$(json_field "$line" "$key")"
   done
