@@ -8,7 +8,7 @@ mod support;
 use serde_json::json;
 use support::oidc::{OidcProvider, TokenFormat};
 use support::python::{python, run_client};
-use support::quickstart::{free_loopback_addr, post_mcp, start};
+use support::quickstart::{free_loopback_addr, get_whoami, post_mcp, start};
 
 #[tokio::test]
 async fn python_sdk_with_oidc_provider_jwts_and_step_up() {
@@ -69,12 +69,7 @@ async fn quickstart_introspects_oidc_provider_opaque_tokens() {
     let token = provider.client_credentials_token("mcp:read").await;
     assert!(!token.contains('.'), "an opaque token");
     let client = reqwest::Client::new();
-    let res = client
-        .get(format!("{}/whoami", qs.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = get_whoami(&client, &qs, Some(&token)).await;
     assert_eq!(res.status(), 200);
     let who: serde_json::Value = res.json().await.unwrap();
     assert_eq!(who["issuer"], e.issuer.as_str());
@@ -83,19 +78,9 @@ async fn quickstart_introspects_oidc_provider_opaque_tokens() {
 
     provider.revoke(&token).await;
     let fresh = provider.client_credentials_token("mcp:read").await;
-    let res = client
-        .get(format!("{}/whoami", qs.base))
-        .bearer_auth(&fresh)
-        .send()
-        .await
-        .unwrap();
+    let res = get_whoami(&client, &qs, Some(&fresh)).await;
     assert_eq!(res.status(), 200);
-    let res = client
-        .get(format!("{}/whoami", qs.base))
-        .bearer_auth("not-a-real-token")
-        .send()
-        .await
-        .unwrap();
+    let res = get_whoami(&client, &qs, Some("not-a-real-token")).await;
     assert_eq!(res.status(), 401);
     assert!(support::www_authenticate(&res).contains(r#"error="invalid_token""#));
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::quickstart::{post_mcp, start};
+use support::quickstart::{get_whoami, post_mcp, start};
 use support::{get_json, jsonrpc_messages, www_authenticate};
 
 #[tokio::test]
@@ -143,14 +143,9 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
     assert_eq!(res.status(), 401);
 
     // /whoami is protected too.
-    let res = client
-        .get(format!("{}/whoami", qs.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = get_whoami(&client, &qs, Some(&token)).await;
     assert_eq!(res.status(), 200);
-    let res = client.get(format!("{}/whoami", qs.base)).send().await.unwrap();
+    let res = get_whoami(&client, &qs, None).await;
     assert_eq!(res.status(), 401);
 }
 
@@ -160,18 +155,13 @@ async fn quickstart_opaque_tokens_are_introspected() {
     let client = reqwest::Client::new();
     let printed = qs.printed_token.clone().expect("printed token");
     assert!(!printed.contains('.'), "an opaque token is printed");
-    let whoami = |token: String| {
-        let client = client.clone();
-        let url = format!("{}/whoami", qs.base);
-        async move { client.get(url).bearer_auth(token).send().await.unwrap() }
-    };
-    let res = whoami(printed).await;
+    let res = get_whoami(&client, &qs, Some(&printed)).await;
     assert_eq!(res.status(), 200);
     let who: Value = res.json().await.unwrap();
     assert_eq!(who["subject"], "dev-user");
     assert_eq!(who["issuer"], qs.issuer.as_str());
     // An unknown opaque token is inactive: 401, not 503.
-    let res = whoami("opaque-but-unknown".into()).await;
+    let res = get_whoami(&client, &qs, Some("opaque-but-unknown")).await;
     assert_eq!(res.status(), 401);
     assert!(www_authenticate(&res).contains(r#"error_description="token not active""#));
 }

@@ -137,3 +137,12 @@ pub async fn post_mcp(
     }
     req.send().await.unwrap()
 }
+
+/// GETs the quickstart's protected `/whoami`, with `token` as the bearer if any.
+pub async fn get_whoami(client: &reqwest::Client, qs: &Quickstart, token: Option<&str>) -> reqwest::Response {
+    let mut req = client.get(format!("{}/whoami", qs.base));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.send().await.unwrap()
+}
