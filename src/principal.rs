@@ -316,7 +316,7 @@ struct Inner {
 /// building this map, and most handlers never read it.
 #[derive(Clone, Default)]
 struct Claims {
-    json: Option<Arc<[u8]>>,
+    json: Option<Vec<u8>>,
     parsed: OnceLock<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -398,7 +398,7 @@ impl AccessToken {
     #[must_use]
     pub(crate) fn with_claims_json(mut self, json: Vec<u8>) -> Self {
         self.make_unique().claims = Claims {
-            json: Some(json.into()),
+            json: Some(json),
             parsed: OnceLock::new(),
         };
         self

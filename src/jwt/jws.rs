@@ -29,7 +29,6 @@ pub struct VerifiedJws {
     header_json: Vec<u8>,
     header: OnceLock<Map<String, Value>>,
     algorithm: Algorithm,
-    at_jwt: bool,
     payload: Vec<u8>,
 }
 
@@ -74,11 +73,6 @@ impl VerifiedJws {
     /// ```
     pub fn payload(&self) -> &[u8] {
         &self.payload
-    }
-
-    /// Whether the header's `typ` is `at+jwt` (RFC 9068), and the payload.
-    pub(crate) fn into_parts(self) -> (bool, Vec<u8>) {
-        (self.at_jwt, self.payload)
     }
 }
 
@@ -128,7 +122,7 @@ impl<'de> Deserialize<'de> for Header<'de> {
 
 /// The parts of a compact JWS that passed the pre-checks, before the signature.
 pub(crate) struct Unverified<'a> {
-    header_json: Vec<u8>,
+    header_b64: &'a [u8],
     algorithm: Algorithm,
     kid: Option<String>,
     at_jwt: bool,
@@ -151,8 +145,18 @@ impl<'a> Unverified<'a> {
         let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
             return Err(InvalidToken::Malformed);
         };
-        let header_json = b64::decode(&bytes[..first]).ok_or(InvalidToken::Malformed)?;
-        let header: Header<'_> = serde_json::from_slice(&header_json).map_err(|_| InvalidToken::Malformed)?;
+        let header_b64 = &bytes[..first];
+        // Headers are small: decode on the stack, on the heap only when larger.
+        let mut stack = [0u8; 1024];
+        let heap;
+        let header_json = match b64::decode_into(header_b64, &mut stack) {
+            Some(json) => json,
+            None => {
+                heap = b64::decode(header_b64).ok_or(InvalidToken::Malformed)?;
+                &heap[..]
+            }
+        };
+        let header: Header<'_> = serde_json::from_slice(header_json).map_err(|_| InvalidToken::Malformed)?;
         if header.crit {
             return Err(InvalidToken::Malformed);
         }
@@ -161,7 +165,7 @@ impl<'a> Unverified<'a> {
         let kid = header.kid.map(Cow::into_owned);
         let at_jwt = is_at_jwt(header.typ.as_deref());
         Ok(Unverified {
-            header_json,
+            header_b64,
             algorithm,
             kid,
             at_jwt,
@@ -181,14 +185,16 @@ impl<'a> Unverified<'a> {
     /// `x5u` and `x5c` are never used to find a key. [`InvalidToken::UnknownKey`]
     /// means no key of the set could be tried (the set may need a refetch).
     pub(crate) fn verify_signature(&self, keys: &KeySet) -> Result<(), InvalidToken> {
-        let signature = b64::decode(self.signature_b64).ok_or(InvalidToken::Malformed)?;
+        // The longest signature of an allowed algorithm is RSA-8192's 1024 bytes.
+        let mut buf = [0u8; 1024];
+        let signature = b64::decode_into(self.signature_b64, &mut buf).ok_or(InvalidToken::Malformed)?;
         if let Some(kid) = self.kid() {
             let key = keys.get(kid).ok_or(InvalidToken::UnknownKey)?;
-            return key.verify(self.algorithm, self.signing_input, &signature);
+            return key.verify(self.algorithm, self.signing_input, signature);
         }
         let mut result = Err(InvalidToken::UnknownKey);
         for key in keys.iter().filter(|k| k.supports(self.algorithm)) {
-            result = key.verify(self.algorithm, self.signing_input, &signature);
+            result = key.verify(self.algorithm, self.signing_input, signature);
             if result.is_ok() {
                 break;
             }
@@ -198,14 +204,24 @@ impl<'a> Unverified<'a> {
 
     /// The payload, decoded (call after [`Unverified::verify_signature`]).
     pub(crate) fn into_verified(self) -> Result<VerifiedJws, InvalidToken> {
-        let payload = b64::decode(self.payload_b64).ok_or(InvalidToken::Malformed)?;
+        let header_json = b64::decode(self.header_b64).ok_or(InvalidToken::Malformed)?;
+        let payload = self.decode_payload()?;
         Ok(VerifiedJws {
-            header_json: self.header_json,
+            header_json,
             header: OnceLock::new(),
             algorithm: self.algorithm,
-            at_jwt: self.at_jwt,
             payload,
         })
+    }
+
+    /// The decoded payload (call after [`Unverified::verify_signature`]).
+    pub(crate) fn decode_payload(&self) -> Result<Vec<u8>, InvalidToken> {
+        b64::decode(self.payload_b64).ok_or(InvalidToken::Malformed)
+    }
+
+    /// Whether the header's `typ` is `at+jwt` (RFC 9068).
+    pub(crate) fn at_jwt(&self) -> bool {
+        self.at_jwt
     }
 
     /// The payload decoded *before* the signature is checked; only for choosing

@@ -129,8 +129,8 @@ impl JwtVerifier {
             },
             other => other?,
         }
-        let (at_jwt, payload) = unverified.into_verified()?.into_parts();
-        let checked = issuer.rules.check(at_jwt, payload, now)?;
+        let payload = unverified.decode_payload()?;
+        let checked = issuer.rules.check(unverified.at_jwt(), payload, now)?;
         let expires_at = checked.token.expires_at().unwrap_or(now);
         Ok((
             index,
