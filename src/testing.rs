@@ -341,8 +341,7 @@ impl DevIssuer {
     ///
     /// See [`DevIssuer::claims`] for an example.
     pub fn sign_claims(&self, claims: &Value) -> String {
-        let header = json!({"alg": self.shared.key.algorithm(), "typ": "at+jwt", "kid": self.shared.kid});
-        self.sign(&header, claims)
+        self.shared.sign_claims(claims)
     }
 
     /// Signs arbitrary header and payload JSON with the issuer's key (for
@@ -356,13 +355,7 @@ impl DevIssuer {
     /// # });
     /// ```
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let signing_input = format!(
-            "{}.{}",
-            b64::encode(header.to_string()),
-            b64::encode(claims.to_string())
-        );
-        let signature = self.shared.key.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", b64::encode(signature))
+        self.shared.sign(header, claims)
     }
 
     /// The issuer's public key set as served at [`DevIssuer::jwks_uri`].
@@ -401,6 +394,21 @@ impl DevIssuer {
 }
 
 impl Shared {
+    fn sign_claims(&self, claims: &Value) -> String {
+        let header = json!({"alg": self.key.algorithm(), "typ": "at+jwt", "kid": self.kid});
+        self.sign(&header, claims)
+    }
+
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        let signing_input = format!(
+            "{}.{}",
+            b64::encode(header.to_string()),
+            b64::encode(claims.to_string())
+        );
+        let signature = self.key.sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", b64::encode(signature))
+    }
+
     fn claims(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> Value {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -603,15 +611,7 @@ async fn token_endpoint(
     let access_token = if s.issue_opaque {
         s.opaque_token(&client_id, &client_id, &scope, &resource)
     } else {
-        let header = json!({"alg": s.key.algorithm(), "typ": "at+jwt", "kid": s.kid});
-        let claims = s.claims(&client_id, &client_id, &scope, &resource);
-        let input = format!(
-            "{}.{}",
-            b64::encode(header.to_string()),
-            b64::encode(claims.to_string())
-        );
-        let signature = s.key.sign(input.as_bytes());
-        format!("{input}.{}", b64::encode(signature))
+        s.sign_claims(&s.claims(&client_id, &client_id, &scope, &resource))
     };
     (
         [(header::CACHE_CONTROL, "no-store")],
