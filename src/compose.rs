@@ -138,6 +138,21 @@ impl<J: TokenVerifier, O: TokenVerifier> TokenVerifier for ShapeRouter<J, O> {
         }
         Ok(verified)
     }
+
+    /// At hand when every verifier the token goes to has its verdict at hand.
+    fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
+        if !looks_like_jwt(token) {
+            return self.opaque.verify_now(token);
+        }
+        let verified = self.jwt.verify_now(token)?;
+        if self.check_revocation
+            && verified.is_ok()
+            && let Err(revoked) = self.opaque.verify_now(token)?
+        {
+            return Some(Err(revoked));
+        }
+        Some(verified)
+    }
 }
 
 #[cfg(test)]
@@ -171,10 +186,11 @@ mod tests {
         }
     }
 
-    /// Counts calls and answers with a fixed result.
+    /// Counts calls and answers with a fixed result, at hand or not.
     struct Fixed {
         calls: AtomicUsize,
         answer: Result<&'static str, VerifyError>,
+        at_hand: bool,
     }
 
     impl Fixed {
@@ -182,19 +198,33 @@ mod tests {
             Arc::new(Fixed {
                 calls: AtomicUsize::new(0),
                 answer,
+                at_hand: false,
+            })
+        }
+        fn at_hand(answer: Result<&'static str, VerifyError>) -> Arc<Self> {
+            Arc::new(Fixed {
+                calls: AtomicUsize::new(0),
+                answer,
+                at_hand: true,
             })
         }
         fn calls(&self) -> usize {
             self.calls.load(Ordering::SeqCst)
         }
-    }
-
-    impl TokenVerifier for Fixed {
-        async fn verify(&self, _token: &str) -> Result<AccessToken, VerifyError> {
+        fn answer(&self) -> Result<AccessToken, VerifyError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.answer
                 .clone()
                 .map(|s| AccessToken::new(Principal::new().with_subject(s)))
+        }
+    }
+
+    impl TokenVerifier for Fixed {
+        async fn verify(&self, _token: &str) -> Result<AccessToken, VerifyError> {
+            self.answer()
+        }
+        fn verify_now(&self, _token: &str) -> Option<Result<AccessToken, VerifyError>> {
+            self.at_hand.then(|| self.answer())
         }
     }
 
@@ -244,6 +274,45 @@ mod tests {
         let router = ShapeRouter::new(jwt.clone(), active.clone()).check_revocation(true);
         assert_eq!(subject(router.verify(JWT).await), "jwt");
         assert_eq!(active.calls(), 1);
+    }
+
+    #[test]
+    fn verdicts_at_hand_follow_the_shape() {
+        let (jwt, opaque) = (Fixed::at_hand(Ok("jwt")), Fixed::at_hand(Ok("opaque")));
+        let router = ShapeRouter::new(jwt.clone(), opaque.clone());
+        assert_eq!(subject(router.verify_now(JWT).unwrap()), "jwt");
+        assert_eq!(
+            subject(router.verify_now("2YotnFZFEjr1zCsicMWpAA").unwrap()),
+            "opaque"
+        );
+
+        // With revocation checks both verdicts are needed: one not at hand means "ask".
+        let router = ShapeRouter::new(jwt.clone(), Fixed::new(Ok("opaque"))).check_revocation(true);
+        assert!(router.verify_now(JWT).is_none());
+        let revoked = Fixed::at_hand(Err(InvalidToken::Inactive.into()));
+        let router = ShapeRouter::new(jwt.clone(), revoked).check_revocation(true);
+        assert_eq!(
+            router.verify_now(JWT).unwrap().unwrap_err(),
+            VerifyError::from(InvalidToken::Inactive)
+        );
+        let active = Fixed::at_hand(Ok("introspected"));
+        let router = ShapeRouter::new(jwt.clone(), active).check_revocation(true);
+        assert_eq!(subject(router.verify_now(JWT).unwrap()), "jwt");
+
+        // A JWT refused at hand is not introspected.
+        let unasked = Fixed::at_hand(Ok("opaque"));
+        let router = ShapeRouter::new(
+            Fixed::at_hand(Err(InvalidToken::Signature.into())),
+            unasked.clone(),
+        )
+        .check_revocation(true);
+        assert!(router.verify_now(JWT).unwrap().is_err());
+        assert_eq!(unasked.calls(), 0);
+
+        // Through `dyn` too.
+        let router: Arc<dyn DynTokenVerifier> = Arc::new(ShapeRouter::new(jwt, Fixed::new(Ok("opaque"))));
+        assert_eq!(subject(router.verify_now(JWT).unwrap()), "jwt");
+        assert!(router.verify_now("opaque").is_none());
     }
 
     #[tokio::test]

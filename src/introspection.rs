@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cache::DecisionCache;
-use client::{Introspector, Rules, Secret};
+use client::{Decision, Introspector, Rules, Secret};
 
 pub use client::ClientAuth;
 
@@ -130,13 +130,27 @@ impl TokenVerifier for IntrospectionVerifier {
     async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
         let Inner { introspector, cache } = &*self.inner;
         let decision = cache.get_or_decide(token, introspector.introspect(token)).await?;
+        self.accept(decision)
+    }
+
+    /// A decision from the cache (positive or negative), checked against the clock.
+    fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
+        self.inner
+            .cache
+            .get_now(token)
+            .map(|decision| self.accept(decision))
+    }
+}
+
+impl IntrospectionVerifier {
+    /// The verdict on a decision, fresh or cached.
+    fn accept(&self, decision: Decision) -> Result<AccessToken, VerifyError> {
         let token = decision?;
         // Entries expire by `exp`; this also guards against the wall clock
         // jumping ahead of the cache's monotonic clock.
-        if token
-            .expires_at()
-            .is_some_and(|exp| client::is_expired(exp, introspector.rules.leeway, SystemTime::now()))
-        {
+        if token.expires_at().is_some_and(|exp| {
+            client::is_expired(exp, self.inner.introspector.rules.leeway, SystemTime::now())
+        }) {
             return Err(crate::InvalidToken::Expired.into());
         }
         Ok(token)

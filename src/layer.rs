@@ -287,7 +287,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let challenge = &self.config.challenge;
         let token = match self.config.extractor.extract(req.headers(), req.uri()) {
-            Ok(token) => token.to_owned(),
+            Ok(token) => token,
             Err(ExtractError::Missing) if self.config.allow_anonymous => {
                 req.extensions_mut().insert(challenge.clone());
                 return ResponseFuture::inner(self.inner.call(req));
@@ -297,6 +297,17 @@ where
                 return ResponseFuture::refuse(AuthError::from(e), challenge);
             }
         };
+        // A verdict at hand (a cache hit): no boxed future, no clone of the inner service.
+        if let Some(result) = self.verifier.verify_now(token) {
+            return match result {
+                Ok(verified) => {
+                    insert_identity(&mut req, verified, challenge.clone());
+                    ResponseFuture::inner(self.inner.call(req))
+                }
+                Err(error) => ResponseFuture::refuse(refusal(error), challenge),
+            };
+        }
+        let token = token.to_owned();
         // Call the service that was driven to readiness; keep a fresh clone.
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
@@ -398,11 +409,7 @@ where
                             let future = inner.call(req);
                             this.state.set(State::Inner { future });
                         }
-                        Err(error) => {
-                            log_refusal(&error);
-                            let response = AuthError::from(error).into_response(challenge);
-                            return Poll::Ready(Ok(response));
-                        }
+                        Err(error) => return Poll::Ready(Ok(refusal(error).into_response(challenge))),
                     }
                 }
                 StateProj::Inner { future } => return future.poll(cx),
@@ -423,9 +430,145 @@ fn insert_identity<B>(req: &mut Request<B>, token: AccessToken, challenge: Chall
     extensions.insert(challenge);
 }
 
-fn log_refusal(error: &VerifyError) {
-    match error {
+/// Logs why the verifier said no (never the token) and turns it into the answer.
+fn refusal(error: VerifyError) -> AuthError {
+    match &error {
         VerifyError::Invalid(reason) => tracing::debug!(%reason, "bearer token refused"),
         VerifyError::Unavailable(u) => tracing::warn!(reason = %u, "token verifier unavailable"),
+    }
+    AuthError::from(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tower::{Service, ServiceExt};
+
+    use super::*;
+    use crate::{InvalidToken, Principal, Unavailable};
+
+    /// A fixed verdict, at hand or only through `verify`; counts the async calls.
+    struct Verdict {
+        answer: Result<&'static str, VerifyError>,
+        at_hand: bool,
+        awaited: AtomicUsize,
+    }
+
+    impl Verdict {
+        fn new(answer: Result<&'static str, VerifyError>, at_hand: bool) -> Arc<Self> {
+            Arc::new(Verdict {
+                answer,
+                at_hand,
+                awaited: AtomicUsize::new(0),
+            })
+        }
+        fn answer(&self) -> Result<AccessToken, VerifyError> {
+            self.answer
+                .clone()
+                .map(|s| AccessToken::new(Principal::new().with_subject(s)))
+        }
+    }
+
+    impl TokenVerifier for Verdict {
+        async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> {
+            self.awaited.fetch_add(1, Ordering::SeqCst);
+            self.answer()
+        }
+        fn verify_now(&self, _: &str) -> Option<Result<AccessToken, VerifyError>> {
+            self.at_hand.then(|| self.answer())
+        }
+    }
+
+    /// Answers with the caller's subject; counts its clones and calls.
+    #[derive(Default)]
+    struct Echo {
+        clones: Arc<AtomicUsize>,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Clone for Echo {
+        fn clone(&self) -> Self {
+            self.clones.fetch_add(1, Ordering::SeqCst);
+            Echo {
+                clones: self.clones.clone(),
+                calls: self.calls.clone(),
+            }
+        }
+    }
+
+    impl Service<Request<String>> for Echo {
+        type Response = Response<String>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request<String>) -> Self::Future {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let who = req.extensions().get::<Principal>().and_then(Principal::subject);
+            std::future::ready(Ok(Response::new(who.unwrap_or("-").to_owned())))
+        }
+    }
+
+    /// One request through one service (no clone by the caller).
+    async fn once(verifier: Arc<Verdict>) -> (Response<String>, usize, usize, usize) {
+        let echo = Echo::default();
+        let (clones, calls) = (echo.clones.clone(), echo.calls.clone());
+        let mut svc = TokenVerifierLayer::from_arc(verifier.clone()).layer(echo);
+        let req = Request::builder()
+            .header("authorization", "Bearer t0ken")
+            .body(String::new())
+            .unwrap();
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        let awaited = verifier.awaited.load(Ordering::SeqCst);
+        (
+            res,
+            clones.load(Ordering::SeqCst),
+            calls.load(Ordering::SeqCst),
+            awaited,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_verdict_at_hand_calls_the_inner_service_directly() {
+        let (res, clones, calls, awaited) = once(Verdict::new(Ok("alice"), true)).await;
+        assert_eq!((res.status().as_u16(), res.body().as_str()), (200, "alice"));
+        assert_eq!((clones, calls, awaited), (0, 1, 0), "no clone, no async verify");
+
+        // Not at hand: the async path, which keeps a fresh clone of the inner service.
+        let (res, clones, calls, awaited) = once(Verdict::new(Ok("bob"), false)).await;
+        assert_eq!((res.status().as_u16(), res.body().as_str()), (200, "bob"));
+        assert_eq!((clones, calls, awaited), (1, 1, 1));
+    }
+
+    #[tokio::test]
+    async fn refusals_at_hand_are_answered_like_awaited_ones() {
+        let expired = || Err(VerifyError::from(InvalidToken::Expired));
+        let down = || Err(VerifyError::from(Unavailable::new("down")));
+        for answer in [expired(), down()] {
+            let (now, _, now_calls, _) = once(Verdict::new(answer.clone(), true)).await;
+            let (later, _, later_calls, awaited) = once(Verdict::new(answer, false)).await;
+            assert_eq!((now_calls, later_calls, awaited), (0, 0, 1), "inner never called");
+            assert_eq!(now.status(), later.status());
+            assert_eq!(
+                now.headers().get("www-authenticate"),
+                later.headers().get("www-authenticate")
+            );
+            assert_eq!(
+                now.headers().get("retry-after"),
+                later.headers().get("retry-after")
+            );
+        }
+        let (res, ..) = once(Verdict::new(expired(), true)).await;
+        assert_eq!(res.status(), 401);
+        let www = res.headers()["www-authenticate"].to_str().unwrap();
+        assert!(www.contains(r#"error="invalid_token""#), "{www}");
+        let (res, ..) = once(Verdict::new(down(), true)).await;
+        assert_eq!(res.status(), 503);
+        assert!(res.headers().contains_key("retry-after"));
     }
 }

@@ -59,6 +59,7 @@ pub mod axum;
 mod builder;
 mod challenge;
 pub mod compose;
+mod digest;
 mod discovery;
 pub mod extract;
 mod fetch;

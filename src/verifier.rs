@@ -41,11 +41,48 @@ use crate::AccessToken;
 pub trait TokenVerifier: Send + Sync + 'static {
     /// Verifies `token` (the raw bearer credential, already syntax-checked).
     fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, VerifyError>> + Send;
+
+    /// The verdict on `token` when it is at hand without waiting, typically a
+    /// cache hit; `None` means "call [`verify`](Self::verify)".
+    ///
+    /// [`TokenVerifierLayer`](crate::TokenVerifierLayer) asks this first and, on
+    /// `Some`, calls the inner service straight away: no future is boxed and the
+    /// inner service is not cloned. A `Some` must be the answer `verify` would
+    /// give (expiry included). The default answers `None`.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use tower_bearer::{AccessToken, InvalidToken, Principal, TokenVerifier, VerifyError};
+    ///
+    /// /// Tokens known in advance: every answer is at hand.
+    /// struct Preloaded(HashMap<&'static str, AccessToken>);
+    ///
+    /// impl TokenVerifier for Preloaded {
+    ///     async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
+    ///         self.verify_now(token).expect("always at hand")
+    ///     }
+    ///     fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
+    ///         Some(self.0.get(token).cloned().ok_or(InvalidToken::Unknown.into()))
+    ///     }
+    /// }
+    /// let alice = AccessToken::new(Principal::new().with_subject("alice"));
+    /// let verifier = Preloaded(HashMap::from([("t1", alice)]));
+    /// assert!(verifier.verify_now("t1").unwrap().is_ok());
+    /// assert!(verifier.verify_now("t2").unwrap().is_err());
+    /// ```
+    fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
+        let _ = token;
+        None
+    }
 }
 
 impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
     fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, VerifyError>> + Send {
         (**self).verify(token)
+    }
+
+    fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
+        (**self).verify_now(token)
     }
 }
 
@@ -73,17 +110,28 @@ pub type BoxVerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, V
 pub trait DynTokenVerifier: Send + Sync + 'static {
     /// Verifies `token`, boxing the future.
     fn verify_boxed<'a>(&'a self, token: &'a str) -> BoxVerifyFuture<'a>;
+
+    /// [`TokenVerifier::verify_now`], object-safe.
+    fn verify_now_dyn(&self, token: &str) -> Option<Result<AccessToken, VerifyError>>;
 }
 
 impl<V: TokenVerifier> DynTokenVerifier for V {
     fn verify_boxed<'a>(&'a self, token: &'a str) -> BoxVerifyFuture<'a> {
         Box::pin(self.verify(token))
     }
+
+    fn verify_now_dyn(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
+        self.verify_now(token)
+    }
 }
 
 impl TokenVerifier for dyn DynTokenVerifier {
     async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
         self.verify_boxed(token).await
+    }
+
+    fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
+        self.verify_now_dyn(token)
     }
 }
 

@@ -54,6 +54,7 @@ async fn active_token_is_verified_and_cached() {
     server.add_token("tok-1", "mcp:read mcp:write");
     let verifier = builder(&server).build().unwrap();
 
+    assert!(verifier.verify_now("tok-1").is_none(), "nothing cached yet");
     let token = verifier.verify("tok-1").await.unwrap();
     let p = token.principal();
     assert_eq!(p.client_id(), Some("mcp-client"));
@@ -67,6 +68,10 @@ async fn active_token_is_verified_and_cached() {
     for _ in 0..20 {
         verifier.verify("tok-1").await.unwrap();
     }
+    // The cached answer is at hand for the layer, without a future.
+    let at_hand = verifier.verify_now("tok-1").expect("cached").unwrap();
+    assert_eq!(at_hand.principal(), p);
+    assert!(verifier.verify_now("tok-2").is_none());
     assert_eq!(
         server.calls(),
         1,
@@ -107,6 +112,10 @@ async fn inactive_is_cached_then_rechecked_after_the_negative_ttl() {
     assert_eq!(invalid(verifier.verify("later").await), InvalidToken::Inactive);
     server.add_token("later", "mcp:read");
     assert_eq!(invalid(verifier.verify("later").await), InvalidToken::Inactive);
+    assert_eq!(
+        invalid(verifier.verify_now("later").expect("cached")),
+        InvalidToken::Inactive
+    );
     assert_eq!(server.calls(), 1, "the negative answer is cached");
 
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -135,6 +144,10 @@ async fn token_whose_exp_passes_while_cached_is_rejected() {
     let verifier = builder(&server).leeway(Duration::ZERO).build().unwrap();
     assert!(verifier.verify("short").await.is_ok());
     tokio::time::sleep(Duration::from_millis(3100)).await;
+    // Evicted at exp, or refused if the cache has not caught up: never valid.
+    if let Some(at_hand) = verifier.verify_now("short") {
+        assert_eq!(invalid(at_hand), InvalidToken::Expired);
+    }
     assert_eq!(invalid(verifier.verify("short").await), InvalidToken::Expired);
     assert_eq!(server.calls(), 2, "the cached answer must not outlive exp");
 }
@@ -192,6 +205,7 @@ async fn outages_are_unavailable_and_never_cached() {
     ] {
         server.set_mode(mode);
         unavailable(verifier.verify("t").await);
+        assert!(verifier.verify_now("t").is_none(), "{mode:?} left a verdict");
     }
     assert_eq!(server.calls(), 4);
     assert_eq!(verifier.cache_entry_count().await, 0);

@@ -2,14 +2,16 @@
 //! with per-entry lifetimes and single-flight misses.
 
 use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_lc_rs::digest::{SHA256, digest};
 use moka::Expiry;
 use moka::future::Cache;
 
 use super::client::Decision;
 use crate::Unavailable;
+use crate::digest::sha256;
 
 /// SHA-256 of the token: the raw token is never stored.
 type Key = [u8; 32];
@@ -59,22 +61,27 @@ impl DecisionCache {
         F: Future<Output = Result<Decision, Unavailable>>,
     {
         self.cache
-            .try_get_with(key(token), decide)
+            .try_get_with(sha256(token.as_bytes()), decide)
             .await
             .map_err(|shared| (*shared).clone())
     }
 
     /// Entries held once pending evictions have run.
+    /// The cached decision on `token`, when it can be read without waiting.
+    pub(super) fn get_now(&self, token: &str) -> Option<Decision> {
+        let key = sha256(token.as_bytes());
+        // moka's lookup completes on its first poll unless its housekeeping is
+        // busy; then the caller takes the async path (dropping the lookup is safe).
+        match pin!(self.cache.get(&key)).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(hit) => hit,
+            Poll::Pending => None,
+        }
+    }
+
     pub(super) async fn entry_count(&self) -> u64 {
         self.cache.run_pending_tasks().await;
         self.cache.entry_count()
     }
-}
-
-fn key(token: &str) -> Key {
-    let mut key = [0; 32];
-    key.copy_from_slice(digest(&SHA256, token.as_bytes()).as_ref());
-    key
 }
 
 #[cfg(test)]
@@ -112,14 +119,22 @@ mod tests {
         assert_eq!(ttl(&Err(InvalidToken::Inactive)), Some(Duration::from_secs(10)));
     }
 
-    #[test]
-    fn key_is_the_sha256_of_the_token() {
-        // SHA-256("abc"), FIPS 180-2 appendix B.1.
-        assert_eq!(
-            key("abc")[..4],
-            [0xba, 0x78, 0x16, 0xbf],
-            "the cache must be keyed by the digest, not the token"
-        );
+    #[tokio::test]
+    async fn cached_decisions_are_at_hand_without_waiting() {
+        let cache = DecisionCache::new(10, Duration::from_secs(60), Duration::from_secs(10));
+        assert!(cache.get_now("t").is_none(), "nothing cached yet");
+        let alice = AccessToken::new(Principal::new().with_subject("alice"));
+        let decided = cache.get_or_decide("t", async { Ok(Ok(alice)) }).await.unwrap();
+        assert!(decided.is_ok());
+        let hit = cache.get_now("t").expect("a cached decision is at hand");
+        assert_eq!(hit.unwrap().principal().subject(), Some("alice"));
+        assert!(cache.get_now("other").is_none());
+        cache
+            .get_or_decide("bad", async { Ok(Err(InvalidToken::Inactive)) })
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(cache.get_now("bad"), Some(Err(InvalidToken::Inactive))));
     }
 
     #[tokio::test]

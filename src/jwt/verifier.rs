@@ -10,6 +10,7 @@ use super::claims::{ClaimRules, Profile};
 use super::jwks::{CacheSettings, KeyCache, KeySource};
 use super::jws::Unverified;
 use super::key::KeyPolicy;
+use crate::digest::sha256;
 use crate::fetch;
 use crate::{AccessToken, InvalidToken, TokenVerifier, Unavailable, VerifyError};
 
@@ -117,6 +118,23 @@ impl JwtVerifier {
             .ok_or(InvalidToken::Issuer)
     }
 
+    /// A token from the verified-token cache, checked against the clock again.
+    fn cache_hit(
+        &self,
+        cache: &moka::sync::Cache<[u8; 32], Cached>,
+        key: &[u8; 32],
+        now: SystemTime,
+    ) -> Option<Result<AccessToken, VerifyError>> {
+        let hit = cache.get(key)?;
+        let rules = &self.inner.issuers[hit.issuer].rules;
+        Some(
+            rules
+                .check_times(hit.expires_at, hit.not_before, None, now)
+                .map(|()| hit.token)
+                .map_err(VerifyError::from),
+        )
+    }
+
     async fn verify_uncached(&self, token: &str, now: SystemTime) -> Result<(usize, Cached), VerifyError> {
         let unverified = Unverified::parse(token, &self.inner.policy)?;
         let index = self.select_issuer(&unverified)?;
@@ -150,24 +168,21 @@ impl TokenVerifier for JwtVerifier {
         let Some(cache) = &self.inner.token_cache else {
             return Ok(self.verify_uncached(token, now).await?.1.token);
         };
-        let key = sha256(token);
-        if let Some(hit) = cache.get(&key) {
-            let rules = &self.inner.issuers[hit.issuer].rules;
-            rules.check_times(hit.expires_at, hit.not_before, None, now)?;
-            return Ok(hit.token);
+        let key = sha256(token.as_bytes());
+        if let Some(hit) = self.cache_hit(cache, &key, now) {
+            return hit;
         }
         let (_, cached) = self.verify_uncached(token, now).await?;
         let token = cached.token.clone();
         cache.insert(key, cached);
         Ok(token)
     }
-}
 
-fn sha256(token: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
+    /// A hit in the verified-token cache (when it is on), checked against the clock.
+    fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
+        let cache = self.inner.token_cache.as_ref()?;
+        self.cache_hit(cache, &sha256(token.as_bytes()), SystemTime::now())
+    }
 }
 
 struct UntilExpiry;
