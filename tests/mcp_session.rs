@@ -6,7 +6,8 @@ use mcp_support::*;
 use reqwest::Method;
 use tower_bearer::Principal;
 use tower_bearer::mcp::{
-    BindingPolicy, McpScopeLayer, McpSessionLayer, SessionKey, SessionStore, SessionStoreError,
+    BindingPolicy, McpScopeLayer, McpSessionLayer, MemorySessionStore, SessionKey, SessionStore,
+    SessionStoreError,
 };
 
 /// rmcp 3.11's own answer for an unknown session.
@@ -37,7 +38,32 @@ async fn our_404_is_byte_for_byte_the_transports() {
 
 #[tokio::test]
 async fn owner_uses_the_session_others_get_the_unknown_session_404() {
-    let client = Client::new(&serve_default().await);
+    owner_uses_the_session_others_do_not(&serve_default().await).await;
+}
+
+/// The in-memory store, seen only through its async calls, as a remote store is.
+struct AsyncOnly(MemorySessionStore);
+
+impl SessionStore for AsyncOnly {
+    async fn bind(&self, key: &SessionKey, owner: &Principal) -> Result<(), SessionStoreError> {
+        self.0.bind(key, owner).await
+    }
+    async fn owner(&self, key: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
+        self.0.owner(key).await
+    }
+    async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
+        self.0.unbind(key).await
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_must_be_awaited_binds_the_same() {
+    let layer = McpSessionLayer::with_store(AsyncOnly(MemorySessionStore::new()));
+    owner_uses_the_session_others_do_not(&serve(layer, McpScopeLayer::new(policy())).await).await;
+}
+
+async fn owner_uses_the_session_others_do_not(url: &str) {
+    let client = Client::new(url);
     let session = client.open_session("alice").await;
 
     let ok = client.call_tool("alice", Some(&session), "read_note").await;
@@ -158,8 +184,10 @@ async fn no_credentials_get_a_bare_challenge() {
     assert_eq!(res.www(), format!(r#"Bearer resource_metadata="{METADATA}""#));
 }
 
-/// A store whose backend is down.
-struct DownStore;
+/// A store whose backend is down; `at_hand` also says so without being awaited.
+struct DownStore {
+    at_hand: bool,
+}
 
 impl SessionStore for DownStore {
     async fn bind(&self, _: &SessionKey, _: &Principal) -> Result<(), SessionStoreError> {
@@ -171,21 +199,27 @@ impl SessionStore for DownStore {
     async fn unbind(&self, _: &SessionKey) -> Result<(), SessionStoreError> {
         Err(SessionStoreError::new("backend down"))
     }
+    fn owner_now(&self, _: &SessionKey) -> Option<Result<Option<Principal>, SessionStoreError>> {
+        self.at_hand.then(|| Err(SessionStoreError::new("backend down")))
+    }
 }
 
 #[tokio::test]
 async fn store_outage_is_a_503_not_a_404() {
-    let client = Client::new(
-        &serve(
-            McpSessionLayer::with_store(DownStore),
-            McpScopeLayer::new(policy()),
-        )
-        .await,
-    );
-    let init = client.post("alice", None, initialize()).await;
-    assert_eq!(init.status, 503);
-    assert!(init.headers.contains_key("retry-after"));
-    let used = client.call_tool("alice", Some("some-session"), "read_note").await;
-    assert_eq!(used.status, 503);
-    assert!(used.www().is_empty());
+    for at_hand in [false, true] {
+        let client = Client::new(
+            &serve(
+                McpSessionLayer::with_store(DownStore { at_hand }),
+                McpScopeLayer::new(policy()),
+            )
+            .await,
+        );
+        let init = client.post("alice", None, initialize()).await;
+        assert_eq!(init.status, 503);
+        assert!(init.headers.contains_key("retry-after"));
+        let used = client.call_tool("alice", Some("some-session"), "read_note").await;
+        assert_eq!(used.status, 503, "at hand: {at_hand}");
+        assert!(used.headers.contains_key("retry-after"), "at hand: {at_hand}");
+        assert!(used.www().is_empty());
+    }
 }

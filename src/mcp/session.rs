@@ -391,8 +391,6 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         let state = match named_session(req.headers()) {
             Named::None => {
@@ -401,23 +399,74 @@ where
                     challenge: challenge_of(&req),
                 };
                 State::Inner {
-                    future: inner.call(req),
+                    future: self.inner.call(req),
                     after,
                 }
             }
             Named::Ambiguous => State::Done {
                 response: Some(shared.not_found.response()),
             },
-            Named::Session(key) => {
-                let store = shared.store.clone();
-                State::Lookup {
-                    lookup: Box::pin(async move { store.owner(&key).await }),
-                    key,
-                    pending: Some((inner, req)),
+            // An in-process store answers at once: no boxed lookup, no clone.
+            Named::Session(key) => match shared.store.owner_now(&key) {
+                Some(owner) => match shared.admit(key, owner, &req) {
+                    Ok(after) => State::Inner {
+                        future: self.inner.call(req),
+                        after,
+                    },
+                    Err(refused) => State::Done {
+                        response: Some(refused),
+                    },
+                },
+                None => {
+                    // Call the service that was driven to readiness; keep a fresh clone.
+                    let clone = self.inner.clone();
+                    let inner = mem::replace(&mut self.inner, clone);
+                    let store = shared.store.clone();
+                    State::Lookup {
+                        lookup: Box::pin(async move { store.owner(&key).await }),
+                        key,
+                        pending: Some((inner, req)),
+                    }
                 }
-            }
+            },
         };
         SessionFuture { shared, state }
+    }
+}
+
+impl<St> Shared<St> {
+    /// Whether the request may use session `key`, owned by `owner` (the store's
+    /// answer): what to do after the inner service answers, or the refusal.
+    fn admit<B, ResBody: ResponseBody>(
+        &self,
+        key: SessionKey,
+        owner: Result<Option<Principal>, SessionStoreError>,
+        req: &Request<B>,
+    ) -> Result<After, Response<ResBody>> {
+        let requester = req.extensions().get::<Principal>();
+        match owner {
+            Err(error) => Err(unavailable(&error, &challenge_of(req))),
+            Ok(Some(owner)) if requester.is_some_and(|r| self.policy.permits(&owner, r)) => {
+                Ok(if req.method() == Method::DELETE {
+                    After::Unbind(key)
+                } else {
+                    After::Nothing
+                })
+            }
+            Ok(Some(_)) => {
+                tracing::warn!(
+                    session = %key,
+                    issuer = requester.and_then(Principal::issuer),
+                    client_id = requester.and_then(Principal::client_id),
+                    "MCP session used by a principal other than its owner"
+                );
+                Err(self.not_found.response())
+            }
+            Ok(None) => {
+                tracing::debug!(session = %key, "MCP session not bound");
+                Err(self.not_found.response())
+            }
+        }
     }
 }
 
@@ -503,34 +552,12 @@ where
                 StateProj::Lookup { lookup, key, pending } => {
                     let owner = ready!(lookup.as_mut().poll(cx));
                     let (mut inner, req) = pending.take().expect("SessionFuture polled after completion");
-                    let requester = req.extensions().get::<Principal>();
-                    let owner = match owner {
-                        Ok(owner) => owner,
-                        Err(error) => return Poll::Ready(Ok(unavailable(&error, &challenge_of(&req)))),
-                    };
-                    match owner {
-                        Some(owner) if requester.is_some_and(|r| this.shared.policy.permits(&owner, r)) => {
-                            let after = if req.method() == Method::DELETE {
-                                After::Unbind(*key)
-                            } else {
-                                After::Nothing
-                            };
+                    match this.shared.admit(*key, owner, &req) {
+                        Ok(after) => {
                             let future = inner.call(req);
                             this.state.set(State::Inner { future, after });
                         }
-                        Some(_) => {
-                            tracing::warn!(
-                                session = %key,
-                                issuer = requester.and_then(Principal::issuer),
-                                client_id = requester.and_then(Principal::client_id),
-                                "MCP session used by a principal other than its owner"
-                            );
-                            return Poll::Ready(Ok(this.shared.not_found.response()));
-                        }
-                        None => {
-                            tracing::debug!(session = %key, "MCP session not bound");
-                            return Poll::Ready(Ok(this.shared.not_found.response()));
-                        }
+                        Err(refused) => return Poll::Ready(Ok(refused)),
                     }
                 }
                 StateProj::Inner { future, after } => {

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::digest::{SHA256, digest};
-use moka::future::Cache;
+use moka::sync::Cache;
 
 use crate::Principal;
+use crate::digest::sha256;
 
 /// A session id as stores see it: SHA-256 of the `Mcp-Session-Id` value.
 ///
@@ -37,9 +37,7 @@ impl SessionKey {
 
     /// Hashes a raw header value (which need not be UTF-8).
     pub(crate) fn from_raw(session_id: &[u8]) -> Self {
-        let mut key = [0; 32];
-        key.copy_from_slice(digest(&SHA256, session_id).as_ref());
-        SessionKey(key)
+        SessionKey(sha256(session_id))
     }
 
     /// The hash bytes.
@@ -164,6 +162,26 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Forgets the session `key`.
     fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), SessionStoreError>> + Send;
+
+    /// The owner of the session `key` when the store can tell without waiting
+    /// (an in-process store); `None` means "call [`owner`](Self::owner)". A
+    /// `Some` must be what `owner` would answer. The default is `None`.
+    ///
+    /// ```
+    /// use tower_bearer::Principal;
+    /// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionStore};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let store = MemorySessionStore::new();
+    /// let key = SessionKey::new("3f1c…");
+    /// store.bind(&key, &Principal::new().with_subject("alice")).await.unwrap();
+    /// let owner = store.owner_now(&key).expect("in memory: always at hand").unwrap();
+    /// assert_eq!(owner.unwrap().subject(), Some("alice"));
+    /// # });
+    /// ```
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<Principal>, SessionStoreError>> {
+        let _ = key;
+        None
+    }
 }
 
 impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
@@ -184,6 +202,10 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
 
     fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), SessionStoreError>> + Send {
         (**self).unbind(key)
+    }
+
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<Principal>, SessionStoreError>> {
+        (**self).owner_now(key)
     }
 }
 
@@ -299,7 +321,7 @@ impl MemorySessionStore {
     /// # });
     /// ```
     pub async fn run_pending_tasks(&self) {
-        self.cache.run_pending_tasks().await;
+        self.cache.run_pending_tasks();
     }
 
     /// Approximate number of bound sessions.
@@ -312,16 +334,21 @@ impl MemorySessionStore {
 
 impl SessionStore for MemorySessionStore {
     async fn bind(&self, key: &SessionKey, owner: &Principal) -> Result<(), SessionStoreError> {
-        self.cache.insert(*key, owner.clone()).await;
+        self.cache.insert(*key, owner.clone());
         Ok(())
     }
 
     async fn owner(&self, key: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
-        Ok(self.cache.get(key).await)
+        Ok(self.cache.get(key))
+    }
+
+    /// Always at hand: the bindings are in this process.
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<Principal>, SessionStoreError>> {
+        Some(Ok(self.cache.get(key)))
     }
 
     async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
-        self.cache.invalidate(key).await;
+        self.cache.invalidate(key);
         Ok(())
     }
 }
