@@ -12,6 +12,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
@@ -23,7 +24,7 @@ use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::ServiceBuilder;
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::introspection::IntrospectionVerifier;
@@ -133,10 +134,10 @@ impl Tools {
 
     #[tool(description = "Who is calling: the verified principal and scopes of the access token")]
     async fn whoami(&self, Extension(parts): Extension<http::request::Parts>) -> String {
-        let token = parts.extensions.get::<AccessToken>();
-        token
-            .map_or_else(|| json!({"anonymous": true}), identity)
-            .to_string()
+        match parts.extensions.get::<AccessToken>() {
+            Some(token) => serde_json::to_string(&Identity::of(token)).unwrap_or_default(),
+            None => json!({"anonymous": true}).to_string(),
+        }
     }
 
     #[tool(description = "Echo the given text (needs mcp:read)")]
@@ -187,23 +188,34 @@ fn scope_policy() -> McpScopePolicy {
         .unlisted_tools(["mcp:admin"])
 }
 
-fn identity(token: &AccessToken) -> Value {
-    let p: &Principal = token.principal();
-    json!({
-        "client_id": p.client_id(),
-        "issuer": p.issuer(),
-        "subject": p.subject(),
-        "scopes": token.scopes(),
-        "audience": token.audience(),
-    })
+/// Who the token is: the principal triple, its scopes and audience.
+#[derive(serde::Serialize)]
+struct Identity<'a> {
+    client_id: Option<&'a str>,
+    issuer: Option<&'a str>,
+    subject: Option<&'a str>,
+    scopes: &'a Scopes,
+    audience: &'a [String],
 }
 
-async fn whoami(token: Option<AccessToken>) -> Json<Value> {
-    Json(
-        token
-            .as_ref()
-            .map_or_else(|| json!({"anonymous": true}), identity),
-    )
+impl<'a> Identity<'a> {
+    fn of(token: &'a AccessToken) -> Self {
+        let p: &Principal = token.principal();
+        Identity {
+            client_id: p.client_id(),
+            issuer: p.issuer(),
+            subject: p.subject(),
+            scopes: token.scopes(),
+            audience: token.audience(),
+        }
+    }
+}
+
+async fn whoami(token: Option<AccessToken>) -> Response {
+    match &token {
+        Some(token) => Json(Identity::of(token)).into_response(),
+        None => Json(json!({"anonymous": true})).into_response(),
+    }
 }
 
 #[tokio::main]
