@@ -80,8 +80,16 @@ where
     scopes
 }
 
+/// `a ∪ b`, sharing `a` or `b` when one already holds the other (the common
+/// case on every request: no allocation).
 fn union(a: &Scopes, b: &Scopes) -> Scopes {
-    a.iter().chain(b.iter()).collect()
+    if a.contains_all(b) {
+        a.clone()
+    } else if b.contains_all(a) {
+        b.clone()
+    } else {
+        a.iter().chain(b.iter()).collect()
+    }
 }
 
 impl McpScopePolicy {
@@ -507,6 +515,25 @@ mod tests {
 
     fn req(body: &str) -> Result<String, JsonRpcError> {
         policy().required_for_body(body.as_bytes()).map(|s| s.to_string())
+    }
+
+    #[test]
+    fn union_is_the_set_union_and_shares_what_it_can() {
+        let sets = ["", "a", "b", "a b", "b c", "a b c"].map(Scopes::parse);
+        for a in &sets {
+            for b in &sets {
+                let naive: Scopes = a.iter().chain(b.iter()).collect();
+                let u = union(a, b);
+                assert_eq!(u, naive, "{a} ∪ {b}");
+                // Shared, not copied: the scope strings are the very same allocations.
+                let first = |s: &Scopes| s.iter().next().map(str::as_ptr);
+                if a.contains_all(b) {
+                    assert_eq!(first(&u), first(a), "{a} ∪ {b} shares {a}");
+                } else if b.contains_all(a) {
+                    assert_eq!(first(&u), first(b), "{a} ∪ {b} shares {b}");
+                }
+            }
+        }
     }
 
     #[test]
