@@ -310,7 +310,10 @@ def main():
             "## Auth cost: the same server with auth off",
             "",
             "Target: with a cached token, within 5 % of auth off (ratio ≥ 0.95). Auth off still"
-            " receives the Authorization header and ignores it.",
+            " receives the Authorization header and ignores it. These are runs minutes apart, so"
+            " on a shared machine the ratio moves by tens of percent from run to run; for this"
+            " question see `bench/auth-cost.sh` ([AUTH-COST.md](AUTH-COST.md): the servers loaded"
+            " at the same time) and `bench/instructions.sh` ([INSTRUCTIONS.md](INSTRUCTIONS.md)).",
             "",
             off,
             "",
@@ -321,9 +324,9 @@ def main():
         md += [
             "## Our server: memory under floods",
             "",
-            "Cache sizes are the crate defaults the quickstart uses: JWTs are not cached (forged ones"
-            " never are); the introspection cache holds at most 10,000 entries (SHA-256 of the token"
-            " as key), valid tokens for up to 60 s, invalid ones for 10 s. RSS before = right before"
+            "Cache sizes are the quickstart's: verified JWTs are cached (at most 10,000, SHA-256 of"
+            " the token as key; refused ones never are); the introspection cache holds at most 10,000"
+            " entries (same key), valid tokens for up to 60 s, invalid ones for 10 s. RSS before = right before"
             " the flood, after = right after it; a bounded cache shows as a plateau, not growth per"
             " token.",
             "",

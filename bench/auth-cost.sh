@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# What authentication costs our server, measured the way a noisy shared machine allows: the
+# quickstart with auth off, with JWT (verified-token cache) and with introspection (cached
+# decisions) run at the same time, pinned to the same CPU, and loaded at the same time by three
+# wrk processes with the same settings. Whatever slows the machine down during a round slows the
+# three alike, so their CPU time per request stays comparable. Several rounds show the spread.
+# Run on demand, not in CI.
+#
+#   bench/auth-cost.sh [--rounds N] [--duration S] [--connections N] [--out FILE]
+#
+# Workloads: MCP tools/list (one session per connection, initialized once) and GET /whoami,
+# each with a valid token that stays cached. The embedded development issuer signs the tokens
+# and answers introspection: after the first request of a token nothing reaches it. Auth off
+# receives the same Authorization header and ignores it. Ratio = CPU µs/req with auth off /
+# with auth: the throughput with auth relative to auth off, for the same CPU.
+#
+# CPU placement: the last CPU runs the three servers; the others run wrk (taskset).
+# Environment: BENCH_OURS_BIN  our server binary (default: the release build of
+#                               examples/mcp_server, built by this script).
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+OURS_BIN="${BENCH_OURS_BIN:-$ROOT/target/release/examples/mcp_server}"
+ROUNDS=5
+DURATION=10
+CONNECTIONS=16
+OUT="$BENCH_DIR/results/AUTH-COST.md"
+PROTOCOL_VERSION="2025-11-25"
+COMMAND="bench/auth-cost.sh $*"
+
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case "$1" in
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --connections) CONNECTIONS="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "auth-cost.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+((ROUNDS >= 1 && ROUNDS <= 20)) || { echo "auth-cost.sh: --rounds is 1 to 20" >&2; exit 2; }
+((DURATION >= 1 && DURATION <= 60)) || { echo "auth-cost.sh: --duration is 1 to 60 s" >&2; exit 2; }
+
+say() { echo "auth-cost: $*" >&2; }
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+  say "installing wrk with apt-get"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2 \
+    || { say "SKIPPED: cannot install wrk (Debian registry unreachable?)"; exit 3; }
+fi
+if [[ -z "${BENCH_OURS_BIN:-}" ]]; then
+  say "building examples/mcp_server (release)"
+  (cd "$ROOT" && cargo build --release --quiet --features testing --example mcp_server >&2)
+fi
+
+CPUS="$(nproc)"
+if ((CPUS > 1)); then
+  SERVER_CPU=$((CPUS - 1))
+  LOAD_CPUS="0-$((CPUS - 2))"
+  PINNING="servers on CPU $SERVER_CPU, wrk on CPU $LOAD_CPUS"
+else
+  SERVER_CPU=0
+  LOAD_CPUS=0
+  PINNING="one CPU: servers and wrk share it"
+fi
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+MODES=(off jwt introspection)
+declare -A PID PORT TOKEN
+for mode in "${MODES[@]}"; do
+  PORT[$mode]="$(free_port)"
+  args=(--listen "127.0.0.1:${PORT[$mode]}")
+  case "$mode" in
+    off) args+=(--no-auth) ;;
+    introspection) args+=(--opaque-tokens) ;;
+  esac
+  RUST_LOG=warn taskset -c "$SERVER_CPU" "$OURS_BIN" "${args[@]}" >"$WORK/$mode.out" 2>"$WORK/$mode.log" &
+  PID[$mode]=$!
+  PIDS+=("${PID[$mode]}")
+done
+for mode in "${MODES[@]}"; do
+  for ((i = 0; i < 600; i++)); do
+    grep -q '^ready' "$WORK/$mode.out" 2>/dev/null && break
+    kill -0 "${PID[$mode]}" 2>/dev/null || { say "$mode server exited:"; cat "$WORK/$mode.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  TOKEN[$mode]="$(sed -n 's/^export TB_TOKEN=//p' "$WORK/$mode.out")"
+  [[ -n "${TOKEN[$mode]}" ]] || { say "$mode server printed no token"; exit 1; }
+done
+
+MCP_HEADERS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+init_sessions() { # mode: one MCP session per connection, initialized once
+  local mode="$1" url="http://127.0.0.1:${PORT[$1]}/mcp" sid i
+  : >"$WORK/$mode.sessions"
+  for ((i = 0; i < CONNECTIONS; i++)); do
+    sid="$(curl -sS --max-time 10 -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer ${TOKEN[$mode]}" \
+      "${MCP_HEADERS[@]}" -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"$PROTOCOL_VERSION\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}}" \
+      | awk 'tolower($1) == "mcp-session-id:" {print $2}' | tr -d '\r')"
+    [[ -n "$sid" ]] || { say "$mode: initialize returned no session"; exit 1; }
+    echo "$sid" >>"$WORK/$mode.sessions"
+    curl -sS --max-time 10 -o /dev/null -X POST "$url" -H "Authorization: Bearer ${TOKEN[$mode]}" \
+      "${MCP_HEADERS[@]}" -H "MCP-Protocol-Version: $PROTOCOL_VERSION" -H "Mcp-Session-Id: $sid" \
+      -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  done
+}
+for mode in "${MODES[@]}"; do init_sessions "$mode"; done
+
+: >"$WORK/runs.jsonl"
+# Loads the three servers at once with one workload; records each one's numbers unless warming up.
+round_of() { # workload seconds round ("" = warm-up)
+  local workload="$1" seconds="$2" round="$3" mode url
+  local -A before wrk_pid
+  for mode in "${MODES[@]}"; do
+    local env=(BENCH_METHOD=GET BENCH_TOKEN="${TOKEN[$mode]}" BENCH_HEADERS= BENCH_BODY= BENCH_FORGE= BENCH_TOKENS= BENCH_SESSIONS= BENCH_OUT="$WORK/$mode.wrk.json")
+    url="http://127.0.0.1:${PORT[$mode]}/whoami"
+    if [[ "$workload" == tools-list ]]; then
+      env+=(BENCH_METHOD=POST BENCH_BODY='{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}'
+        BENCH_HEADERS=$'Content-Type: application/json\nAccept: application/json, text/event-stream\nMCP-Protocol-Version: '"$PROTOCOL_VERSION"
+        BENCH_SESSIONS="$WORK/$mode.sessions")
+      url="http://127.0.0.1:${PORT[$mode]}/mcp"
+    fi
+    before[$mode]="$(cpu_ticks "${PID[$mode]}")"
+    env "${env[@]}" taskset -c "$LOAD_CPUS" wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --timeout 5s \
+      -s "$BENCH_DIR/wrk/request.lua" "$url" >/dev/null &
+    wrk_pid[$mode]=$!
+  done
+  for mode in "${MODES[@]}"; do wait "${wrk_pid[$mode]}"; done
+  [[ -n "$round" ]] || return 0
+  for mode in "${MODES[@]}"; do
+    python3 - "$WORK/$mode.wrk.json" "$WORK/runs.jsonl" <<EOF
+import json, sys
+r = json.load(open(sys.argv[1]))
+r.update(mode="$mode", workload="$workload", round=$round,
+         cpu_us_per_req=($(cpu_ticks "${PID[$mode]}") - ${before[$mode]}) / $CLK_TCK * 1e6 / max(r["requests"], 1))
+open(sys.argv[2], "a").write(json.dumps(r) + "\n")
+print(f"auth-cost: round $round {r['mode']:<13} {r['workload']:<10} {r['rps']:>9.0f} req/s"
+      f"  CPU {r['cpu_us_per_req']:.1f} us/req  non-2xx {r['non2xx']}", file=sys.stderr)
+EOF
+  done
+}
+
+say "$PINNING; three wrk -t1 -c$CONNECTIONS -d${DURATION}s at once; $ROUNDS rounds"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
+START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+for workload in tools-list whoami; do round_of "$workload" 2 ""; done
+for ((round = 1; round <= ROUNDS; round++)); do
+  for workload in tools-list whoami; do round_of "$workload" "$DURATION" "$round"; done
+done
+
+mkdir -p "$(dirname "$OUT")"
+python3 - "$WORK/runs.jsonl" "$OUT" <<EOF
+import json, statistics, sys
+runs = [json.loads(line) for line in open(sys.argv[1])]
+def pick(mode, workload, key):
+    return {r["round"]: r[key] for r in runs if r["mode"] == mode and r["workload"] == workload}
+out = ["# Auth cost: the same server with auth off, side by side", "",
+       "- Date (UTC): $START; machine: $CPUS CPUs ($PINNING); load average before: $LOAD_BEFORE.",
+       "- $ROUNDS rounds; in each, the three servers run at once on the same CPU and are loaded at "
+       "once by three \`wrk -t1 -c$CONNECTIONS -d${DURATION}s\`, so a slowdown of the machine hits "
+       "the three alike.",
+       "- Servers: \`examples/mcp_server\` (release) with \`--no-auth\`, with JWTs (verified-token "
+       "cache, the quickstart default) and with \`--opaque-tokens\` (introspection, cached); one "
+       "valid token per server. tools/list: one MCP session per connection, initialized once.",
+       "- Ratio: CPU µs/req with auth off / with auth, per round, then the median over rounds (range: "
+       "the spread): the throughput with auth relative to auth off for the same CPU. req/s: each "
+       "server's share of the one CPU.", "",
+       "Reproduce: \`$COMMAND\`", "",
+       "| workload | auth | CPU µs/req off → with auth (medians) | ratio (median, range) | auth cost µs/req | req/s off · with auth (medians) | non-2xx |",
+       "|---|---|---|---:|---:|---|---:|"]
+ok = True
+med = statistics.median
+for workload in ["tools-list", "whoami"]:
+    off_rps, off_cpu = pick("off", workload, "rps"), pick("off", workload, "cpu_us_per_req")
+    for mode in ["jwt", "introspection"]:
+        rps, cpu = pick(mode, workload, "rps"), pick(mode, workload, "cpu_us_per_req")
+        non2xx = sum(pick(mode, workload, "non2xx").values()) + sum(pick("off", workload, "non2xx").values())
+        ok &= non2xx == 0
+        ratios = [off_cpu[k] / cpu[k] for k in cpu if k in off_cpu]
+        costs = [cpu[k] - off_cpu[k] for k in cpu if k in off_cpu]
+        name = {"tools-list": "MCP tools/list", "whoami": "GET /whoami"}[workload]
+        auth = {"jwt": "JWT (cached)", "introspection": "introspection (cached)"}[mode]
+        out.append(f"| {name} | {auth} | {med(off_cpu.values()):.1f} → {med(cpu.values()):.1f} "
+                   f"| {med(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f}) | {med(costs):.2f} "
+                   f"| {med(off_rps.values()):,.0f} · {med(rps.values()):,.0f} | {non2xx} |")
+out += ["", "## Every run", "", "| round | workload | server | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx |",
+        "|---:|---|---|---:|---:|---:|---:|---:|"]
+for r in runs:
+    out.append(f"| {r['round']} | {r['workload']} | {r['mode']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} "
+               f"| {r['p99_us'] / 1000:.2f} | {r['cpu_us_per_req']:.1f} | {r['non2xx']} |")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+print("\n".join(out[:len(out) - len(runs) - 4]))
+sys.exit(0 if ok else 1)
+EOF
+say "wrote $OUT"

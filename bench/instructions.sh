@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# What authentication costs our server in instructions: a deterministic complement to the
+# wall-clock benchmarks, which a shared machine makes noisy. Each server (the quickstart with
+# auth off, with JWT and verified-token cache, with introspection and its cache) runs under
+# valgrind's callgrind with instrumentation off; after a warm-up, instrumentation is turned on
+# for N requests sent one after the other on one keep-alive connection, and the user-space
+# instructions executed are divided by N. Run on demand, not in CI.
+#
+#   bench/instructions.sh [--requests N] [--out FILE]
+#
+# Workloads: MCP tools/list (one initialized session) and GET /whoami, with a valid cached token.
+# Kernel time (the network stack) is not counted, so the ratios overstate the relative cost of
+# auth. valgrind hides the CPU's SHA extensions: aws-lc then hashes with AVX, so the SHA-256
+# of the token (the cache key) costs several times what it costs natively; the table shows the
+# instructions without it too.
+#
+# Environment: BENCH_OURS_BIN  our server binary (default: the release build of
+#                               examples/mcp_server, built by this script).
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+OURS_BIN="${BENCH_OURS_BIN:-$ROOT/target/release/examples/mcp_server}"
+REQUESTS=2000
+OUT="$BENCH_DIR/results/INSTRUCTIONS.md"
+PROTOCOL_VERSION="2025-11-25"
+COMMAND="bench/instructions.sh $*"
+
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case "$1" in
+    --requests) REQUESTS="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "instructions.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+((REQUESTS >= 100 && REQUESTS <= 100000)) || { echo "instructions.sh: --requests is 100 to 100000" >&2; exit 2; }
+
+say() { echo "instructions: $*" >&2; }
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! command -v valgrind >/dev/null; then
+  say "installing valgrind with apt-get"
+  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >&2 \
+    || { say "SKIPPED: cannot install valgrind (Debian registry unreachable?)"; exit 3; }
+fi
+if [[ -z "${BENCH_OURS_BIN:-}" ]]; then
+  say "building examples/mcp_server (release)"
+  (cd "$ROOT" && cargo build --release --quiet --features testing --example mcp_server >&2)
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# N requests of one workload on one keep-alive connection; exits non-zero on any non-200.
+cat >"$WORK/client.py" <<'EOF'
+import http.client, sys
+port, workload, n, token, session = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+conn = http.client.HTTPConnection("127.0.0.1", port)
+headers = {"Authorization": "Bearer " + token}
+if workload == "tools-list":
+    headers.update({"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                    "MCP-Protocol-Version": sys.argv[6], "Mcp-Session-Id": session})
+body = '{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}'
+for _ in range(n):
+    if workload == "tools-list":
+        conn.request("POST", "/mcp", body=body, headers=headers)
+    else:
+        conn.request("GET", "/whoami", headers=headers)
+    response = conn.getresponse()
+    response.read()
+    if response.status != 200:
+        sys.exit(f"{workload}: HTTP {response.status}")
+EOF
+
+: >"$WORK/results.jsonl"
+measure() { # mode workload
+  local mode="$1" workload="$2" port log out token sid url pid i
+  port="$(free_port)"
+  log="$WORK/$mode-$workload.log"
+  out="$WORK/$mode-$workload.callgrind"
+  local args=(--listen "127.0.0.1:$port")
+  case "$mode" in
+    off) args+=(--no-auth) ;;
+    introspection) args+=(--opaque-tokens) ;;
+  esac
+  RUST_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
+    "$OURS_BIN" "${args[@]}" >"$log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for ((i = 0; i < 1200; i++)); do
+    grep -q '^ready' "$log" && break
+    kill -0 "$pid" 2>/dev/null || { say "$mode server exited:"; cat "$log" >&2; exit 1; }
+    sleep 0.1
+  done
+  token="$(sed -n 's/^export TB_TOKEN=//p' "$log")"
+  url="http://127.0.0.1:$port/mcp"
+  sid="$(curl -sS --max-time 30 -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"$PROTOCOL_VERSION\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}}" \
+    | awk 'tolower($1) == "mcp-session-id:" {print $2}' | tr -d '\r')"
+  [[ -n "$sid" ]] || { say "$mode: initialize returned no session"; exit 1; }
+  curl -sS --max-time 30 -o /dev/null -X POST "$url" -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H "MCP-Protocol-Version: $PROTOCOL_VERSION" -H "Mcp-Session-Id: $sid" \
+    -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  python3 "$WORK/client.py" "$port" "$workload" 200 "$token" "$sid" "$PROTOCOL_VERSION"
+  callgrind_control --instr=on "$pid" >/dev/null
+  python3 "$WORK/client.py" "$port" "$workload" "$REQUESTS" "$token" "$sid" "$PROTOCOL_VERSION"
+  callgrind_control --instr=off "$pid" >/dev/null
+  callgrind_control --dump "$pid" >/dev/null
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  python3 - "$out.1" "$WORK/results.jsonl" "$mode" "$workload" "$REQUESTS" <<'EOF'
+import json, re, subprocess, sys
+path, results, mode, workload, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+total = int(next(l for l in open(path) if l.startswith("totals:")).split()[1])
+listing = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+                         capture_output=True, text=True, check=True).stdout
+sha = 0
+for line in listing.splitlines():
+    m = re.match(r"\s*([\d,]+) \([^)]*\)\s+\S*:aws_lc_[0-9_]+SHA256 ", line)
+    if m:
+        sha = max(sha, int(m.group(1).replace(",", "")))
+record = dict(mode=mode, workload=workload, ir_per_req=total / n, sha_per_req=sha / n)
+open(results, "a").write(json.dumps(record) + "\n")
+print(f"instructions: {mode:<13} {workload:<10} {total / n:>9,.0f} Ir/req (SHA-256 {sha / n:,.0f})", file=sys.stderr)
+EOF
+}
+
+say "$REQUESTS requests per server and workload under callgrind (slow: about a minute each)"
+DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+for workload in tools-list whoami; do
+  for mode in off jwt introspection; do measure "$mode" "$workload"; done
+done
+
+mkdir -p "$(dirname "$OUT")"
+python3 - "$WORK/results.jsonl" "$OUT" <<EOF
+import json, sys
+rows = {(r["mode"], r["workload"]): r for r in map(json.loads, open(sys.argv[1]))}
+out = ["# Auth cost in instructions (callgrind)", "",
+       "- Date (UTC): $DATE; $REQUESTS requests per server and workload on one keep-alive connection, "
+       "after 200 warm-up requests; user-space instructions only (valgrind $(valgrind --version | sed 's/valgrind-//')).",
+       "- Servers: \`examples/mcp_server\` (release) with \`--no-auth\`, with JWTs (verified-token cache) "
+       "and with \`--opaque-tokens\` (introspection, cached). tools/list on one initialized session.",
+       "- SHA-256: what hashing the token and the session id costs here; valgrind hides the CPU's SHA "
+       "extensions, so it is several times the native cost. Ratio = off / with auth.", "",
+       "Reproduce: \`$COMMAND\`", "",
+       "| workload | auth | Ir/req off → with auth | ratio | without SHA-256 | ratio without SHA-256 |",
+       "|---|---|---|---:|---|---:|"]
+for workload, name in [("tools-list", "MCP tools/list"), ("whoami", "GET /whoami")]:
+    off = rows[("off", workload)]
+    for mode, auth in [("jwt", "JWT (cached)"), ("introspection", "introspection (cached)")]:
+        r = rows[(mode, workload)]
+        a, b = off["ir_per_req"], r["ir_per_req"]
+        a2, b2 = a - off["sha_per_req"], b - r["sha_per_req"]
+        out.append(f"| {name} | {auth} | {a:,.0f} → {b:,.0f} | {a / b:.3f} | {a2:,.0f} → {b2:,.0f} | {a2 / b2:.3f} |")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+print("\n".join(out))
+EOF
+say "wrote $OUT"
