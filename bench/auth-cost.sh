@@ -19,14 +19,12 @@
 #                               examples/mcp_server, built by this script).
 set -euo pipefail
 
-BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-OURS_BIN="${BENCH_OURS_BIN:-$ROOT/target/release/examples/mcp_server}"
+NAME=auth-cost
+source "$(dirname "${BASH_SOURCE[0]}")/ours.sh"
 ROUNDS=5
 DURATION=10
 CONNECTIONS=16
 OUT="$BENCH_DIR/results/AUTH-COST.md"
-PROTOCOL_VERSION="2025-11-25"
 COMMAND="bench/auth-cost.sh $*"
 
 usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -43,27 +41,8 @@ done
 ((ROUNDS >= 1 && ROUNDS <= 20)) || { echo "auth-cost.sh: --rounds is 1 to 20" >&2; exit 2; }
 ((DURATION >= 1 && DURATION <= 60)) || { echo "auth-cost.sh: --duration is 1 to 60 s" >&2; exit 2; }
 
-say() { echo "auth-cost: $*" >&2; }
-
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if ! command -v wrk >/dev/null; then
-  say "installing wrk with apt-get"
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2 \
-    || { say "SKIPPED: cannot install wrk (Debian registry unreachable?)"; exit 3; }
-fi
-if [[ -z "${BENCH_OURS_BIN:-}" ]]; then
-  say "building examples/mcp_server (release)"
-  (cd "$ROOT" && cargo build --release --quiet --features testing --example mcp_server >&2)
-fi
+need wrk wrk
+build_ours
 
 CPUS="$(nproc)"
 if ((CPUS > 1)); then
@@ -77,47 +56,24 @@ else
 fi
 CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 MODES=(off jwt introspection)
 declare -A PID PORT TOKEN
 for mode in "${MODES[@]}"; do
   PORT[$mode]="$(free_port)"
-  args=(--listen "127.0.0.1:${PORT[$mode]}")
-  case "$mode" in
-    off) args+=(--no-auth) ;;
-    introspection) args+=(--opaque-tokens) ;;
-  esac
-  RUST_LOG=warn taskset -c "$SERVER_CPU" "$OURS_BIN" "${args[@]}" >"$WORK/$mode.out" 2>"$WORK/$mode.log" &
+  # shellcheck disable=SC2046 # ours_args prints separate words
+  RUST_LOG=warn taskset -c "$SERVER_CPU" "$OURS_BIN" $(ours_args "$mode" "${PORT[$mode]}") \
+    >"$WORK/$mode.out" 2>&1 &
   PID[$mode]=$!
   PIDS+=("${PID[$mode]}")
 done
 for mode in "${MODES[@]}"; do
-  for ((i = 0; i < 600; i++)); do
-    grep -q '^ready' "$WORK/$mode.out" 2>/dev/null && break
-    kill -0 "${PID[$mode]}" 2>/dev/null || { say "$mode server exited:"; cat "$WORK/$mode.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  TOKEN[$mode]="$(sed -n 's/^export TB_TOKEN=//p' "$WORK/$mode.out")"
-  [[ -n "${TOKEN[$mode]}" ]] || { say "$mode server printed no token"; exit 1; }
-done
-
-MCP_HEADERS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
-init_sessions() { # mode: one MCP session per connection, initialized once
-  local mode="$1" url="http://127.0.0.1:${PORT[$1]}/mcp" sid i
-  : >"$WORK/$mode.sessions"
+  TOKEN[$mode]="$(ready_token "$WORK/$mode.out" "${PID[$mode]}" "$mode")"
+  # One MCP session per connection, initialized once.
   for ((i = 0; i < CONNECTIONS; i++)); do
-    sid="$(curl -sS --max-time 10 -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer ${TOKEN[$mode]}" \
-      "${MCP_HEADERS[@]}" -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"$PROTOCOL_VERSION\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}}" \
-      | awk 'tolower($1) == "mcp-session-id:" {print $2}' | tr -d '\r')"
-    [[ -n "$sid" ]] || { say "$mode: initialize returned no session"; exit 1; }
-    echo "$sid" >>"$WORK/$mode.sessions"
-    curl -sS --max-time 10 -o /dev/null -X POST "$url" -H "Authorization: Bearer ${TOKEN[$mode]}" \
-      "${MCP_HEADERS[@]}" -H "MCP-Protocol-Version: $PROTOCOL_VERSION" -H "Mcp-Session-Id: $sid" \
-      -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    open_session "http://127.0.0.1:${PORT[$mode]}/mcp" "${TOKEN[$mode]}" >>"$WORK/$mode.sessions"
   done
-}
-for mode in "${MODES[@]}"; do init_sessions "$mode"; done
+done
 
 : >"$WORK/runs.jsonl"
 # Loads the three servers at once with one workload; records each one's numbers unless warming up.

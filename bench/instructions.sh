@@ -18,12 +18,10 @@
 #                               examples/mcp_server, built by this script).
 set -euo pipefail
 
-BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$BENCH_DIR/.." && pwd)"
-OURS_BIN="${BENCH_OURS_BIN:-$ROOT/target/release/examples/mcp_server}"
+NAME=instructions
+source "$(dirname "${BASH_SOURCE[0]}")/ours.sh"
 REQUESTS=2000
 OUT="$BENCH_DIR/results/INSTRUCTIONS.md"
-PROTOCOL_VERSION="2025-11-25"
 COMMAND="bench/instructions.sh $*"
 
 usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -37,28 +35,8 @@ while (($#)); do
 done
 ((REQUESTS >= 100 && REQUESTS <= 100000)) || { echo "instructions.sh: --requests is 100 to 100000" >&2; exit 2; }
 
-say() { echo "instructions: $*" >&2; }
-
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if ! command -v valgrind >/dev/null; then
-  say "installing valgrind with apt-get"
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >&2 \
-    || { say "SKIPPED: cannot install valgrind (Debian registry unreachable?)"; exit 3; }
-fi
-if [[ -z "${BENCH_OURS_BIN:-}" ]]; then
-  say "building examples/mcp_server (release)"
-  (cd "$ROOT" && cargo build --release --quiet --features testing --example mcp_server >&2)
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+need valgrind valgrind
+build_ours
 
 # N requests of one workload on one keep-alive connection; exits non-zero on any non-200.
 cat >"$WORK/client.py" <<'EOF'
@@ -83,35 +61,17 @@ EOF
 
 : >"$WORK/results.jsonl"
 measure() { # mode workload
-  local mode="$1" workload="$2" port log out token sid url pid i
+  local mode="$1" workload="$2" port log out token sid pid
   port="$(free_port)"
   log="$WORK/$mode-$workload.log"
   out="$WORK/$mode-$workload.callgrind"
-  local args=(--listen "127.0.0.1:$port")
-  case "$mode" in
-    off) args+=(--no-auth) ;;
-    introspection) args+=(--opaque-tokens) ;;
-  esac
+  # shellcheck disable=SC2046 # ours_args prints separate words
   RUST_LOG=warn valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
-    "$OURS_BIN" "${args[@]}" >"$log" 2>&1 &
+    "$OURS_BIN" $(ours_args "$mode" "$port") >"$log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
-  for ((i = 0; i < 1200; i++)); do
-    grep -q '^ready' "$log" && break
-    kill -0 "$pid" 2>/dev/null || { say "$mode server exited:"; cat "$log" >&2; exit 1; }
-    sleep 0.1
-  done
-  token="$(sed -n 's/^export TB_TOKEN=//p' "$log")"
-  url="http://127.0.0.1:$port/mcp"
-  sid="$(curl -sS --max-time 30 -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-    -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"$PROTOCOL_VERSION\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"1\"}}}" \
-    | awk 'tolower($1) == "mcp-session-id:" {print $2}' | tr -d '\r')"
-  [[ -n "$sid" ]] || { say "$mode: initialize returned no session"; exit 1; }
-  curl -sS --max-time 30 -o /dev/null -X POST "$url" -H "Authorization: Bearer $token" \
-    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-    -H "MCP-Protocol-Version: $PROTOCOL_VERSION" -H "Mcp-Session-Id: $sid" \
-    -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  token="$(ready_token "$log" "$pid" "$mode")"
+  sid="$(open_session "http://127.0.0.1:$port/mcp" "$token")"
   python3 "$WORK/client.py" "$port" "$workload" 200 "$token" "$sid" "$PROTOCOL_VERSION"
   callgrind_control --instr=on "$pid" >/dev/null
   python3 "$WORK/client.py" "$port" "$workload" "$REQUESTS" "$token" "$sid" "$PROTOCOL_VERSION"
