@@ -66,7 +66,6 @@ impl DecisionCache {
             .map_err(|shared| (*shared).clone())
     }
 
-    /// Entries held once pending evictions have run.
     /// The cached decision on `token`, when it can be read without waiting.
     pub(super) fn get_now(&self, token: &str) -> Option<Decision> {
         let key = sha256(token.as_bytes());
@@ -78,6 +77,7 @@ impl DecisionCache {
         }
     }
 
+    /// Entries held once pending evictions have run.
     pub(super) async fn entry_count(&self) -> u64 {
         self.cache.run_pending_tasks().await;
         self.cache.entry_count()
