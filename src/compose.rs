@@ -159,9 +159,9 @@ impl<J: TokenVerifier, O: TokenVerifier> TokenVerifier for ShapeRouter<J, O> {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use crate::{DynTokenVerifier, InvalidToken, Principal, Unavailable};
+    use crate::verifier::fixed::Fixed;
+    use crate::{DynTokenVerifier, InvalidToken, Unavailable};
 
     const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln";
 
@@ -183,48 +183,6 @@ mod tests {
             "eyJhbGciOiJSUzI1NiJ9.e30.c2ln.abc", // JWE has five segments
         ] {
             assert!(!looks_like_jwt(not), "{not:?}");
-        }
-    }
-
-    /// Counts calls and answers with a fixed result, at hand or not.
-    struct Fixed {
-        calls: AtomicUsize,
-        answer: Result<&'static str, VerifyError>,
-        at_hand: bool,
-    }
-
-    impl Fixed {
-        fn new(answer: Result<&'static str, VerifyError>) -> Arc<Self> {
-            Arc::new(Fixed {
-                calls: AtomicUsize::new(0),
-                answer,
-                at_hand: false,
-            })
-        }
-        fn at_hand(answer: Result<&'static str, VerifyError>) -> Arc<Self> {
-            Arc::new(Fixed {
-                calls: AtomicUsize::new(0),
-                answer,
-                at_hand: true,
-            })
-        }
-        fn calls(&self) -> usize {
-            self.calls.load(Ordering::SeqCst)
-        }
-        fn answer(&self) -> Result<AccessToken, VerifyError> {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            self.answer
-                .clone()
-                .map(|s| AccessToken::new(Principal::new().with_subject(s)))
-        }
-    }
-
-    impl TokenVerifier for Fixed {
-        async fn verify(&self, _token: &str) -> Result<AccessToken, VerifyError> {
-            self.answer()
-        }
-        fn verify_now(&self, _token: &str) -> Option<Result<AccessToken, VerifyError>> {
-            self.at_hand.then(|| self.answer())
         }
     }
 

@@ -447,39 +447,8 @@ mod tests {
     use tower::{Service, ServiceExt};
 
     use super::*;
+    use crate::verifier::fixed::Fixed;
     use crate::{InvalidToken, Principal, Unavailable};
-
-    /// A fixed verdict, at hand or only through `verify`; counts the async calls.
-    struct Verdict {
-        answer: Result<&'static str, VerifyError>,
-        at_hand: bool,
-        awaited: AtomicUsize,
-    }
-
-    impl Verdict {
-        fn new(answer: Result<&'static str, VerifyError>, at_hand: bool) -> Arc<Self> {
-            Arc::new(Verdict {
-                answer,
-                at_hand,
-                awaited: AtomicUsize::new(0),
-            })
-        }
-        fn answer(&self) -> Result<AccessToken, VerifyError> {
-            self.answer
-                .clone()
-                .map(|s| AccessToken::new(Principal::new().with_subject(s)))
-        }
-    }
-
-    impl TokenVerifier for Verdict {
-        async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> {
-            self.awaited.fetch_add(1, Ordering::SeqCst);
-            self.answer()
-        }
-        fn verify_now(&self, _: &str) -> Option<Result<AccessToken, VerifyError>> {
-            self.at_hand.then(|| self.answer())
-        }
-    }
 
     /// Answers with the caller's subject; counts its clones and calls.
     #[derive(Default)]
@@ -515,7 +484,7 @@ mod tests {
     }
 
     /// One request through one service (no clone by the caller).
-    async fn once(verifier: Arc<Verdict>) -> (Response<String>, usize, usize, usize) {
+    async fn once(verifier: Arc<Fixed>) -> (Response<String>, usize, usize, usize) {
         let echo = Echo::default();
         let (clones, calls) = (echo.clones.clone(), echo.calls.clone());
         let mut svc = TokenVerifierLayer::from_arc(verifier.clone()).layer(echo);
@@ -524,7 +493,7 @@ mod tests {
             .body(String::new())
             .unwrap();
         let res = svc.ready().await.unwrap().call(req).await.unwrap();
-        let awaited = verifier.awaited.load(Ordering::SeqCst);
+        let awaited = verifier.awaited();
         (
             res,
             clones.load(Ordering::SeqCst),
@@ -535,12 +504,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_verdict_at_hand_calls_the_inner_service_directly() {
-        let (res, clones, calls, awaited) = once(Verdict::new(Ok("alice"), true)).await;
+        let (res, clones, calls, awaited) = once(Fixed::at_hand(Ok("alice"))).await;
         assert_eq!((res.status().as_u16(), res.body().as_str()), (200, "alice"));
         assert_eq!((clones, calls, awaited), (0, 1, 0), "no clone, no async verify");
 
         // Not at hand: the async path, which keeps a fresh clone of the inner service.
-        let (res, clones, calls, awaited) = once(Verdict::new(Ok("bob"), false)).await;
+        let (res, clones, calls, awaited) = once(Fixed::new(Ok("bob"))).await;
         assert_eq!((res.status().as_u16(), res.body().as_str()), (200, "bob"));
         assert_eq!((clones, calls, awaited), (1, 1, 1));
     }
@@ -550,8 +519,8 @@ mod tests {
         let expired = || Err(VerifyError::from(InvalidToken::Expired));
         let down = || Err(VerifyError::from(Unavailable::new("down")));
         for answer in [expired(), down()] {
-            let (now, _, now_calls, _) = once(Verdict::new(answer.clone(), true)).await;
-            let (later, _, later_calls, awaited) = once(Verdict::new(answer, false)).await;
+            let (now, _, now_calls, _) = once(Fixed::at_hand(answer.clone())).await;
+            let (later, _, later_calls, awaited) = once(Fixed::new(answer)).await;
             assert_eq!((now_calls, later_calls, awaited), (0, 0, 1), "inner never called");
             assert_eq!(now.status(), later.status());
             assert_eq!(
@@ -563,11 +532,11 @@ mod tests {
                 later.headers().get("retry-after")
             );
         }
-        let (res, ..) = once(Verdict::new(expired(), true)).await;
+        let (res, ..) = once(Fixed::at_hand(expired())).await;
         assert_eq!(res.status(), 401);
         let www = res.headers()["www-authenticate"].to_str().unwrap();
         assert!(www.contains(r#"error="invalid_token""#), "{www}");
-        let (res, ..) = once(Verdict::new(down(), true)).await;
+        let (res, ..) = once(Fixed::at_hand(down())).await;
         assert_eq!(res.status(), 503);
         assert!(res.headers().contains_key("retry-after"));
     }

@@ -299,3 +299,71 @@ impl Unavailable {
         self.retry_after
     }
 }
+
+/// A verifier double for the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod fixed {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{TokenVerifier, VerifyError};
+    use crate::{AccessToken, Principal};
+
+    /// The same answer for every token (`Ok(subject)` or an error), at hand or
+    /// only through `verify`; counts the answers it gives.
+    pub(crate) struct Fixed {
+        answer: Result<&'static str, VerifyError>,
+        at_hand: bool,
+        calls: AtomicUsize,
+        awaited: AtomicUsize,
+    }
+
+    impl Fixed {
+        /// Answers through `verify` only.
+        pub(crate) fn new(answer: Result<&'static str, VerifyError>) -> Arc<Self> {
+            Self::build(answer, false)
+        }
+
+        /// Answers through `verify_now` too.
+        pub(crate) fn at_hand(answer: Result<&'static str, VerifyError>) -> Arc<Self> {
+            Self::build(answer, true)
+        }
+
+        fn build(answer: Result<&'static str, VerifyError>, at_hand: bool) -> Arc<Self> {
+            Arc::new(Fixed {
+                answer,
+                at_hand,
+                calls: AtomicUsize::new(0),
+                awaited: AtomicUsize::new(0),
+            })
+        }
+
+        /// Answers given, at hand or awaited.
+        pub(crate) fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
+
+        /// Answers given through `verify`.
+        pub(crate) fn awaited(&self) -> usize {
+            self.awaited.load(Ordering::SeqCst)
+        }
+
+        fn answer(&self) -> Result<AccessToken, VerifyError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.answer
+                .clone()
+                .map(|s| AccessToken::new(Principal::new().with_subject(s)))
+        }
+    }
+
+    impl TokenVerifier for Fixed {
+        async fn verify(&self, _token: &str) -> Result<AccessToken, VerifyError> {
+            self.awaited.fetch_add(1, Ordering::SeqCst);
+            self.answer()
+        }
+
+        fn verify_now(&self, _token: &str) -> Option<Result<AccessToken, VerifyError>> {
+            self.at_hand.then(|| self.answer())
+        }
+    }
+}
