@@ -61,17 +61,16 @@ impl DecisionCache {
         F: Future<Output = Result<Decision, Unavailable>>,
     {
         self.cache
-            .try_get_with(sha256(token.as_bytes()), decide)
+            .try_get_with(key(token), decide)
             .await
             .map_err(|shared| (*shared).clone())
     }
 
     /// The cached decision on `token`, when it can be read without waiting.
     pub(super) fn get_now(&self, token: &str) -> Option<Decision> {
-        let key = sha256(token.as_bytes());
         // moka's lookup completes on its first poll unless its housekeeping is
         // busy; then the caller takes the async path (dropping the lookup is safe).
-        match pin!(self.cache.get(&key)).poll(&mut Context::from_waker(Waker::noop())) {
+        match pin!(self.cache.get(&key(token))).poll(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(hit) => hit,
             Poll::Pending => None,
         }
@@ -82,6 +81,10 @@ impl DecisionCache {
         self.cache.run_pending_tasks().await;
         self.cache.entry_count()
     }
+}
+
+fn key(token: &str) -> Key {
+    sha256(token.as_bytes())
 }
 
 #[cfg(test)]
@@ -117,6 +120,16 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert_eq!(ttl(&Err(InvalidToken::Inactive)), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn key_is_the_sha256_of_the_token() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            key("abc")[..4],
+            [0xba, 0x78, 0x16, 0xbf],
+            "the cache must be keyed by the digest, not the token"
+        );
     }
 
     #[tokio::test]
