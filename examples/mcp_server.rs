@@ -9,14 +9,19 @@
 //! JWTs checked against its JWKS (`--jwks-uri`, or discovered from the issuer).
 //! Every flag can also be set from the environment: `--issuer` is `TB_ISSUER`.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
+use bytes::Bytes;
 use clap::Parser;
+use http_body_util::combinators::BoxBody;
 use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{ServerCapabilities, ServerConfig};
@@ -263,22 +268,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metadata_doc = metadata_doc.authorization_server(&issuer);
 
     let notes = Arc::new(Mutex::new(Vec::new()));
-    let mcp = StreamableHttpService::new(
+    let mcp = SharedMcp(Arc::new(StreamableHttpService::new(
         move || Ok(Tools::new(notes.clone())),
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
-    );
+    )));
     let policy = scope_policy();
     let origins = if args.allowed_origins.is_empty() {
         vec![base.clone()]
     } else {
         args.allowed_origins.clone()
     };
-    let protected = if args.no_auth {
+    // DNS-rebinding protection: browser origins must be on the allowlist.
+    let origin = OriginLayer::new(origins);
+    let mut app = if args.no_auth {
         tracing::warn!("--no-auth: serving WITHOUT authentication");
         Router::new()
             .route_service("/mcp", mcp)
             .route("/whoami", get(whoami))
+            .layer(origin)
     } else {
         // Request flow: token verified -> session bound to its principal ->
         // per-tool scopes (403 step-up challenges) -> the MCP transport.
@@ -286,19 +294,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .layer(McpSessionLayer::new().policy(args.session_binding.into()))
             .layer(McpScopeLayer::new(policy.clone()))
             .service(mcp);
+        // One `Router::layer` for the layers every route shares: each call
+        // boxes every route once more, a cost paid on every request.
         Router::new()
             .route_service("/mcp", mcp)
             .route("/whoami", get(whoami))
             .layer(
-                TokenVerifierLayer::from_arc(verifier)
-                    .resource_metadata(metadata_doc.metadata_url())
-                    // What `initialize` needs: clients start with least privilege
-                    // and step up when a tool asks for more.
-                    .scope_hint(policy.required("initialize", None)),
+                ServiceBuilder::new().layer(origin).layer(
+                    TokenVerifierLayer::from_arc(verifier)
+                        .resource_metadata(metadata_doc.metadata_url())
+                        // What `initialize` needs: clients start with least privilege
+                        // and step up when a tool asks for more.
+                        .scope_hint(policy.required("initialize", None)),
+                ),
             )
     };
-    // DNS-rebinding protection: browser origins must be on the allowlist.
-    let mut app = protected.layer(OriginLayer::new(origins));
     for path in metadata_doc.well_known_paths() {
         app = app.route_service(&path, metadata_doc.service());
     }
@@ -321,6 +331,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// rmcp's transport behind an `Arc`. Tower services are cloned per request (by
+/// axum's router, and by layers whose response future owns the inner service,
+/// such as the scope layer), and `StreamableHttpService` copies its whole
+/// configuration on every clone; shared, a clone is a reference count.
+#[derive(Clone)]
+struct SharedMcp(Arc<StreamableHttpService<Tools, LocalSessionManager>>);
+
+impl<B> tower::Service<http::Request<B>> for SharedMcp
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::fmt::Display,
+{
+    type Response = http::Response<BoxBody<Bytes, Infallible>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let mcp = self.0.clone();
+        Box::pin(async move { Ok(mcp.handle(req).await) })
+    }
 }
 
 /// JWTs checked against the issuer's keys; with `--introspection-endpoint`,

@@ -15,6 +15,12 @@
 //! [`TokenVerifierLayer`](crate::TokenVerifierLayer) → [`McpSessionLayer`] →
 //! [`McpScopeLayer`] → the MCP service (e.g. rmcp's `StreamableHttpService`).
 //!
+//! [`McpScopeLayer`] reads the body before the MCP service may see the request,
+//! so its response future owns the inner service: it clones it once per request,
+//! the usual tower pattern. rmcp's `StreamableHttpService` copies its whole
+//! configuration on each clone; share it behind an `Arc` and call its `handle`
+//! method, as the quickstart's `SharedMcp` does (`examples/mcp_server.rs`).
+//!
 //! ```
 //! use tower::ServiceBuilder;
 //! use tower_bearer::TokenVerifierLayer;
