@@ -141,7 +141,8 @@ impl<'a> Unverified<'a> {
         if bytes.len() > MAX_TOKEN_LEN {
             return Err(InvalidToken::Malformed);
         }
-        let mut dots = memchr_dots(bytes);
+        // `str::match_indices` with a `char` searches a word at a time (memchr).
+        let mut dots = token.match_indices('.').map(|(i, _)| i);
         let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
             return Err(InvalidToken::Malformed);
         };
@@ -229,14 +230,6 @@ impl<'a> Unverified<'a> {
     pub(crate) fn unverified_payload(&self) -> Option<Vec<u8>> {
         b64::decode(self.payload_b64)
     }
-}
-
-fn memchr_dots(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .map(|(i, _)| i)
 }
 
 /// Verifies a compact JWS against a key set: every pre-check of the JWT path and
