@@ -15,60 +15,25 @@
 //! `verify` and through `verify_now` (what the layer asks first).
 //!
 //! Run: `cargo bench --bench jwt` (short measurement times; < 3 min).
-//! Ratios: `scripts/bench-ratios.sh` after a run.
+//! Ratios: `scripts/bench-ratios.sh` after a run. The two medians are measured
+//! seconds apart; for a ratio that the machine's drift does not move, use
+//! `cargo bench --bench jwt_ratio`.
 
+#[path = "jwt_fixture/mod.rs"]
+mod jwt_fixture;
 #[path = "../tests/support_jwks/mod.rs"]
 mod support_jwks;
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, Validation};
+use jwt_fixture::fixture;
 use serde_json::Value;
-use support_jwks::{AUDIENCE, JwksServer, TestKey, access_token_claims, alg_name, jwks, verifier_for};
+use support_jwks::{AUDIENCE, alg_name, jwks};
 use tower_bearer::TokenVerifier;
-use tower_bearer::jwt::{Algorithm, JwtVerifier, KeyPolicy, KeySet, verify_jws};
-
-fn raw_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm {
-    match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-        Algorithm::EdDSA => &signature::ED25519,
-        other => panic!("not benchmarked: {other:?}"),
-    }
-}
-
-struct Fixture {
-    server: JwksServer,
-    key: TestKey,
-    token: String,
-    verifier: JwtVerifier,
-}
-
-fn fixture(rt: &tokio::runtime::Runtime, alg: Algorithm, cache: bool) -> Fixture {
-    let key = TestKey::generate(alg, "bench-key");
-    let server = rt.block_on(JwksServer::start(&[&key]));
-    let mut builder = verifier_for(&server);
-    if cache {
-        builder = builder.verified_token_cache(10_000);
-    }
-    let verifier = builder.build().expect("bench verifier");
-    rt.block_on(verifier.prefetch()).expect("keys load");
-    let token = key.token(&access_token_claims(&server.issuer()));
-    rt.block_on(verifier.verify(&token))
-        .expect("bench token verifies");
-    Fixture {
-        server,
-        key,
-        token,
-        verifier,
-    }
-}
+use tower_bearer::jwt::{Algorithm, KeyPolicy, KeySet, verify_jws};
 
 fn verify_path(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -83,11 +48,7 @@ fn verify_path(c: &mut Criterion) {
         Algorithm::EdDSA,
     ] {
         let f = fixture(&rt, alg, false);
-        let (signing_input, sig) = f.token.rsplit_once('.').expect("three segments");
-        let sig = URL_SAFE_NO_PAD.decode(sig).expect("signature base64url");
-        let raw = ParsedPublicKey::new(raw_algorithm(alg), f.key.public_key_bytes()).expect("raw key");
-        raw.verify_sig(signing_input.as_bytes(), &sig)
-            .expect("raw verify");
+        let (signing_input, sig) = (f.signing_input(), &f.signature);
 
         let policy = KeyPolicy::default();
         let keys = KeySet::from_jwks(jwks(&[&f.key]).to_string().as_bytes(), &policy).expect("key set");
@@ -103,7 +64,7 @@ fn verify_path(c: &mut Criterion) {
 
         let mut group = c.benchmark_group(format!("jwt/{}", alg_name(alg)));
         group.bench_function("raw_aws_lc_rs", |b| {
-            b.iter(|| raw.verify_sig(black_box(signing_input.as_bytes()), black_box(&sig)))
+            b.iter(|| f.raw.verify_sig(black_box(signing_input), black_box(sig)))
         });
         group.bench_function("jwt_verifier", |b| {
             b.to_async(&rt).iter(|| f.verifier.verify(black_box(&f.token)))
