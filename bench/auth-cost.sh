@@ -7,6 +7,7 @@
 # Run on demand, not in CI.
 #
 #   bench/auth-cost.sh [--rounds N] [--duration S] [--connections N] [--out FILE]
+#                      [--baseline BIN]
 #
 # Workloads: MCP tools/list (one session per connection, initialized once) and GET /whoami,
 # each with a valid token that stays cached. The embedded development issuer signs the tokens
@@ -14,7 +15,11 @@
 # receives the same Authorization header and ignores it. Ratio = CPU µs/req with auth off /
 # with auth: the throughput with auth relative to auth off, for the same CPU.
 #
-# CPU placement: the last CPU runs the three servers; the others run wrk (taskset).
+# Before/after: --baseline BIN runs a second set of three servers from another build of the
+# quickstart (say, the release binary of an earlier commit, built in a git worktree) at the same
+# time as the first, and reports both sets' ratios side by side.
+#
+# CPU placement: the last CPU runs the servers; the others run wrk (taskset).
 # Environment: BENCH_OURS_BIN  our server binary (default: the release build of
 #                               examples/mcp_server, built by this script).
 set -euo pipefail
@@ -25,6 +30,7 @@ ROUNDS=5
 DURATION=10
 CONNECTIONS=16
 OUT="$BENCH_DIR/results/AUTH-COST.md"
+BASELINE=
 COMMAND="bench/auth-cost.sh $*"
 
 usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -34,12 +40,14 @@ while (($#)); do
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --baseline) BASELINE="$2"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "auth-cost.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 ((ROUNDS >= 1 && ROUNDS <= 20)) || { echo "auth-cost.sh: --rounds is 1 to 20" >&2; exit 2; }
 ((DURATION >= 1 && DURATION <= 60)) || { echo "auth-cost.sh: --duration is 1 to 60 s" >&2; exit 2; }
+[[ -z "$BASELINE" || -x "$BASELINE" ]] || { echo "auth-cost.sh: --baseline $BASELINE is not an executable" >&2; exit 2; }
 
 need wrk wrk
 build_ours
@@ -57,30 +65,35 @@ fi
 CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# A server is "mode" (this build) or "baseline-mode" (the --baseline build).
 MODES=(off jwt introspection)
+SERVERS=("${MODES[@]}")
+[[ -z "$BASELINE" ]] || SERVERS+=(baseline-off baseline-jwt baseline-introspection)
 declare -A PID PORT TOKEN
-for mode in "${MODES[@]}"; do
-  PORT[$mode]="$(free_port)"
+for server in "${SERVERS[@]}"; do
+  PORT[$server]="$(free_port)"
+  bin="$OURS_BIN"
+  [[ "$server" != baseline-* ]] || bin="$BASELINE"
   # shellcheck disable=SC2046 # ours_args prints separate words
-  RUST_LOG=warn taskset -c "$SERVER_CPU" "$OURS_BIN" $(ours_args "$mode" "${PORT[$mode]}") \
-    >"$WORK/$mode.out" 2>&1 &
-  PID[$mode]=$!
-  PIDS+=("${PID[$mode]}")
+  RUST_LOG=warn taskset -c "$SERVER_CPU" "$bin" $(ours_args "${server#baseline-}" "${PORT[$server]}") \
+    >"$WORK/$server.out" 2>&1 &
+  PID[$server]=$!
+  PIDS+=("${PID[$server]}")
 done
-for mode in "${MODES[@]}"; do
-  TOKEN[$mode]="$(ready_token "$WORK/$mode.out" "${PID[$mode]}" "$mode")"
+for server in "${SERVERS[@]}"; do
+  TOKEN[$server]="$(ready_token "$WORK/$server.out" "${PID[$server]}" "$server")"
   # One MCP session per connection, initialized once.
   for ((i = 0; i < CONNECTIONS; i++)); do
-    open_session "http://127.0.0.1:${PORT[$mode]}/mcp" "${TOKEN[$mode]}" >>"$WORK/$mode.sessions"
+    open_session "http://127.0.0.1:${PORT[$server]}/mcp" "${TOKEN[$server]}" >>"$WORK/$server.sessions"
   done
 done
 
 : >"$WORK/runs.jsonl"
-# Loads the three servers at once with one workload; records each one's numbers unless warming up.
+# Loads the servers at once with one workload; records each one's numbers unless warming up.
 round_of() { # workload seconds round ("" = warm-up)
   local workload="$1" seconds="$2" round="$3" mode url
   local -A before wrk_pid
-  for mode in "${MODES[@]}"; do
+  for mode in "${SERVERS[@]}"; do
     local env=(BENCH_METHOD=GET BENCH_TOKEN="${TOKEN[$mode]}" BENCH_HEADERS= BENCH_BODY= BENCH_FORGE= BENCH_TOKENS= BENCH_SESSIONS= BENCH_OUT="$WORK/$mode.wrk.json")
     url="http://127.0.0.1:${PORT[$mode]}/whoami"
     if [[ "$workload" == tools-list ]]; then
@@ -94,22 +107,22 @@ round_of() { # workload seconds round ("" = warm-up)
       -s "$BENCH_DIR/wrk/request.lua" "$url" >/dev/null &
     wrk_pid[$mode]=$!
   done
-  for mode in "${MODES[@]}"; do wait "${wrk_pid[$mode]}"; done
+  for mode in "${SERVERS[@]}"; do wait "${wrk_pid[$mode]}"; done
   [[ -n "$round" ]] || return 0
-  for mode in "${MODES[@]}"; do
+  for mode in "${SERVERS[@]}"; do
     python3 - "$WORK/$mode.wrk.json" "$WORK/runs.jsonl" <<EOF
 import json, sys
 r = json.load(open(sys.argv[1]))
 r.update(mode="$mode", workload="$workload", round=$round,
          cpu_us_per_req=($(cpu_ticks "${PID[$mode]}") - ${before[$mode]}) / $CLK_TCK * 1e6 / max(r["requests"], 1))
 open(sys.argv[2], "a").write(json.dumps(r) + "\n")
-print(f"auth-cost: round $round {r['mode']:<13} {r['workload']:<10} {r['rps']:>9.0f} req/s"
+print(f"auth-cost: round $round {r['mode']:<22} {r['workload']:<10} {r['rps']:>9.0f} req/s"
       f"  CPU {r['cpu_us_per_req']:.1f} us/req  non-2xx {r['non2xx']}", file=sys.stderr)
 EOF
   done
 }
 
-say "$PINNING; three wrk -t1 -c$CONNECTIONS -d${DURATION}s at once; $ROUNDS rounds"
+say "$PINNING; ${#SERVERS[@]} wrk -t1 -c$CONNECTIONS -d${DURATION}s at once; $ROUNDS rounds"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 for workload in tools-list whoami; do round_of "$workload" 2 ""; done
@@ -121,13 +134,26 @@ mkdir -p "$(dirname "$OUT")"
 python3 - "$WORK/runs.jsonl" "$OUT" <<EOF
 import json, statistics, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
+baseline = "$BASELINE"
+med = statistics.median
 def pick(mode, workload, key):
     return {r["round"]: r[key] for r in runs if r["mode"] == mode and r["workload"] == workload}
+def compare(prefix, mode, workload):
+    """One build's per-round ratios and costs against that build's auth-off server."""
+    off_cpu = pick(prefix + "off", workload, "cpu_us_per_req")
+    cpu = pick(prefix + mode, workload, "cpu_us_per_req")
+    rounds = [k for k in cpu if k in off_cpu]
+    return [off_cpu[k] / cpu[k] for k in rounds], [cpu[k] - off_cpu[k] for k in rounds], off_cpu, cpu
+def spread(ratios):
+    return f"{med(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
+NAMES = {"tools-list": "MCP tools/list", "whoami": "GET /whoami"}
+AUTHS = {"jwt": "JWT (cached)", "introspection": "introspection (cached)"}
+servers = "six servers (three of this build, three of the baseline)" if baseline else "three servers"
 out = ["# Auth cost: the same server with auth off, side by side", "",
        "- Date (UTC): $START; machine: $CPUS CPUs ($PINNING); load average before: $LOAD_BEFORE.",
-       "- $ROUNDS rounds; in each, the three servers run at once on the same CPU and are loaded at "
-       "once by three \`wrk -t1 -c$CONNECTIONS -d${DURATION}s\`, so a slowdown of the machine hits "
-       "the three alike.",
+       f"- $ROUNDS rounds; in each, the {servers} run at once on the same CPU and are loaded at "
+       "once by as many \`wrk -t1 -c$CONNECTIONS -d${DURATION}s\`, so a slowdown of the machine hits "
+       "them alike.",
        "- Servers: \`examples/mcp_server\` (release) with \`--no-auth\`, with JWTs (verified-token "
        "cache, the quickstart default) and with \`--opaque-tokens\` (introspection, cached); one "
        "valid token per server. tools/list: one MCP session per connection, initialized once.",
@@ -137,28 +163,35 @@ out = ["# Auth cost: the same server with auth off, side by side", "",
        "Reproduce: \`$COMMAND\`", "",
        "| workload | auth | CPU µs/req off → with auth (medians) | ratio (median, range) | auth cost µs/req | req/s off · with auth (medians) | non-2xx |",
        "|---|---|---|---:|---:|---|---:|"]
-ok = True
-med = statistics.median
-for workload in ["tools-list", "whoami"]:
-    off_rps, off_cpu = pick("off", workload, "rps"), pick("off", workload, "cpu_us_per_req")
-    for mode in ["jwt", "introspection"]:
-        rps, cpu = pick(mode, workload, "rps"), pick(mode, workload, "cpu_us_per_req")
-        non2xx = sum(pick(mode, workload, "non2xx").values()) + sum(pick("off", workload, "non2xx").values())
-        ok &= non2xx == 0
-        ratios = [off_cpu[k] / cpu[k] for k in cpu if k in off_cpu]
-        costs = [cpu[k] - off_cpu[k] for k in cpu if k in off_cpu]
-        name = {"tools-list": "MCP tools/list", "whoami": "GET /whoami"}[workload]
-        auth = {"jwt": "JWT (cached)", "introspection": "introspection (cached)"}[mode]
+for workload, name in NAMES.items():
+    off_rps = pick("off", workload, "rps")
+    for mode, auth in AUTHS.items():
+        ratios, costs, off_cpu, cpu = compare("", mode, workload)
+        rps = pick(mode, workload, "rps")
+        errors = sum(pick(mode, workload, "non2xx").values()) + sum(pick("off", workload, "non2xx").values())
         out.append(f"| {name} | {auth} | {med(off_cpu.values()):.1f} → {med(cpu.values()):.1f} "
-                   f"| {med(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f}) | {med(costs):.2f} "
-                   f"| {med(off_rps.values()):,.0f} · {med(rps.values()):,.0f} | {non2xx} |")
+                   f"| {spread(ratios)} | {med(costs):.2f} "
+                   f"| {med(off_rps.values()):,.0f} · {med(rps.values()):,.0f} | {errors} |")
+if baseline:
+    out += ["", "## Before and after", "",
+            f"Baseline \`{baseline}\`, loaded in the same rounds; each build's ratio is against its own "
+            "auth-off server.", "",
+            "| workload | auth | ratio, baseline | ratio, this build | auth cost µs/req, baseline → this build |",
+            "|---|---|---:|---:|---|"]
+    for workload, name in NAMES.items():
+        for mode, auth in AUTHS.items():
+            before, before_costs, _, _ = compare("baseline-", mode, workload)
+            after, after_costs, _, _ = compare("", mode, workload)
+            out.append(f"| {name} | {auth} | {spread(before)} | {spread(after)} "
+                       f"| {med(before_costs):.2f} → {med(after_costs):.2f} |")
+summary = len(out)
 out += ["", "## Every run", "", "| round | workload | server | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx |",
         "|---:|---|---|---:|---:|---:|---:|---:|"]
 for r in runs:
     out.append(f"| {r['round']} | {r['workload']} | {r['mode']} | {r['rps']:,.0f} | {r['p50_us'] / 1000:.2f} "
                f"| {r['p99_us'] / 1000:.2f} | {r['cpu_us_per_req']:.1f} | {r['non2xx']} |")
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
-print("\n".join(out[:len(out) - len(runs) - 4]))
-sys.exit(0 if ok else 1)
+print("\n".join(out[:summary]))
+sys.exit(0 if sum(r["non2xx"] for r in runs) == 0 else 1)
 EOF
 say "wrote $OUT"
