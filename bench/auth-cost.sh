@@ -33,7 +33,7 @@ OUT="$BENCH_DIR/results/AUTH-COST.md"
 BASELINE=
 COMMAND="bench/auth-cost.sh $*"
 
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;

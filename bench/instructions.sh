@@ -24,7 +24,7 @@ REQUESTS=2000
 OUT="$BENCH_DIR/results/INSTRUCTIONS.md"
 COMMAND="bench/instructions.sh $*"
 
-usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
   case "$1" in
     --requests) REQUESTS="$2"; shift 2 ;;

@@ -49,7 +49,7 @@ COMMAND="bench/run.sh $*"
 if [[ -n "${BENCH_OURS_BIN:-}" ]]; then COMMAND="BENCH_OURS_BIN=$BENCH_OURS_BIN $COMMAND"; fi
 if [[ -n "${BENCH_AS_ROOT:-}" ]]; then COMMAND="BENCH_AS_ROOT=$BENCH_AS_ROOT $COMMAND"; fi
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 while (($#)); do
   case "$1" in
