@@ -1,9 +1,6 @@
 //! Verifier composition: [`ShapeRouter`] sends JWT-shaped tokens to one verifier
 //! and opaque tokens to another, optionally checking JWTs for revocation too.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use crate::{AccessToken, TokenVerifier, VerifyError};
 
 /// Largest JWT header segment looked at, in base64url characters.
@@ -35,7 +32,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
     {
         return false;
     }
-    let Ok(json) = URL_SAFE_NO_PAD.decode(header) else {
+    let Some(json) = crate::b64::decode(header.as_bytes()) else {
         return false;
     };
     #[derive(serde::Deserialize)]

@@ -39,7 +39,6 @@
 //! # let _ = layer;
 //! ```
 
-pub(crate) mod b64;
 mod claims;
 mod json;
 mod jwks;

@@ -56,6 +56,7 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+mod b64;
 mod builder;
 mod challenge;
 pub mod compose;

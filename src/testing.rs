@@ -34,7 +34,8 @@ use axum::{Form, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, b64};
+use crate::b64;
+use crate::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder};
 
 /// Lifetime of the tokens a [`DevIssuer`] mints, unless changed.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
@@ -448,7 +449,7 @@ impl Shared {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|v| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v).ok())
+            .and_then(|v| base64_simd::STANDARD.decode_to_vec(v).ok())
             .and_then(|v| String::from_utf8(v).ok());
         let (id, secret) = match (&from_basic, form_id, form_secret) {
             (Some(pair), None, None) => match pair.split_once(':') {

@@ -5,8 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64_simd::STANDARD;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
@@ -66,8 +65,9 @@ impl Auth {
             ClientAuth::Basic => {
                 // RFC 6749 §2.3.1: id and secret are form-encoded before Basic.
                 let credentials = format!("{}:{}", form_encode(client_id), form_encode(&secret.0));
-                let mut value = HeaderValue::try_from(format!("Basic {}", STANDARD.encode(credentials)))
-                    .expect("base64 is a valid header value");
+                let mut value =
+                    HeaderValue::try_from(format!("Basic {}", STANDARD.encode_to_string(credentials)))
+                        .expect("base64 is a valid header value");
                 value.set_sensitive(true);
                 Auth::Basic(value)
             }
@@ -520,7 +520,7 @@ mod tests {
         };
         assert!(value.is_sensitive());
         let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap();
-        assert_eq!(STANDARD.decode(encoded).unwrap(), b"rs+client:s3cr%3At");
+        assert_eq!(STANDARD.decode_to_vec(encoded).unwrap(), b"rs+client:s3cr%3At");
         assert_eq!(format!("{:?}", Secret::new("s3cr:t")), "Secret(redacted)");
     }
 }

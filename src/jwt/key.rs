@@ -7,8 +7,8 @@ use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use serde_json::Value;
 
 use super::Algorithm;
-use super::b64;
 use crate::InvalidToken;
+use crate::b64;
 
 /// Most keys accepted in one JWK Set.
 pub const MAX_KEYS: usize = 100;

@@ -12,10 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::digest::{SHA256, digest};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::Principal;
+use crate::{Principal, b64};
 
 /// Default lifetime of a sealed state: 10 minutes.
 pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
@@ -243,7 +241,7 @@ impl StateSealer {
         let mut out = header;
         out.extend_from_slice(nonce.as_ref());
         out.extend_from_slice(&data);
-        Ok(URL_SAFE_NO_PAD.encode(out))
+        Ok(b64::encode(out))
     }
 
     /// Opens a state sealed by [`seal`](Self::seal), for `principal`.
@@ -261,9 +259,7 @@ impl StateSealer {
         if sealed.len() > MAX_SEALED_LEN {
             return Err(StateError::Malformed);
         }
-        let raw = URL_SAFE_NO_PAD
-            .decode(sealed)
-            .map_err(|_| StateError::Malformed)?;
+        let raw = b64::decode(sealed.as_bytes()).ok_or(StateError::Malformed)?;
         let (&version, rest) = raw.split_first().ok_or(StateError::Malformed)?;
         let (&id_len, rest) = rest.split_first().ok_or(StateError::Malformed)?;
         if version != VERSION || rest.len() < usize::from(id_len) + NONCE_LEN + 8 + DIGEST_LEN + TAG_LEN {
@@ -386,36 +382,28 @@ mod tests {
     #[test]
     fn tampering_is_detected_in_every_byte() {
         let s = sealer();
-        let raw = URL_SAFE_NO_PAD
-            .decode(s.seal(&alice(), b"payload").unwrap())
-            .unwrap();
+        let raw = b64::decode(s.seal(&alice(), b"payload").unwrap().as_bytes()).unwrap();
         let header_len = 2 + "k1".len();
         for i in header_len..raw.len() {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
-            let err = s.open(&alice(), &URL_SAFE_NO_PAD.encode(&bad)).unwrap_err();
+            let err = s.open(&alice(), &b64::encode(&bad)).unwrap_err();
             assert_eq!(err, StateError::Tampered, "byte {i}");
         }
         // Header bytes: version → malformed; key id → unknown key.
         let mut bad = raw.clone();
         bad[0] = 2;
-        assert_eq!(
-            s.open(&alice(), &URL_SAFE_NO_PAD.encode(&bad)),
-            Err(StateError::Malformed)
-        );
+        assert_eq!(s.open(&alice(), &b64::encode(&bad)), Err(StateError::Malformed));
         let mut bad = raw.clone();
         bad[2] = b'x';
-        assert_eq!(
-            s.open(&alice(), &URL_SAFE_NO_PAD.encode(&bad)),
-            Err(StateError::UnknownKey)
-        );
+        assert_eq!(s.open(&alice(), &b64::encode(&bad)), Err(StateError::UnknownKey));
         // Truncated or not base64url.
         assert_eq!(
-            s.open(&alice(), &URL_SAFE_NO_PAD.encode(&raw[..raw.len() - 1])),
+            s.open(&alice(), &b64::encode(&raw[..raw.len() - 1])),
             Err(StateError::Tampered)
         );
         assert_eq!(
-            s.open(&alice(), &URL_SAFE_NO_PAD.encode(&raw[..10])),
+            s.open(&alice(), &b64::encode(&raw[..10])),
             Err(StateError::Malformed)
         );
         assert_eq!(s.open(&alice(), "not*base64"), Err(StateError::Malformed));
