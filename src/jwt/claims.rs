@@ -90,26 +90,34 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
         fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
             Ok(map.next_value::<Option<Name<'de>>>()?.map(|n| n.0))
         }
+        fn strings<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Vec<String>>, A::Error> {
+            Ok(map.next_value::<Option<Strings>>()?.map(|s| s.0))
+        }
+        fn date<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<SystemTime>, A::Error> {
+            Ok(map.next_value::<Option<NumericDate>>()?.map(|d| d.0))
+        }
         let mut claims = Registered::default();
-        let mut names: Vec<Name<'de>> = Vec::with_capacity(12);
+        let mut members = json::Members::default();
         while let Some(name) = map.next_key::<Name<'de>>()? {
             match &*name.0 {
-                "iss" => claims.iss = text(&mut map)?,
-                "sub" => claims.sub = text(&mut map)?,
-                "client_id" => claims.client_id = text(&mut map)?,
-                "azp" => claims.azp = text(&mut map)?,
-                "jti" => claims.jti = text(&mut map)?,
-                "scope" => claims.scope = text(&mut map)?,
-                "scp" => claims.scp = map.next_value::<Option<Strings>>()?.map(|s| s.0),
-                "aud" => claims.aud = map.next_value::<Option<Strings>>()?.map(|s| s.0),
-                "exp" => claims.exp = map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
-                "nbf" => claims.nbf = map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
-                "iat" => claims.iat = map.next_value::<Option<NumericDate>>()?.map(|d| d.0),
-                _ => map.next_value_seed(Unique { top: false })?,
+                "iss" => claims.iss = members.known(0).and_then(|()| text(&mut map))?,
+                "sub" => claims.sub = members.known(1).and_then(|()| text(&mut map))?,
+                "client_id" => claims.client_id = members.known(2).and_then(|()| text(&mut map))?,
+                "azp" => claims.azp = members.known(3).and_then(|()| text(&mut map))?,
+                "jti" => claims.jti = members.known(4).and_then(|()| text(&mut map))?,
+                "scope" => claims.scope = members.known(5).and_then(|()| text(&mut map))?,
+                "scp" => claims.scp = members.known(6).and_then(|()| strings(&mut map))?,
+                "aud" => claims.aud = members.known(7).and_then(|()| strings(&mut map))?,
+                "exp" => claims.exp = members.known(8).and_then(|()| date(&mut map))?,
+                "nbf" => claims.nbf = members.known(9).and_then(|()| date(&mut map))?,
+                "iat" => claims.iat = members.known(10).and_then(|()| date(&mut map))?,
+                _ => {
+                    map.next_value_seed(Unique { top: false })?;
+                    members.other(name);
+                }
             }
-            names.push(name);
         }
-        json::check_unique(&mut names)?;
+        members.finish()?;
         Ok(claims)
     }
 }
@@ -192,7 +200,10 @@ impl ClaimRules {
         if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(InvalidToken::Malformed);
         }
-        let claims: Registered<'_> = serde_json::from_slice(&payload).map_err(|e| {
+        // JSON text is UTF-8 (RFC 8259 §8.1): checked once here, in one pass,
+        // rather than string by string inside the parser.
+        let text = std::str::from_utf8(&payload).map_err(|_| InvalidToken::Malformed)?;
+        let claims: Registered<'_> = serde_json::from_str(text).map_err(|e| {
             if e.is_syntax() || e.is_eof() || json::is_duplicate_error(&e) {
                 InvalidToken::Malformed
             } else {
@@ -412,6 +423,31 @@ mod tests {
             Err(InvalidToken::Malformed)
         );
         assert_eq!(check(format!(r#"{{{body},"x":{{"nested":true}}}}"#)), Ok(()));
+        // Not UTF-8 (a stray byte, a surrogate, an overlong '/'), in a claim read
+        // here or in another one: malformed. UTF-8 beyond ASCII is fine.
+        for bad in [&b"\xff"[..], b"\xed\xa0\x80", b"\xc0\xaf"] {
+            for name in ["jti", "x"] {
+                let mut payload = format!(r#"{{{body},"{name}":""#).into_bytes();
+                payload.extend_from_slice(bad);
+                payload.extend_from_slice(b"\"}");
+                let result = rules(Profile::Rfc9068).check(true, payload, now).map(|_| ());
+                assert_eq!(result, Err(InvalidToken::Malformed), "{name} {bad:?}");
+            }
+        }
+        let token = rules(Profile::Rfc9068)
+            .check(true, good.replace("alice", "\u{e5}lice").into_bytes(), now)
+            .unwrap()
+            .token;
+        assert_eq!(token.principal().subject(), Some("\u{e5}lice"));
+        // Every claim read here, and others, once each is fine; twice is not.
+        let all = format!(r#"{{{body},"azp":"app","scp":["a"],"nbf":{NOW},"x":1,"y":2}}"#);
+        assert_eq!(check(all.clone()), Ok(()));
+        let members: serde_json::Map<String, Value> = serde_json::from_str(&all).unwrap();
+        assert_eq!(members.len(), 13);
+        for (name, value) in &members {
+            let again = format!(r#"{},"{name}":{value}}}"#, &all[..all.len() - 1]);
+            assert_eq!(check(again), Err(InvalidToken::Malformed), "{name} twice");
+        }
     }
 
     #[test]

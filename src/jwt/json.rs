@@ -16,13 +16,40 @@ pub(crate) fn is_duplicate_error(e: &serde_json::Error) -> bool {
     e.to_string().starts_with(DUPLICATE)
 }
 
-/// Fails when two of `names` are equal (sorting keeps it O(n log n)).
-pub(crate) fn check_unique<E: de::Error>(names: &mut [Name<'_>]) -> Result<(), E> {
-    names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    if names.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(E::custom(DUPLICATE));
+/// The member names of one JSON object, checked for repeats. A visitor tells
+/// the names it acts on apart by an index each (a bit, no allocation); any
+/// other name is kept, and those are sorted and compared at the end.
+#[derive(Default)]
+pub(crate) struct Members<'de> {
+    known: u32,
+    others: Vec<Name<'de>>,
+}
+
+impl<'de> Members<'de> {
+    /// Records the known name number `index` (below 32); fails if it came before.
+    pub(crate) fn known<E: de::Error>(&mut self, index: u32) -> Result<(), E> {
+        let bit = 1 << index;
+        if self.known & bit != 0 {
+            return Err(E::custom(DUPLICATE));
+        }
+        self.known |= bit;
+        Ok(())
     }
-    Ok(())
+
+    /// Records a name the visitor does not act on.
+    pub(crate) fn other(&mut self, name: Name<'de>) {
+        self.others.push(name);
+    }
+
+    /// Fails when two of the other names are equal (sorting keeps it O(n log n));
+    /// a known name cannot equal another one, as the visitor told them apart.
+    pub(crate) fn finish<E: de::Error>(mut self) -> Result<(), E> {
+        self.others.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if self.others.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(E::custom(DUPLICATE));
+        }
+        Ok(())
+    }
 }
 
 /// Visits a JSON value, failing on a duplicate member name; with `top`, only an
@@ -83,12 +110,12 @@ impl<'de> Visitor<'de> for Unique {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
-        let mut names: Vec<Name<'de>> = Vec::new();
+        let mut members = Members::default();
         while let Some(name) = access.next_key::<Name<'de>>()? {
             access.next_value_seed(Unique { top: false })?;
-            names.push(name);
+            members.other(name);
         }
-        check_unique(&mut names)
+        members.finish()
     }
 }
 

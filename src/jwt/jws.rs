@@ -99,22 +99,28 @@ impl<'de> Deserialize<'de> for Header<'de> {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header<'de>, A::Error> {
+                fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+                    Ok(Some(map.next_value::<Name<'de>>()?.0))
+                }
                 let mut header = Header::default();
-                let mut names: Vec<Name<'de>> = Vec::with_capacity(4);
+                let mut members = json::Members::default();
                 while let Some(name) = map.next_key::<Name<'de>>()? {
                     match &*name.0 {
-                        "alg" => header.alg = Some(map.next_value::<Name<'de>>()?.0),
-                        "kid" => header.kid = Some(map.next_value::<Name<'de>>()?.0),
-                        "typ" => header.typ = Some(map.next_value::<Name<'de>>()?.0),
+                        "alg" => header.alg = members.known(0).and_then(|()| text(&mut map))?,
+                        "kid" => header.kid = members.known(1).and_then(|()| text(&mut map))?,
+                        "typ" => header.typ = members.known(2).and_then(|()| text(&mut map))?,
                         "crit" => {
+                            members.known(3)?;
                             map.next_value_seed(Unique { top: false })?;
                             header.crit = true;
                         }
-                        _ => map.next_value_seed(Unique { top: false })?,
+                        _ => {
+                            map.next_value_seed(Unique { top: false })?;
+                            members.other(name);
+                        }
                     }
-                    names.push(name);
                 }
-                json::check_unique(&mut names)?;
+                members.finish()?;
                 Ok(header)
             }
         }
@@ -159,7 +165,9 @@ impl<'a> Unverified<'a> {
                 &heap[..]
             }
         };
-        let header: Header<'_> = serde_json::from_slice(header_json).map_err(|_| InvalidToken::Malformed)?;
+        // UTF-8 checked once, not string by string in the parser.
+        let header_text = std::str::from_utf8(header_json).map_err(|_| InvalidToken::Malformed)?;
+        let header: Header<'_> = serde_json::from_str(header_text).map_err(|_| InvalidToken::Malformed)?;
         if header.crit {
             return Err(InvalidToken::Malformed);
         }
@@ -285,10 +293,25 @@ mod tests {
                 InvalidToken::Malformed,
             ),
             (r#"{"alg":"RS256","alg":"RS256"}"#, InvalidToken::Malformed),
+            (r#"{"alg":"RS256","kid":"k","kid":"k"}"#, InvalidToken::Malformed),
+            (
+                r#"{"alg":"RS256","typ":"JWT","\u0074yp":"JWT"}"#,
+                InvalidToken::Malformed,
+            ),
+            (r#"{"alg":"RS256","x":1,"y":1,"x":1}"#, InvalidToken::Malformed),
             (r#"{"alg":"RS256","x":{"y":1,"y":2}}"#, InvalidToken::Malformed),
             (r#"["RS256"]"#, InvalidToken::Malformed),
         ] {
             assert_eq!(parse(header), Err(error), "{header}");
+        }
+        // Not UTF-8: malformed, in a member read here or in another one.
+        for header in [
+            &b"{\"alg\":\"RS256\",\"kid\":\"\xff\"}"[..],
+            b"{\"alg\":\"RS256\",\"x\":\"\xc0\xaf\"}",
+        ] {
+            let token = format!("{}.e30.sig", b64::encode(header));
+            let result = Unverified::parse(&token, &KeyPolicy::default()).map(|_| ());
+            assert_eq!(result, Err(InvalidToken::Malformed), "{header:?}");
         }
     }
 }
