@@ -172,7 +172,13 @@ impl fmt::Debug for Principal {
 /// assert_eq!(scopes.to_string(), "mcp:read mcp:write");
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Scopes(Arc<[Box<str>]>);
+pub struct Scopes {
+    /// The scopes, sorted, each once, joined by single spaces (a scope token
+    /// has no space, RFC 6749 §3.3): one allocation, shared by clones; `None`
+    /// when empty.
+    joined: Option<Arc<str>>,
+    len: usize,
+}
 
 impl Scopes {
     /// Parses a space-delimited scope string; empty items are skipped.
@@ -181,7 +187,33 @@ impl Scopes {
     /// assert!(tower_bearer::Scopes::parse("  ").is_empty());
     /// ```
     pub fn parse(s: &str) -> Self {
-        s.split(' ').filter(|s| !s.is_empty()).collect()
+        // Already sorted, each once, single spaces (as most servers send it):
+        // kept as it is.
+        let mut items = s.split(' ');
+        let mut previous = items.next().filter(|first| !first.is_empty());
+        let mut len = usize::from(previous.is_some());
+        for item in items {
+            if previous.is_none_or(|p| p >= item) {
+                return Self::from_unsorted(s.split(' ').collect());
+            }
+            previous = Some(item);
+            len += 1;
+        }
+        Scopes {
+            joined: (len > 0).then(|| Arc::from(s)),
+            len,
+        }
+    }
+
+    /// Builds the set from items that may be unsorted, repeated or empty.
+    fn from_unsorted(mut items: Vec<&str>) -> Self {
+        items.retain(|s| !s.is_empty());
+        items.sort_unstable();
+        items.dedup();
+        Scopes {
+            joined: (!items.is_empty()).then(|| Arc::from(items.join(" "))),
+            len: items.len(),
+        }
     }
 
     /// Whether `scope` is in the set.
@@ -190,7 +222,8 @@ impl Scopes {
     /// assert!(tower_bearer::Scopes::parse("a b").contains("b"));
     /// ```
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.binary_search_by(|s| (**s).cmp(scope)).is_ok()
+        // Sorted: stop at the first scope past `scope`.
+        self.iter().take_while(|s| *s <= scope).any(|s| s == scope)
     }
 
     /// Whether every scope of `required` is in the set.
@@ -200,7 +233,9 @@ impl Scopes {
     /// assert!(Scopes::parse("a b c").contains_all(&Scopes::parse("a c")));
     /// ```
     pub fn contains_all(&self, required: &Scopes) -> bool {
-        required.iter().all(|s| self.contains(s))
+        // Both sorted: one pass over each.
+        let mut have = self.iter();
+        required.iter().all(|needed| have.any(|s| s == needed))
     }
 
     /// The scopes, in sorted order.
@@ -210,7 +245,7 @@ impl Scopes {
     /// assert_eq!(s.iter().collect::<Vec<_>>(), ["a", "b"]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        self.0.iter().map(|s| &**s)
+        self.joined.as_deref().into_iter().flat_map(|j| j.split(' '))
     }
 
     /// Number of scopes.
@@ -219,7 +254,7 @@ impl Scopes {
     /// assert_eq!(tower_bearer::Scopes::parse("a").len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.len
     }
 
     /// True when the set is empty.
@@ -228,28 +263,28 @@ impl Scopes {
     /// assert!(tower_bearer::Scopes::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len == 0
     }
 }
 
+/// Collects scopes; an item with spaces is split at them, as
+/// [`Scopes::parse`] splits, and empty items are skipped.
+///
+/// ```
+/// use tower_bearer::Scopes;
+/// let s: Scopes = ["b", "a c", "", "a"].into_iter().collect();
+/// assert_eq!(s.to_string(), "a b c");
+/// ```
 impl<S: AsRef<str>> FromIterator<S> for Scopes {
     fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        let mut v: Vec<Box<str>> = iter.into_iter().map(|s| s.as_ref().into()).collect();
-        v.sort_unstable();
-        v.dedup();
-        Scopes(v.into())
+        let owned: Vec<S> = iter.into_iter().collect();
+        Self::from_unsorted(owned.iter().flat_map(|s| s.as_ref().split(' ')).collect())
     }
 }
 
 impl fmt::Display for Scopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, s) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            f.write_str(s)?;
-        }
-        Ok(())
+        f.write_str(self.joined.as_deref().unwrap_or_default())
     }
 }
 
@@ -575,6 +610,47 @@ mod tests {
         assert!(s.contains_all(&Scopes::parse("a c")));
         assert!(!s.contains_all(&Scopes::parse("a d")));
         assert_eq!(serde_json::to_string(&s).unwrap(), r#"["a","b","c"]"#);
+    }
+
+    /// Every string of up to seven characters over "a", "b", "ab" and spaces
+    /// parses (on the kept-as-is path or the sorting one) to the set a sorted
+    /// set of its items gives, and membership and containment agree with it.
+    #[test]
+    fn scopes_agree_with_a_sorted_set() {
+        use std::collections::BTreeSet;
+        let parts = ["a", "b", "ab", " "];
+        let mut inputs = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..7 {
+            inputs = inputs
+                .iter()
+                .flat_map(|i| parts.iter().map(move |p| format!("{i}{p}")))
+                .filter(|i| i.len() <= 7)
+                .collect();
+            all.extend(inputs.iter().cloned());
+        }
+        let sets: Vec<(Scopes, BTreeSet<&str>)> = all
+            .iter()
+            .map(|i| (Scopes::parse(i), i.split(' ').filter(|s| !s.is_empty()).collect()))
+            .collect();
+        assert!(sets.len() > 1000, "{}", sets.len());
+        for ((scopes, set), input) in sets.iter().zip(&all) {
+            assert_eq!(
+                scopes.iter().collect::<Vec<_>>(),
+                set.iter().copied().collect::<Vec<_>>(),
+                "{input:?}"
+            );
+            assert_eq!(scopes.len(), set.len(), "{input:?}");
+            assert_eq!(scopes, &set.iter().collect::<Scopes>(), "{input:?}");
+            for probe in ["a", "b", "ab", "ba", "", " ", "a b"] {
+                assert_eq!(scopes.contains(probe), set.contains(probe), "{input:?} {probe:?}");
+            }
+        }
+        for (a, set_a) in sets.iter().step_by(7) {
+            for (b, set_b) in sets.iter().step_by(11) {
+                assert_eq!(a.contains_all(b), set_b.is_subset(set_a), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
