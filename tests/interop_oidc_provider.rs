@@ -11,13 +11,11 @@ use support::python::{python, run_client};
 use support::quickstart::{free_loopback_addr, get_whoami, post_mcp, start};
 
 #[tokio::test]
-async fn python_sdk_with_oidc_provider_jwts_and_step_up() {
-    let Some(python) = python() else { return };
+async fn interop_node_python_sdk_with_oidc_provider_jwts_and_step_up() {
+    let python = python();
     let addr = free_loopback_addr();
     let resource = format!("http://{addr}/mcp");
-    let Some(provider) = OidcProvider::start("oidc jwt", &resource, TokenFormat::Jwt).await else {
-        return;
-    };
+    let provider = OidcProvider::start("oidc jwt", &resource, TokenFormat::Jwt).await;
     let issuer = provider.endpoints.issuer.clone();
     let listen = addr.to_string();
     let qs = start(&["--listen", &listen, "--issuer", &issuer]);
@@ -46,12 +44,10 @@ async fn python_sdk_with_oidc_provider_jwts_and_step_up() {
 }
 
 #[tokio::test]
-async fn quickstart_introspects_oidc_provider_opaque_tokens() {
+async fn interop_node_quickstart_introspects_oidc_provider_opaque_tokens() {
     let addr = free_loopback_addr();
     let resource = format!("http://{addr}/mcp");
-    let Some(provider) = OidcProvider::start("oidc opaque", &resource, TokenFormat::Opaque).await else {
-        return;
-    };
+    let provider = OidcProvider::start("oidc opaque", &resource, TokenFormat::Opaque).await;
     let e = &provider.endpoints;
     let listen = addr.to_string();
     let qs = start(&[
@@ -86,12 +82,10 @@ async fn quickstart_introspects_oidc_provider_opaque_tokens() {
 }
 
 #[tokio::test]
-async fn introspected_client_tokens_without_sub_open_sessions_only_under_same_owner() {
+async fn interop_node_introspected_client_tokens_without_sub_open_sessions_only_under_same_owner() {
     let addr = free_loopback_addr();
     let resource = format!("http://{addr}/mcp");
-    let Some(provider) = OidcProvider::start("oidc sessions", &resource, TokenFormat::Opaque).await else {
-        return;
-    };
+    let provider = OidcProvider::start("oidc sessions", &resource, TokenFormat::Opaque).await;
     let e = &provider.endpoints;
     let listen = addr.to_string();
     let args = |binding: &'static str| {

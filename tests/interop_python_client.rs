@@ -9,9 +9,9 @@ use support::python::{python, run_client};
 use support::quickstart::{Quickstart, start};
 
 /// Starts the quickstart with its embedded issuer and runs the Python client
-/// against it; `None` when the SDK cannot be installed (skipped loudly).
-fn run_embedded(extra: &[&str]) -> Option<(Quickstart, Value)> {
-    let python = python()?;
+/// against it.
+fn run_embedded(extra: &[&str]) -> (Quickstart, Value) {
+    let python = python();
     let qs = start(&[]);
     let out = run_client(
         &python,
@@ -20,14 +20,12 @@ fn run_embedded(extra: &[&str]) -> Option<(Quickstart, Value)> {
         qs.client.clone().expect("embedded issuer"),
         extra,
     );
-    Some((qs, out))
+    (qs, out)
 }
 
 #[test]
-fn python_sdk_discovers_authenticates_and_calls_tools() {
-    let Some((qs, out)) = run_embedded(&["--scope=mcp:read"]) else {
-        return;
-    };
+fn interop_python_sdk_discovers_authenticates_and_calls_tools() {
+    let (qs, out) = run_embedded(&["--scope=mcp:read"]);
     assert_eq!(
         out["tools"],
         serde_json::json!(["add_note", "echo", "list_notes", "whoami"])
@@ -64,12 +62,8 @@ fn python_sdk_discovers_authenticates_and_calls_tools() {
 }
 
 #[test]
-fn python_sdk_steps_up_from_read_to_write() {
-    let Some((_qs, out)) =
-        run_embedded(&["--write-tool=add_note", r#"--write-args={"text": "from python"}"#])
-    else {
-        return;
-    };
+fn interop_python_sdk_steps_up_from_read_to_write() {
+    let (_qs, out) = run_embedded(&["--write-tool=add_note", r#"--write-args={"text": "from python"}"#]);
     // The write call was refused with 403 insufficient_scope, the SDK asked for
     // the union of scopes and retried on the same session.
     assert_eq!(out["write"]["is_error"], false, "{out}");
