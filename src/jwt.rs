@@ -50,6 +50,6 @@ mod verifier;
 pub use jsonwebtoken::Algorithm;
 
 pub use claims::Profile;
-pub use jws::{VerifiedJws, verify_jws};
+pub use jws::{MAX_KIDLESS_KEYS, VerifiedJws, verify_jws};
 pub use key::{KeyError, KeyPolicy, KeySet, MAX_KEYS, MIN_RSA_BITS, VerifyingKey};
 pub use verifier::{BuildError, Issuer, JwtVerifier, JwtVerifierBuilder, MAX_VERIFIED_TOKEN_TTL};

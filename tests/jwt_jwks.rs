@@ -622,3 +622,38 @@ fn key_set_parsing_applies_the_policy() {
         assert!(KeySet::from_jwks(garbage, &policy).is_err(), "{garbage:?}");
     }
 }
+
+#[tokio::test]
+async fn tokens_without_kid_are_tried_against_at_most_two_keys() {
+    let keys: Vec<TestKey> = (0..3)
+        .map(|i| TestKey::generate(Algorithm::ES256, &format!("k{i}")))
+        .collect();
+    let kidless = |key: &TestKey, server: &JwksServer| {
+        key.token_with(
+            &json!({"alg": "ES256", "typ": "at+jwt"}),
+            &access_token_claims(&server.issuer()),
+        )
+    };
+    // Two keys of the algorithm (a rotation): a kid-less token signed by either verifies.
+    let server = JwksServer::start(&[&keys[0], &keys[1]]).await;
+    let verifier = verifier_for(&server).build().expect("verifier");
+    for key in &keys[..2] {
+        verifier
+            .verify(&kidless(key, &server))
+            .await
+            .unwrap_or_else(|e| panic!("kid-less token of {}: {e:?}", key.kid()));
+    }
+    // Three: no key is tried, whichever signed it; tokens with a kid still verify.
+    let server = JwksServer::start(&keys.iter().collect::<Vec<_>>()).await;
+    let verifier = verifier_for(&server).build().expect("verifier");
+    for key in &keys {
+        assert_eq!(
+            expect_invalid(verifier.verify(&kidless(key, &server)).await, "kid-less, 3 keys"),
+            InvalidToken::UnknownKey
+        );
+        verifier
+            .verify(&token(key, &server))
+            .await
+            .expect("same key with its kid");
+    }
+}

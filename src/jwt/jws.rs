@@ -18,6 +18,16 @@ use crate::InvalidToken;
 use crate::b64;
 use crate::extract::MAX_TOKEN_LEN;
 
+/// A token without `kid` is tried against the keys of its algorithm only when the
+/// set has at most this many (two: a key and its successor during a rotation).
+/// With more, it is refused as signed by an unknown key, without any signature
+/// check: issuers with larger sets name the key in `kid`.
+///
+/// ```
+/// assert_eq!(tower_bearer::jwt::MAX_KIDLESS_KEYS, 2);
+/// ```
+pub const MAX_KIDLESS_KEYS: usize = 2;
+
 /// A JWS whose signature verified: its protected header and payload.
 ///
 /// ```
@@ -192,9 +202,11 @@ impl<'a> Unverified<'a> {
     }
 
     /// Verifies the signature with the key the header names (`kid`), or, without
-    /// a `kid`, with the keys that support the algorithm. Header `jwk`, `jku`,
-    /// `x5u` and `x5c` are never used to find a key. [`InvalidToken::UnknownKey`]
-    /// means no key of the set could be tried (the set may need a refetch).
+    /// a `kid`, with the keys that support the algorithm — only when the set has at
+    /// most [`MAX_KIDLESS_KEYS`] of them, so a forged kid-less token costs at most
+    /// that many signature checks. Header `jwk`, `jku`, `x5u` and `x5c` are never
+    /// used to find a key. [`InvalidToken::UnknownKey`] means no key of the set
+    /// could be tried (the set may need a refetch).
     pub(crate) fn verify_signature(&self, keys: &KeySet) -> Result<(), InvalidToken> {
         // The longest signature of an allowed algorithm is RSA-8192's 1024 bytes.
         let mut buf = [MaybeUninit::uninit(); 1024];
@@ -203,8 +215,12 @@ impl<'a> Unverified<'a> {
             let key = keys.get(kid).ok_or(InvalidToken::UnknownKey)?;
             return key.verify(self.algorithm, self.signing_input, signature);
         }
+        let candidates = || keys.iter().filter(|k| k.supports(self.algorithm));
+        if candidates().nth(MAX_KIDLESS_KEYS).is_some() {
+            return Err(InvalidToken::UnknownKey);
+        }
         let mut result = Err(InvalidToken::UnknownKey);
-        for key in keys.iter().filter(|k| k.supports(self.algorithm)) {
+        for key in candidates() {
             result = key.verify(self.algorithm, self.signing_input, signature);
             if result.is_ok() {
                 break;
