@@ -370,3 +370,31 @@ async fn works_as_a_bare_hyper_service() {
     let res = client.get(format!("http://{addr}/")).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// The verifier's verdict on time is the only one: a token inside the clock
+/// leeway that the verifier accepted is not refused by a scope layer after it.
+#[tokio::test]
+async fn scope_layers_never_contradict_the_verifiers_time_verdict() {
+    use tower_bearer::scope::RequireScopeLayer;
+    let issuer = DevIssuer::start().await.unwrap();
+    let app = Router::new()
+        .route("/whoami", get(whoami))
+        .layer(RequireScopeLayer::new(["mcp:read"]))
+        .layer(TokenVerifierLayer::new(issuer.jwt_verifier(AUDIENCE)).resource_metadata(METADATA));
+    let f = Fixture {
+        base: format!("http://{}", serve(app).await),
+        issuer,
+        client: reqwest::Client::new(),
+    };
+    let in_leeway = f.token_with(|c| c["exp"] = json!(now() - 30));
+    let res = f.with_token(&in_leeway).await;
+    assert_eq!(res.status(), 200, "{}", www_authenticate(&res));
+    let past_leeway = f.token_with(|c| c["exp"] = json!(now() - 120));
+    assert_refused(
+        f.with_token(&past_leeway).await,
+        401,
+        &invalid_token("token expired"),
+        Some(&past_leeway),
+    )
+    .await;
+}

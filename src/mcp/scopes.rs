@@ -269,7 +269,6 @@ impl JsonRpcError {
 /// | request | answer |
 /// |---|---|
 /// | no verified token | 401, bare challenge |
-/// | token expired | 401 `invalid_token` |
 /// | scopes do not cover the operation | 403 `insufficient_scope`, `scope="<all the operation needs>"` |
 /// | body over the limit | 413 |
 /// | body not JSON, duplicate members | 400, JSON-RPC parse error (-32700) |

@@ -52,7 +52,8 @@ impl ServerHandler for Notes {
     }
 }
 
-/// "alice", "alice-read", "alice-admin", "alice-expired", "bob", "app-only".
+/// "alice", "alice-read", "alice-admin", "alice-in-leeway" (expired 10 s ago,
+/// accepted as a verifier with a clock leeway does), "bob", "app-only".
 pub struct FixedTokens;
 
 impl TokenVerifier for FixedTokens {
@@ -64,14 +65,14 @@ impl TokenVerifier for FixedTokens {
                 .with_client_id("app")
         };
         let (principal, scopes) = match token {
-            "alice" | "alice-expired" => (user("alice"), "mcp:read mcp:write"),
+            "alice" | "alice-in-leeway" => (user("alice"), "mcp:read mcp:write"),
             "alice-read" => (user("alice"), "mcp:read"),
             "alice-admin" => (user("alice"), "mcp:admin"),
             "bob" => (user("bob"), "mcp:read mcp:write"),
             "app-only" => (Principal::new().with_client_id("app"), "mcp:read mcp:write"),
             _ => return Err(InvalidToken::Unknown.into()),
         };
-        let expires = if token == "alice-expired" {
+        let expires = if token == "alice-in-leeway" {
             SystemTime::now() - Duration::from_secs(10)
         } else {
             SystemTime::now() + Duration::from_secs(3600)
