@@ -82,14 +82,14 @@ async fn interop_node_quickstart_introspects_oidc_provider_opaque_tokens() {
 }
 
 #[tokio::test]
-async fn interop_node_introspected_client_tokens_without_sub_open_sessions_only_under_same_owner() {
+async fn interop_node_introspected_client_tokens_without_sub_own_their_sessions_by_default() {
     let addr = free_loopback_addr();
     let resource = format!("http://{addr}/mcp");
     let provider = OidcProvider::start("oidc sessions", &resource, TokenFormat::Opaque).await;
     let e = &provider.endpoints;
     let listen = addr.to_string();
-    let args = |binding: &'static str| {
-        vec![
+    let args = |binding: Option<&'static str>| {
+        [
             "--listen".to_owned(),
             listen.clone(),
             "--issuer".to_owned(),
@@ -98,20 +98,35 @@ async fn interop_node_introspected_client_tokens_without_sub_open_sessions_only_
             e.introspection_endpoint.clone(),
             "--client-id=rs-client".to_owned(),
             "--client-secret=rs-secret".to_owned(),
-            format!("--session-binding={binding}"),
         ]
+        .into_iter()
+        .chain(binding.map(|b| format!("--session-binding={b}")))
+        .collect::<Vec<_>>()
     };
     let token = provider.client_credentials_token("mcp:read").await;
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-    for (binding, status) in [("issuer-subject", 401), ("same-owner", 200)] {
+    // Default flags: the client is its own resource owner (issuer + client_id).
+    // Requiring a subject refuses it with 403: its token is valid, so never 401.
+    for (binding, status) in [
+        (None, 200),
+        (Some("issuer-subject"), 403),
+        (Some("same-owner"), 200),
+    ] {
         let owned = args(binding);
         let argv: Vec<&str> = owned.iter().map(String::as_str).collect();
         let qs = start(&argv);
         // A fresh client: both servers use the same port.
         let client = reqwest::Client::new();
         let res = post_mcp(&client, &qs, Some(&token), None, init.clone()).await;
-        assert_eq!(res.status(), status, "{binding}");
+        assert_eq!(res.status(), status, "{binding:?}");
+        if status == 403 {
+            assert!(
+                res.headers().get("www-authenticate").is_none(),
+                "not a token problem"
+            );
+            assert!(res.headers().get("mcp-session-id").is_none());
+        }
         if status == 200 {
             let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
             let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});

@@ -138,13 +138,27 @@ async fn two_headers_are_never_forwarded() {
 }
 
 #[tokio::test]
-async fn default_policy_refuses_sessions_for_tokens_without_subject() {
+async fn default_policy_refuses_sessions_for_principals_without_an_owner_with_403() {
     let client = Client::new(&serve_default().await);
     let init = client.post("app-only", None, initialize()).await;
-    assert_eq!(init.status, 401);
-    assert!(init.www().contains(r#"error="invalid_token""#), "{}", init.www());
-    assert!(init.www().contains("resource_metadata="), "{}", init.www());
+    // The token is valid: 401 invalid_token would make clients re-authenticate forever.
+    assert_eq!(init.status, 403, "{}", init.body);
+    assert_eq!(init.www(), "", "no challenge: no token or scope would help");
     assert!(init.headers.get("mcp-session-id").is_none());
+}
+
+#[tokio::test]
+async fn default_policy_binds_client_credentials_tokens_to_issuer_and_client() {
+    let client = Client::new(&serve_default().await);
+    let session = client.open_session("service").await;
+    let own = client.call_tool("service", Some(&session), "read_note").await;
+    assert_eq!(own.status, 200, "{}", own.body);
+    // A user of the same client never uses the client's session, nor the other way round.
+    let alice = client.call_tool("alice", Some(&session), "read_note").await;
+    assert_eq!((alice.status, alice.body.as_str()), (404, RMCP_NOT_FOUND));
+    let alices = client.open_session("alice").await;
+    let service = client.call_tool("service", Some(&alices), "read_note").await;
+    assert_eq!((service.status, service.body.as_str()), (404, RMCP_NOT_FOUND));
 }
 
 #[tokio::test]

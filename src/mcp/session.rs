@@ -15,7 +15,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{MemorySessionStore, ResponseBody, SessionKey, SessionStore, SessionStoreError};
-use crate::{AuthError, Challenge, InvalidToken, Principal, Unavailable};
+use crate::{AuthError, Challenge, Principal, Unavailable};
 
 /// The MCP streamable HTTP session header.
 pub const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -26,23 +26,38 @@ pub const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id")
 /// use tower_bearer::Principal;
 /// use tower_bearer::mcp::BindingPolicy;
 ///
+/// // A client-credentials token (no subject): the client is its own resource
+/// // owner, so the default binds its session to issuer + client_id.
+/// let service = Principal::new().with_issuer("https://as").with_client_id("backend");
+/// assert!(BindingPolicy::default().can_bind(&service));
+/// // A client_id alone (no issuer) names no owner under the default.
 /// let app_only = Principal::new().with_client_id("public-app");
-/// // The default refuses to bind a principal without issuer and subject:
 /// assert!(!BindingPolicy::default().can_bind(&app_only));
 /// assert!(BindingPolicy::SameOwner.can_bind(&app_only));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BindingPolicy {
-    /// The default. Owner and requester must both carry an issuer and a subject,
-    /// and be the same owner ([`Principal::same_owner`]: every component both
-    /// sides carry must be equal, client_id included).
+    /// The default. The owner is *(issuer, subject)* when the token carries a
+    /// subject, else *(issuer, client_id)*: a client-credentials token, whose
+    /// client is its own resource owner. Owner and requester must have the same
+    /// kind of owner (a token without a subject never uses a user's session, nor
+    /// a user's token a client's) and be the same owner
+    /// ([`Principal::same_owner`]: every component both carry must be equal,
+    /// client_id included).
     ///
-    /// Why the default: a client_id alone names an *application*, shared by
-    /// every user of a public client or of a Client ID Metadata Document; a
-    /// session bound to it could be used by any of them. A request to create a
-    /// session with such a token is refused with 401 `invalid_token`.
+    /// A principal without an issuer, or with neither subject nor client_id,
+    /// cannot own a session: its request to create one is refused with 403
+    /// (see [`McpSessionLayer`]).
     #[default]
+    IssuerAndSubjectOrClient,
+    /// Owner and requester must both carry an issuer and a subject, and be the
+    /// same owner. Stricter than the default: client-credentials tokens without
+    /// a subject cannot open sessions.
+    ///
+    /// Why it exists: a client_id alone names an *application*; where one
+    /// client_id is shared by many parties who each get subject-less tokens,
+    /// binding to it would let them share sessions.
     RequireIssuerAndSubject,
     /// Only the principal triple rules: components missing on either side are
     /// skipped, and at least one must be shared. Use it when tokens carry no
@@ -56,6 +71,9 @@ impl BindingPolicy {
     /// See [`BindingPolicy`] for an example.
     pub fn can_bind(self, owner: &Principal) -> bool {
         match self {
+            BindingPolicy::IssuerAndSubjectOrClient => {
+                owner.issuer().is_some() && (owner.subject().is_some() || owner.client_id().is_some())
+            }
             BindingPolicy::RequireIssuerAndSubject => owner.issuer().is_some() && owner.subject().is_some(),
             BindingPolicy::SameOwner => !owner.is_empty(),
         }
@@ -70,13 +88,20 @@ impl BindingPolicy {
     /// let bob = Principal::new().with_issuer("https://as").with_subject("bob").with_client_id("app");
     /// assert!(BindingPolicy::default().permits(&alice, &alice));
     /// assert!(!BindingPolicy::default().permits(&alice, &bob));
-    /// // Same public client, subject missing: only the lenient policy lets it through.
-    /// let app = Principal::new().with_client_id("app");
+    /// // The same client without a subject never uses a user's session.
+    /// let app = Principal::new().with_issuer("https://as").with_client_id("app");
     /// assert!(!BindingPolicy::default().permits(&alice, &app));
+    /// assert!(BindingPolicy::default().permits(&app, &app));
     /// assert!(BindingPolicy::SameOwner.permits(&alice, &app));
     /// ```
     pub fn permits(self, owner: &Principal, requester: &Principal) -> bool {
-        self.can_bind(owner) && self.can_bind(requester) && owner.same_owner(requester)
+        let same_kind = match self {
+            BindingPolicy::IssuerAndSubjectOrClient => {
+                owner.subject().is_some() == requester.subject().is_some()
+            }
+            BindingPolicy::RequireIssuerAndSubject | BindingPolicy::SameOwner => true,
+        };
+        same_kind && self.can_bind(owner) && self.can_bind(requester) && owner.same_owner(requester)
     }
 }
 
@@ -172,8 +197,10 @@ impl SessionNotFound {
 ///
 /// - A request without `Mcp-Session-Id` whose response carries one (the
 ///   `initialize` answer) records the request's [`Principal`] as the owner.
-///   Under the [`BindingPolicy`] a principal that cannot own a session gets 401
-///   instead (no token: bare challenge; no issuer/subject: `invalid_token`).
+///   Under the [`BindingPolicy`] a principal that cannot own a session gets 403
+///   Forbidden with no challenge (its token is valid: a 401 `invalid_token`
+///   would send MCP clients into a re-authentication loop, and no scope would
+///   help, so neither fits); no token at all gets the bare 401 challenge.
 /// - Every request carrying `Mcp-Session-Id` (POST, GET/SSE with or without
 ///   `Last-Event-ID`, DELETE) must come from the owner. A different principal,
 ///   a session this layer never bound (or has forgotten), or a malformed header
@@ -268,7 +295,7 @@ impl<St: SessionStore> McpSessionLayer<St> {
         }
     }
 
-    /// Who may use a session (default [`BindingPolicy::RequireIssuerAndSubject`]).
+    /// Who may use a session (default [`BindingPolicy::IssuerAndSubjectOrClient`]).
     ///
     /// ```
     /// use tower_bearer::mcp::{BindingPolicy, McpSessionLayer};
@@ -470,6 +497,15 @@ impl<St> Shared<St> {
     }
 }
 
+/// 403 for a valid token whose principal cannot own a session under the policy.
+fn cannot_own_session<B: ResponseBody>() -> Response<B> {
+    let mut res = Response::new(B::from_bytes(Bytes::from_static(
+        b"Forbidden: this token's principal cannot own an MCP session",
+    )));
+    *res.status_mut() = http::StatusCode::FORBIDDEN;
+    res
+}
+
 fn challenge_of<B>(req: &Request<B>) -> Challenge {
     req.extensions().get::<Challenge>().cloned().unwrap_or_default()
 }
@@ -585,12 +621,10 @@ where
                                         client_id = principal.as_ref().and_then(Principal::client_id),
                                         "MCP session not created: the principal cannot own a session under the binding policy"
                                     );
-                                    let error = if principal.is_some() {
-                                        AuthError::InvalidToken(InvalidToken::Claims)
-                                    } else {
-                                        AuthError::MissingToken
-                                    };
-                                    return Poll::Ready(Ok(error.into_response(&challenge)));
+                                    return Poll::Ready(Ok(match principal {
+                                        Some(_) => cannot_own_session(),
+                                        None => AuthError::MissingToken.into_response(&challenge),
+                                    }));
                                 }
                             }
                         }

@@ -53,7 +53,8 @@ impl ServerHandler for Notes {
 }
 
 /// "alice", "alice-read", "alice-admin", "alice-in-leeway" (expired 10 s ago,
-/// accepted as a verifier with a clock leeway does), "bob", "app-only".
+/// accepted as a verifier with a clock leeway does), "bob", "app-only" (a client_id
+/// alone), "service" (issuer + client_id, as a client-credentials token).
 pub struct FixedTokens;
 
 impl TokenVerifier for FixedTokens {
@@ -70,6 +71,10 @@ impl TokenVerifier for FixedTokens {
             "alice-admin" => (user("alice"), "mcp:admin"),
             "bob" => (user("bob"), "mcp:read mcp:write"),
             "app-only" => (Principal::new().with_client_id("app"), "mcp:read mcp:write"),
+            "service" => (
+                Principal::new().with_issuer(ISSUER).with_client_id("app"),
+                "mcp:read mcp:write",
+            ),
             _ => return Err(InvalidToken::Unknown.into()),
         };
         let expires = if token == "alice-in-leeway" {
