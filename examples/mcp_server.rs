@@ -67,6 +67,11 @@ struct Args {
     /// Client secret for introspection.
     #[arg(long, env = "TB_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
+    /// Accept introspection answers without `aud` (by default they are refused:
+    /// only tokens issued for this resource are accepted). For authorization
+    /// servers that never return `aud`; an `aud` present must still match.
+    #[arg(long, env = "TB_INTROSPECTION_ALLOW_MISSING_AUD")]
+    introspection_allow_missing_aud: bool,
     /// Scopes advertised in the resource metadata. The tools need `mcp:read`;
     /// `add_note` needs `mcp:write` (implied by `mcp:admin`).
     #[arg(long, env = "TB_SCOPES", default_value = "mcp:read mcp:write")]
@@ -84,11 +89,11 @@ struct Args {
     /// keeps its cached tokens valid for up to 5 minutes.
     #[arg(long, env = "TB_VERIFIED_TOKEN_CACHE", default_value_t = 10_000)]
     verified_token_cache: u64,
-    /// Who may use an MCP session: `issuer-subject` (default: tokens must carry
-    /// `iss` and `sub`; a client_id alone is shared by all users of a public
-    /// client) or `same-owner` (every component both tokens carry must match,
-    /// e.g. for client-credentials tokens introspected without a `sub`).
-    #[arg(long, env = "TB_SESSION_BINDING", value_enum, default_value_t = SessionBinding::IssuerSubject)]
+    /// Who may use an MCP session: `issuer-subject-or-client` (default: the
+    /// owner is issuer + subject, or issuer + client_id for a client-credentials
+    /// token without `sub`), `issuer-subject` (tokens must carry `iss` and `sub`)
+    /// or `same-owner` (every component both tokens carry must match).
+    #[arg(long, env = "TB_SESSION_BINDING", value_enum, default_value_t = SessionBinding::IssuerSubjectOrClient)]
     session_binding: SessionBinding,
     /// Serve without authentication (a baseline for benchmarks; never in production).
     #[arg(long, env = "TB_NO_AUTH")]
@@ -98,6 +103,7 @@ struct Args {
 /// `--session-binding` values.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum SessionBinding {
+    IssuerSubjectOrClient,
     IssuerSubject,
     SameOwner,
 }
@@ -105,6 +111,7 @@ enum SessionBinding {
 impl From<SessionBinding> for BindingPolicy {
     fn from(binding: SessionBinding) -> Self {
         match binding {
+            SessionBinding::IssuerSubjectOrClient => BindingPolicy::IssuerAndSubjectOrClient,
             SessionBinding::IssuerSubject => BindingPolicy::RequireIssuerAndSubject,
             SessionBinding::SameOwner => BindingPolicy::SameOwner,
         }
@@ -386,6 +393,7 @@ async fn verifier_for(
         .client_credentials(client_id, secret)
         .issuer(issuer)
         .audience(audience)
+        .allow_missing_audience(args.introspection_allow_missing_aud)
         .build()?;
     Ok(match args.jwks_uri {
         Some(_) => Arc::new(ShapeRouter::new(jwt()?, introspection)),

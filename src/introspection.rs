@@ -6,16 +6,24 @@
 //!   redirects; 5 s timeout; HTTPS only (plain http to loopback for development).
 //! - **Response rules**: `active` must be the JSON boolean `true` (`"true"` or a
 //!   missing member is inactive); `exp`/`nbf` are honoured with the leeway (60 s);
-//!   `iss` must equal the configured issuer when the response carries one; `aud`
-//!   must contain the configured resource when the response carries one (or
-//!   always, with [`require_audience`](IntrospectionVerifierBuilder::require_audience));
+//!   `iss` must equal the configured issuer when the response carries one; with an
+//!   [`audience`](IntrospectionVerifierBuilder::audience) configured, the response
+//!   must carry `aud` and it must contain the resource (MCP: accept only tokens
+//!   issued for this resource); for authorization servers that omit `aud`,
+//!   [`allow_missing_audience`](IntrospectionVerifierBuilder::allow_missing_audience)
+//!   is the explicit opt-out;
 //!   sender-constrained tokens (`cnf`) and other token types are refused; `scope`
 //!   becomes [`Scopes`](crate::Scopes); the principal is *(client_id, iss or the
 //!   configured issuer, sub)*. Bodies over 64 KiB or not JSON are outages.
 //! - **Cache**: keyed by SHA-256 of the token (never the token), bounded by entry
 //!   count (10 000); a positive answer lives `min(60 s, exp − now)`, a negative one
 //!   10 s (0 disables); outages are never cached; concurrent misses for one token
-//!   make exactly one call.
+//!   make exactly one call. A negative answer is cached for exactly its TTL: a
+//!   token refused as inactive stays refused for up to that long (10 s by
+//!   default) even if it becomes active meanwhile.
+//! - **Bounded fan-out**: at most 64 calls to the endpoint at once per verifier
+//!   ([`max_in_flight`](IntrospectionVerifierBuilder::max_in_flight)); a miss over
+//!   the bound waits up to 1 s, then 503 with `Retry-After`.
 //! - **Failures**: a transport error, timeout, non-2xx status or unparsable body is
 //!   [`VerifyError::Unavailable`] (503 with `Retry-After`), never `invalid_token`.
 //!
@@ -53,7 +61,8 @@ pub use client::ClientAuth;
 
 use crate::discovery::DiscoveryError;
 use crate::fetch::{self, FetchError};
-use crate::{AccessToken, TokenVerifier, VerifyError};
+use crate::{AccessToken, TokenVerifier, Unavailable, VerifyError};
+use tokio::sync::Semaphore;
 
 /// Default number of cached decisions.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
@@ -63,6 +72,10 @@ pub const DEFAULT_POSITIVE_TTL: Duration = Duration::from_secs(60);
 pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
 /// Default clock leeway for `exp` and `nbf`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+/// Default bound on concurrent calls to the introspection endpoint, per verifier.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// Default time a cache miss waits for a free call slot before 503.
+pub const DEFAULT_IN_FLIGHT_WAIT: Duration = Duration::from_secs(1);
 
 /// Verifies opaque tokens by RFC 7662 introspection, with a bounded cache.
 ///
@@ -87,6 +100,9 @@ pub struct IntrospectionVerifier {
 struct Inner {
     introspector: Introspector,
     cache: DecisionCache,
+    /// One permit per call the authorization server may be answering.
+    in_flight: Semaphore,
+    in_flight_wait: Duration,
 }
 
 impl fmt::Debug for IntrospectionVerifier {
@@ -128,8 +144,22 @@ impl IntrospectionVerifier {
 
 impl TokenVerifier for IntrospectionVerifier {
     async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
-        let Inner { introspector, cache } = &*self.inner;
-        let decision = cache.get_or_decide(token, introspector.introspect(token)).await?;
+        let Inner {
+            introspector,
+            cache,
+            in_flight,
+            in_flight_wait,
+        } = &*self.inner;
+        let call = async {
+            // Bounded fan-out: distinct tokens never become unbounded concurrent
+            // calls; over the bound a miss waits briefly, then 503 (not cached).
+            let Ok(Ok(_permit)) = tokio::time::timeout(*in_flight_wait, in_flight.acquire()).await else {
+                tracing::warn!("introspection calls at their bound; answering 503");
+                return Err(Unavailable::new("too many introspection calls in flight"));
+            };
+            introspector.introspect(token).await
+        };
+        let decision = cache.get_or_decide(token, call).await?;
         self.accept(decision)
     }
 
@@ -178,9 +208,6 @@ pub enum BuildError {
     /// [`client_credentials`](IntrospectionVerifierBuilder::client_credentials) was not called.
     #[error("no client credentials for the introspection endpoint")]
     MissingCredentials,
-    /// `require_audience(true)` without an audience to require.
-    #[error("require_audience(true) needs audience()")]
-    AudienceRequired,
     /// A URL is invalid, or not https (plain http is allowed to loopback only).
     #[error("{what}: {reason}")]
     Url {
@@ -231,12 +258,14 @@ pub struct IntrospectionVerifierBuilder {
     auth: ClientAuth,
     issuer: Option<String>,
     audience: Option<String>,
-    require_audience: bool,
+    allow_missing_audience: bool,
     cache_capacity: u64,
     positive_ttl: Duration,
     negative_ttl: Duration,
     timeout: Duration,
     leeway: Duration,
+    max_in_flight: usize,
+    in_flight_wait: Duration,
 }
 
 impl Default for IntrospectionVerifierBuilder {
@@ -247,12 +276,14 @@ impl Default for IntrospectionVerifierBuilder {
             auth: ClientAuth::default(),
             issuer: None,
             audience: None,
-            require_audience: false,
+            allow_missing_audience: false,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             positive_ttl: DEFAULT_POSITIVE_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             timeout: fetch::DEFAULT_TIMEOUT,
             leeway: DEFAULT_LEEWAY,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            in_flight_wait: DEFAULT_IN_FLIGHT_WAIT,
         }
     }
 }
@@ -317,15 +348,48 @@ impl IntrospectionVerifierBuilder {
         self
     }
 
-    /// Also refuse responses with no `aud` at all (default: false, since many
-    /// authorization servers omit it). Needs [`audience`](Self::audience).
+    /// Accept answers that carry no `aud` at all (default: false — with an
+    /// [`audience`](Self::audience) configured, an answer without `aud` is refused
+    /// with `invalid_token`, since the token may have been issued for another
+    /// resource). Opt out only for authorization servers that never return `aud`
+    /// and issue tokens for this resource alone; an `aud` that is present must
+    /// still contain the resource.
     ///
     /// ```
     /// # use tower_bearer::introspection::IntrospectionVerifier;
-    /// let b = IntrospectionVerifier::builder().audience("https://api.example/mcp").require_audience(true);
+    /// let b = IntrospectionVerifier::builder().audience("https://api.example/mcp").allow_missing_audience(true);
     /// ```
-    pub fn require_audience(mut self, require: bool) -> Self {
-        self.require_audience = require;
+    pub fn allow_missing_audience(mut self, allow: bool) -> Self {
+        self.allow_missing_audience = allow;
+        self
+    }
+
+    /// At most this many calls to the introspection endpoint at once (default
+    /// [`DEFAULT_MAX_IN_FLIGHT`]; 0 counts as 1). A flood of distinct tokens —
+    /// each a cache miss — then costs the authorization server at most this many
+    /// concurrent requests; a miss over the bound waits up to
+    /// [`in_flight_wait`](Self::in_flight_wait) for a slot, then gets 503 with
+    /// `Retry-After` (never `invalid_token`: the token was not checked).
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().max_in_flight(16);
+    /// ```
+    pub fn max_in_flight(mut self, calls: usize) -> Self {
+        self.max_in_flight = calls;
+        self
+    }
+
+    /// How long a cache miss waits for a call slot (default
+    /// [`DEFAULT_IN_FLIGHT_WAIT`]) before 503; see [`max_in_flight`](Self::max_in_flight).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder().in_flight_wait(Duration::from_millis(200));
+    /// ```
+    pub fn in_flight_wait(mut self, wait: Duration) -> Self {
+        self.in_flight_wait = wait;
         self
     }
 
@@ -444,19 +508,19 @@ impl IntrospectionVerifierBuilder {
 
     fn finish(self, endpoint: reqwest::Url) -> Result<IntrospectionVerifier, BuildError> {
         let (client_id, secret) = self.credentials.ok_or(BuildError::MissingCredentials)?;
-        if self.require_audience && self.audience.is_none() {
-            return Err(BuildError::AudienceRequired);
-        }
+        let require_audience = self.audience.is_some() && !self.allow_missing_audience;
         let rules = Rules {
             issuer: self.issuer.map(Arc::from),
             audience: self.audience,
-            require_audience: self.require_audience,
+            require_audience,
             leeway: self.leeway,
         };
         Ok(IntrospectionVerifier {
             inner: Arc::new(Inner {
                 introspector: Introspector::new(endpoint, &client_id, secret, self.auth, self.timeout, rules),
                 cache: DecisionCache::new(self.cache_capacity, self.positive_ttl, self.negative_ttl),
+                in_flight: Semaphore::new(self.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
+                in_flight_wait: self.in_flight_wait,
             }),
         })
     }
@@ -495,10 +559,6 @@ mod tests {
                 .build()
                 .is_ok()
         );
-        assert!(matches!(
-            builder().require_audience(true).build(),
-            Err(BuildError::AudienceRequired)
-        ));
     }
 
     #[test]

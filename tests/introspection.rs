@@ -139,7 +139,7 @@ async fn token_whose_exp_passes_while_cached_is_rejected() {
     // The server keeps claiming "active" after exp: only our checks stop it.
     server.add_token_with(
         "short",
-        json!({"client_id": "mcp-client", "iss": server.issuer(), "exp": now() + 2}),
+        json!({"client_id": "mcp-client", "iss": server.issuer(), "aud": RESOURCE, "exp": now() + 2}),
     );
     let verifier = builder(&server).leeway(Duration::ZERO).build().unwrap();
     assert!(verifier.verify("short").await.is_ok());
@@ -178,14 +178,17 @@ async fn response_rules() {
         json!({"iss": server.issuer(), "aud": "https://elsewhere.example"}),
     );
     server.add_token_with("no-aud", json!({"iss": server.issuer(), "sub": "bob"}));
+    // By default an answer without `aud` is refused: the token may be another resource's.
     let verifier = builder(&server).build().unwrap();
     assert_eq!(
         invalid(verifier.verify("other-aud").await),
         InvalidToken::Audience
     );
-    assert!(verifier.verify("no-aud").await.is_ok());
-    let strict = builder(&server).require_audience(true).build().unwrap();
-    assert_eq!(invalid(strict.verify("no-aud").await), InvalidToken::Audience);
+    assert_eq!(invalid(verifier.verify("no-aud").await), InvalidToken::Audience);
+    // The explicit opt-out accepts a missing `aud`, never a wrong one.
+    let lax = builder(&server).allow_missing_audience(true).build().unwrap();
+    assert!(lax.verify("no-aud").await.is_ok());
+    assert_eq!(invalid(lax.verify("other-aud").await), InvalidToken::Audience);
 }
 
 #[tokio::test]
@@ -458,7 +461,6 @@ async fn interop_node_oidc_provider_opaque_tokens() {
     let verifier = IntrospectionVerifier::builder()
         .client_credentials("rs-client", "rs-secret")
         .audience(RESOURCE)
-        .require_audience(true)
         .positive_ttl(Duration::from_millis(500))
         .discover_from(&issuer)
         .await
@@ -534,4 +536,36 @@ async fn interop_node_oidc_provider_jwt_access_tokens_are_routed_by_shape() {
     unavailable(introspection.verify(&token).await);
     let router = ShapeRouter::new(ApiKeys, introspection);
     assert_eq!(invalid(router.verify(&token).await), InvalidToken::Signature);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_tokens_against_a_slow_server_never_exceed_the_in_flight_bound() {
+    let server = IntrospectionServer::start().await;
+    server.set_mode(Mode::Slow(Duration::from_millis(300)));
+    let verifier = Arc::new(
+        builder(&server)
+            .max_in_flight(8)
+            .in_flight_wait(Duration::from_millis(100))
+            .build()
+            .unwrap(),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..400 {
+        let verifier = verifier.clone();
+        tasks.spawn(async move { verifier.verify(&format!("forged-{i}")).await });
+    }
+    let (mut unavailable, mut inactive) = (0usize, 0usize);
+    while let Some(joined) = tasks.join_next().await {
+        match joined.unwrap() {
+            Err(VerifyError::Unavailable(_)) => unavailable += 1,
+            Err(VerifyError::Invalid(InvalidToken::Inactive)) => inactive += 1,
+            other => panic!("unexpected verdict: {other:?}"),
+        }
+    }
+    assert!(server.peak_in_flight() <= 8, "peak {}", server.peak_in_flight());
+    assert!(inactive >= 8, "some calls went through: {inactive}");
+    // Over the bound: 503, never a 401 for a token that was not checked.
+    assert_eq!(inactive + unavailable, 400);
+    assert!(unavailable > 0);
+    assert_eq!(server.calls(), inactive, "only checked tokens reached the server");
 }

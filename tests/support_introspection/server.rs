@@ -49,6 +49,8 @@ pub enum Mode {
 struct Shared {
     issuer: String,
     calls: AtomicUsize,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
     mode: Mutex<Mode>,
     tokens: Mutex<HashMap<String, Value>>,
 }
@@ -75,6 +77,8 @@ impl IntrospectionServer {
         let shared = Arc::new(Shared {
             issuer: format!("http://{addr}"),
             calls: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak_in_flight: AtomicUsize::new(0),
             mode: Mutex::new(Mode::Normal),
             tokens: Mutex::new(HashMap::new()),
         });
@@ -101,6 +105,11 @@ impl IntrospectionServer {
     /// Introspection requests received so far (authenticated or not).
     pub fn calls(&self) -> usize {
         self.shared.calls.load(Ordering::SeqCst)
+    }
+
+    /// The most requests that were being answered at the same time.
+    pub fn peak_in_flight(&self) -> usize {
+        self.shared.peak_in_flight.load(Ordering::SeqCst)
     }
 
     /// Changes how the server answers.
@@ -168,6 +177,15 @@ async fn introspect(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     shared.calls.fetch_add(1, Ordering::SeqCst);
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+    struct Leaving<'a>(&'a AtomicUsize);
+    impl Drop for Leaving<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let _leaving = Leaving(&shared.in_flight);
     if !authenticated(&headers, &form) {
         return (
             StatusCode::UNAUTHORIZED,
