@@ -11,6 +11,10 @@
 //! - `jsonwebtoken_decode`: `jsonwebtoken::decode` with a `DecodingKey` built once,
 //!   for reference.
 //!
+//! Plus `jwt/kidless_forged`: a forged RS256 token without `kid` against a
+//! 60-key set (refused with no signature check: at most
+//! `MAX_KIDLESS_KEYS` keys are ever tried) and against a 2-key set (both tried).
+//!
 //! Plus `jwt/cache`: a hit in the verified-token cache (target ≤ 2 µs), through
 //! `verify` and through `verify_now` (what the layer asks first).
 //!
@@ -77,6 +81,35 @@ fn verify_path(c: &mut Criterion) {
         });
         group.finish();
     }
+
+    // A forged token without `kid`: the bound on keys tried shows in its cost.
+    let keys: Vec<_> = (0..60)
+        .map(|i| support_jwks::TestKey::rsa_slot(Algorithm::RS256, &format!("k{i}"), i))
+        .collect();
+    let forged = keys[0].token_with(
+        &serde_json::json!({"alg": "RS256", "typ": "at+jwt"}),
+        &support_jwks::access_token_claims("https://as.example"),
+    );
+    let at = forged.len() - 10;
+    let swap = if &forged[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swap}{}", &forged[..at], &forged[at + 1..]);
+    let policy = KeyPolicy::default();
+    let mut group = c.benchmark_group("jwt/kidless_forged");
+    for n in [2, 60] {
+        let set = KeySet::from_jwks(
+            jwks(&keys[..n].iter().collect::<Vec<_>>()).to_string().as_bytes(),
+            &policy,
+        )
+        .expect("key set");
+        assert!(
+            verify_jws(&forged, &set, &policy).is_err(),
+            "forged token refused"
+        );
+        group.bench_function(format!("{n}_keys"), |b| {
+            b.iter(|| verify_jws(black_box(&forged), &set, &policy))
+        });
+    }
+    group.finish();
 
     let f = fixture(&rt, Algorithm::ES256, true);
     let mut group = c.benchmark_group("jwt/cache");
