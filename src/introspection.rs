@@ -179,7 +179,7 @@ impl IntrospectionVerifier {
         // Entries expire by `exp`; this also guards against the wall clock
         // jumping ahead of the cache's monotonic clock.
         if token.expires_at().is_some_and(|exp| {
-            client::is_expired(exp, self.inner.introspector.rules.leeway, SystemTime::now())
+            crate::time::is_expired(exp, self.inner.introspector.rules.leeway, SystemTime::now())
         }) {
             return Err(crate::InvalidToken::Expired.into());
         }

@@ -78,6 +78,7 @@ pub mod scope;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod time;
 mod verifier;
 
 pub use builder::ServiceBuilderExt;

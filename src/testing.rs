@@ -422,7 +422,7 @@ impl Shared {
             "aud": audience,
             "scope": scopes,
             "iat": now,
-            "exp": now + self.token_ttl.as_secs(),
+            "exp": now.saturating_add(self.token_ttl.as_secs()),
             "jti": random_string(12).unwrap_or_default(),
         })
     }

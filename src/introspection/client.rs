@@ -11,6 +11,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValu
 use serde_json::{Map, Value};
 
 use crate::fetch::{self, FetchError};
+use crate::time;
 use crate::{AccessToken, InvalidToken, Principal, Scopes, TokenSource, Unavailable};
 
 /// Largest introspection response read, in bytes.
@@ -192,12 +193,10 @@ pub(super) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime
         return Err(InvalidToken::Inactive);
     }
     let expires_at = time_claim(&response, "exp")?;
-    if expires_at.is_some_and(|exp| is_expired(exp, rules.leeway, now)) {
+    if expires_at.is_some_and(|exp| time::is_expired(exp, rules.leeway, now)) {
         return Err(InvalidToken::Expired);
     }
-    if time_claim(&response, "nbf")?
-        .is_some_and(|nbf| now.checked_add(rules.leeway).is_some_and(|limit| nbf > limit))
-    {
+    if time_claim(&response, "nbf")?.is_some_and(|nbf| time::is_not_yet_valid(nbf, rules.leeway, now)) {
         return Err(InvalidToken::NotYetValid);
     }
     let issuer = string_claim(&response, "iss")?;
@@ -283,11 +282,6 @@ fn time_claim(response: &Map<String, Value>, name: &str) -> Result<Option<System
         }
         Some(_) => Err(InvalidToken::Claims),
     }
-}
-
-/// Whether `exp` has passed at `now`, allowing `leeway` (no overflow on any input).
-pub(super) fn is_expired(exp: SystemTime, leeway: Duration, now: SystemTime) -> bool {
-    exp.checked_add(leeway).is_some_and(|limit| limit <= now)
 }
 
 fn audience_claim(response: &Map<String, Value>) -> Result<Option<Vec<String>>, InvalidToken> {

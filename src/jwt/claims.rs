@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::json::{self, Name, Unique};
+use crate::time;
 use crate::{AccessToken, InvalidToken, Principal, Scopes, TokenSource};
 
 /// Which access-token profile an issuer's tokens follow.
@@ -268,11 +269,11 @@ impl ClaimRules {
         iat: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<(), InvalidToken> {
-        if exp + self.leeway <= now {
+        if time::is_expired(exp, self.leeway, now) {
             return Err(InvalidToken::Expired);
         }
-        let latest_start = now + self.leeway;
-        if nbf.is_some_and(|t| t > latest_start) || iat.is_some_and(|t| t > latest_start) {
+        let early = |t: SystemTime| time::is_not_yet_valid(t, self.leeway, now);
+        if nbf.is_some_and(early) || iat.is_some_and(early) {
             return Err(InvalidToken::NotYetValid);
         }
         Ok(())

@@ -21,6 +21,7 @@ use super::key::{KeyPolicy, KeySet};
 use crate::Unavailable;
 use crate::discovery;
 use crate::fetch;
+use crate::time;
 
 /// Largest JWK Set document read.
 pub(crate) const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -83,7 +84,9 @@ struct State {
 
 impl State {
     fn usable(&self, now: Instant, max_stale: Duration) -> Option<Arc<KeySet>> {
-        self.keys.clone().filter(|_| now < self.fresh_until + max_stale)
+        self.keys
+            .clone()
+            .filter(|_| time::within(now, self.fresh_until, max_stale))
     }
 }
 
@@ -130,7 +133,7 @@ impl KeyCache {
             let recent_failure = st
                 .last_failure
                 .as_ref()
-                .filter(|(at, _)| now < *at + self.settings.failure_backoff)
+                .filter(|(at, _)| time::within(now, *at, self.settings.failure_backoff))
                 .map(|(_, e)| e.clone());
             (
                 st.usable(now, self.settings.max_stale),
@@ -196,7 +199,7 @@ impl KeyCache {
             return Some(Some(keys.clone()));
         }
         st.last_kid_refetch
-            .is_some_and(|at| now < at + self.settings.refetch_cooldown)
+            .is_some_and(|at| time::within(now, at, self.settings.refetch_cooldown))
             .then_some(None)
     }
 
@@ -231,15 +234,15 @@ impl KeyCache {
             Ok((set, ttl)) => {
                 let keys = Arc::new(set);
                 st.keys = Some(keys.clone());
-                st.fresh_until = now + ttl;
-                st.refresh_at = now + jittered(ttl);
+                st.fresh_until = time::deadline(now, ttl);
+                st.refresh_at = time::deadline(now, jittered(ttl));
                 st.last_failure = None;
                 Ok(keys)
             }
             Err(error) => {
                 tracing::warn!(source = ?self.source, reason = %error, "key set fetch failed");
                 st.last_failure = Some((now, error.clone()));
-                st.refresh_at = now + self.settings.failure_backoff;
+                st.refresh_at = time::deadline(now, self.settings.failure_backoff);
                 Err(error)
             }
         }

@@ -285,8 +285,9 @@ impl StateSealer {
         }
         let mut exp = [0; 8];
         exp.copy_from_slice(expires);
-        let expires = UNIX_EPOCH + Duration::from_secs(u64::from_be_bytes(exp));
-        if now >= expires {
+        // Compared in whole seconds: `UNIX_EPOCH + u64::MAX s` would overflow.
+        let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if now_secs >= u64::from_be_bytes(exp) {
             return Err(StateError::Expired);
         }
         Ok(payload.to_vec())

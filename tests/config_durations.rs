@@ -1,0 +1,97 @@
+//! No configuration value can make a request panic: every duration knob of the
+//! builders at 0, 1 ns and `Duration::MAX` either fails to build or gives a
+//! verifier that answers requests (a verdict or 503), over real HTTP on loopback.
+
+mod support_introspection;
+mod support_jwks;
+
+use std::time::Duration;
+
+use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer, RESOURCE};
+use support_jwks::*;
+use tower_bearer::introspection::{IntrospectionVerifier, IntrospectionVerifierBuilder};
+use tower_bearer::jwt::{Algorithm, JwtVerifierBuilder};
+use tower_bearer::mcp::{StateKey, StateSealer};
+use tower_bearer::{Principal, TokenVerifier};
+
+const EXTREMES: [Duration; 3] = [Duration::ZERO, Duration::from_nanos(1), Duration::MAX];
+
+type JwtKnob = fn(JwtVerifierBuilder, Duration) -> JwtVerifierBuilder;
+type IntrospectionKnob = fn(IntrospectionVerifierBuilder, Duration) -> IntrospectionVerifierBuilder;
+
+#[tokio::test]
+async fn jwt_verifier_duration_knobs_never_panic_a_request() {
+    let key = TestKey::generate(Algorithm::ES256, "k");
+    let server = JwksServer::start(&[&key]).await;
+    let good = key.token(&access_token_claims(&server.issuer()));
+    let forged = TestKey::generate(Algorithm::ES256, "k").token(&access_token_claims(&server.issuer()));
+    let knobs: [(&str, JwtKnob); 7] = [
+        ("leeway", |b, d| b.leeway(d)),
+        ("refetch_cooldown", |b, d| b.refetch_cooldown(d)),
+        ("max_stale", |b, d| b.max_stale(d)),
+        ("fetch_timeout", |b, d| b.fetch_timeout(d)),
+        ("failure_backoff", |b, d| b.failure_backoff(d)),
+        ("jwks_ttl", |b, d| b.jwks_ttl(d, d, d)),
+        ("verified_token_cache + leeway", |b, d| {
+            b.verified_token_cache(100).leeway(d)
+        }),
+    ];
+    for (name, knob) in knobs {
+        for d in EXTREMES {
+            let Ok(verifier) = knob(verifier_for(&server), d).build() else {
+                continue; // refused at build time: allowed
+            };
+            for token in [&good, &forged, &good] {
+                // Any verdict or 503 will do; a panic fails the test.
+                let _ = verifier.verify(token).await;
+                let _ = verifier.verify_now(token);
+            }
+            eprintln!("{name} = {d:?}: answered");
+        }
+    }
+}
+
+#[tokio::test]
+async fn introspection_duration_knobs_never_panic_a_request() {
+    let server = IntrospectionServer::start().await;
+    server.add_token("good", "mcp:read");
+    let knobs: [(&str, IntrospectionKnob); 5] = [
+        ("leeway", |b, d| b.leeway(d)),
+        ("positive_ttl", |b, d| b.positive_ttl(d)),
+        ("negative_ttl", |b, d| b.negative_ttl(d)),
+        ("timeout", |b, d| b.timeout(d)),
+        ("in_flight_wait", |b, d| b.in_flight_wait(d)),
+    ];
+    for (name, knob) in knobs {
+        for d in EXTREMES {
+            let builder = IntrospectionVerifier::builder()
+                .endpoint(server.endpoint())
+                .client_credentials(CLIENT_ID, CLIENT_SECRET)
+                .audience(RESOURCE);
+            let Ok(verifier) = knob(builder, d).build() else {
+                continue;
+            };
+            for token in ["good", "unknown", "good"] {
+                let _ = verifier.verify(token).await;
+                let _ = verifier.verify_now(token);
+            }
+            eprintln!("{name} = {d:?}: answered");
+        }
+    }
+}
+
+#[test]
+fn sealed_state_ttl_never_panics() {
+    let alice = Principal::new().with_issuer("https://as").with_subject("alice");
+    for d in EXTREMES {
+        // A zero TTL is refused when configured (a clear panic in the builder,
+        // the crate's rule for invalid settings), never when a request comes.
+        let Ok(sealer) = std::panic::catch_unwind(|| StateSealer::new(StateKey::generate("k")).ttl(d)) else {
+            assert_eq!(d, Duration::ZERO, "only a zero TTL is refused");
+            continue;
+        };
+        if let Ok(sealed) = sealer.seal(&alice, b"state") {
+            let _ = sealer.open(&alice, &sealed);
+        }
+    }
+}
