@@ -104,7 +104,11 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json");
     let (headers, body) = send_limited(request, limit).await?;
-    let value = serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))?;
+    // The strict reader of every outside document: duplicate members refused.
+    let object = crate::jwt::json::object(&body)
+        .ok_or_else(|| FetchError::Json("not a JSON object, or duplicate member names".into()))?;
+    let value = serde_json::from_value(serde_json::Value::Object(object))
+        .map_err(|e| FetchError::Json(e.to_string()))?;
     Ok((headers, value))
 }
 

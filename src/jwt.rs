@@ -40,7 +40,7 @@
 //! ```
 
 mod claims;
-mod json;
+pub(crate) mod json;
 mod jwks;
 mod jws;
 mod key;

@@ -204,18 +204,19 @@ async fn outages_are_unavailable_and_never_cached() {
         Mode::Error500,
         Mode::HugeBody,
         Mode::NotJson,
+        Mode::DuplicateActive,
         Mode::Slow(Duration::from_secs(2)),
     ] {
         server.set_mode(mode);
         unavailable(verifier.verify("t").await);
         assert!(verifier.verify_now("t").is_none(), "{mode:?} left a verdict");
     }
-    assert_eq!(server.calls(), 4);
+    assert_eq!(server.calls(), 5);
     assert_eq!(verifier.cache_entry_count().await, 0);
 
     server.set_mode(Mode::Normal);
     assert!(verifier.verify("t").await.is_ok(), "errors must not be cached");
-    assert_eq!(server.calls(), 5);
+    assert_eq!(server.calls(), 6);
 }
 
 #[tokio::test]

@@ -657,3 +657,68 @@ async fn tokens_without_kid_are_tried_against_at_most_two_keys() {
             .expect("same key with its kid");
     }
 }
+
+// ---- the strict reader on every outside document -----------------------------
+
+#[tokio::test]
+async fn a_jwk_with_a_duplicate_member_is_not_a_key() {
+    let (dup, good) = (
+        TestKey::generate(Algorithm::ES256, "dup"),
+        TestKey::generate(Algorithm::ES256, "good"),
+    );
+    let server = JwksServer::start(&[&good]).await;
+    let jwk = dup.jwk();
+    let jwk_text = jwk.to_string();
+    // The same `x` twice: a parser that keeps the last one would accept the key.
+    let twice = format!("{{\"x\":{},{}", jwk["x"], &jwk_text[1..]);
+    server.serve_bytes(format!(r#"{{"keys":[{twice},{}]}}"#, good.jwk()).into_bytes());
+    let verifier = verifier_for(&server).build().expect("verifier");
+    verifier
+        .verify(&token(&good, &server))
+        .await
+        .expect("the other key still works");
+    assert_eq!(
+        expect_invalid(verifier.verify(&token(&dup, &server)).await, "duplicate x"),
+        InvalidToken::UnknownKey
+    );
+    // Two `keys` members: the document is refused whole (cold start → 503).
+    let server = JwksServer::start(&[&good]).await;
+    server.serve_bytes(format!(r#"{{"keys":[],"keys":[{}]}}"#, good.jwk()).into_bytes());
+    let verifier = verifier_for(&server).build().expect("verifier");
+    unavailable(verifier.verify(&token(&good, &server)).await, "two keys members");
+}
+
+#[tokio::test]
+async fn a_discovery_document_with_two_issuer_members_is_refused() {
+    let key = TestKey::generate(Algorithm::ES256, "k");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let doc =
+        format!(r#"{{"issuer":"https://elsewhere.example","jwks_uri":"{issuer}/jwks","issuer":"{issuer}"}}"#);
+    let keys = jwks(&[&key]).to_string();
+    let json = |body: String| ([("content-type", "application/json")], body);
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            axum::routing::get({
+                let doc = doc.clone();
+                move || async move { json(doc) }
+            }),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { json(doc) }),
+        )
+        .route("/jwks", axum::routing::get(move || async move { json(keys) }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let verifier = JwtVerifier::builder()
+        .issuer(&issuer)
+        .audience(AUDIENCE)
+        .discover()
+        .build()
+        .expect("verifier");
+    unavailable(
+        verifier.verify(&key.token(&access_token_claims(&issuer))).await,
+        "two issuer members",
+    );
+}

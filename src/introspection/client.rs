@@ -168,7 +168,9 @@ impl Introspector {
         if !is_json(&headers) {
             return Err(FetchError::Json("content type is not JSON".into()));
         }
-        serde_json::from_slice(&body).map_err(|e| FetchError::Json(e.to_string()))
+        // Strict: `{"active": false, "active": true}` is no answer at all.
+        crate::jwt::json::object(&body)
+            .ok_or_else(|| FetchError::Json("not a JSON object, or duplicate member names".into()))
     }
 }
 

@@ -466,17 +466,25 @@ impl KeySet {
     ///
     /// See [`KeySet`] for an example.
     pub fn from_jwks(json: &[u8], policy: &KeyPolicy) -> Result<Self, KeyError> {
-        let doc: Value = serde_json::from_slice(json).map_err(|_| KeyError::Set("not JSON"))?;
-        let keys = doc
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or(KeyError::Set("no \"keys\" array"))?;
-        if keys.len() > MAX_KEYS {
+        // Each entry is read on its own by the strict reader (duplicate members
+        // refuse that key only); two `keys` members refuse the document.
+        #[derive(serde::Deserialize)]
+        struct Document<'a> {
+            #[serde(borrow)]
+            keys: Vec<&'a serde_json::value::RawValue>,
+        }
+        let doc: Document<'_> = serde_json::from_slice(json).map_err(|_| KeyError::Set("not a JWK Set"))?;
+        if doc.keys.len() > MAX_KEYS {
             return Err(KeyError::Set("too many keys"));
         }
-        let mut parsed = Vec::with_capacity(keys.len());
-        for jwk in keys {
-            match VerifyingKey::from_jwk(jwk, policy) {
+        let mut parsed = Vec::with_capacity(doc.keys.len());
+        for raw in doc.keys {
+            let Some(jwk) = super::json::object(raw.get().as_bytes()) else {
+                tracing::debug!("JWK skipped: not a JSON object, or duplicate member names");
+                continue;
+            };
+            let jwk = Value::Object(jwk);
+            match VerifyingKey::from_jwk(&jwk, policy) {
                 Ok(key) => parsed.push(key),
                 Err(error) => tracing::debug!(%error, kid = ?jwk.get("kid"), "JWK skipped"),
             }

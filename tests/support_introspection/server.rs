@@ -44,6 +44,8 @@ pub enum Mode {
     HugeBody,
     /// 200 with an HTML body.
     NotJson,
+    /// `{"active": false, …, "active": true}`: two `active` members.
+    DuplicateActive,
 }
 
 struct Shared {
@@ -207,6 +209,13 @@ async fn introspect(
         Mode::NotJson => {
             return ([(header::CONTENT_TYPE, "text/html")], "<html>login</html>").into_response();
         }
+        Mode::DuplicateActive => {
+            let body = format!(
+                r#"{{"active":false,"iss":"{}","aud":"{RESOURCE}","scope":"mcp:read","active":true}}"#,
+                shared.issuer
+            );
+            return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
         _ => {}
     }
     let claims = form
@@ -216,7 +225,7 @@ async fn introspect(
         return axum::Json(json!({"active": false})).into_response();
     };
     match mode {
-        Mode::Normal | Mode::Slow(_) | Mode::Error500 | Mode::NotJson => {
+        Mode::Normal | Mode::Slow(_) | Mode::Error500 | Mode::NotJson | Mode::DuplicateActive => {
             body.insert("active".into(), true.into());
         }
         Mode::ActiveString => {
