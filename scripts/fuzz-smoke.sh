@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Fuzz smoke run of the token verification path (fuzz/fuzz_targets/verify_token.rs).
+# Fuzz smoke run of the parsers of outside input (fuzz/fuzz_targets/):
+#   verify_token  bearer extraction, JWS pre-parsing, header checks, signatures;
+#   jwk_set       JWK Set parsing (strict, per entry) and the key policy;
+#   sealed_state  StateSealer::open on arbitrary strings, seal/open round trips.
 #
-# Installs cargo-fuzz if it is missing, then runs the `verify_token` target for
-# FUZZ_SECONDS (default 60) seconds. cargo-fuzz passes nightly-only flags
-# (-Zsanitizer=address, sancov passes) to rustc; to work with the stable toolchain
-# this script sets RUSTC_BOOTSTRAP=1, which lets stable rustc accept them.
-# Not run by CI. Crashes land in fuzz/artifacts/verify_token/.
+# Installs cargo-fuzz if it is missing, then runs each target (or only those named
+# as arguments) for FUZZ_SECONDS (default 60) seconds. cargo-fuzz passes
+# nightly-only flags (-Zsanitizer=address, sancov passes) to rustc; to work with
+# the stable toolchain this script sets RUSTC_BOOTSTRAP=1, which lets stable rustc
+# accept them. Not run by CI. Crashes land in fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +18,11 @@ fi
 
 export RUSTC_BOOTSTRAP=1
 seconds="${FUZZ_SECONDS:-60}"
-# Tokens over 16 KiB are refused before parsing: a little more covers that edge.
-cargo fuzz run verify_token --fuzz-dir fuzz -- \
-    -max_total_time="$seconds" -max_len=17000 -timeout=10
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(verify_token jwk_set sealed_state)
+for target in "${targets[@]}"; do
+    echo "==> $target (${seconds}s)"
+    # Tokens over 16 KiB are refused before parsing: a little more covers that edge.
+    cargo fuzz run "$target" --fuzz-dir fuzz -- \
+        -max_total_time="$seconds" -max_len=17000 -timeout=10
+done
