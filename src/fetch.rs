@@ -104,12 +104,16 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json");
     let (headers, body) = send_limited(request, limit).await?;
-    // The strict reader of every outside document: duplicate members refused.
-    let object = crate::jwt::json::object(&body)
-        .ok_or_else(|| FetchError::Json("not a JSON object, or duplicate member names".into()))?;
-    let value = serde_json::from_value(serde_json::Value::Object(object))
+    let value = serde_json::from_value(serde_json::Value::Object(strict_object(&body)?))
         .map_err(|e| FetchError::Json(e.to_string()))?;
     Ok((headers, value))
+}
+
+/// An outside document read by the crate's one strict JSON reader: a JSON object
+/// without duplicate member names at any depth, else [`FetchError::Json`].
+pub(crate) fn strict_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, FetchError> {
+    crate::jwt::json::object(body)
+        .ok_or_else(|| FetchError::Json("not a JSON object, or duplicate member names".into()))
 }
 
 #[cfg(test)]

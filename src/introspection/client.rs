@@ -169,8 +169,7 @@ impl Introspector {
             return Err(FetchError::Json("content type is not JSON".into()));
         }
         // Strict: `{"active": false, "active": true}` is no answer at all.
-        crate::jwt::json::object(&body)
-            .ok_or_else(|| FetchError::Json("not a JSON object, or duplicate member names".into()))
+        fetch::strict_object(&body)
     }
 }
 
