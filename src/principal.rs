@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -525,7 +525,11 @@ impl AccessToken {
         self.0.source
     }
 
-    /// Whether the token has expired at `now` (false when no expiry is known).
+    /// Whether the token has expired at `now`, without the verifier's clock
+    /// leeway (false when no expiry is known). The layers never ask: the
+    /// verifier's verdict on time is the only one, so a token accepted inside
+    /// its leeway is not refused later on. This is for work that outlives the
+    /// request, such as deciding whether a stored token is still worth using.
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
@@ -534,7 +538,9 @@ impl AccessToken {
     /// assert!(t.is_expired_at(SystemTime::now()));
     /// ```
     pub fn is_expired_at(&self, now: SystemTime) -> bool {
-        self.0.expires_at.is_some_and(|exp| exp <= now)
+        self.0
+            .expires_at
+            .is_some_and(|exp| crate::time::is_expired(exp, Duration::ZERO, now))
     }
 }
 

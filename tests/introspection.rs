@@ -152,6 +152,39 @@ async fn token_whose_exp_passes_while_cached_is_rejected() {
     assert_eq!(server.calls(), 2, "the cached answer must not outlive exp");
 }
 
+/// Introspection answers read NumericDates by the same rule as JWT claims:
+/// fractions kept, negative, non-numeric or past-year-9999 values refused.
+#[tokio::test]
+async fn numeric_dates_follow_the_jwt_rule() {
+    let server = IntrospectionServer::start().await;
+    let verifier = builder(&server).negative_ttl(Duration::ZERO).build().unwrap();
+    let answer = |exp: serde_json::Value| json!({"client_id": "mcp-client", "sub": "alice", "iss": server.issuer(), "aud": RESOURCE, "exp": exp});
+
+    let exp = now() as f64 + 600.5;
+    server.add_token_with("fraction", answer(json!(exp)));
+    let token = verifier.verify("fraction").await.unwrap();
+    assert_eq!(
+        token.expires_at(),
+        Some(std::time::UNIX_EPOCH + Duration::from_secs_f64(exp)),
+        "the fraction of a second is kept, as for a JWT"
+    );
+
+    for (name, exp) in [
+        ("negative", json!(-1)),
+        ("past-9999", json!(253_402_300_800_u64)),
+        ("huge", json!(1e300)),
+        ("string", json!(now().to_string())),
+        ("bool", json!(true)),
+    ] {
+        server.add_token_with(name, answer(exp));
+        assert_eq!(
+            invalid(verifier.verify(name).await),
+            InvalidToken::Claims,
+            "{name}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn response_rules() {
     let server = IntrospectionServer::start().await;

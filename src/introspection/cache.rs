@@ -12,6 +12,7 @@ use moka::future::Cache;
 use super::client::Decision;
 use crate::Unavailable;
 use crate::digest::sha256;
+use crate::time;
 
 /// SHA-256 of the token: the raw token is never stored.
 type Key = [u8; 32];
@@ -32,10 +33,7 @@ impl Expiry<Key, Decision> for Lifetimes {
     fn expire_after_create(&self, _key: &Key, value: &Decision, _created_at: Instant) -> Option<Duration> {
         Some(match value {
             Ok(token) => match token.expires_at() {
-                Some(exp) => exp
-                    .duration_since(SystemTime::now())
-                    .unwrap_or_default()
-                    .min(self.positive),
+                Some(exp) => time::remaining(exp, SystemTime::now()).min(self.positive),
                 None => self.positive,
             },
             Err(_) => self.negative,

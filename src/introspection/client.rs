@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use base64_simd::STANDARD;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::fetch::{self, FetchError};
@@ -262,26 +263,12 @@ fn string_claim<'a>(response: &'a Map<String, Value>, name: &str) -> Result<Opti
     }
 }
 
-/// 9999-12-31T23:59:59Z: later "dates" are garbage, and would overflow `SystemTime`.
-const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
-
 fn time_claim(response: &Map<String, Value>, name: &str) -> Result<Option<SystemTime>, InvalidToken> {
     match response.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            // A NumericDate may have a fraction (RFC 7519 §2); whole seconds suffice.
-            let secs = n
-                .as_u64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| *f >= 0.0 && *f <= MAX_NUMERIC_DATE as f64)
-                        .map(|f| f as u64)
-                })
-                .filter(|s| *s <= MAX_NUMERIC_DATE)
-                .ok_or(InvalidToken::Claims)?;
-            Ok(Some(UNIX_EPOCH + Duration::from_secs(secs)))
-        }
-        Some(_) => Err(InvalidToken::Claims),
+        Some(value) => time::NumericDate::deserialize(value)
+            .map(|date| Some(date.0))
+            .map_err(|_| InvalidToken::Claims),
     }
 }
 
@@ -302,6 +289,7 @@ fn audience_claim(response: &Map<String, Value>) -> Result<Option<Vec<String>>, 
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::UNIX_EPOCH;
 
     const NOW: u64 = 1_800_000_000;
 

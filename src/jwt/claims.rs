@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::json::{self, Name, Unique};
 use crate::time;
@@ -33,10 +33,6 @@ pub enum Profile {
     /// back to `azp`, scopes to `scp`.
     Relaxed,
 }
-
-/// Latest accepted NumericDate (9999-12-31T23:59:59Z): larger values are refused
-/// rather than saturated.
-const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 
 /// What a token's claims are checked against.
 #[derive(Debug, Clone)]
@@ -95,7 +91,7 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
             Ok(map.next_value::<Option<Strings>>()?.map(|s| s.0))
         }
         fn date<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<SystemTime>, A::Error> {
-            Ok(map.next_value::<Option<NumericDate>>()?.map(|d| d.0))
+            Ok(map.next_value::<Option<time::NumericDate>>()?.map(|d| d.0))
         }
         let mut claims = Registered::default();
         let mut members = json::Members::default();
@@ -120,40 +116,6 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
         }
         members.finish()?;
         Ok(claims)
-    }
-}
-
-/// A NumericDate: any JSON number in [0, year 9999]; a string, a negative or a
-/// larger number is refused rather than saturated.
-struct NumericDate(SystemTime);
-
-impl<'de> Deserialize<'de> for NumericDate {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = f64;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a NumericDate")
-            }
-
-            fn visit_u64<E>(self, v: u64) -> Result<f64, E> {
-                Ok(v as f64)
-            }
-
-            fn visit_i64<E>(self, v: i64) -> Result<f64, E> {
-                Ok(v as f64)
-            }
-
-            fn visit_f64<E>(self, v: f64) -> Result<f64, E> {
-                Ok(v)
-            }
-        }
-        let seconds = deserializer.deserialize_any(V)?;
-        if !(0.0..=MAX_NUMERIC_DATE).contains(&seconds) {
-            return Err(de::Error::custom("NumericDate out of range"));
-        }
-        Ok(NumericDate(UNIX_EPOCH + Duration::from_secs_f64(seconds)))
     }
 }
 
@@ -295,6 +257,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
     use serde_json::json;
+    use std::time::UNIX_EPOCH;
 
     const NOW: u64 = 1_700_000_000;
 

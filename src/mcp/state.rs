@@ -8,12 +8,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::digest::{SHA256, digest};
 
-use crate::{Principal, b64};
+use crate::{Principal, b64, time};
 
 /// Default lifetime of a sealed state: 10 minutes.
 pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
@@ -224,10 +224,7 @@ impl StateSealer {
         if principal.is_empty() {
             return Err(StateError::AnonymousPrincipal);
         }
-        let expires = now
-            .checked_add(self.ttl)
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(u64::MAX, |d| d.as_secs());
+        let expires = now.checked_add(self.ttl).map_or(u64::MAX, time::unix_seconds);
         let header = header(&self.current.id);
         let mut data = Vec::with_capacity(8 + DIGEST_LEN + payload.len() + TAG_LEN);
         data.extend_from_slice(&expires.to_be_bytes());
@@ -286,8 +283,7 @@ impl StateSealer {
         let mut exp = [0; 8];
         exp.copy_from_slice(expires);
         // Compared in whole seconds: `UNIX_EPOCH + u64::MAX s` would overflow.
-        let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if now_secs >= u64::from_be_bytes(exp) {
+        if time::unix_seconds(now) >= u64::from_be_bytes(exp) {
             return Err(StateError::Expired);
         }
         Ok(payload.to_vec())
@@ -325,6 +321,7 @@ fn principal_digest(p: &Principal) -> [u8; DIGEST_LEN] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn alice() -> Principal {
         Principal::new()
