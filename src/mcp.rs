@@ -53,6 +53,7 @@
 //! ```
 
 mod body;
+mod revision;
 mod scopes;
 mod session;
 mod state;

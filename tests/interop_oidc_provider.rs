@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::json;
-use support::oidc::{OidcProvider, TokenFormat};
+use support::oidc::{OTHER_CLIENT, OidcProvider, TokenFormat};
 use support::python::{python, run_client};
 use support::quickstart::{free_loopback_addr, get_whoami, post_mcp, start};
 
@@ -104,6 +104,9 @@ async fn interop_node_introspected_client_tokens_without_sub_own_their_sessions_
         .collect::<Vec<_>>()
     };
     let token = provider.client_credentials_token("mcp:read").await;
+    let other = provider
+        .client_credentials_token_of(OTHER_CLIENT, "mcp:read")
+        .await;
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
     // Default flags: the client is its own resource owner (issuer + client_id).
@@ -130,8 +133,12 @@ async fn interop_node_introspected_client_tokens_without_sub_own_their_sessions_
         if status == 200 {
             let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
             let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
-            let res = post_mcp(&client, &qs, Some(&token), Some(&session), list).await;
+            let res = post_mcp(&client, &qs, Some(&token), Some(&session), list.clone()).await;
             assert_eq!(res.status(), 200);
+            // Another client of the same issuer holding the session id is a
+            // different owner (its client_id differs): the transport's 404.
+            let res = post_mcp(&client, &qs, Some(&other), Some(&session), list).await;
+            assert_eq!(res.status(), 404, "{binding:?}");
         }
         drop(qs);
     }

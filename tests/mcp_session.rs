@@ -139,12 +139,69 @@ async fn two_headers_are_never_forwarded() {
 
 #[tokio::test]
 async fn default_policy_refuses_sessions_for_principals_without_an_owner_with_403() {
-    let client = Client::new(&serve_default().await);
+    let (url, rmcp) = serve_watched(McpSessionLayer::new(), McpScopeLayer::new(policy())).await;
+    let client = Client::new(&url);
     let init = client.post("app-only", None, initialize()).await;
     // The token is valid: 401 invalid_token would make clients re-authenticate forever.
     assert_eq!(init.status, 403, "{}", init.body);
     assert_eq!(init.www(), "", "no challenge: no token or scope would help");
     assert!(init.headers.get("mcp-session-id").is_none());
+    assert_eq!(
+        sessions_held(&rmcp).await,
+        0,
+        "refused before the transport could create a session"
+    );
+    // Only the binding policy refused: the same request from an owner opens one.
+    client.open_session("alice").await;
+    assert_eq!(sessions_held(&rmcp).await, 1);
+}
+
+/// A 2026-07-28 request: version and capabilities in its `_meta`, no session.
+fn stateless(method: &str) -> serde_json::Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 7, "method": method,
+        "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }}
+    })
+}
+
+#[tokio::test]
+async fn stateless_requests_pass_whoever_sends_them_and_no_session_outlives_a_refusal() {
+    let (url, rmcp) = serve_watched(McpSessionLayer::new(), McpScopeLayer::new(policy())).await;
+    let client = Client::new(&url).speaking("2026-07-28");
+
+    // No session to own: the binding policy has nothing to say.
+    let list = client
+        .send(
+            Method::POST,
+            Some("app-only"),
+            None,
+            &[("mcp-method", "tools/list")],
+            Some(stateless("tools/list").to_string()),
+        )
+        .await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains("read_note"), "{}", list.body);
+
+    // rmcp still answers `initialize` with a session whatever version it names;
+    // the layer cannot bind it to this principal, so it ends it before refusing.
+    let mut init = initialize();
+    init["params"]["protocolVersion"] = "2026-07-28".into();
+    let refused = client.post("app-only", None, init.clone()).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.headers.get("mcp-session-id").is_none());
+    assert_eq!(sessions_held(&rmcp).await, 0, "the refused session was ended");
+
+    // An owner's session is bound as for any initialize.
+    let opened = client.post("alice", None, init).await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert_eq!(sessions_held(&rmcp).await, 1);
+    let bob = Client::new(&url)
+        .call_tool("bob", Some(opened.session()), "read_note")
+        .await;
+    assert_eq!((bob.status, bob.body.as_str()), (404, RMCP_NOT_FOUND));
 }
 
 #[tokio::test]
@@ -221,16 +278,21 @@ impl SessionStore for DownStore {
 #[tokio::test]
 async fn store_outage_is_a_503_not_a_404() {
     for at_hand in [false, true] {
-        let client = Client::new(
-            &serve(
-                McpSessionLayer::with_store(DownStore { at_hand }),
-                McpScopeLayer::new(policy()),
-            )
-            .await,
-        );
+        let (url, rmcp) = serve_watched(
+            McpSessionLayer::with_store(DownStore { at_hand }),
+            McpScopeLayer::new(policy()),
+        )
+        .await;
+        let client = Client::new(&url);
         let init = client.post("alice", None, initialize()).await;
         assert_eq!(init.status, 503);
         assert!(init.headers.contains_key("retry-after"));
+        assert!(init.headers.get("mcp-session-id").is_none());
+        assert_eq!(
+            sessions_held(&rmcp).await,
+            0,
+            "a session that could not be bound was ended"
+        );
         let used = client.call_tool("alice", Some("some-session"), "read_note").await;
         assert_eq!(used.status, 503, "at hand: {at_hand}");
         assert!(used.headers.contains_key("retry-after"), "at hand: {at_hand}");

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http::header::{CONTENT_TYPE, HOST, ORIGIN};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{MemorySessionStore, ResponseBody, SessionKey, SessionStore, SessionStoreError};
+use super::{MemorySessionStore, ResponseBody, SessionKey, SessionStore, SessionStoreError, revision};
 use crate::{AuthError, Challenge, Principal, Unavailable};
 
 /// The MCP streamable HTTP session header.
@@ -195,12 +195,24 @@ impl SessionNotFound {
 /// Hijacking"). Place it inside the [`TokenVerifierLayer`](crate::TokenVerifierLayer)
 /// and around the MCP streamable HTTP service.
 ///
-/// - A request without `Mcp-Session-Id` whose response carries one (the
-///   `initialize` answer) records the request's [`Principal`] as the owner.
-///   Under the [`BindingPolicy`] a principal that cannot own a session gets 403
-///   Forbidden with no challenge (its token is valid: a 401 `invalid_token`
-///   would send MCP clients into a re-authentication loop, and no scope would
-///   help, so neither fits); no token at all gets the bare 401 challenge.
+/// - A request without `Mcp-Session-Id` may open a session (`initialize`), so
+///   the layer decides before the inner service sees it: under the
+///   [`BindingPolicy`] a principal that cannot own a session gets 403 Forbidden
+///   with no challenge (its token is valid: a 401 `invalid_token` would send MCP
+///   clients into a re-authentication loop, and no scope would help, so neither
+///   fits); no token at all gets the bare 401 challenge. Otherwise the response's
+///   `Mcp-Session-Id` records the request's [`Principal`] as the owner.
+/// - No session outlives a refusal: when a created session cannot be bound (the
+///   store fails: 503 with `Retry-After`), the layer ends it with a DELETE to the
+///   inner service, sent with the creating request's URI, `Host`, `Origin` and
+///   extensions, before answering. That DELETE's body is `ReqBody::default()`,
+///   hence the `ReqBody: Default` bound (axum's `Body`, `Full`, `String`, …; map
+///   hyper's `Incoming` into one of them with tower-http's `MapRequestBody`).
+/// - Requests declaring `MCP-Protocol-Version: 2026-07-28` or later carry no
+///   session and pass untouched, whoever sends them; should the inner service
+///   still create a session for one, it is bound as above, or ended.
+/// - A 2025-11-25 server that does not use sessions (stateless rmcp) needs no
+///   session layer: with one, principals that cannot own a session are refused.
 /// - Every request carrying `Mcp-Session-Id` (POST, GET/SSE with or without
 ///   `Last-Event-ID`, DELETE) must come from the owner. A different principal,
 ///   a session this layer never bound (or has forgotten), or a malformed header
@@ -210,7 +222,6 @@ impl SessionNotFound {
 /// - A successful DELETE by the owner ends the binding; bindings also expire
 ///   when idle (see [`MemorySessionStore`]).
 /// - A store outage answers 503 with `Retry-After`.
-/// - Stateless requests (no session id anywhere, MCP 2026-07-28) pass untouched.
 ///
 /// Response bodies: `ResBody: `[`ResponseBody`] (axum's `Body`, rmcp's
 /// `BoxBody<Bytes, Infallible>`, …); the request body is passed on unchanged.
@@ -407,6 +418,7 @@ impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for McpSession<S, St>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     St: SessionStore,
+    ReqBody: Default,
     ResBody: ResponseBody,
 {
     type Response = Response<ResBody>;
@@ -420,16 +432,22 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let shared = self.shared.clone();
         let state = match named_session(req.headers()) {
-            Named::None => {
-                let after = After::Bind {
-                    principal: req.extensions().get::<Principal>().cloned(),
-                    challenge: challenge_of(&req),
-                };
-                State::Inner {
-                    future: self.inner.call(req),
-                    after,
+            Named::None => match shared.may_open(&req) {
+                Ok(()) => {
+                    let after = After::Bind(Box::new(Opening {
+                        principal: req.extensions().get::<Principal>().cloned(),
+                        challenge: challenge_of(&req),
+                        reap: Reap::of(&req, self.inner.clone()),
+                    }));
+                    State::Inner {
+                        future: self.inner.call(req),
+                        after,
+                    }
                 }
-            }
+                Err(refused) => State::Done {
+                    response: Some(refused),
+                },
+            },
             Named::Ambiguous => State::Done {
                 response: Some(shared.not_found.response()),
             },
@@ -462,14 +480,28 @@ where
 }
 
 impl<St> Shared<St> {
+    /// Whether a request naming no session may reach the inner service. Before
+    /// MCP 2026-07-28 such a request is `initialize` (or an error), so a
+    /// principal that cannot own a session is refused before a session exists.
+    /// A request declaring 2026-07-28 or later has no session to open and passes.
+    fn may_open<B, ResBody: ResponseBody>(&self, req: &Request<B>) -> Result<(), Response<ResBody>> {
+        if revision::declares_stateless(req.headers()) {
+            return Ok(());
+        }
+        match req.extensions().get::<Principal>() {
+            Some(principal) if self.policy.can_bind(principal) => Ok(()),
+            principal => Err(cannot_own_session(principal, &challenge_of(req))),
+        }
+    }
+
     /// Whether the request may use session `key`, owned by `owner` (the store's
     /// answer): what to do after the inner service answers, or the refusal.
-    fn admit<B, ResBody: ResponseBody>(
+    fn admit<S, B, ResBody: ResponseBody>(
         &self,
         key: SessionKey,
         owner: Result<Option<Principal>, SessionStoreError>,
         req: &Request<B>,
-    ) -> Result<After, Response<ResBody>> {
+    ) -> Result<After<S>, Response<ResBody>> {
         let requester = req.extensions().get::<Principal>();
         match owner {
             Err(error) => Err(unavailable(&error, &challenge_of(req))),
@@ -497,12 +529,21 @@ impl<St> Shared<St> {
     }
 }
 
-/// 403 for a valid token whose principal cannot own a session under the policy.
-fn cannot_own_session<B: ResponseBody>() -> Response<B> {
+/// The refusal of a principal that cannot own a session: 403 for a valid token
+/// the policy cannot bind, the bare 401 challenge when there is no token.
+fn cannot_own_session<B: ResponseBody>(principal: Option<&Principal>, challenge: &Challenge) -> Response<B> {
+    let Some(principal) = principal else {
+        return AuthError::MissingToken.into_response(challenge);
+    };
+    tracing::warn!(
+        issuer = principal.issuer(),
+        client_id = principal.client_id(),
+        "MCP session refused: the principal cannot own a session under the binding policy"
+    );
     let mut res = Response::new(B::from_bytes(Bytes::from_static(
         b"Forbidden: this token's principal cannot own an MCP session",
     )));
-    *res.status_mut() = http::StatusCode::FORBIDDEN;
+    *res.status_mut() = StatusCode::FORBIDDEN;
     res
 }
 
@@ -510,13 +551,63 @@ fn challenge_of<B>(req: &Request<B>) -> Challenge {
     req.extensions().get::<Challenge>().cloned().unwrap_or_default()
 }
 
-enum After {
+enum After<S> {
     Nothing,
-    Bind {
-        principal: Option<Principal>,
-        challenge: Challenge,
-    },
+    Bind(Box<Opening<S>>),
     Unbind(SessionKey),
+}
+
+/// A request that may open a session.
+struct Opening<S> {
+    principal: Option<Principal>,
+    challenge: Challenge,
+    reap: Reap<S>,
+}
+
+/// What ending a session the inner service created, but this layer could not
+/// bind, takes: a DELETE to the same service, sent as its creator would.
+struct Reap<S> {
+    service: S,
+    uri: Uri,
+    headers: HeaderMap,
+    extensions: Extensions,
+}
+
+impl<S> Reap<S> {
+    fn of<B>(req: &Request<B>, service: S) -> Self {
+        // What a transport checks on every request (DNS-rebinding protection);
+        // no `MCP-Protocol-Version`, so the DELETE speaks the session revisions.
+        let mut headers = HeaderMap::new();
+        for name in [HOST, ORIGIN] {
+            for value in req.headers().get_all(&name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        Reap {
+            service,
+            uri: req.uri().clone(),
+            headers,
+            extensions: req.extensions().clone(),
+        }
+    }
+
+    /// The service and the DELETE that ends session `created`.
+    fn delete<B: Default>(self, created: HeaderValue) -> (S, Request<B>) {
+        let mut req = Request::new(B::default());
+        *req.method_mut() = Method::DELETE;
+        *req.uri_mut() = self.uri;
+        *req.headers_mut() = self.headers;
+        req.headers_mut().insert(MCP_SESSION_ID, created);
+        *req.extensions_mut() = self.extensions;
+        (self.service, req)
+    }
+}
+
+/// A session that must not outlive its refusal.
+struct Unbound<S> {
+    key: SessionKey,
+    created: HeaderValue,
+    reap: Reap<S>,
 }
 
 pin_project! {
@@ -545,17 +636,44 @@ pin_project! {
         Inner {
             #[pin]
             future: S::Future,
-            after: After,
+            after: After<S>,
         },
         Store {
             op: StoreFuture<()>,
             response: Option<S::Response>,
-            // Some: a failure is answered 503 with this challenge; None: logged only.
-            fail_with: Option<Challenge>,
+            // Some: a bind whose failure is answered 503 (with this challenge)
+            // once the session is ended; None: an unbind, whose failure is logged.
+            on_failure: Option<Box<(Challenge, Unbound<S>)>>,
+        },
+        // Ending a session before answering `answer`: waiting for the service.
+        Reap {
+            delete: Option<(S, Request<ReqBody>)>,
+            key: SessionKey,
+            answer: Option<S::Response>,
+        },
+        Reaping {
+            #[pin]
+            future: S::Future,
+            key: SessionKey,
+            answer: Option<S::Response>,
         },
         Done {
             response: Option<S::Response>,
         },
+    }
+}
+
+impl<S, ReqBody> State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    ReqBody: Default,
+{
+    fn reap(unbound: Unbound<S>, answer: S::Response) -> Self {
+        State::Reap {
+            delete: Some(unbound.reap.delete(unbound.created)),
+            key: unbound.key,
+            answer: Some(answer),
+        }
     }
 }
 
@@ -577,17 +695,19 @@ impl<S, St, ReqBody, ResBody> Future for SessionFuture<S, St, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     St: SessionStore,
+    ReqBody: Default,
     ResBody: ResponseBody,
 {
     type Output = Result<Response<ResBody>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        const DONE: &str = "SessionFuture polled after completion";
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Lookup { lookup, key, pending } => {
                     let owner = ready!(lookup.as_mut().poll(cx));
-                    let (mut inner, req) = pending.take().expect("SessionFuture polled after completion");
+                    let (mut inner, req) = pending.take().expect(DONE);
                     match this.shared.admit(*key, owner, &req) {
                         Ok(after) => {
                             let future = inner.call(req);
@@ -599,72 +719,96 @@ where
                 StateProj::Inner { future, after } => {
                     let response = ready!(future.poll(cx))?;
                     let store = this.shared.store.clone();
-                    let next = match mem::replace(after, After::Nothing) {
-                        After::Nothing => None,
-                        After::Bind { principal, challenge } => {
-                            let Some(created) = response.headers().get(MCP_SESSION_ID) else {
+                    match mem::replace(after, After::Nothing) {
+                        After::Nothing => return Poll::Ready(Ok(response)),
+                        After::Bind(opening) => {
+                            let Some(created) = response.headers().get(MCP_SESSION_ID).cloned() else {
                                 return Poll::Ready(Ok(response));
                             };
+                            let Opening {
+                                principal,
+                                challenge,
+                                reap,
+                            } = *opening;
                             let key = SessionKey::from_raw(created.as_bytes());
-                            let policy = this.shared.policy;
+                            let unbound = Unbound { key, created, reap };
                             match principal {
-                                Some(owner) if policy.can_bind(&owner) => {
+                                Some(owner) if this.shared.policy.can_bind(&owner) => {
                                     tracing::debug!(session = %key, issuer = owner.issuer(), client_id = owner.client_id(), "MCP session bound");
-                                    let op: StoreFuture<()> =
-                                        Box::pin(async move { store.bind(&key, &owner).await });
-                                    Some((op, Some(challenge)))
+                                    this.state.set(State::Store {
+                                        op: Box::pin(async move { store.bind(&key, &owner).await }),
+                                        response: Some(response),
+                                        on_failure: Some(Box::new((challenge, unbound))),
+                                    });
                                 }
+                                // Only a request declaring a stateless revision
+                                // gets here: the others were refused before the call.
                                 principal => {
-                                    tracing::warn!(
-                                        session = %key,
-                                        issuer = principal.as_ref().and_then(Principal::issuer),
-                                        client_id = principal.as_ref().and_then(Principal::client_id),
-                                        "MCP session not created: the principal cannot own a session under the binding policy"
-                                    );
-                                    return Poll::Ready(Ok(match principal {
-                                        Some(_) => cannot_own_session(),
-                                        None => AuthError::MissingToken.into_response(&challenge),
-                                    }));
+                                    let refused = cannot_own_session(principal.as_ref(), &challenge);
+                                    this.state.set(State::reap(unbound, refused));
                                 }
                             }
                         }
                         After::Unbind(key) if response.status().is_success() => {
                             tracing::debug!(session = %key, "MCP session deleted by its owner");
-                            let op: StoreFuture<()> = Box::pin(async move { store.unbind(&key).await });
-                            Some((op, None))
+                            this.state.set(State::Store {
+                                op: Box::pin(async move { store.unbind(&key).await }),
+                                response: Some(response),
+                                on_failure: None,
+                            });
                         }
-                        After::Unbind(_) => None,
-                    };
-                    match next {
-                        Some((op, fail_with)) => this.state.set(State::Store {
-                            op,
-                            response: Some(response),
-                            fail_with,
-                        }),
-                        None => return Poll::Ready(Ok(response)),
+                        After::Unbind(_) => return Poll::Ready(Ok(response)),
                     }
                 }
                 StateProj::Store {
                     op,
                     response,
-                    fail_with,
+                    on_failure,
                 } => {
                     let result = ready!(op.as_mut().poll(cx));
-                    let response = response.take().expect("SessionFuture polled after completion");
-                    return Poll::Ready(Ok(match (result, fail_with.as_ref()) {
-                        (Err(error), Some(challenge)) => unavailable(&error, challenge),
+                    let response = response.take().expect(DONE);
+                    match (result, on_failure.take()) {
+                        (Ok(()), _) => return Poll::Ready(Ok(response)),
                         (Err(error), None) => {
                             tracing::warn!(%error, "MCP session binding not removed; it will expire");
-                            response
+                            return Poll::Ready(Ok(response));
                         }
-                        (Ok(()), _) => response,
-                    }));
+                        (Err(error), Some(failed)) => {
+                            let (challenge, unbound) = *failed;
+                            let refused = unavailable(&error, &challenge);
+                            this.state.set(State::reap(unbound, refused));
+                        }
+                    }
                 }
-                StateProj::Done { response } => {
-                    return Poll::Ready(Ok(response
-                        .take()
-                        .expect("SessionFuture polled after completion")));
+                StateProj::Reap { delete, key, answer } => {
+                    let (service, _) = delete.as_mut().expect(DONE);
+                    if ready!(service.poll_ready(cx)).is_err() {
+                        tracing::warn!(session = %*key, "MCP session left to expire: the service failed before it could be ended");
+                        return Poll::Ready(Ok(answer.take().expect(DONE)));
+                    }
+                    let (mut service, req) = delete.take().expect(DONE);
+                    let (key, answer) = (*key, answer.take());
+                    this.state.set(State::Reaping {
+                        future: service.call(req),
+                        key,
+                        answer,
+                    });
                 }
+                StateProj::Reaping { future, key, answer } => {
+                    match ready!(future.poll(cx)) {
+                        Ok(ended) if ended.status().is_success() => {
+                            tracing::debug!(session = %*key, "MCP session ended: it could not be bound");
+                        }
+                        Ok(ended) => {
+                            tracing::warn!(session = %*key, status = %ended.status(), "MCP session left to expire: the service refused to end it");
+                        }
+                        Err(_) => {
+                            tracing::warn!(session = %*key, "MCP session left to expire: the service failed to end it")
+                        }
+                    }
+                    return Poll::Ready(Ok(answer.take().expect(DONE)));
+                }
+                StateProj::Done { response } => return Poll::Ready(Ok(response.take().expect(DONE))),
             }
         }
     }

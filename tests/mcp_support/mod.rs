@@ -99,20 +99,34 @@ pub fn policy() -> McpScopePolicy {
 
 /// The MCP service alone (rmcp's transport, in-memory sessions).
 pub fn mcp_service() -> StreamableHttpService<Notes, LocalSessionManager> {
+    mcp_service_with(Arc::new(LocalSessionManager::default()))
+}
+
+fn mcp_service_with(sessions: Arc<LocalSessionManager>) -> StreamableHttpService<Notes, LocalSessionManager> {
     StreamableHttpService::new(
         || {
             Ok(Notes {
                 tool_router: Notes::tool_router(),
             })
         },
-        Arc::new(LocalSessionManager::default()),
+        sessions,
         StreamableHttpServerConfig::default().with_sse_keep_alive(None),
     )
 }
 
 /// Serves the full stack on 127.0.0.1:0 and returns the MCP endpoint URL.
 pub async fn serve<St: SessionStore>(sessions: McpSessionLayer<St>, scopes: McpScopeLayer) -> String {
-    let mcp = mcp_service();
+    serve_watched(sessions, scopes).await.0
+}
+
+/// [`serve`], also returning rmcp's session manager, to count the sessions the
+/// transport holds.
+pub async fn serve_watched<St: SessionStore>(
+    sessions: McpSessionLayer<St>,
+    scopes: McpScopeLayer,
+) -> (String, Arc<LocalSessionManager>) {
+    let manager = Arc::new(LocalSessionManager::default());
+    let mcp = mcp_service_with(manager.clone());
     let svc = ServiceBuilder::new()
         .layer(OriginLayer::new(["https://app.example"]))
         .layer(TokenVerifierLayer::new(FixedTokens).resource_metadata(METADATA))
@@ -123,7 +137,12 @@ pub async fn serve<St: SessionStore>(sessions: McpSessionLayer<St>, scopes: McpS
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/mcp")
+    (format!("http://{addr}/mcp"), manager)
+}
+
+/// Sessions rmcp holds (live or not yet reaped).
+pub async fn sessions_held(manager: &LocalSessionManager) -> usize {
+    manager.sessions.read().await.len()
 }
 
 pub async fn serve_default() -> String {
@@ -151,14 +170,22 @@ impl Reply {
 pub struct Client {
     pub url: String,
     http: reqwest::Client,
+    version: &'static str,
 }
 
 impl Client {
+    /// A client sending `MCP-Protocol-Version: 2025-11-25`.
     pub fn new(url: &str) -> Self {
         Client {
             url: url.to_owned(),
             http: reqwest::Client::new(),
+            version: "2025-11-25",
         }
+    }
+
+    /// The same client, declaring `version` instead.
+    pub fn speaking(self, version: &'static str) -> Self {
+        Client { version, ..self }
     }
 
     pub async fn send(
@@ -173,7 +200,7 @@ impl Client {
             .http
             .request(method, &self.url)
             .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25");
+            .header("mcp-protocol-version", self.version);
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }

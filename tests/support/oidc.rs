@@ -123,12 +123,17 @@ impl OidcProvider {
 
     /// A client_credentials access token for `mcp-client` with `scope`.
     pub async fn client_credentials_token(&self, scope: &str) -> String {
+        self.client_credentials_token_of(MCP_CLIENT, scope).await
+    }
+
+    /// A client-credentials token of `client` ([`MCP_CLIENT`] or [`OTHER_CLIENT`]).
+    pub async fn client_credentials_token_of(&self, client: (&str, &str), scope: &str) -> String {
         #[derive(Deserialize)]
         struct TokenResponse {
             access_token: String,
         }
         let form = [("grant_type", "client_credentials"), ("scope", scope)];
-        let response = post_as_mcp_client(&self.endpoints.token_endpoint, &form).await;
+        let response = post_as(client, &self.endpoints.token_endpoint, &form).await;
         response
             .json::<TokenResponse>()
             .await
@@ -139,15 +144,20 @@ impl OidcProvider {
     /// Revokes `token` (RFC 7009) as its client, `mcp-client`.
     pub async fn revoke(&self, token: &str) {
         let url = format!("{}/token/revocation", self.endpoints.issuer);
-        post_as_mcp_client(&url, &[("token", token)]).await;
+        post_as(MCP_CLIENT, &url, &[("token", token)]).await;
     }
 }
 
-/// POSTs `form` to `url` authenticated as `mcp-client`; panics unless 2xx.
-async fn post_as_mcp_client(url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+/// The MCP client registered at the provider: (client_id, client_secret).
+pub const MCP_CLIENT: (&str, &str) = ("mcp-client", "mcp-secret");
+/// A second MCP client registered at the provider.
+pub const OTHER_CLIENT: (&str, &str) = ("other-client", "other-secret");
+
+/// POSTs `form` to `url` authenticated as `client`; panics unless 2xx.
+async fn post_as((id, secret): (&str, &str), url: &str, form: &[(&str, &str)]) -> reqwest::Response {
     let response = reqwest::Client::new()
         .post(url)
-        .basic_auth("mcp-client", Some("mcp-secret"))
+        .basic_auth(id, Some(secret))
         .form(form)
         .send()
         .await

@@ -119,6 +119,15 @@ server.listen(port, '127.0.0.1', () => {
         token_endpoint_auth_method: 'client_secret_basic',
       },
       {
+        // A second MCP client of the same authorization server.
+        client_id: 'other-client',
+        client_secret: 'other-secret',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      {
         client_id: 'rs-client',
         client_secret: 'rs-secret',
         grant_types: [],
