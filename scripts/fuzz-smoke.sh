@@ -2,7 +2,11 @@
 # Fuzz smoke run of the parsers of outside input (fuzz/fuzz_targets/):
 #   verify_token  bearer extraction, JWS pre-parsing, header checks, signatures;
 #   jwk_set       JWK Set parsing (strict, per entry) and the key policy;
-#   sealed_state  StateSealer::open on arbitrary strings, seal/open round trips.
+#   sealed_state  StateSealer::open on arbitrary strings, seal/open round trips;
+#   jwt_claims    the JWT claims reader and checks, both profiles;
+#   introspection_answer  RFC 7662 answers: strict reader, response rules;
+#   discovery_document    RFC 8414 / OIDC metadata documents;
+#   mcp_body_scopes       the MCP JSON-RPC body scope reader.
 #
 # Installs cargo-fuzz if it is missing, then runs each target (or only those named
 # as arguments) for FUZZ_SECONDS (default 60) seconds. cargo-fuzz passes
@@ -19,7 +23,7 @@ fi
 export RUSTC_BOOTSTRAP=1
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(verify_token jwk_set sealed_state)
+[[ ${#targets[@]} -gt 0 ]] || targets=(verify_token jwk_set sealed_state jwt_claims introspection_answer discovery_document mcp_body_scopes)
 for target in "${targets[@]}"; do
     echo "==> $target (${seconds}s)"
     # Tokens over 16 KiB are refused before parsing: a little more covers that edge.

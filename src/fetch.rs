@@ -104,9 +104,13 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json");
     let (headers, body) = send_limited(request, limit).await?;
-    let value = serde_json::from_value(serde_json::Value::Object(strict_object(&body)?))
-        .map_err(|e| FetchError::Json(e.to_string()))?;
-    Ok((headers, value))
+    Ok((headers, strict_document(&body)?))
+}
+
+/// An outside document of type `T`, read by [`strict_object`].
+pub(crate) fn strict_document<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, FetchError> {
+    serde_json::from_value(serde_json::Value::Object(strict_object(body)?))
+        .map_err(|e| FetchError::Json(e.to_string()))
 }
 
 /// An outside document read by the crate's one strict JSON reader: a JSON object

@@ -48,7 +48,7 @@
 //! ```
 
 mod cache;
-mod client;
+pub(crate) mod client;
 
 use std::fmt;
 use std::sync::Arc;

@@ -39,7 +39,7 @@
 //! # let _ = layer;
 //! ```
 
-mod claims;
+pub(crate) mod claims;
 pub(crate) mod json;
 mod jwks;
 mod jws;

@@ -64,6 +64,9 @@ mod digest;
 mod discovery;
 pub mod extract;
 mod fetch;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod introspection;
 pub mod jwt;
 mod layer;

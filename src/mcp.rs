@@ -54,7 +54,7 @@
 
 mod body;
 mod revision;
-mod scopes;
+pub(crate) mod scopes;
 mod session;
 mod state;
 mod store;

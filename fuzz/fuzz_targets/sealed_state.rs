@@ -22,5 +22,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let sealed = sealer().seal(&alice, data).expect("seal");
     assert_eq!(sealer().open(&alice, &sealed).expect("own state"), data);
-    assert!(sealer().open(&bob, &sealed).is_err(), "another principal opened it");
+    assert!(
+        sealer().open(&bob, &sealed).is_err(),
+        "another principal opened it"
+    );
 });

@@ -56,11 +56,19 @@ fuzz_target!(|data: &[u8]| {
             let split = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
             let header = &rest[..split];
             let payload = rest.get(split + 1..).unwrap_or(&[]);
-            let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(payload)
+            );
             let signature = f.signer.sign(input.as_bytes());
             let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()));
             if let Ok(verified) = verify_jws(&token, &f.keys, &f.policy) {
-                assert_eq!(verified.payload(), payload, "verified payload differs from the signed bytes");
+                assert_eq!(
+                    verified.payload(),
+                    payload,
+                    "verified payload differs from the signed bytes"
+                );
             }
         }
         _ => {

@@ -94,11 +94,11 @@ fn form_encode(s: &str) -> String {
 
 /// The checks applied to an introspection response.
 #[derive(Clone, Debug)]
-pub(super) struct Rules {
-    pub(super) issuer: Option<Arc<str>>,
-    pub(super) audience: Option<String>,
-    pub(super) require_audience: bool,
-    pub(super) leeway: Duration,
+pub(crate) struct Rules {
+    pub(crate) issuer: Option<Arc<str>>,
+    pub(crate) audience: Option<String>,
+    pub(crate) require_audience: bool,
+    pub(crate) leeway: Duration,
 }
 
 /// Calls one introspection endpoint with one set of client credentials.
@@ -123,7 +123,7 @@ impl fmt::Debug for Introspector {
 
 /// What an introspection call decided: a token, or why it is refused.
 /// Outages are the outer `Err` and are never cached.
-pub(super) type Decision = Result<AccessToken, InvalidToken>;
+pub(crate) type Decision = Result<AccessToken, InvalidToken>;
 
 impl Introspector {
     pub(super) fn new(
@@ -189,7 +189,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Applies the RFC 7662 response rules at time `now`.
-pub(super) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime) -> Decision {
+pub(crate) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime) -> Decision {
     // Only the JSON boolean `true` is active: "true", 1 or a missing member are not.
     if response.get("active") != Some(&Value::Bool(true)) {
         return Err(InvalidToken::Inactive);

@@ -189,7 +189,7 @@ impl McpScopePolicy {
     }
 
     /// The scopes a POST body needs, or the JSON-RPC error to answer with.
-    fn required_for_body(&self, body: &[u8]) -> Result<Scopes, JsonRpcError> {
+    pub(crate) fn required_for_body(&self, body: &[u8]) -> Result<Scopes, JsonRpcError> {
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'[') {
             let batch: Vec<Message<'_>> = serde_json::from_slice(body).map_err(|_| JsonRpcError::Parse)?;
@@ -234,7 +234,7 @@ struct Params<'a> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum JsonRpcError {
+pub(crate) enum JsonRpcError {
     Parse,
     InvalidRequest,
 }
