@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::jwt::Profile;
 use crate::jwt::claims::ClaimRules;
 use crate::mcp::McpScopePolicy;
-use crate::{AccessToken, InvalidToken, Scopes, discovery, fetch, introspection};
+use crate::{AccessToken, InvalidToken, Scopes, discovery, fetch, introspection, time};
 
 /// The issuer every entry point checks against.
 pub const ISSUER: &str = "https://as.example";
@@ -18,7 +18,6 @@ pub const ISSUER: &str = "https://as.example";
 pub const AUDIENCE: &str = "https://rs.example/mcp";
 /// The fixed clock, in seconds since the Unix epoch.
 pub const NOW: u64 = 1_800_000_000;
-const LEEWAY: Duration = Duration::from_secs(60);
 
 fn now() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(NOW)
@@ -36,7 +35,7 @@ pub fn jwt_claims(payload: &[u8], at_jwt: bool, profile: Profile) -> Result<Acce
         issuer: Arc::from(ISSUER),
         audiences: vec![AUDIENCE.to_owned()],
         profile,
-        leeway: LEEWAY,
+        leeway: time::DEFAULT_LEEWAY,
     };
     rules
         .check(at_jwt, payload.to_vec(), now())
@@ -57,7 +56,7 @@ pub fn introspection_answer(body: &[u8]) -> Option<Result<AccessToken, InvalidTo
         issuer: Some(Arc::from(ISSUER)),
         audience: Some(AUDIENCE.to_owned()),
         require_audience: true,
-        leeway: LEEWAY,
+        leeway: time::DEFAULT_LEEWAY,
     };
     let answer = fetch::strict_object(body).ok()?;
     Some(introspection::client::check(answer, &rules, now()))

@@ -71,7 +71,7 @@ pub const DEFAULT_POSITIVE_TTL: Duration = Duration::from_secs(60);
 /// Default lifetime of a cached negative answer.
 pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
 /// Default clock leeway for `exp` and `nbf`.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+pub const DEFAULT_LEEWAY: Duration = crate::time::DEFAULT_LEEWAY;
 /// Default bound on concurrent calls to the introspection endpoint, per verifier.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// Default time a cache miss waits for a free call slot before 503.

@@ -9,6 +9,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use tokio::time::Instant;
 
+/// Default clock leeway for `exp`, `nbf` and `iat`, for every verifier.
+pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
 /// Latest accepted NumericDate (9999-12-31T23:59:59Z): larger values are
 /// refused rather than saturated.
 const MAX_NUMERIC_DATE: u64 = 253_402_300_799;

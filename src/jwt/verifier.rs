@@ -522,7 +522,7 @@ impl JwtVerifierBuilder {
     /// See [`JwtVerifier`] for an example.
     pub fn build(self) -> Result<JwtVerifier, BuildError> {
         let client = fetch::client(self.fetch_timeout.unwrap_or(fetch::DEFAULT_TIMEOUT));
-        let leeway = self.leeway.unwrap_or(Duration::from_secs(60));
+        let leeway = self.leeway.unwrap_or(crate::time::DEFAULT_LEEWAY);
         let all: Vec<Issuer> = self.primary.into_iter().chain(self.issuers).collect();
         if all.is_empty() {
             return Err(BuildError::NoIssuer);

@@ -434,11 +434,7 @@ where
         let state = match named_session(req.headers()) {
             Named::None => match shared.may_open(&req) {
                 Ok(()) => {
-                    let after = After::Bind(Box::new(Opening {
-                        principal: req.extensions().get::<Principal>().cloned(),
-                        challenge: challenge_of(&req),
-                        reap: Reap::of(&req, self.inner.clone()),
-                    }));
+                    let after = After::Bind(Box::new(Reap::of(&req, self.inner.clone())));
                     State::Inner {
                         future: self.inner.call(req),
                         after,
@@ -548,20 +544,19 @@ fn cannot_own_session<B: ResponseBody>(principal: Option<&Principal>, challenge:
 }
 
 fn challenge_of<B>(req: &Request<B>) -> Challenge {
-    req.extensions().get::<Challenge>().cloned().unwrap_or_default()
+    challenge_in(req.extensions())
+}
+
+fn challenge_in(extensions: &Extensions) -> Challenge {
+    extensions.get::<Challenge>().cloned().unwrap_or_default()
 }
 
 enum After<S> {
     Nothing,
-    Bind(Box<Opening<S>>),
+    /// A request that may open a session: who sent it, and how to end the
+    /// session should it not be bound.
+    Bind(Box<Reap<S>>),
     Unbind(SessionKey),
-}
-
-/// A request that may open a session.
-struct Opening<S> {
-    principal: Option<Principal>,
-    challenge: Challenge,
-    reap: Reap<S>,
 }
 
 /// What ending a session the inner service created, but this layer could not
@@ -641,9 +636,10 @@ pin_project! {
         Store {
             op: StoreFuture<()>,
             response: Option<S::Response>,
-            // Some: a bind whose failure is answered 503 (with this challenge)
-            // once the session is ended; None: an unbind, whose failure is logged.
-            on_failure: Option<Box<(Challenge, Unbound<S>)>>,
+            // Some: a bind whose failure is answered 503 (with the creating
+            // request's challenge) once the session is ended; None: an unbind,
+            // whose failure is logged.
+            on_failure: Option<Box<Unbound<S>>>,
         },
         // Ending a session before answering `answer`: waiting for the service.
         Reap {
@@ -721,31 +717,32 @@ where
                     let store = this.shared.store.clone();
                     match mem::replace(after, After::Nothing) {
                         After::Nothing => return Poll::Ready(Ok(response)),
-                        After::Bind(opening) => {
+                        After::Bind(reap) => {
                             let Some(created) = response.headers().get(MCP_SESSION_ID).cloned() else {
                                 return Poll::Ready(Ok(response));
                             };
-                            let Opening {
-                                principal,
-                                challenge,
-                                reap,
-                            } = *opening;
                             let key = SessionKey::from_raw(created.as_bytes());
-                            let unbound = Unbound { key, created, reap };
+                            let principal = reap.extensions.get::<Principal>().cloned();
+                            let unbound = Box::new(Unbound {
+                                key,
+                                created,
+                                reap: *reap,
+                            });
                             match principal {
                                 Some(owner) if this.shared.policy.can_bind(&owner) => {
                                     tracing::debug!(session = %key, issuer = owner.issuer(), client_id = owner.client_id(), "MCP session bound");
                                     this.state.set(State::Store {
                                         op: Box::pin(async move { store.bind(&key, &owner).await }),
                                         response: Some(response),
-                                        on_failure: Some(Box::new((challenge, unbound))),
+                                        on_failure: Some(unbound),
                                     });
                                 }
                                 // Only a request declaring a stateless revision
                                 // gets here: the others were refused before the call.
                                 principal => {
+                                    let challenge = challenge_in(&unbound.reap.extensions);
                                     let refused = cannot_own_session(principal.as_ref(), &challenge);
-                                    this.state.set(State::reap(unbound, refused));
+                                    this.state.set(State::reap(*unbound, refused));
                                 }
                             }
                         }
@@ -773,10 +770,9 @@ where
                             tracing::warn!(%error, "MCP session binding not removed; it will expire");
                             return Poll::Ready(Ok(response));
                         }
-                        (Err(error), Some(failed)) => {
-                            let (challenge, unbound) = *failed;
-                            let refused = unavailable(&error, &challenge);
-                            this.state.set(State::reap(unbound, refused));
+                        (Err(error), Some(unbound)) => {
+                            let refused = unavailable(&error, &challenge_in(&unbound.reap.extensions));
+                            this.state.set(State::reap(*unbound, refused));
                         }
                     }
                 }
