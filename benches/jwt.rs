@@ -35,7 +35,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{DecodingKey, Validation};
 use jwt_fixture::fixture;
 use serde_json::Value;
-use support_jwks::{AUDIENCE, alg_name, jwks};
+use support_jwks::{AUDIENCE, jwks};
 use tower_bearer::TokenVerifier;
 use tower_bearer::jwt::{Algorithm, KeyPolicy, KeySet, verify_jws};
 
@@ -60,13 +60,13 @@ fn verify_path(c: &mut Criterion) {
 
         let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(f.key.jwk()).expect("jwk");
         let decoding_key = DecodingKey::from_jwk(&jwk).expect("decoding key");
-        let mut validation = Validation::new(alg);
+        let mut validation = Validation::new(support_jwks::jsonwebtoken_alg(alg));
         validation.set_issuer(&[f.server.issuer()]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         jsonwebtoken::decode::<Value>(&f.token, &decoding_key, &validation).expect("jsonwebtoken accepts");
 
-        let mut group = c.benchmark_group(format!("jwt/{}", alg_name(alg)));
+        let mut group = c.benchmark_group(format!("jwt/{}", alg.name()));
         group.bench_function("raw_aws_lc_rs", |b| {
             b.iter(|| f.raw.verify_sig(black_box(signing_input), black_box(sig)))
         });

@@ -32,7 +32,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use jwt_fixture::{Fixture, fixture};
-use support_jwks::alg_name;
 use tower_bearer::jwt::Algorithm;
 use tower_bearer::{AccessToken, TokenVerifier};
 
@@ -99,7 +98,7 @@ fn main() {
         Algorithm::ES256,
         Algorithm::EdDSA,
     ] {
-        if !only.is_empty() && !only.iter().any(|name| **name == alg_name(alg)) {
+        if !only.is_empty() && !only.iter().any(|name| **name == alg.name()) {
             continue;
         }
         let f = fixture(&rt, alg, false);
@@ -127,7 +126,7 @@ fn main() {
         }
         println!(
             "jwt/{:<6} verifier/raw {:.3}x (IQR {:.3}-{:.3}; {} pairs of {} calls)  raw {:.2} us  verifier {:.2} us (medians)",
-            alg_name(alg),
+            alg.name(),
             quantile(&ratios, 0.5),
             quantile(&ratios, 0.25),
             quantile(&ratios, 0.75),

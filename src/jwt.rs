@@ -39,6 +39,7 @@
 //! # let _ = layer;
 //! ```
 
+mod algorithm;
 pub(crate) mod claims;
 pub(crate) mod json;
 mod jwks;
@@ -46,9 +47,7 @@ mod jws;
 mod key;
 mod verifier;
 
-/// Signature algorithms (re-exported from `jsonwebtoken`).
-pub use jsonwebtoken::Algorithm;
-
+pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use claims::Profile;
 pub use jws::{MAX_KIDLESS_KEYS, VerifiedJws, verify_jws};
 pub use key::{KeyError, KeyPolicy, KeySet, MAX_KEYS, MIN_RSA_BITS, VerifyingKey};

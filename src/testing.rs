@@ -23,9 +23,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +36,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::b64;
-use crate::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder};
+use crate::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
 
 /// Lifetime of the tokens a [`DevIssuer`] mints, unless changed.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
@@ -111,20 +112,14 @@ impl DevIssuerBuilder {
         self
     }
 
-    /// Signing algorithm: RS256 (default), ES256 or EdDSA.
-    ///
-    /// # Panics
-    /// For any other algorithm.
+    /// Signing algorithm (default RS256, with a 2048-bit RSA key). Verifiers
+    /// made by [`DevIssuer::jwt_verifier`] allow it.
     ///
     /// ```
     /// use tower_bearer::jwt::Algorithm;
     /// let _ = tower_bearer::testing::DevIssuer::builder().algorithm(Algorithm::EdDSA);
     /// ```
     pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
-        assert!(
-            matches!(algorithm, Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA),
-            "DevIssuer signs with RS256, ES256 or EdDSA, not {algorithm:?}"
-        );
         self.algorithm = algorithm;
         self
     }
@@ -311,6 +306,7 @@ impl DevIssuer {
             .issuer(self.issuer())
             .audience(audience)
             .jwks_uri(self.jwks_uri())
+            .key_policy(KeyPolicy::default().allow(self.shared.key.alg))
     }
 
     /// Mints an RFC 9068 access token: `typ: at+jwt`, `iss`, `sub`, `client_id`,
@@ -396,8 +392,7 @@ impl DevIssuer {
 
 impl Shared {
     fn sign_claims(&self, claims: &Value) -> String {
-        let header = json!({"alg": self.key.algorithm(), "typ": "at+jwt", "kid": self.kid});
-        self.sign(&header, claims)
+        self.key.encode(&self.kid, claims)
     }
 
     fn sign(&self, header: &Value, claims: &Value) -> String {
@@ -407,7 +402,7 @@ impl Shared {
             b64::encode(claims.to_string())
         );
         let signature = self.key.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", b64::encode(signature))
+        format!("{signing_input}.{signature}")
     }
 
     fn claims(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> Value {
@@ -440,7 +435,7 @@ impl Shared {
         let mut jwk = self.key.public_jwk();
         jwk["kid"] = self.kid.clone().into();
         jwk["use"] = "sig".into();
-        jwk["alg"] = self.key.algorithm().into();
+        jwk["alg"] = self.key.alg.name().into();
         json!({ "keys": [jwk] })
     }
 
@@ -485,68 +480,76 @@ fn random_string(bytes: usize) -> std::io::Result<String> {
     Ok(b64::encode(buf))
 }
 
-enum SigningKey {
-    Rsa(RsaKeyPair),
-    Ecdsa(EcdsaKeyPair),
-    Ed25519(Ed25519KeyPair),
+/// The issuer's key, held and used by `jsonwebtoken` (an implementation other
+/// than the crate's verifier, so that tokens are never checked only by the code
+/// that made them): aws-lc-rs generates the key pair, `jsonwebtoken` imports it
+/// from PKCS#8, signs with it and derives its public JWK.
+struct SigningKey {
+    alg: Algorithm,
+    algorithm: jsonwebtoken::Algorithm,
+    key: jsonwebtoken::EncodingKey,
+    jwk: Value,
 }
 
 impl SigningKey {
     fn generate(algorithm: Algorithm) -> std::io::Result<Self> {
         let err = |_| std::io::Error::other("key generation failed");
-        Ok(match algorithm {
-            Algorithm::ES256 => SigningKey::Ecdsa(
-                EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).map_err(err)?,
-            ),
-            Algorithm::EdDSA => SigningKey::Ed25519(Ed25519KeyPair::generate().map_err(err)?),
-            _ => SigningKey::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(err)?),
+        let import = |e: jsonwebtoken::errors::Error| std::io::Error::other(format!("key import: {e}"));
+        let key = match algorithm {
+            Algorithm::ES256 | Algorithm::ES384 => {
+                let curve = if algorithm == Algorithm::ES256 {
+                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
+                } else {
+                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
+                };
+                let pair = EcdsaKeyPair::generate(curve).map_err(err)?;
+                jsonwebtoken::EncodingKey::from_ec_der(pair.to_pkcs8v1().map_err(err)?.as_ref())
+            }
+            Algorithm::EdDSA => {
+                let pair = Ed25519KeyPair::generate().map_err(err)?;
+                jsonwebtoken::EncodingKey::from_ed_der(pair.to_pkcs8v1().map_err(err)?.as_ref())
+            }
+            _ => {
+                let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(err)?;
+                let pkcs8 = AsDer::<Pkcs8V1Der<'_>>::as_der(&pair).map_err(err)?;
+                // jsonwebtoken signs RSA with a PKCS#1 key, which its PEM reader
+                // takes out of the PKCS#8 document.
+                let pem = format!(
+                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                    base64_simd::STANDARD.encode_to_string(pkcs8.as_ref())
+                );
+                jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(import)?
+            }
+        };
+        let alg = algorithm;
+        let algorithm: jsonwebtoken::Algorithm = alg.name().parse().map_err(import)?;
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, algorithm).map_err(import)?;
+        let jwk = serde_json::to_value(jwk).map_err(std::io::Error::other)?;
+        Ok(SigningKey {
+            alg,
+            algorithm,
+            key,
+            jwk,
         })
     }
 
-    fn algorithm(&self) -> &'static str {
-        match self {
-            SigningKey::Rsa(_) => "RS256",
-            SigningKey::Ecdsa(_) => "ES256",
-            SigningKey::Ed25519(_) => "EdDSA",
-        }
+    /// An RFC 9068 access token: `jsonwebtoken::encode` with `typ: at+jwt`.
+    fn encode(&self, kid: &str, claims: &Value) -> String {
+        let mut header = jsonwebtoken::Header::new(self.algorithm);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(kid.into());
+        jsonwebtoken::encode(&header, claims, &self.key).expect("signing with the issuer's own key")
     }
 
-    fn sign(&self, message: &[u8]) -> Vec<u8> {
-        let rng = SystemRandom::new();
-        match self {
-            SigningKey::Rsa(key) => {
-                let mut sig = vec![0; key.public_modulus_len()];
-                key.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
-                    .expect("RSA signing with a generated key");
-                sig
-            }
-            SigningKey::Ecdsa(key) => key
-                .sign(&rng, message)
-                .expect("ECDSA signing with a generated key")
-                .as_ref()
-                .to_vec(),
-            SigningKey::Ed25519(key) => key.sign(message).as_ref().to_vec(),
-        }
+    /// The base64url signature over `message`.
+    fn sign(&self, message: &[u8]) -> String {
+        jsonwebtoken::crypto::sign(message, &self.key, self.algorithm)
+            .expect("signing with the issuer's own key")
     }
 
+    /// The public JWK (`kty`, key material, `alg`), as `jsonwebtoken` derives it.
     fn public_jwk(&self) -> Value {
-        match self {
-            SigningKey::Rsa(key) => {
-                let public = key.public_key();
-                json!({
-                    "kty": "RSA",
-                    "n": b64::encode(public.modulus().big_endian_without_leading_zero()),
-                    "e": b64::encode(public.exponent().big_endian_without_leading_zero()),
-                })
-            }
-            SigningKey::Ecdsa(key) => {
-                let point = key.public_key().as_ref();
-                json!({"kty": "EC", "crv": "P-256", "x": b64::encode(&point[1..33]), "y": b64::encode(&point[33..65])})
-            }
-            SigningKey::Ed25519(key) => {
-                json!({"kty": "OKP", "crv": "Ed25519", "x": b64::encode(key.public_key().as_ref())})
-            }
-        }
+        self.jwk.clone()
     }
 }
 

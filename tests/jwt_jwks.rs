@@ -55,7 +55,7 @@ async fn every_default_algorithm_verifies_and_keys_load_lazily_once() {
         Algorithm::EdDSA,
     ]
     .into_iter()
-    .map(|alg| TestKey::generate(alg, &format!("k-{}", alg_name(alg))))
+    .map(|alg| TestKey::generate(alg, &format!("k-{}", alg.name())))
     .collect();
     let server = JwksServer::start(&keys.iter().collect::<Vec<_>>()).await;
     let verifier = verifier_for(&server).build().expect("verifier");
@@ -65,7 +65,7 @@ async fn every_default_algorithm_verifies_and_keys_load_lazily_once() {
         assert_eq!(at.principal().subject(), Some("user-42"));
         assert_eq!(at.principal().client_id(), Some("client-7"));
         assert_eq!(at.principal().issuer(), Some(server.issuer().as_str()));
-        assert!(at.scopes().contains("mcp:write"), "{:?}", alg_name(key.alg()));
+        assert!(at.scopes().contains("mcp:write"), "{:?}", key.alg().name());
     }
     assert_eq!(server.fetches(), 1, "one fetch serves every later token");
 }
@@ -563,8 +563,8 @@ async fn opt_in_algorithms_need_the_policy() {
         .expect("opt-in policy");
     for key in [&es384, &rs384, &ps512] {
         let t = token(key, &server);
-        let what = alg_name(key.alg());
-        expect_invalid(strict.verify(&t).await, &what);
+        let what = key.alg().name();
+        expect_invalid(strict.verify(&t).await, what);
         opted
             .verify(&t)
             .await

@@ -1,9 +1,28 @@
 //! Key policy and verification keys parsed once from a JWK Set.
+//!
+//! Each JWK is read into `jsonwebtoken`'s model of RFC 7517
+//! ([`jsonwebtoken::jwk::Jwk`]); the crate's key policy is applied on top, and
+//! the public key is then parsed once into an aws-lc-rs key. Two rules need the
+//! JWK's JSON object itself, because that model has no place for what they
+//! look at:
+//!
+//! - **private members**: the model keeps only public parameters, so
+//!   `{"kty":"RSA","n":"…","e":"AQAB","d":"…"}` reads as a public RSA key and
+//!   its `d` is dropped unseen. A key set that publishes private material is
+//!   broken (or leaking), and the key is refused ([`KeyError::Private`]);
+//! - **duplicate members**: the strict reader refuses
+//!   `{"kty":"EC","kty":"RSA",…}` before the model sees it (the model would
+//!   keep one of the two).
 
 use std::collections::HashMap;
 use std::fmt;
 
-use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
+use aws_lc_rs::signature::ParsedPublicKey;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, EllipticCurveKeyParameters, Jwk, KeyAlgorithm, KeyOperations,
+    OctetKeyPairParameters, PublicKeyUse, RSAKeyParameters,
+};
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use super::Algorithm;
@@ -17,13 +36,14 @@ pub const MIN_RSA_BITS: usize = 2048;
 
 /// Which algorithms keys may be used with. The default is
 /// {RS256, PS256, ES256, EdDSA}; RS384/RS512/PS384/PS512/ES384 are opt-in.
-/// HMAC algorithms and `none` can never be allowed: JWKS keys are public.
+/// HMAC algorithms and `none` cannot be named ([`Algorithm`] has no such
+/// variant): JWKS keys are public.
 ///
 /// ```
 /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
 /// let policy = KeyPolicy::default().allow(Algorithm::ES384);
 /// assert!(policy.allows(Algorithm::ES384));
-/// assert!(!policy.allows(Algorithm::HS256));
+/// assert!(!KeyPolicy::default().allows(Algorithm::RS512));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyPolicy {
@@ -53,7 +73,8 @@ impl KeyPolicy {
     /// A policy allowing exactly `algorithms`.
     ///
     /// # Panics
-    /// If the list is empty or names an HMAC algorithm.
+    /// If the list is empty (a verifier that accepts no algorithm is a
+    /// configuration mistake, found when the program starts).
     ///
     /// ```
     /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
@@ -72,19 +93,12 @@ impl KeyPolicy {
 
     /// Also allows `algorithm`.
     ///
-    /// # Panics
-    /// If `algorithm` is an HMAC algorithm (JWKS keys are public keys).
-    ///
     /// ```
     /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
     /// assert!(KeyPolicy::default().allow(Algorithm::PS512).allows(Algorithm::PS512));
     /// ```
     #[must_use]
     pub fn allow(mut self, algorithm: Algorithm) -> Self {
-        assert!(
-            verification_algorithm(algorithm).is_some(),
-            "{algorithm:?} is not an asymmetric signature algorithm and cannot verify JWKS-keyed tokens"
-        );
         if !self.allowed.contains(&algorithm) {
             self.allowed.push(algorithm);
         }
@@ -119,7 +133,9 @@ impl KeyPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// Not a JSON object, or a required member is missing or not a string.
+    /// Not a JSON object, not a JWK (RFC 7517: a member of the wrong type,
+    /// `kty` missing), or key material that is not canonical base64url or
+    /// of the wrong length.
     #[error("malformed JWK: {0}")]
     Malformed(&'static str),
     /// `kty: oct`: symmetric keys are never accepted from a key set.
@@ -175,51 +191,52 @@ impl fmt::Debug for VerifyingKey {
     }
 }
 
+/// Private-key members of RFC 7518 §6 (RSA, EC, OKP) and the `oct` secret.
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 impl VerifyingKey {
-    /// Parses a JWK under `policy`.
+    /// Parses a JWK (a JSON object) under `policy`.
     ///
     /// See [`VerifyingKey`] for an example.
     pub fn from_jwk(jwk: &Value, policy: &KeyPolicy) -> Result<Self, KeyError> {
         let obj = jwk.as_object().ok_or(KeyError::Malformed("not an object"))?;
-        let kty = str_member(obj, "kty")?.ok_or(KeyError::Malformed("kty missing"))?;
-        if kty == "oct" {
+        if obj.get("kty").is_some_and(|k| k == "oct") {
             return Err(KeyError::Symmetric);
         }
         if PRIVATE_MEMBERS.iter().any(|m| obj.contains_key(*m)) {
             return Err(KeyError::Private);
         }
-        if str_member(obj, "use")?.is_some_and(|u| u != "sig") {
+        let jwk = Jwk::deserialize(jwk).map_err(|_| KeyError::Malformed("not a JWK (RFC 7517)"))?;
+        if jwk
+            .common
+            .public_key_use
+            .as_ref()
+            .is_some_and(|u| *u != PublicKeyUse::Signature)
+        {
             return Err(KeyError::NotForSignatures);
         }
-        match obj.get("key_ops") {
-            None => {}
-            Some(Value::Array(ops)) if !ops.iter().all(Value::is_string) => {
-                return Err(KeyError::Malformed("key_ops"));
-            }
-            Some(Value::Array(ops)) if !ops.iter().any(|op| op == "verify") => {
-                return Err(KeyError::NotForSignatures);
-            }
-            Some(Value::Array(_)) => {}
-            Some(_) => return Err(KeyError::Malformed("key_ops")),
+        if jwk
+            .common
+            .key_operations
+            .as_ref()
+            .is_some_and(|ops| !ops.contains(&KeyOperations::Verify))
+        {
+            return Err(KeyError::NotForSignatures);
         }
-        let kid = str_member(obj, "kid")?.map(str::to_owned);
-        let declared = match str_member(obj, "alg")? {
-            Some(name) => Some(name.parse::<Algorithm>().map_err(|_| KeyError::Unsupported)?),
-            None => None,
-        };
-        let (bytes, family): (Vec<u8>, &[Algorithm]) = match kty {
-            "RSA" => (rsa_public_key_der(obj)?, &RSA_ALGS),
-            "EC" => match str_member(obj, "crv")? {
-                Some("P-256") => (ec_point(obj, 32)?, &[Algorithm::ES256]),
-                Some("P-384") => (ec_point(obj, 48)?, &[Algorithm::ES384]),
+        let declared = jwk.common.key_algorithm.map(algorithm_of).transpose()?;
+        let (bytes, family): (Vec<u8>, &[Algorithm]) = match &jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => (rsa_public_key_der(rsa)?, &RSA_ALGS),
+            AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                EllipticCurve::P256 => (ec_point(ec, 32)?, &[Algorithm::ES256]),
+                EllipticCurve::P384 => (ec_point(ec, 48)?, &[Algorithm::ES384]),
                 _ => return Err(KeyError::Unsupported),
             },
-            "OKP" => match str_member(obj, "crv")? {
-                Some("Ed25519") => (b64_member(obj, "x", Some(32))?, &[Algorithm::EdDSA]),
-                _ => return Err(KeyError::Unsupported),
-            },
+            AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                curve: EllipticCurve::Ed25519,
+                x,
+                ..
+            }) => (b64_member(x, "x", Some(32))?, &[Algorithm::EdDSA]),
+            // `oct` was refused above; `Other` is any other `kty`, or none.
             _ => return Err(KeyError::Unsupported),
         };
         let mut parsed = Vec::new();
@@ -227,14 +244,16 @@ impl VerifyingKey {
             if !policy.allows(alg) || declared.is_some_and(|d| d != alg) {
                 continue;
             }
-            let verification = verification_algorithm(alg).ok_or(KeyError::Unsupported)?;
-            let key = ParsedPublicKey::new(verification, &bytes).map_err(|_| KeyError::Rejected)?;
+            let key = ParsedPublicKey::new(alg.verification(), &bytes).map_err(|_| KeyError::Rejected)?;
             parsed.push((alg, key));
         }
         if parsed.is_empty() {
             return Err(KeyError::Unsupported);
         }
-        Ok(VerifyingKey { kid, parsed })
+        Ok(VerifyingKey {
+            kid: jwk.common.key_id,
+            parsed,
+        })
     }
 
     /// The key id (`kid`), if the JWK had one.
@@ -295,48 +314,36 @@ const RSA_ALGS: [Algorithm; 6] = [
     Algorithm::PS512,
 ];
 
-pub(crate) fn verification_algorithm(alg: Algorithm) -> Option<&'static dyn VerificationAlgorithm> {
-    Some(match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-        Algorithm::EdDSA => &signature::ED25519,
-        _ => return None,
+/// A JWK's declared `alg`: one of ours, or the key is not usable for
+/// verifying JWS (HMAC, encryption or unknown algorithms).
+fn algorithm_of(declared: KeyAlgorithm) -> Result<Algorithm, KeyError> {
+    Ok(match declared {
+        KeyAlgorithm::RS256 => Algorithm::RS256,
+        KeyAlgorithm::RS384 => Algorithm::RS384,
+        KeyAlgorithm::RS512 => Algorithm::RS512,
+        KeyAlgorithm::PS256 => Algorithm::PS256,
+        KeyAlgorithm::PS384 => Algorithm::PS384,
+        KeyAlgorithm::PS512 => Algorithm::PS512,
+        KeyAlgorithm::ES256 => Algorithm::ES256,
+        KeyAlgorithm::ES384 => Algorithm::ES384,
+        KeyAlgorithm::EdDSA => Algorithm::EdDSA,
+        _ => return Err(KeyError::Unsupported),
     })
 }
 
-fn str_member<'a>(
-    obj: &'a serde_json::Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<&'a str>, KeyError> {
-    match obj.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(KeyError::Malformed(name)),
-    }
-}
-
-fn b64_member(
-    obj: &serde_json::Map<String, Value>,
-    name: &'static str,
-    len: Option<usize>,
-) -> Result<Vec<u8>, KeyError> {
-    let s = str_member(obj, name)?.ok_or(KeyError::Malformed(name))?;
-    let bytes = b64::decode(s.as_bytes()).ok_or(KeyError::Malformed(name))?;
+/// Key material: canonical unpadded base64url (the crate's one decoder), of
+/// `len` bytes when given.
+fn b64_member(text: &str, name: &'static str, len: Option<usize>) -> Result<Vec<u8>, KeyError> {
+    let bytes = b64::decode(text.as_bytes()).ok_or(KeyError::Malformed(name))?;
     if len.is_some_and(|l| l != bytes.len()) {
         return Err(KeyError::Malformed(name));
     }
     Ok(bytes)
 }
 
-fn ec_point(obj: &serde_json::Map<String, Value>, coordinate_len: usize) -> Result<Vec<u8>, KeyError> {
-    let x = b64_member(obj, "x", Some(coordinate_len))?;
-    let y = b64_member(obj, "y", Some(coordinate_len))?;
+fn ec_point(ec: &EllipticCurveKeyParameters, coordinate_len: usize) -> Result<Vec<u8>, KeyError> {
+    let x = b64_member(&ec.x, "x", Some(coordinate_len))?;
+    let y = b64_member(&ec.y, "y", Some(coordinate_len))?;
     let mut point = Vec::with_capacity(1 + 2 * coordinate_len);
     point.push(0x04);
     point.extend_from_slice(&x);
@@ -345,9 +352,9 @@ fn ec_point(obj: &serde_json::Map<String, Value>, coordinate_len: usize) -> Resu
 }
 
 /// DER `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
-fn rsa_public_key_der(obj: &serde_json::Map<String, Value>) -> Result<Vec<u8>, KeyError> {
-    let n = b64_member(obj, "n", None)?;
-    let e = b64_member(obj, "e", None)?;
+fn rsa_public_key_der(rsa: &RSAKeyParameters) -> Result<Vec<u8>, KeyError> {
+    let n = b64_member(&rsa.n, "n", None)?;
+    let e = b64_member(&rsa.e, "e", None)?;
     let n = strip_leading_zeros(&n);
     let e = strip_leading_zeros(&e);
     if n.is_empty() || e.is_empty() {
@@ -619,7 +626,8 @@ mod tests {
             Err(KeyError::NotForSignatures)
         );
         assert_eq!(with_ops(json!(["sign, verify"])), Err(KeyError::NotForSignatures));
-        assert_eq!(with_ops(json!("verify")), Err(KeyError::Malformed("key_ops")));
+        assert!(matches!(with_ops(json!("verify")), Err(KeyError::Malformed(_))));
+        assert!(matches!(with_ops(json!([1])), Err(KeyError::Malformed(_))));
     }
 
     #[test]
@@ -662,8 +670,53 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "cannot verify JWKS-keyed tokens")]
-    fn hmac_can_never_be_allowed() {
-        let _ = KeyPolicy::default().allow(Algorithm::HS256);
+    fn private_members_are_seen_although_the_jwk_model_drops_them() {
+        let p = KeyPolicy::default();
+        for member in PRIVATE_MEMBERS {
+            let mut jwk = rsa_jwk(KeySize::Rsa2048);
+            jwk[member] = "AQAB".into();
+            assert_eq!(
+                VerifyingKey::from_jwk(&jwk, &p).unwrap_err(),
+                KeyError::Private,
+                "{member}"
+            );
+        }
+        let ed = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "d": "AA"});
+        assert_eq!(VerifyingKey::from_jwk(&ed, &p).unwrap_err(), KeyError::Private);
+    }
+
+    #[test]
+    fn curves_and_key_types_outside_the_policy_are_unsupported() {
+        let p = KeyPolicy::default();
+        let x = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+        for jwk in [
+            json!({"kty": "OKP", "crv": "X25519", "x": x}),
+            json!({"kty": "OKP", "crv": "P-256", "x": x}),
+            json!({"kty": "EC", "crv": "Ed25519", "x": x, "y": x}),
+            json!({"kty": "EC", "crv": "P-521", "x": x, "y": x}),
+            json!({"kty": "EC", "crv": "secp256k1", "x": x, "y": x}),
+            json!({"kty": "AKP", "alg": "ML-DSA-44", "pub": x}),
+            json!({"crv": "Ed25519", "x": x}),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "ES256K"}),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": "RSA-OAEP"}),
+        ] {
+            assert_eq!(
+                VerifyingKey::from_jwk(&jwk, &p).unwrap_err(),
+                KeyError::Unsupported,
+                "{jwk}"
+            );
+        }
+        for jwk in [
+            json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": 7}),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": x, "use": ["sig"]}),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": x, "alg": 1}),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": format!("{x}=")}),
+            json!({"kty": "OKP", "crv": "Ed25519", "x": &x[..40]}),
+        ] {
+            assert!(
+                matches!(VerifyingKey::from_jwk(&jwk, &p), Err(KeyError::Malformed(_))),
+                "{jwk}"
+            );
+        }
     }
 }
