@@ -7,8 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::jwt::Profile;
 use crate::jwt::claims::ClaimRules;
+use crate::jwt::jws::Unverified;
+use crate::jwt::{KeyPolicy, KeySet, Profile};
 use crate::mcp::McpScopePolicy;
 use crate::{AccessToken, InvalidToken, Scopes, discovery, fetch, introspection, time};
 
@@ -18,6 +19,15 @@ pub const ISSUER: &str = "https://as.example";
 pub const AUDIENCE: &str = "https://rs.example/mcp";
 /// The fixed clock, in seconds since the Unix epoch.
 pub const NOW: u64 = 1_800_000_000;
+
+fn claim_rules(profile: Profile) -> ClaimRules {
+    ClaimRules {
+        issuer: Arc::from(ISSUER),
+        audiences: vec![AUDIENCE.to_owned()],
+        profile,
+        leeway: time::DEFAULT_LEEWAY,
+    }
+}
 
 fn now() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(NOW)
@@ -31,14 +41,31 @@ fn now() -> SystemTime {
 /// assert!(jwt_claims(b"{}", true, Default::default()).is_err());
 /// ```
 pub fn jwt_claims(payload: &[u8], at_jwt: bool, profile: Profile) -> Result<AccessToken, InvalidToken> {
-    let rules = ClaimRules {
-        issuer: Arc::from(ISSUER),
-        audiences: vec![AUDIENCE.to_owned()],
-        profile,
-        leeway: time::DEFAULT_LEEWAY,
-    };
-    rules
+    claim_rules(profile)
         .check(at_jwt, payload.to_vec(), now())
+        .map(|checked| checked.token)
+}
+
+/// A compact JWT verified as [`JwtVerifier`](crate::jwt::JwtVerifier) verifies
+/// it once its issuer's keys are loaded: pre-checks, the key by `kid`, the
+/// signature, the claims (RFC 9068 profile, [`ISSUER`], [`AUDIENCE`], leeway
+/// 60 s) at the real clock, so that another JWT library can be asked about the
+/// same token at the same time.
+///
+/// ```
+/// use tower_bearer::fuzzing::verify_jwt;
+/// use tower_bearer::{InvalidToken, jwt::{KeyPolicy, KeySet}};
+/// assert_eq!(verify_jwt("a.b.c", &KeySet::default(), &KeyPolicy::default()).unwrap_err(), InvalidToken::Malformed);
+/// ```
+pub fn verify_jwt(token: &str, keys: &KeySet, policy: &KeyPolicy) -> Result<AccessToken, InvalidToken> {
+    let unverified = Unverified::parse(token, policy)?;
+    unverified.verify_signature(keys)?;
+    claim_rules(Profile::Rfc9068)
+        .check(
+            unverified.at_jwt(),
+            unverified.decode_payload()?,
+            SystemTime::now(),
+        )
         .map(|checked| checked.token)
 }
 

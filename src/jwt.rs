@@ -43,7 +43,7 @@ mod algorithm;
 pub(crate) mod claims;
 pub(crate) mod json;
 mod jwks;
-mod jws;
+pub(crate) mod jws;
 mod key;
 mod verifier;
 

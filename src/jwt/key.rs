@@ -13,6 +13,10 @@
 //! - **duplicate members**: the strict reader refuses
 //!   `{"kty":"EC","kty":"RSA",…}` before the model sees it (the model would
 //!   keep one of the two).
+//!
+//! The model holds key material as base64url text (`n`, `e`, `x`, `y`): its
+//! decoding (canonical only, exact coordinate lengths), the RSA strength checks
+//! and the DER the aws-lc-rs parser takes are this module's.
 
 use std::collections::HashMap;
 use std::fmt;
