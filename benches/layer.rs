@@ -40,12 +40,10 @@ fn layer_overhead(c: &mut Criterion) {
             .issuer(issuer.issuer())
             .audience(AUDIENCE)
             .jwks_uri(issuer.jwks_uri());
-        let builder = if cache {
-            builder.verified_token_cache(10_000)
-        } else {
-            builder
-        };
-        let v = builder.build().unwrap();
+        let v = builder
+            .verified_token_cache(if cache { 10_000 } else { 0 })
+            .build()
+            .unwrap();
         rt.block_on(v.verify(&token)).unwrap();
         v
     };

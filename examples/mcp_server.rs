@@ -33,7 +33,7 @@ use serde_json::json;
 use tower::ServiceBuilder;
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::introspection::IntrospectionVerifier;
-use tower_bearer::jwt::{JwtVerifier, JwtVerifierBuilder};
+use tower_bearer::jwt::JwtVerifier;
 use tower_bearer::mcp::{BindingPolicy, McpScopeLayer, McpScopePolicy, McpSessionLayer};
 use tower_bearer::metadata::ProtectedResourceMetadata;
 use tower_bearer::origin::OriginLayer;
@@ -85,8 +85,8 @@ struct Args {
     #[arg(long, env = "TB_OPAQUE_TOKENS")]
     opaque_tokens: bool,
     /// Cache verified JWTs (by SHA-256 of the token) so repeated tokens skip the
-    /// signature check; 0 turns it off. A key removed from the issuer's set then
-    /// keeps its cached tokens valid for up to 5 minutes.
+    /// signature check; 0 turns it off. A cached token is honoured only while the
+    /// issuer's key set still holds the key that verified it.
     #[arg(long, env = "TB_VERIFIED_TOKEN_CACHE", default_value_t = 10_000)]
     verified_token_cache: u64,
     /// Who may use an MCP session: `issuer-subject-or-client` (default: the
@@ -254,8 +254,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .opaque_tokens(args.opaque_tokens)
                 .start()
                 .await?;
-            let jwt =
-                with_token_cache(dev.jwt_verifier_builder(&audience), args.verified_token_cache).build()?;
+            let jwt = dev
+                .jwt_verifier_builder(&audience)
+                .verified_token_cache(args.verified_token_cache)
+                .build()?;
             let verifier: Arc<dyn DynTokenVerifier> = if args.opaque_tokens {
                 let introspection = IntrospectionVerifier::builder()
                     .endpoint(dev.introspection_endpoint())
@@ -380,7 +382,7 @@ async fn verifier_for(
             Some(uri) => builder.jwks_uri(uri),
             None => builder.discover(),
         };
-        with_token_cache(builder, args.verified_token_cache).build()
+        builder.verified_token_cache(args.verified_token_cache).build()
     };
     let Some(endpoint) = &args.introspection_endpoint else {
         return Ok(Arc::new(jwt()?));
@@ -399,14 +401,6 @@ async fn verifier_for(
         Some(_) => Arc::new(ShapeRouter::new(jwt()?, introspection)),
         None => Arc::new(introspection),
     })
-}
-
-fn with_token_cache(builder: JwtVerifierBuilder, capacity: u64) -> JwtVerifierBuilder {
-    if capacity == 0 {
-        builder
-    } else {
-        builder.verified_token_cache(capacity)
-    }
 }
 
 fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &str, opaque: bool) {

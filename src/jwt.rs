@@ -16,6 +16,11 @@
 //!    RFC 9068 profile ([`Profile`]). Claims must be JSON numbers/strings of the
 //!    right type, with no duplicate member.
 //!
+//! Verified tokens are cached (keyed by SHA-256 of the token; on by default,
+//! [`DEFAULT_VERIFIED_TOKEN_CACHE`] entries): a hit skips the signature, checks
+//! the clock again and needs the issuer's current key set to still hold the
+//! key that verified it.
+//!
 //! Key sets are cached per issuer (see [`JwtVerifierBuilder`] for the knobs):
 //! fresh for the response's `max-age` clamped to [1 min, 24 h] (default 10 min),
 //! refreshed in the background before expiry; an unknown `kid` causes one
@@ -51,4 +56,7 @@ pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use claims::Profile;
 pub use jws::{MAX_KIDLESS_KEYS, VerifiedJws, verify_jws};
 pub use key::{KeyError, KeyPolicy, KeySet, MAX_KEYS, MIN_RSA_BITS, VerifyingKey};
-pub use verifier::{BuildError, Issuer, JwtVerifier, JwtVerifierBuilder, MAX_VERIFIED_TOKEN_TTL};
+pub use verifier::{
+    BuildError, DEFAULT_VERIFIED_TOKEN_CACHE, Issuer, JwtVerifier, JwtVerifierBuilder, MAX_CACHED_TOKEN_LEN,
+    MAX_VERIFIED_TOKEN_TTL,
+};

@@ -1,12 +1,18 @@
-//! The optional verified-token cache of `JwtVerifier`: what it answers without
-//! waiting (`verify_now`), that refused tokens never enter it, and that a cached
-//! token is checked against the clock again, directly and through the layer.
+//! The verified-token cache of `JwtVerifier` (on by default): what it answers
+//! without waiting (`verify_now`), that refused tokens never enter it, that a
+//! cached token is checked against the clock again, directly and through the
+//! layer, that a key dropped from the issuer's set takes its cached tokens with
+//! it, and that the cache stays bounded.
+
+mod support_jwks;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
 use serde_json::{Value, json};
+use support_jwks::{JwksServer, TestKey, access_token_claims, verifier_for};
+use tower_bearer::jwt::{Algorithm, MAX_CACHED_TOKEN_LEN};
 use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, TokenVerifierLayer, VerifyError};
 
@@ -32,18 +38,20 @@ async fn verified_tokens_are_at_hand_only_with_the_cache() {
     let issuer = DevIssuer::start().await.unwrap();
     let token = issuer.token("alice", "app", "mcp:read", AUDIENCE);
 
-    let uncached = issuer.jwt_verifier(AUDIENCE);
+    let uncached = issuer
+        .jwt_verifier_builder(AUDIENCE)
+        .no_verified_token_cache()
+        .build()
+        .unwrap();
     assert_eq!(subject(uncached.verify(&token).await), "alice");
     assert!(
         uncached.verify_now(&token).is_none(),
         "no cache: always the async path"
     );
+    assert_eq!(uncached.cached_tokens(), 0);
 
-    let cached = issuer
-        .jwt_verifier_builder(AUDIENCE)
-        .verified_token_cache(100)
-        .build()
-        .unwrap();
+    // The default verifier caches.
+    let cached = issuer.jwt_verifier(AUDIENCE);
     assert!(cached.verify_now(&token).is_none(), "not verified yet");
     let verified = cached.verify(&token).await.unwrap();
     let at_hand = cached
@@ -148,4 +156,129 @@ async fn the_layer_refuses_a_cached_token_once_it_expires() {
         res.headers()["www-authenticate"],
         r#"Bearer error="invalid_token", error_description="token expired", resource_metadata="https://rs.example/.well-known/oauth-protected-resource""#
     );
+}
+
+/// `key` signs an access token for `server`'s issuer.
+fn signed(key: &TestKey, server: &JwksServer) -> String {
+    key.token(&access_token_claims(&server.issuer()))
+}
+
+#[tokio::test]
+async fn a_key_dropped_by_a_refetch_takes_its_cached_tokens_with_it() {
+    let old = TestKey::generate(Algorithm::ES256, "old");
+    let new = TestKey::generate(Algorithm::ES256, "new");
+    let server = JwksServer::start(&[&old]).await;
+    let verifier = verifier_for(&server).build().unwrap();
+    let old_token = signed(&old, &server);
+    verifier.verify(&old_token).await.unwrap();
+    assert!(verifier.verify_now(&old_token).unwrap().is_ok(), "cached");
+
+    // The issuer retires the old key; a token of the new key makes the
+    // verifier fetch the new set.
+    server.rotate(&[&new]);
+    verifier.verify(&signed(&new, &server)).await.unwrap();
+    assert_eq!(server.fetches(), 2);
+
+    assert!(
+        verifier.verify_now(&old_token).is_none(),
+        "the cached token of a dropped key must be verified again"
+    );
+    assert_eq!(
+        verifier.verify(&old_token).await.unwrap_err(),
+        VerifyError::from(InvalidToken::UnknownKey)
+    );
+    assert!(
+        verifier.verify_now(&old_token).is_none(),
+        "a refused token is not cached"
+    );
+}
+
+#[tokio::test]
+async fn a_key_that_stays_keeps_its_cached_tokens() {
+    let kept = TestKey::generate(Algorithm::ES256, "kept");
+    let added = TestKey::generate(Algorithm::ES256, "added");
+    let server = JwksServer::start(&[&kept]).await;
+    let verifier = verifier_for(&server).build().unwrap();
+    let kept_token = signed(&kept, &server);
+    verifier.verify(&kept_token).await.unwrap();
+
+    server.rotate(&[&added, &kept]);
+    verifier.verify(&signed(&added, &server)).await.unwrap();
+    assert_eq!(server.fetches(), 2);
+    assert!(
+        verifier.verify_now(&kept_token).unwrap().is_ok(),
+        "the new set still holds the key: still a hit"
+    );
+}
+
+#[tokio::test]
+async fn a_key_dropped_at_the_scheduled_refresh_takes_its_cached_tokens_with_it() {
+    let old = TestKey::generate(Algorithm::ES256, "old");
+    let new = TestKey::generate(Algorithm::ES256, "new");
+    let server = JwksServer::start(&[&old]).await;
+    // The key set is fresh for one second, so a refresh is due within it.
+    let second = Duration::from_secs(1);
+    let verifier = verifier_for(&server)
+        .jwks_ttl(second, second, second)
+        .build()
+        .unwrap();
+    let old_token = signed(&old, &server);
+    verifier.verify(&old_token).await.unwrap();
+    server.rotate(&[&new]);
+
+    // No token of the new key comes: only the scheduled refresh learns the
+    // new set. Within a bounded number of tries the cached token is refused.
+    let mut verdict = verifier.verify(&old_token).await;
+    for _ in 0..100 {
+        if verdict.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        verdict = verifier.verify(&old_token).await;
+    }
+    assert_eq!(verdict.unwrap_err(), VerifyError::from(InvalidToken::UnknownKey));
+    assert!(server.fetches() >= 2);
+}
+
+#[tokio::test]
+async fn the_cache_stays_bounded_under_a_flood_of_distinct_valid_tokens() {
+    let key = TestKey::generate(Algorithm::ES256, "k");
+    let server = JwksServer::start(&[&key]).await;
+    let verifier = verifier_for(&server).verified_token_cache(100).build().unwrap();
+    for i in 0..1000 {
+        let mut claims = access_token_claims(&server.issuer());
+        claims["sub"] = json!(format!("user-{i}"));
+        verifier.verify(&key.token(&claims)).await.unwrap();
+    }
+    let held = verifier.cached_tokens();
+    assert!(held > 0 && held <= 100, "{held} entries for a capacity of 100");
+
+    // The default capacity (DEFAULT_VERIFIED_TOKEN_CACHE) holds all of them.
+    let default = verifier_for(&server).build().unwrap();
+    for i in 0..1000 {
+        let mut claims = access_token_claims(&server.issuer());
+        claims["sub"] = json!(format!("user-{i}"));
+        default.verify(&key.token(&claims)).await.unwrap();
+    }
+    assert_eq!(default.cached_tokens(), 1000);
+}
+
+#[tokio::test]
+async fn a_long_token_is_verified_every_time() {
+    let key = TestKey::generate(Algorithm::ES256, "k");
+    let server = JwksServer::start(&[&key]).await;
+    let verifier = verifier_for(&server).build().unwrap();
+    let mut claims = access_token_claims(&server.issuer());
+    claims["padding"] = json!("x".repeat(MAX_CACHED_TOKEN_LEN));
+    let long = key.token(&claims);
+    assert!(long.len() > MAX_CACHED_TOKEN_LEN);
+    for _ in 0..2 {
+        verifier.verify(&long).await.unwrap();
+        assert!(verifier.verify_now(&long).is_none(), "a long token was cached");
+    }
+    assert_eq!(verifier.cached_tokens(), 0);
+
+    let short = signed(&key, &server);
+    verifier.verify(&short).await.unwrap();
+    assert_eq!(verifier.cached_tokens(), 1);
 }

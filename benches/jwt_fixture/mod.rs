@@ -44,11 +44,10 @@ impl Fixture {
 pub fn fixture(rt: &tokio::runtime::Runtime, alg: Algorithm, cache: bool) -> Fixture {
     let key = TestKey::generate(alg, "bench-key");
     let server = rt.block_on(JwksServer::start(&[&key]));
-    let mut builder = verifier_for(&server);
-    if cache {
-        builder = builder.verified_token_cache(10_000);
-    }
-    let verifier = builder.build().expect("bench verifier");
+    let verifier = verifier_for(&server)
+        .verified_token_cache(if cache { 10_000 } else { 0 })
+        .build()
+        .expect("bench verifier");
     rt.block_on(verifier.prefetch()).expect("keys load");
     let token = key.token(&access_token_claims(&server.issuer()));
     rt.block_on(verifier.verify(&token))

@@ -83,9 +83,9 @@ struct State {
 }
 
 impl State {
-    fn usable(&self, now: Instant, max_stale: Duration) -> Option<Arc<KeySet>> {
+    fn usable(&self, now: Instant, max_stale: Duration) -> Option<&Arc<KeySet>> {
         self.keys
-            .clone()
+            .as_ref()
             .filter(|_| time::within(now, self.fresh_until, max_stale))
     }
 }
@@ -136,7 +136,7 @@ impl KeyCache {
                 .filter(|(at, _)| time::within(now, *at, self.settings.failure_backoff))
                 .map(|(_, e)| e.clone());
             (
-                st.usable(now, self.settings.max_stale),
+                st.usable(now, self.settings.max_stale).cloned(),
                 st.attempts,
                 now >= st.refresh_at,
                 recent_failure,
@@ -156,15 +156,36 @@ impl KeyCache {
             let st = self.read();
             if st.attempts != attempts {
                 // Someone fetched while we waited: share their outcome.
-                return st.usable(Instant::now(), self.settings.max_stale).ok_or_else(|| {
-                    st.last_failure
-                        .as_ref()
-                        .map(|(_, e)| e.clone())
-                        .unwrap_or_else(|| self.unavailable("no usable keys".into()))
-                });
+                return st
+                    .usable(Instant::now(), self.settings.max_stale)
+                    .cloned()
+                    .ok_or_else(|| {
+                        st.last_failure
+                            .as_ref()
+                            .map(|(_, e)| e.clone())
+                            .unwrap_or_else(|| self.unavailable("no usable keys".into()))
+                    });
             }
         }
         self.fetch_and_store().await
+    }
+
+    /// Whether a token verified by the key `fingerprint` of the set
+    /// `verified_by` may still be taken from the verified-token cache: the
+    /// current set must be usable, hold that key, and not be due for a refresh
+    /// (the uncached path, which starts the refresh, runs instead). Never waits.
+    pub(crate) fn still_vouches(
+        &self,
+        verified_by: &Arc<KeySet>,
+        fingerprint: &[u8; 32],
+        now: Instant,
+    ) -> bool {
+        let st = self.read();
+        if now >= st.refresh_at {
+            return false;
+        }
+        st.usable(now, self.settings.max_stale)
+            .is_some_and(|current| Arc::ptr_eq(current, verified_by) || current.holds(fingerprint))
     }
 
     /// After a token named a key that `seen` lacks: refetch once (single-flight)

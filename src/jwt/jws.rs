@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::Algorithm;
 use super::claims::is_at_jwt;
 use super::json::{self, Name, Unique};
-use super::key::{KeyPolicy, KeySet};
+use super::key::{KeyPolicy, KeySet, VerifyingKey};
 use crate::InvalidToken;
 use crate::b64;
 use crate::extract::MAX_TOKEN_LEN;
@@ -207,13 +207,15 @@ impl<'a> Unverified<'a> {
     /// that many signature checks. Header `jwk`, `jku`, `x5u` and `x5c` are never
     /// used to find a key. [`InvalidToken::UnknownKey`] means no key of the set
     /// could be tried (the set may need a refetch).
-    pub(crate) fn verify_signature(&self, keys: &KeySet) -> Result<(), InvalidToken> {
+    pub(crate) fn verify_signature<'k>(&self, keys: &'k KeySet) -> Result<&'k VerifyingKey, InvalidToken> {
         // The longest signature of an allowed algorithm is RSA-8192's 1024 bytes.
         let mut buf = [MaybeUninit::uninit(); 1024];
         let signature = b64::decode_into(self.signature_b64, &mut buf).ok_or(InvalidToken::Malformed)?;
         if let Some(kid) = self.kid() {
             let key = keys.get(kid).ok_or(InvalidToken::UnknownKey)?;
-            return key.verify(self.algorithm, self.signing_input, signature);
+            return key
+                .verify(self.algorithm, self.signing_input, signature)
+                .map(|()| key);
         }
         let candidates = || keys.iter().filter(|k| k.supports(self.algorithm));
         if candidates().nth(MAX_KIDLESS_KEYS).is_some() {
@@ -221,7 +223,9 @@ impl<'a> Unverified<'a> {
         }
         let mut result = Err(InvalidToken::UnknownKey);
         for key in candidates() {
-            result = key.verify(self.algorithm, self.signing_input, signature);
+            result = key
+                .verify(self.algorithm, self.signing_input, signature)
+                .map(|()| key);
             if result.is_ok() {
                 break;
             }

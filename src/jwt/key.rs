@@ -184,6 +184,8 @@ pub enum KeyError {
 pub struct VerifyingKey {
     kid: Option<String>,
     parsed: Vec<(Algorithm, ParsedPublicKey)>,
+    /// SHA-256 of the public key material: the same key in a later set.
+    fingerprint: [u8; 32],
 }
 
 impl fmt::Debug for VerifyingKey {
@@ -257,7 +259,13 @@ impl VerifyingKey {
         Ok(VerifyingKey {
             kid: jwk.common.key_id,
             parsed,
+            fingerprint: crate::digest::sha256(&bytes),
         })
+    }
+
+    /// SHA-256 of the key material (the same key, whatever its `kid`).
+    pub(crate) fn fingerprint(&self) -> &[u8; 32] {
+        &self.fingerprint
     }
 
     /// The key id (`kid`), if the JWK had one.
@@ -504,6 +512,11 @@ impl KeySet {
             return Err(KeyError::Set("no usable key"));
         }
         Ok(KeySet::new(parsed))
+    }
+
+    /// Whether the set holds the key with this [`VerifyingKey::fingerprint`].
+    pub(crate) fn holds(&self, fingerprint: &[u8; 32]) -> bool {
+        self.keys.iter().any(|k| k.fingerprint == *fingerprint)
     }
 
     /// The key with this `kid`.

@@ -9,13 +9,22 @@ use moka::Expiry;
 use super::claims::{ClaimRules, Profile};
 use super::jwks::{CacheSettings, KeyCache, KeySource};
 use super::jws::Unverified;
-use super::key::KeyPolicy;
+use super::key::{KeyPolicy, KeySet};
 use crate::digest::sha256;
 use crate::fetch;
 use crate::{AccessToken, InvalidToken, TokenVerifier, Unavailable, VerifyError};
 
-/// Longest time a verified token is kept in the optional verified-token cache.
+/// Longest time a verified token is kept in the verified-token cache.
 pub const MAX_VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+/// Entries of the verified-token cache unless configured
+/// ([`JwtVerifierBuilder::verified_token_cache`]).
+pub const DEFAULT_VERIFIED_TOKEN_CACHE: u64 = 4096;
+
+/// Tokens longer than this are verified every time, never cached: an entry
+/// holds its token's claims, so this bounds the cache's memory (about
+/// 5 KiB per entry at most; 20 MiB for the default capacity).
+pub const MAX_CACHED_TOKEN_LEN: usize = 4096;
 
 /// Verifies JWT access tokens against the keys of one or more issuers.
 ///
@@ -56,6 +65,10 @@ struct Cached {
     issuer: usize,
     expires_at: SystemTime,
     not_before: Option<SystemTime>,
+    /// The key set and the key that verified the signature: a hit needs the
+    /// issuer's current set to still hold that key.
+    keys: Arc<KeySet>,
+    fingerprint: [u8; 32],
 }
 
 impl fmt::Debug for JwtVerifier {
@@ -96,6 +109,24 @@ impl JwtVerifier {
         Ok(())
     }
 
+    /// How many verified tokens the cache holds now (0 without a cache).
+    ///
+    /// ```
+    /// let verifier = tower_bearer::jwt::JwtVerifier::builder()
+    ///     .issuer("https://auth.example.com")
+    ///     .audience("https://api.example.com/mcp")
+    ///     .discover()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(verifier.cached_tokens(), 0);
+    /// ```
+    pub fn cached_tokens(&self) -> u64 {
+        self.inner.token_cache.as_ref().map_or(0, |cache| {
+            cache.run_pending_tasks();
+            cache.entry_count()
+        })
+    }
+
     fn select_issuer(&self, token: &Unverified<'_>) -> Result<usize, InvalidToken> {
         let issuers = &self.inner.issuers;
         if issuers.len() == 1 {
@@ -118,7 +149,10 @@ impl JwtVerifier {
             .ok_or(InvalidToken::Issuer)
     }
 
-    /// A token from the verified-token cache, checked against the clock again.
+    /// A token from the verified-token cache, checked against the clock again,
+    /// while the key that verified it is still in its issuer's current, fresh
+    /// key set (an entry whose key is gone is dropped: the token is verified
+    /// again, and refused).
     fn cache_hit(
         &self,
         cache: &moka::sync::Cache<[u8; 32], Cached>,
@@ -126,7 +160,15 @@ impl JwtVerifier {
         now: SystemTime,
     ) -> Option<Result<AccessToken, VerifyError>> {
         let hit = cache.get(key)?;
-        let rules = &self.inner.issuers[hit.issuer].rules;
+        let issuer = &self.inner.issuers[hit.issuer];
+        if !issuer
+            .keys
+            .still_vouches(&hit.keys, &hit.fingerprint, tokio::time::Instant::now())
+        {
+            cache.invalidate(key);
+            return None;
+        }
+        let rules = &issuer.rules;
         Some(
             rules
                 .check_times(hit.expires_at, hit.not_before, None, now)
@@ -140,13 +182,18 @@ impl JwtVerifier {
         let index = self.select_issuer(&unverified)?;
         let issuer = &self.inner.issuers[index];
         let keys = issuer.keys.keys().await?;
-        match unverified.verify_signature(&keys) {
+        let first = unverified.verify_signature(&keys).map(|key| *key.fingerprint());
+        let (keys, fingerprint) = match first {
+            Ok(fingerprint) => (keys, fingerprint),
             Err(InvalidToken::UnknownKey) => match issuer.keys.refetch_for_unknown_key(&keys).await? {
-                Some(fresh) => unverified.verify_signature(&fresh)?,
+                Some(fresh) => {
+                    let fingerprint = *unverified.verify_signature(&fresh)?.fingerprint();
+                    (fresh, fingerprint)
+                }
                 None => return Err(InvalidToken::UnknownKey.into()),
             },
-            other => other?,
-        }
+            Err(error) => return Err(error.into()),
+        };
         let payload = unverified.decode_payload()?;
         let checked = issuer.rules.check(unverified.at_jwt(), payload, now)?;
         let expires_at = checked.token.expires_at().unwrap_or(now);
@@ -157,6 +204,8 @@ impl JwtVerifier {
                 issuer: index,
                 expires_at,
                 not_before: checked.not_before,
+                keys,
+                fingerprint,
             },
         ))
     }
@@ -173,9 +222,11 @@ impl TokenVerifier for JwtVerifier {
             return hit;
         }
         let (_, cached) = self.verify_uncached(token, now).await?;
-        let token = cached.token.clone();
-        cache.insert(key, cached);
-        Ok(token)
+        let verified = cached.token.clone();
+        if token.len() <= MAX_CACHED_TOKEN_LEN {
+            cache.insert(key, cached);
+        }
+        Ok(verified)
     }
 
     /// A hit in the verified-token cache (when it is on), checked against the clock.
@@ -503,11 +554,18 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// Caches verified tokens (keyed by SHA-256 of the token, never the token)
-    /// for up to [`MAX_VERIFIED_TOKEN_TTL`] or their expiry, bounded to
-    /// `capacity` entries. A hit skips the signature check and re-checks
-    /// `exp`/`nbf`. Off by default: a key removed from the issuer's set keeps
-    /// its cached tokens valid for up to five minutes.
+    /// Entries of the verified-token cache (default
+    /// [`DEFAULT_VERIFIED_TOKEN_CACHE`]; 0 turns it off, as
+    /// [`no_verified_token_cache`](Self::no_verified_token_cache) does).
+    ///
+    /// The cache is keyed by SHA-256 of the token (never the token). A hit
+    /// skips the signature check and checks `exp`/`nbf` against the clock
+    /// again. An entry lives until the token expires, at most
+    /// [`MAX_VERIFIED_TOKEN_TTL`], and is honoured only while the issuer's
+    /// current key set still holds the key that verified it and is not due
+    /// for a refresh: when a refresh drops a key, every token it verified is
+    /// verified again at its next use (and refused). Tokens longer than
+    /// [`MAX_CACHED_TOKEN_LEN`] are not cached, so memory stays bounded.
     ///
     /// ```
     /// let _ = tower_bearer::jwt::JwtVerifier::builder().verified_token_cache(10_000);
@@ -515,6 +573,15 @@ impl JwtVerifierBuilder {
     pub fn verified_token_cache(mut self, capacity: u64) -> Self {
         self.token_cache = Some(capacity);
         self
+    }
+
+    /// Verifies every token in full, every time.
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::JwtVerifier::builder().no_verified_token_cache();
+    /// ```
+    pub fn no_verified_token_cache(self) -> Self {
+        self.verified_token_cache(0)
     }
 
     /// Checks the configuration and builds the verifier. No I/O happens here.
@@ -567,7 +634,8 @@ impl JwtVerifierBuilder {
                 keys: Arc::new(keys),
             });
         }
-        let token_cache = self.token_cache.map(|capacity| {
+        let capacity = self.token_cache.unwrap_or(DEFAULT_VERIFIED_TOKEN_CACHE);
+        let token_cache = (capacity > 0).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(UntilExpiry)
