@@ -170,21 +170,28 @@ impl KeyCache {
         self.fetch_and_store().await
     }
 
-    /// Whether a token verified by the key `fingerprint` of the set
-    /// `verified_by` may still be taken from the verified-token cache: the
-    /// current set must be usable, hold that key, and not be due for a refresh
-    /// (the uncached path, which starts the refresh, runs instead). Never waits.
-    pub(crate) fn still_vouches(
-        &self,
-        verified_by: &Arc<KeySet>,
-        fingerprint: &[u8; 32],
-        now: Instant,
-    ) -> bool {
+    /// Until when a token verified with `keys` may be served from the
+    /// verified-token cache: while `keys` is the current set, until its refresh
+    /// is due or it becomes unusable, whichever comes first; `None` when `keys`
+    /// is no longer current or the refresh is already due (then nothing is
+    /// cached). Never waits.
+    pub(crate) fn vouches_until(&self, keys: &Arc<KeySet>) -> Option<Instant> {
         let st = self.read();
-        if now >= st.refresh_at {
-            return false;
-        }
-        st.usable(now, self.settings.max_stale)
+        let current = st.keys.as_ref().is_some_and(|current| Arc::ptr_eq(current, keys));
+        let until = st
+            .refresh_at
+            .min(time::deadline(st.fresh_until, self.settings.max_stale));
+        (current && Instant::now() < until).then_some(until)
+    }
+
+    /// Whether the current set still holds the key `fingerprint` that verified
+    /// a token with the set `verified_by` (a refetch for an unknown `kid` may
+    /// have replaced the set before the entry expired). No clock read: the
+    /// entry itself expires at [`vouches_until`](Self::vouches_until).
+    pub(crate) fn still_holds(&self, verified_by: &Arc<KeySet>, fingerprint: &[u8; 32]) -> bool {
+        let st = self.read();
+        st.keys
+            .as_ref()
             .is_some_and(|current| Arc::ptr_eq(current, verified_by) || current.holds(fingerprint))
     }
 

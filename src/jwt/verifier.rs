@@ -69,6 +69,9 @@ struct Cached {
     /// issuer's current set to still hold that key.
     keys: Arc<KeySet>,
     fingerprint: [u8; 32],
+    /// When that key set is due for a refresh (or stops being usable): the
+    /// entry expires then at the latest.
+    vouched_until: std::time::Instant,
 }
 
 impl fmt::Debug for JwtVerifier {
@@ -150,9 +153,9 @@ impl JwtVerifier {
     }
 
     /// A token from the verified-token cache, checked against the clock again,
-    /// while the key that verified it is still in its issuer's current, fresh
-    /// key set (an entry whose key is gone is dropped: the token is verified
-    /// again, and refused).
+    /// while the key that verified it is still in its issuer's current key set
+    /// (an entry whose key is gone is dropped: the token is verified again, and
+    /// refused). Entries expire when their key set is due for a refresh.
     fn cache_hit(
         &self,
         cache: &moka::sync::Cache<[u8; 32], Cached>,
@@ -161,10 +164,7 @@ impl JwtVerifier {
     ) -> Option<Result<AccessToken, VerifyError>> {
         let hit = cache.get(key)?;
         let issuer = &self.inner.issuers[hit.issuer];
-        if !issuer
-            .keys
-            .still_vouches(&hit.keys, &hit.fingerprint, tokio::time::Instant::now())
-        {
+        if !issuer.keys.still_holds(&hit.keys, &hit.fingerprint) {
             cache.invalidate(key);
             return None;
         }
@@ -177,7 +177,13 @@ impl JwtVerifier {
         )
     }
 
-    async fn verify_uncached(&self, token: &str, now: SystemTime) -> Result<(usize, Cached), VerifyError> {
+    /// Verifies in full; `Some` entry for the verified-token cache while the
+    /// key set that verified the token is current.
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<(AccessToken, Option<Cached>), VerifyError> {
         let unverified = Unverified::parse(token, &self.inner.policy)?;
         let index = self.select_issuer(&unverified)?;
         let issuer = &self.inner.issuers[index];
@@ -197,17 +203,16 @@ impl JwtVerifier {
         let payload = unverified.decode_payload()?;
         let checked = issuer.rules.check(unverified.at_jwt(), payload, now)?;
         let expires_at = checked.token.expires_at().unwrap_or(now);
-        Ok((
-            index,
-            Cached {
-                token: checked.token,
-                issuer: index,
-                expires_at,
-                not_before: checked.not_before,
-                keys,
-                fingerprint,
-            },
-        ))
+        let entry = issuer.keys.vouches_until(&keys).map(|until| Cached {
+            token: checked.token.clone(),
+            issuer: index,
+            expires_at,
+            not_before: checked.not_before,
+            keys,
+            fingerprint,
+            vouched_until: until.into_std(),
+        });
+        Ok((checked.token, entry))
     }
 }
 
@@ -215,16 +220,15 @@ impl TokenVerifier for JwtVerifier {
     async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
         let now = SystemTime::now();
         let Some(cache) = &self.inner.token_cache else {
-            return Ok(self.verify_uncached(token, now).await?.1.token);
+            return Ok(self.verify_uncached(token, now).await?.0);
         };
         let key = sha256(token.as_bytes());
         if let Some(hit) = self.cache_hit(cache, &key, now) {
             return hit;
         }
-        let (_, cached) = self.verify_uncached(token, now).await?;
-        let verified = cached.token.clone();
-        if token.len() <= MAX_CACHED_TOKEN_LEN {
-            cache.insert(key, cached);
+        let (verified, entry) = self.verify_uncached(token, now).await?;
+        if let Some(entry) = entry.filter(|_| token.len() <= MAX_CACHED_TOKEN_LEN) {
+            cache.insert(key, entry);
         }
         Ok(verified)
     }
@@ -243,13 +247,14 @@ impl Expiry<[u8; 32], Cached> for UntilExpiry {
         &self,
         _key: &[u8; 32],
         value: &Cached,
-        _now: std::time::Instant,
+        now: std::time::Instant,
     ) -> Option<Duration> {
         let left = value
             .expires_at
             .duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO);
-        Some(left.min(MAX_VERIFIED_TOKEN_TTL))
+        let vouched = value.vouched_until.saturating_duration_since(now);
+        Some(left.min(vouched).min(MAX_VERIFIED_TOKEN_TTL))
     }
 }
 
