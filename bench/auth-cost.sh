@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# What authentication costs our server, measured the way a noisy shared machine allows: the
-# quickstart with auth off, with JWT (verified-token cache) and with introspection (cached
-# decisions) run at the same time, pinned to the same CPU, and loaded at the same time by three
-# wrk processes with the same settings. Whatever slows the machine down during a round slows the
-# three alike, so their CPU time per request stays comparable. Several rounds show the spread.
-# Run on demand, not in CI.
+# What authentication costs our server, layer by layer, measured the way a noisy shared machine
+# allows: the quickstart in several configurations run at the same time, pinned to the same CPU,
+# and loaded at the same time by one wrk process each with the same settings. Whatever slows the
+# machine down during a round slows them alike, so their CPU time per request stays comparable.
+# Several rounds show the spread. Run on demand, not in CI.
 #
 #   bench/auth-cost.sh [--rounds N] [--duration S] [--connections N] [--out FILE]
-#                      [--baseline BIN]
+#                      [--servers LIST] [--baseline BIN]
 #
-# Workloads: MCP tools/list (one session per connection, initialized once) and GET /whoami,
-# each with a valid token that stays cached. The embedded development issuer signs the tokens
-# and answers introspection: after the first request of a token nothing reaches it. Auth off
-# receives the same Authorization header and ignores it. Ratio = CPU µs/req with auth off /
-# with auth: the throughput with auth relative to auth off, for the same CPU.
+# Servers (bench/ours.sh, `ours_args`): bare (--no-auth, no Origin layer), off (--no-auth: the
+# Origin layer only), token-jwt and token-introspection (the token layer alone), token+sessions
+# and token+scopes (the token layer and one MCP layer), jwt and introspection (the quickstart as
+# shipped: Origin, token, session binding and per-tool scopes). --servers runs some of them
+# (comma separated; say `bare,token-jwt` for the token layer alone with less contention: every
+# server loaded at once shares the one CPU); the report keeps the lines it has both servers of.
+# Lines of the report, each a difference of CPU µs per request between two servers loaded in the
+# same round: the token layer (token-* − bare), MCP session binding (token+sessions − token-jwt),
+# per-tool scopes (token+scopes − token-jwt), Origin (off − bare), and everything (jwt,
+# introspection − bare).
+# Workloads: MCP tools/list (one session per connection, initialized once) and GET /whoami (the
+# route has the Origin and token layers only), each with a valid token that stays cached. The
+# embedded development issuer signs the tokens and answers introspection: after the first request
+# of a token nothing reaches it. Servers without auth receive the same Authorization header and
+# ignore it.
 #
-# Before/after: --baseline BIN runs a second set of three servers from another build of the
-# quickstart (say, the release binary of an earlier commit, built in a git worktree) at the same
-# time as the first, and reports both sets' ratios side by side.
+# Before/after: --baseline BIN runs the quickstart as shipped (off, jwt, introspection) from
+# another build (say, the release binary of an earlier commit, built in a git worktree) in the
+# same rounds, and reports both builds' ratios against their own auth-off server side by side.
 #
 # CPU placement: the last CPU runs the servers; the others run wrk (taskset).
 # Environment: BENCH_OURS_BIN  our server binary (default: the release build of
@@ -31,6 +40,7 @@ DURATION=10
 CONNECTIONS=16
 OUT="$BENCH_DIR/results/AUTH-COST.md"
 BASELINE=
+SERVERS=(bare off token-jwt token-introspection token+sessions token+scopes jwt introspection)
 COMMAND="bench/auth-cost.sh $*"
 
 usage() { sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
@@ -41,6 +51,7 @@ while (($#)); do
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     --baseline) BASELINE="$2"; shift 2 ;;
+    --servers) IFS=, read -r -a SERVERS <<<"$2"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "auth-cost.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -49,6 +60,7 @@ done
 ((DURATION >= 1 && DURATION <= 60)) || { echo "auth-cost.sh: --duration is 1 to 60 s" >&2; exit 2; }
 [[ -z "$BASELINE" || -x "$BASELINE" ]] || { echo "auth-cost.sh: --baseline $BASELINE is not an executable" >&2; exit 2; }
 
+for server in "${SERVERS[@]}"; do ours_args "$server" 0 >/dev/null; done
 need wrk wrk
 build_ours
 
@@ -66,8 +78,6 @@ CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 # A server is "mode" (this build) or "baseline-mode" (the --baseline build).
-MODES=(off jwt introspection)
-SERVERS=("${MODES[@]}")
 [[ -z "$BASELINE" ]] || SERVERS+=(baseline-off baseline-jwt baseline-introspection)
 declare -A PID PORT TOKEN
 for server in "${SERVERS[@]}"; do
@@ -138,51 +148,63 @@ baseline = "$BASELINE"
 med = statistics.median
 def pick(mode, workload, key):
     return {r["round"]: r[key] for r in runs if r["mode"] == mode and r["workload"] == workload}
-def compare(prefix, mode, workload):
-    """One build's per-round ratios and costs against that build's auth-off server."""
-    off_cpu = pick(prefix + "off", workload, "cpu_us_per_req")
-    cpu = pick(prefix + mode, workload, "cpu_us_per_req")
-    rounds = [k for k in cpu if k in off_cpu]
-    return [off_cpu[k] / cpu[k] for k in rounds], [cpu[k] - off_cpu[k] for k in rounds], off_cpu, cpu
-def spread(ratios):
-    return f"{med(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f})"
+def compare(a, b, workload):
+    """Per-round CPU µs/req of server b minus server a, and a's / b's (b's throughput relative to a's)."""
+    cpu_a = pick(a, workload, "cpu_us_per_req")
+    cpu_b = pick(b, workload, "cpu_us_per_req")
+    rounds = [k for k in cpu_b if k in cpu_a]
+    return [cpu_b[k] - cpu_a[k] for k in rounds], [cpu_a[k] / cpu_b[k] for k in rounds], cpu_a, cpu_b
+def spread(values, digits):
+    return f"{med(values):.{digits}f} ({min(values):.{digits}f} to {max(values):.{digits}f})"
 NAMES = {"tools-list": "MCP tools/list", "whoami": "GET /whoami"}
-AUTHS = {"jwt": "JWT (cached)", "introspection": "introspection (cached)"}
-servers = "six servers (three of this build, three of the baseline)" if baseline else "three servers"
-out = ["# Auth cost: the same server with auth off, side by side", "",
+# (line, without, with, workloads)
+LINES = [
+    ("token layer, JWT (cached)", "bare", "token-jwt", NAMES),
+    ("token layer, introspection (cached)", "bare", "token-introspection", NAMES),
+    ("MCP session binding", "token-jwt", "token+sessions", ["tools-list"]),
+    ("per-tool scopes (McpScopeLayer)", "token-jwt", "token+scopes", ["tools-list"]),
+    ("Origin layer", "bare", "off", NAMES),
+    ("everything, JWT (the quickstart as shipped)", "bare", "jwt", NAMES),
+    ("everything, introspection", "bare", "introspection", NAMES),
+]
+servers = f"{len(set(r['mode'] for r in runs))} servers"
+out = ["# Auth cost, layer by layer: the same server with and without each layer, side by side", "",
        "- Date (UTC): $START; machine: $CPUS CPUs ($PINNING); load average before: $LOAD_BEFORE.",
        f"- $ROUNDS rounds; in each, the {servers} run at once on the same CPU and are loaded at "
        "once by as many \`wrk -t1 -c$CONNECTIONS -d${DURATION}s\`, so a slowdown of the machine hits "
        "them alike.",
-       "- Servers: \`examples/mcp_server\` (release) with \`--no-auth\`, with JWTs (verified-token "
-       "cache, the quickstart default) and with \`--opaque-tokens\` (introspection, cached); one "
-       "valid token per server. tools/list: one MCP session per connection, initialized once.",
-       "- Ratio: CPU µs/req with auth off / with auth, per round, then the median over rounds (range: "
-       "the spread): the throughput with auth relative to auth off for the same CPU. req/s: each "
-       "server's share of the one CPU.", "",
+       "- Servers: \`examples/mcp_server\` (release) in the configurations of \`bench/ours.sh\` "
+       "(\`--no-auth\`, \`--skip-layer\`, \`--opaque-tokens\`); JWTs are verified with the "
+       "library's default verified-token cache, introspection answers are cached; one valid token "
+       "per server. tools/list: one MCP session per connection, initialized once. /whoami has the "
+       "Origin and token layers only.",
+       "- Cost: CPU µs/req of the server with the layer minus the one without, per round, then the "
+       "median over rounds (range: the spread). Ratio: CPU without / with, the throughput with the "
+       "layer relative to without for the same CPU.", "",
        "Reproduce: \`$COMMAND\`", "",
-       "| workload | auth | CPU µs/req off → with auth (medians) | ratio (median, range) | auth cost µs/req | req/s off · with auth (medians) | non-2xx |",
-       "|---|---|---|---:|---:|---|---:|"]
-for workload, name in NAMES.items():
-    off_rps = pick("off", workload, "rps")
-    for mode, auth in AUTHS.items():
-        ratios, costs, off_cpu, cpu = compare("", mode, workload)
-        rps = pick(mode, workload, "rps")
-        errors = sum(pick(mode, workload, "non2xx").values()) + sum(pick("off", workload, "non2xx").values())
-        out.append(f"| {name} | {auth} | {med(off_cpu.values()):.1f} → {med(cpu.values()):.1f} "
-                   f"| {spread(ratios)} | {med(costs):.2f} "
-                   f"| {med(off_rps.values()):,.0f} · {med(rps.values()):,.0f} | {errors} |")
+       "| layer | workload | CPU µs/req without → with (medians) | cost µs/req (median, range) | ratio (median) | req/s without · with (medians) |",
+       "|---|---|---|---:|---:|---|"]
+for line, a, b, workloads in LINES:
+    for workload in workloads:
+        costs, ratios, cpu_a, cpu_b = compare(a, b, workload)
+        if not costs:
+            continue
+        out.append(f"| {line} | {NAMES[workload]} | {med(cpu_a.values()):.2f} → {med(cpu_b.values()):.2f} "
+                   f"| {spread(costs, 2)} | {med(ratios):.3f} "
+                   f"| {med(pick(a, workload, 'rps').values()):,.0f} · {med(pick(b, workload, 'rps').values()):,.0f} |")
+errors = sum(r["non2xx"] for r in runs)
+out += ["", f"Non-2xx responses in all runs: {errors}."]
 if baseline:
     out += ["", "## Before and after", "",
-            f"Baseline \`{baseline}\`, loaded in the same rounds; each build's ratio is against its own "
-            "auth-off server.", "",
+            f"Baseline \`{baseline}\`, the quickstart as shipped, loaded in the same rounds; each build's "
+            "ratio is against its own \`--no-auth\` server (which keeps the Origin layer).", "",
             "| workload | auth | ratio, baseline | ratio, this build | auth cost µs/req, baseline → this build |",
             "|---|---|---:|---:|---|"]
     for workload, name in NAMES.items():
-        for mode, auth in AUTHS.items():
-            before, before_costs, _, _ = compare("baseline-", mode, workload)
-            after, after_costs, _, _ = compare("", mode, workload)
-            out.append(f"| {name} | {auth} | {spread(before)} | {spread(after)} "
+        for mode in ["jwt", "introspection"]:
+            before_costs, before, _, _ = compare("baseline-off", "baseline-" + mode, workload)
+            after_costs, after, _, _ = compare("off", mode, workload)
+            out.append(f"| {name} | {mode} | {spread(before, 3)} | {spread(after, 3)} "
                        f"| {med(before_costs):.2f} → {med(after_costs):.2f} |")
 summary = len(out)
 out += ["", "## Every run", "", "| round | workload | server | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx |",

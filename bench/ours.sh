@@ -36,12 +36,22 @@ build_ours() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# The quickstart's arguments for a mode: off (--no-auth), jwt, introspection (opaque tokens).
+# The quickstart's arguments for a mode: off (--no-auth), jwt, introspection (opaque tokens): the
+# quickstart as shipped; bare (--no-auth, no Origin layer either); token-jwt, token-introspection
+# (the token layer alone: no Origin, session or scope layer); token+sessions, token+scopes (the
+# token layer and one MCP layer).
 ours_args() { # mode port
   local args=(--listen "127.0.0.1:$2")
   case "$1" in
     off) args+=(--no-auth) ;;
+    jwt) ;;
     introspection) args+=(--opaque-tokens) ;;
+    bare) args+=(--no-auth --skip-layer origin) ;;
+    token-jwt) args+=(--skip-layer origin,session-binding,tool-scopes) ;;
+    token-introspection) args+=(--opaque-tokens --skip-layer origin,session-binding,tool-scopes) ;;
+    token+sessions) args+=(--skip-layer origin,tool-scopes) ;;
+    token+scopes) args+=(--skip-layer origin,session-binding) ;;
+    *) say "unknown mode $1"; exit 2 ;;
   esac
   echo "${args[@]}"
 }

@@ -31,6 +31,7 @@ use rmcp::transport::streamable_http_server::{
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde_json::json;
 use tower::ServiceBuilder;
+use tower::util::option_layer;
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::JwtVerifier;
@@ -98,6 +99,27 @@ struct Args {
     /// Serve without authentication (a baseline for benchmarks; never in production).
     #[arg(long, env = "TB_NO_AUTH")]
     no_auth: bool,
+    /// Leave out one of the layers around the routes (repeatable, or comma
+    /// separated), so a benchmark can tell what each one costs; never in
+    /// production. The token layer stays unless `--no-auth`.
+    #[arg(
+        long = "skip-layer",
+        env = "TB_SKIP_LAYERS",
+        value_enum,
+        value_delimiter = ','
+    )]
+    skip_layers: Vec<SkippableLayer>,
+}
+
+/// `--skip-layer` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SkippableLayer {
+    /// `OriginLayer` (DNS-rebinding protection).
+    Origin,
+    /// `McpSessionLayer` (sessions bound to their principal).
+    SessionBinding,
+    /// `McpScopeLayer` (per-tool scopes and step-up).
+    ToolScopes,
 }
 
 /// `--session-binding` values.
@@ -288,20 +310,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         args.allowed_origins.clone()
     };
+    let keep = |layer: SkippableLayer| {
+        let keep = !args.skip_layers.contains(&layer);
+        if !keep {
+            tracing::warn!("--skip-layer {layer:?}: serving WITHOUT it");
+        }
+        keep
+    };
     // DNS-rebinding protection: browser origins must be on the allowlist.
-    let origin = OriginLayer::new(origins);
+    let origin = keep(SkippableLayer::Origin).then(|| OriginLayer::new(origins));
     let mut app = if args.no_auth {
         tracing::warn!("--no-auth: serving WITHOUT authentication");
         Router::new()
             .route_service("/mcp", mcp)
             .route("/whoami", get(whoami))
-            .layer(origin)
+            .layer(option_layer(origin))
     } else {
         // Request flow: token verified -> session bound to its principal ->
         // per-tool scopes (403 step-up challenges) -> the MCP transport.
+        let sessions = keep(SkippableLayer::SessionBinding)
+            .then(|| McpSessionLayer::new().policy(args.session_binding.into()));
+        let scopes = keep(SkippableLayer::ToolScopes).then(|| McpScopeLayer::new(policy.clone()));
         let mcp = ServiceBuilder::new()
-            .layer(McpSessionLayer::new().policy(args.session_binding.into()))
-            .layer(McpScopeLayer::new(policy.clone()))
+            .layer(option_layer(sessions))
+            .layer(option_layer(scopes))
             .service(mcp);
         // One `Router::layer` for the layers every route shares: each call
         // boxes every route once more, a cost paid on every request.
@@ -309,7 +341,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route_service("/mcp", mcp)
             .route("/whoami", get(whoami))
             .layer(
-                ServiceBuilder::new().layer(origin).layer(
+                ServiceBuilder::new().layer(option_layer(origin)).layer(
                     TokenVerifierLayer::from_arc(verifier)
                         .resource_metadata(metadata_doc.metadata_url())
                         // What `initialize` needs: clients start with least privilege

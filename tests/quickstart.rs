@@ -165,3 +165,30 @@ async fn quickstart_opaque_tokens_are_introspected() {
     assert_eq!(res.status(), 401);
     assert!(www_authenticate(&res).contains(r#"error_description="token not active""#));
 }
+
+/// `--skip-layer` (for benchmarks) leaves out the layer it names and nothing
+/// else: the token is still required.
+#[tokio::test]
+async fn quickstart_skips_only_the_layers_it_is_told_to() {
+    let client = reqwest::Client::new();
+    let from_elsewhere = |qs: &support::quickstart::Quickstart| {
+        client
+            .get(format!("{}/whoami", qs.base))
+            .header("origin", "https://elsewhere.example")
+            .bearer_auth(qs.printed_token.as_deref().unwrap())
+            .send()
+    };
+    let all = start(&[]);
+    assert_eq!(from_elsewhere(&all).await.unwrap().status(), 403);
+
+    let skipped = start(&[
+        "--skip-layer",
+        "origin,session-binding",
+        "--skip-layer",
+        "tool-scopes",
+    ]);
+    assert_eq!(from_elsewhere(&skipped).await.unwrap().status(), 200);
+    let res = get_whoami(&client, &skipped, None).await;
+    assert_eq!(res.status(), 401);
+    assert!(www_authenticate(&res).starts_with("Bearer "));
+}
