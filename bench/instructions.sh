@@ -6,7 +6,11 @@
 # for N requests sent one after the other on one keep-alive connection, and the user-space
 # instructions executed are divided by N. Run on demand, not in CI.
 #
-#   bench/instructions.sh [--requests N] [--out FILE]
+#   bench/instructions.sh [--requests N] [--out FILE] [--modes LIST] [--workloads LIST]
+#
+# --modes: the servers (bench/ours.sh `ours_args`, comma separated; default off,jwt,introspection),
+# each compared with the first; --workloads: tools-list, whoami (default both). For example
+# `--modes bare,token-jwt --workloads whoami` for the token layer alone.
 #
 # Workloads: MCP tools/list (one initialized session) and GET /whoami, with a valid cached token.
 # Kernel time (the network stack) is not counted, so the ratios overstate the relative cost of
@@ -22,6 +26,8 @@ NAME=instructions
 source "$(dirname "${BASH_SOURCE[0]}")/ours.sh"
 REQUESTS=2000
 OUT="$BENCH_DIR/results/INSTRUCTIONS.md"
+MODES=(off jwt introspection)
+WORKLOADS=(tools-list whoami)
 COMMAND="bench/instructions.sh $*"
 
 usage() { sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
@@ -29,11 +35,18 @@ while (($#)); do
   case "$1" in
     --requests) REQUESTS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
+    --modes) IFS=, read -r -a MODES <<<"$2"; shift 2 ;;
+    --workloads) IFS=, read -r -a WORKLOADS <<<"$2"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "instructions.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
 ((REQUESTS >= 100 && REQUESTS <= 100000)) || { echo "instructions.sh: --requests is 100 to 100000" >&2; exit 2; }
+((${#MODES[@]} >= 2)) || { echo "instructions.sh: --modes needs two servers or more" >&2; exit 2; }
+for mode in "${MODES[@]}"; do ours_args "$mode" 0 >/dev/null; done
+for workload in "${WORKLOADS[@]}"; do
+  [[ "$workload" == tools-list || "$workload" == whoami ]] || { echo "instructions.sh: unknown workload $workload" >&2; exit 2; }
+done
 
 need valgrind valgrind
 build_ours
@@ -92,14 +105,14 @@ for line in listing.splitlines():
         sha = max(sha, int(m.group(1).replace(",", "")))
 record = dict(mode=mode, workload=workload, ir_per_req=total / n, sha_per_req=sha / n)
 open(results, "a").write(json.dumps(record) + "\n")
-print(f"instructions: {mode:<13} {workload:<10} {total / n:>9,.0f} Ir/req (SHA-256 {sha / n:,.0f})", file=sys.stderr)
+print(f"instructions: {mode:<20} {workload:<10} {total / n:>9,.0f} Ir/req (SHA-256 {sha / n:,.0f})", file=sys.stderr)
 EOF
 }
 
 say "$REQUESTS requests per server and workload under callgrind (slow: about a minute each)"
 DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-for workload in tools-list whoami; do
-  for mode in off jwt introspection; do measure "$mode" "$workload"; done
+for workload in "${WORKLOADS[@]}"; do
+  for mode in "${MODES[@]}"; do measure "$mode" "$workload"; done
 done
 
 mkdir -p "$(dirname "$OUT")"
@@ -109,20 +122,25 @@ rows = {(r["mode"], r["workload"]): r for r in map(json.loads, open(sys.argv[1])
 out = ["# Auth cost in instructions (callgrind)", "",
        "- Date (UTC): $DATE; $REQUESTS requests per server and workload on one keep-alive connection, "
        "after 200 warm-up requests; user-space instructions only (valgrind $(valgrind --version | sed 's/valgrind-//')).",
-       "- Servers: \`examples/mcp_server\` (release) with \`--no-auth\`, with JWTs (verified-token cache) "
-       "and with \`--opaque-tokens\` (introspection, cached). tools/list on one initialized session.",
+       "- Servers: \`examples/mcp_server\` (release) in the configurations of \`bench/ours.sh\`: "
+       "$(IFS=,; echo "${MODES[*]}") (off: \`--no-auth\`; jwt: verified-token cache; introspection: "
+       "cached; bare, token-*: \`--skip-layer\`), each compared with the first. tools/list on one "
+       "initialized session.",
        "- SHA-256: what hashing the token and the session id costs here; valgrind hides the CPU's SHA "
-       "extensions, so it is several times the native cost. Ratio = off / with auth.", "",
+       "extensions, so it is several times the native cost. Ratio = first / this one.", "",
        "Reproduce: \`$COMMAND\`", "",
-       "| workload | auth | Ir/req off → with auth | ratio | without SHA-256 | ratio without SHA-256 |",
-       "|---|---|---|---:|---|---:|"]
+       "| workload | server | Ir/req $(echo "${MODES[0]}") → this one | Ir/req added | ratio | added without SHA-256 | ratio without SHA-256 |",
+       "|---|---|---|---:|---:|---:|---:|"]
+modes = "$(IFS=,; echo "${MODES[*]}")".split(",")
 for workload, name in [("tools-list", "MCP tools/list"), ("whoami", "GET /whoami")]:
-    off = rows[("off", workload)]
-    for mode, auth in [("jwt", "JWT (cached)"), ("introspection", "introspection (cached)")]:
+    if (modes[0], workload) not in rows:
+        continue
+    base = rows[(modes[0], workload)]
+    for mode in modes[1:]:
         r = rows[(mode, workload)]
-        a, b = off["ir_per_req"], r["ir_per_req"]
-        a2, b2 = a - off["sha_per_req"], b - r["sha_per_req"]
-        out.append(f"| {name} | {auth} | {a:,.0f} → {b:,.0f} | {a / b:.3f} | {a2:,.0f} → {b2:,.0f} | {a2 / b2:.3f} |")
+        a, b = base["ir_per_req"], r["ir_per_req"]
+        a2, b2 = a - base["sha_per_req"], b - r["sha_per_req"]
+        out.append(f"| {name} | {mode} | {a:,.0f} → {b:,.0f} | {b - a:,.0f} | {a / b:.3f} | {b2 - a2:,.0f} | {a2 / b2:.3f} |")
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 print("\n".join(out))
 EOF
