@@ -33,6 +33,7 @@ use serde_json::json;
 use tower::ServiceBuilder;
 use tower::util::option_layer;
 use tower_bearer::compose::ShapeRouter;
+use tower_bearer::dpop::Dpop;
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::JwtVerifier;
 use tower_bearer::mcp::{BindingPolicy, McpScopeLayer, McpScopePolicy, McpSessionLayer};
@@ -109,6 +110,33 @@ struct Args {
         value_delimiter = ','
     )]
     skip_layers: Vec<SkippableLayer>,
+    /// DPoP (RFC 9449): `allowed` (DPoP-bound tokens need a proof, bearer
+    /// tokens still work), `required` (bearer tokens refused) or `off`.
+    #[arg(long, env = "TB_DPOP", value_enum, default_value_t = DpopArg::Allowed)]
+    dpop: DpopArg,
+    /// DPoP server nonces (RFC 9449 §9): proofs must carry a recent `DPoP-Nonce`
+    /// from this server; without one the answer is 401 `use_dpop_nonce`.
+    #[arg(long, env = "TB_DPOP_NONCE")]
+    dpop_nonce: bool,
+}
+
+/// `--dpop` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DpopArg {
+    Allowed,
+    Required,
+    Off,
+}
+
+impl DpopArg {
+    fn config(self, nonces: bool) -> Dpop {
+        let dpop = match self {
+            DpopArg::Allowed => Dpop::allowed(),
+            DpopArg::Required => Dpop::required(),
+            DpopArg::Off => Dpop::off(),
+        };
+        if nonces { dpop.server_nonces() } else { dpop }
+    }
 }
 
 /// `--skip-layer` values.
@@ -264,8 +292,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let audience = args.audience.clone().unwrap_or_else(|| format!("{base}/mcp"));
-    let metadata_doc =
-        ProtectedResourceMetadata::new(&audience).scopes_supported(Scopes::parse(&args.scopes));
+    let dpop = args.dpop.config(args.dpop_nonce);
+    let metadata_doc = ProtectedResourceMetadata::new(&audience)
+        .scopes_supported(Scopes::parse(&args.scopes))
+        .dpop(&dpop);
 
     // The verifier: a real issuer, or the embedded development issuer.
     let mut dev_issuer = None;
@@ -344,6 +374,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ServiceBuilder::new().layer(option_layer(origin)).layer(
                     TokenVerifierLayer::from_arc(verifier)
                         .resource_metadata(metadata_doc.metadata_url())
+                        .dpop(dpop)
                         // What `initialize` needs: clients start with least privilege
                         // and step up when a tool asks for more.
                         .scope_hint(policy.required("initialize", None)),
@@ -359,6 +390,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  authorization server: {issuer}");
     if let Some(dev) = &dev_issuer {
         print_dev_instructions(dev, &base, &audience, &args.scopes, args.opaque_tokens);
+        if args.dpop != DpopArg::Off {
+            print_dpop_instructions(dev, &audience, args.dpop == DpopArg::Required);
+        }
     }
     println!("ready");
     // rmcp writes an SSE response in several small pieces: without TCP_NODELAY,
@@ -433,6 +467,25 @@ async fn verifier_for(
         Some(_) => Arc::new(ShapeRouter::new(jwt()?, introspection)),
         None => Arc::new(introspection),
     })
+}
+
+fn print_dpop_instructions(dev: &DevIssuer, audience: &str, required: bool) {
+    println!();
+    if required {
+        println!("DPoP is required (RFC 9449): bearer tokens are refused.");
+    } else {
+        println!("DPoP (RFC 9449) is accepted beside bearer tokens.");
+    }
+    println!(
+        "  Get a DPoP-bound token: POST {} (client credentials, resource={audience}) with a",
+        dev.token_endpoint()
+    );
+    println!(
+        "  `DPoP: <proof>` header (a proof for POST on the token endpoint); the answer has token_type DPoP."
+    );
+    println!("  Then call with `Authorization: DPoP <token>` and a fresh `DPoP: <proof>` per request");
+    println!("  (htm, htu = the URL without query, ath = SHA-256 of the token). In Rust tests,");
+    println!("  tower_bearer::testing::DpopKey::proof(method, url, Some(token)) builds the proofs.");
 }
 
 fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &str, opaque: bool) {

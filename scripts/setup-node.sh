@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the oidc-provider interop server needs, idempotently:
 #   - nodejs + npm with apt-get, only when `node` is missing;
-#   - `npm ci` in tests/interop/oidc, skipped when node_modules matches package-lock.json.
+#   - `npm ci` in tests/interop/oidc and tests/interop/dpop, each skipped when its
+#     node_modules matches its package-lock.json.
 # Exit codes: 0 ready; 3 the package registry cannot be reached (callers turn this into a
 # loud SKIPPED); anything else is a real failure.
 set -euo pipefail
@@ -31,16 +32,24 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   fi
 fi
 
-stamp="node_modules/.tower-bearer-lock.sha256"
-want="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d node_modules/oidc-provider ]]; then
-  exit 0
-fi
+# npm_ci DIR PACKAGE: `npm ci` in DIR, skipped when its node_modules matches its
+# package-lock.json and holds PACKAGE.
+npm_ci() {
+  local at=$1 package=$2 stamp want
+  stamp="$at/node_modules/.tower-bearer-lock.sha256"
+  want="$(sha256sum "$at/package-lock.json" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d "$at/node_modules/$package" ]]; then
+    return 0
+  fi
+  if ! timeout 30 npm ping >/dev/null 2>&1; then
+    say "the npm registry cannot be reached"
+    exit 3
+  fi
+  say "npm ci in $at"
+  (cd "$at" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  echo "$want" >"$stamp"
+}
 
-if ! timeout 30 npm ping >/dev/null 2>&1; then
-  say "the npm registry cannot be reached"
-  exit 3
-fi
-say "npm ci in $dir"
-npm ci --no-audit --no-fund --loglevel=error >&2
-echo "$want" >"$stamp"
+npm_ci "$dir" oidc-provider
+# The DPoP client (oauth4webapi) of tests/interop_dpop.rs.
+npm_ci "$(cd "$dir/../dpop" && pwd)" oauth4webapi

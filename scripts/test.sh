@@ -41,8 +41,8 @@ cargo clippy --all-targets --all-features -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 
-step "interop tools (Node + oidc-provider, MCP Python SDK)"
-need "Node and oidc-provider" scripts/setup-node.sh interop_node_
+step "interop tools (Node + oidc-provider + oauth4webapi, MCP Python SDK)"
+need "Node, oidc-provider and oauth4webapi" scripts/setup-node.sh interop_node_
 need "the MCP Python SDK" scripts/setup-python.sh interop_python_ interop_node_python_
 
 step "cargo test (all features)"

@@ -43,7 +43,37 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// );
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Challenge(Arc<ChallengeInner>);
+pub struct Challenge {
+    inner: Arc<ChallengeInner>,
+    /// The scheme of the request's credential: its errors go in that challenge.
+    scheme: Scheme,
+}
+
+/// The authorization scheme a credential came with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    #[default]
+    Bearer,
+    Dpop,
+}
+
+/// The `DPoP` challenge (RFC 9449 §7.1) sent beside (or, when DPoP is
+/// required, instead of) the `Bearer` one.
+#[derive(Clone)]
+struct DpopChallenge {
+    algs: String,
+    required: bool,
+    nonces: Option<Arc<crate::dpop::Nonces>>,
+}
+
+impl std::fmt::Debug for DpopChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopChallenge")
+            .field("algs", &self.algs)
+            .field("required", &self.required)
+            .finish_non_exhaustive()
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 struct ChallengeInner {
@@ -51,6 +81,7 @@ struct ChallengeInner {
     resource_metadata: Option<String>,
     scope_hint: Option<String>,
     retry_after: Option<Duration>,
+    dpop: Option<DpopChallenge>,
 }
 
 impl Challenge {
@@ -76,7 +107,7 @@ impl Challenge {
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
         let url = url.into();
         assert_quotable("resource_metadata", &url);
-        Arc::make_mut(&mut self.0).resource_metadata = Some(url);
+        Arc::make_mut(&mut self.inner).resource_metadata = Some(url);
         self
     }
 
@@ -92,7 +123,7 @@ impl Challenge {
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         let realm = realm.into();
         assert_quotable("realm", &realm);
-        Arc::make_mut(&mut self.0).realm = Some(realm);
+        Arc::make_mut(&mut self.inner).realm = Some(realm);
         self
     }
 
@@ -112,7 +143,7 @@ impl Challenge {
     pub fn scope_hint(mut self, scopes: Scopes) -> Self {
         assert_scope_tokens(&scopes);
         let hint = challenge_scope(&scopes);
-        Arc::make_mut(&mut self.0).scope_hint = (!hint.is_empty()).then_some(hint);
+        Arc::make_mut(&mut self.inner).scope_hint = (!hint.is_empty()).then_some(hint);
         self
     }
 
@@ -125,7 +156,7 @@ impl Challenge {
     /// ```
     #[must_use]
     pub fn retry_after(mut self, after: Duration) -> Self {
-        Arc::make_mut(&mut self.0).retry_after = Some(after);
+        Arc::make_mut(&mut self.inner).retry_after = Some(after);
         self
     }
 
@@ -135,19 +166,76 @@ impl Challenge {
     /// assert!(tower_bearer::Challenge::new().resource_metadata_url().is_none());
     /// ```
     pub fn resource_metadata_url(&self) -> Option<&str> {
-        self.0.resource_metadata.as_deref()
+        self.inner.resource_metadata.as_deref()
     }
 
     /// Renders the `WWW-Authenticate` value for an optional error and scope.
-    fn render(&self, error: Option<(&str, &str)>, scope: Option<&str>) -> HeaderValue {
+    /// The DPoP challenge of `dpop` (none when DPoP is off).
+    pub(crate) fn with_dpop(mut self, dpop: &crate::dpop::Dpop) -> Self {
+        use crate::dpop::DpopMode;
+        Arc::make_mut(&mut self.inner).dpop = (dpop.mode() != DpopMode::Off).then(|| DpopChallenge {
+            algs: dpop.algorithm_names(),
+            required: dpop.mode() == DpopMode::Required,
+            nonces: dpop.nonces().cloned(),
+        });
+        self
+    }
+
+    /// This challenge for a request whose credential came with `scheme`.
+    pub(crate) fn for_scheme(&self, scheme: Scheme) -> Self {
+        Challenge {
+            inner: self.inner.clone(),
+            scheme,
+        }
+    }
+
+    /// A fresh `DPoP-Nonce` when server nonces are on.
+    pub(crate) fn dpop_nonce(&self) -> Option<HeaderValue> {
+        let nonces = self.inner.dpop.as_ref()?.nonces.as_ref()?;
+        Some(nonces.fresh(std::time::SystemTime::now()))
+    }
+
+    /// Appends the `WWW-Authenticate` challenges: `Bearer` unless DPoP is
+    /// required, then `DPoP` when it is on. `error` and `scope` go in the
+    /// challenge of the request's scheme; without an error, `scope` in each.
+    fn write(&self, headers: &mut http::HeaderMap, error: Option<(&str, &str)>, scope: Option<&str>) {
+        let dpop = self.inner.dpop.as_ref();
+        let in_dpop = self.scheme == Scheme::Dpop || dpop.is_some_and(|d| d.required);
+        let for_scheme = |dpop_challenge: bool| {
+            if error.is_none() || dpop_challenge == in_dpop {
+                (error, scope)
+            } else {
+                (None, None)
+            }
+        };
+        if !dpop.is_some_and(|d| d.required) {
+            let (error, scope) = for_scheme(false);
+            headers.append(WWW_AUTHENTICATE, self.render("Bearer", error, scope, None));
+        }
+        if let Some(d) = dpop {
+            let (error, scope) = for_scheme(true);
+            headers.append(WWW_AUTHENTICATE, self.render("DPoP", error, scope, Some(&d.algs)));
+            if let Some(nonce) = self.dpop_nonce() {
+                headers.insert(crate::dpop::DPOP_NONCE, nonce);
+            }
+        }
+    }
+
+    fn render(
+        &self,
+        scheme: &str,
+        error: Option<(&str, &str)>,
+        scope: Option<&str>,
+        algs: Option<&str>,
+    ) -> HeaderValue {
         let mut out = String::with_capacity(128);
-        out.push_str("Bearer");
+        out.push_str(scheme);
         let mut sep = " ";
         let mut param = |name: &str, value: &str| {
             let _ = write!(out, "{sep}{name}=\"{value}\"");
             sep = ", ";
         };
-        if let Some(realm) = &self.0.realm {
+        if let Some(realm) = &self.inner.realm {
             param("realm", realm);
         }
         if let Some((code, description)) = error {
@@ -157,17 +245,17 @@ impl Challenge {
         if let Some(scope) = scope {
             param("scope", scope);
         }
-        if let Some(url) = &self.0.resource_metadata {
+        if let Some(url) = &self.inner.resource_metadata {
             param("resource_metadata", url);
+        }
+        if let Some(algs) = algs {
+            param("algs", algs);
         }
         // Every value was checked to be visible ASCII without `"` or `\`.
         HeaderValue::try_from(out).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
     }
 }
 
-/// The scope string for a challenge: never `offline_access` (MCP authorization),
-/// never a value outside RFC 6749 `scope-token` (those are refused at configuration
-/// time by [`assert_scope_tokens`]; here they are dropped, never a panic).
 fn challenge_scope(scopes: &Scopes) -> String {
     let mut out = String::new();
     for s in scopes
@@ -230,6 +318,13 @@ pub enum AuthError {
     /// The token lacks scopes: 403 `insufficient_scope` naming all the scopes needed.
     #[error("insufficient scope")]
     InsufficientScope(Scopes),
+    /// The DPoP proof was refused (401 `invalid_dpop_proof`).
+    #[error("invalid DPoP proof: {0}")]
+    DpopProof(crate::dpop::ProofError),
+    /// Server nonces are on and the proof lacks a current one (401
+    /// `use_dpop_nonce`, with a fresh `DPoP-Nonce`).
+    #[error("DPoP nonce needed: {0}")]
+    UseDpopNonce(crate::dpop::ProofError),
     /// The verifier could not decide: 503 with `Retry-After`, no challenge.
     #[error("verifier unavailable: {0}")]
     Unavailable(Unavailable),
@@ -262,7 +357,10 @@ impl AuthError {
     /// ```
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::MissingToken | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::MissingToken
+            | AuthError::InvalidToken(_)
+            | AuthError::DpopProof(_)
+            | AuthError::UseDpopNonce(_) => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -283,32 +381,36 @@ impl AuthError {
         *res.status_mut() = self.status();
         let headers = res.headers_mut();
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        let value = match &self {
-            AuthError::MissingToken => Some(challenge.render(None, challenge.0.scope_hint.as_deref())),
+        match &self {
+            AuthError::MissingToken => challenge.write(headers, None, challenge.inner.scope_hint.as_deref()),
             AuthError::InvalidRequest(e) => {
-                Some(challenge.render(Some(("invalid_request", request_description(*e))), None))
+                challenge.write(headers, Some(("invalid_request", request_description(*e))), None);
             }
             AuthError::InvalidToken(reason) => {
-                Some(challenge.render(Some(("invalid_token", reason.description())), None))
+                challenge.write(headers, Some(("invalid_token", reason.description())), None);
+            }
+            AuthError::DpopProof(e) | AuthError::UseDpopNonce(e) => {
+                challenge.for_scheme(Scheme::Dpop).write(
+                    headers,
+                    Some((e.error_code(), e.description())),
+                    None,
+                );
             }
             AuthError::InsufficientScope(scopes) => {
                 let scope = challenge_scope(scopes);
-                Some(challenge.render(
+                challenge.write(
+                    headers,
                     Some(("insufficient_scope", "token lacks required scope")),
                     (!scope.is_empty()).then_some(scope.as_str()),
-                ))
+                );
             }
             AuthError::Unavailable(u) => {
                 let after = u
                     .retry_after()
-                    .or(challenge.0.retry_after)
+                    .or(challenge.inner.retry_after)
                     .unwrap_or(DEFAULT_RETRY_AFTER);
                 headers.insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
-                None
             }
-        };
-        if let Some(value) = value {
-            headers.insert(WWW_AUTHENTICATE, value);
         }
         res
     }

@@ -8,6 +8,8 @@ use http::header::AUTHORIZATION;
 use http::request::Parts;
 use http::{HeaderMap, Uri};
 
+use crate::challenge::Scheme;
+
 /// Longest token accepted, in bytes (16 KiB). Longer credentials are refused
 /// before any verification work.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
@@ -105,17 +107,29 @@ impl BearerExtractor {
     /// assert_eq!(BearerExtractor::new().extract(req.headers(), req.uri()), Err(ExtractError::Missing));
     /// ```
     pub fn extract<'a>(&self, headers: &'a HeaderMap, uri: &'a Uri) -> Result<&'a str, ExtractError> {
-        let from_header = from_authorization(headers)?;
+        self.credential(headers, uri, false).map(|(_, token)| token)
+    }
+
+    /// The credential and its scheme: `Bearer`, or also `DPoP` (RFC 9449 §7.1,
+    /// the same token syntax) when `dpop` is on. A query token is a bearer token.
+    pub(crate) fn credential<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        uri: &'a Uri,
+        dpop: bool,
+    ) -> Result<(Scheme, &'a str), ExtractError> {
+        let from_header = from_authorization(headers, dpop)?;
         let from_query = if self.allow_query { from_query(uri)? } else { None };
         match (from_header, from_query) {
             (Some(_), Some(_)) => Err(ExtractError::Multiple),
-            (Some(t), None) | (None, Some(t)) => Ok(t),
+            (Some(found), None) => Ok(found),
+            (None, Some(t)) => Ok((Scheme::Bearer, t)),
             (None, None) => Err(ExtractError::Missing),
         }
     }
 }
 
-fn from_authorization(headers: &HeaderMap) -> Result<Option<&str>, ExtractError> {
+fn from_authorization(headers: &HeaderMap, dpop: bool) -> Result<Option<(Scheme, &str)>, ExtractError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -129,15 +143,19 @@ fn from_authorization(headers: &HeaderMap) -> Result<Option<&str>, ExtractError>
         Some(i) => (&bytes[..i], &bytes[i..]),
         None => (bytes, &b""[..]),
     };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+        Scheme::Bearer
+    } else if dpop && scheme.eq_ignore_ascii_case(b"dpop") {
+        Scheme::Dpop
+    } else {
         return Ok(None);
-    }
+    };
     // RFC 6750: `Bearer 1*SP b64token`; tolerate several spaces, nothing else.
     let token = trim_leading_spaces(rest);
     if rest.len() == token.len() {
         return Err(ExtractError::Malformed);
     }
-    check_b64token(token).map(Some)
+    check_b64token(token).map(|t| Some((scheme, t)))
 }
 
 fn trim_leading_spaces(b: &[u8]) -> &[u8] {
@@ -246,6 +264,26 @@ mod tests {
         assert_eq!(extract(&[b"Basic dXNlcjpwYXNz"]), Err(ExtractError::Missing));
         assert_eq!(extract(&[b"Bearerabc"]), Err(ExtractError::Missing));
         assert_eq!(extract(&[b"DPoP abc"]), Err(ExtractError::Missing));
+    }
+
+    #[test]
+    fn dpop_scheme_when_asked_for() {
+        let mut req = Request::builder().uri("/?access_token=q").body(()).unwrap();
+        let credential = |req: &Request<()>, query: bool| {
+            BearerExtractor::new()
+                .allow_query(query)
+                .credential(req.headers(), req.uri(), true)
+                .map(|(s, t)| (s, t.to_owned()))
+        };
+        req.headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_static("dpop  abc"));
+        assert_eq!(credential(&req, false), Ok((Scheme::Dpop, "abc".into())));
+        assert_eq!(credential(&req, true), Err(ExtractError::Multiple));
+        req.headers_mut()
+            .insert(AUTHORIZATION, HeaderValue::from_static("DPoP a b"));
+        assert_eq!(credential(&req, false), Err(ExtractError::Malformed));
+        req.headers_mut().remove(AUTHORIZATION);
+        assert_eq!(credential(&req, true), Ok((Scheme::Bearer, "q".into())));
     }
 
     #[test]

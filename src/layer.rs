@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::challenge::Scheme;
+use crate::dpop::{CheckedProof, DPOP_NONCE, Dpop, DpopMode};
 use crate::extract::{BearerExtractor, ExtractError};
-use crate::verifier::BoxVerifyFuture;
-use crate::{AccessToken, AuthError, Challenge, Scopes, TokenVerifier, VerifyError};
+use crate::{AccessToken, AuthError, Challenge, Scopes, TokenVerifier};
 
 /// Requires a verified bearer token on every request of the wrapped service.
 ///
@@ -55,11 +56,24 @@ pub struct TokenVerifierLayer<V: ?Sized> {
     config: Config,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Config {
     challenge: Challenge,
     extractor: BearerExtractor,
     allow_anonymous: bool,
+    dpop: Arc<Dpop>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let dpop = Dpop::default();
+        Config {
+            challenge: Challenge::default().with_dpop(&dpop),
+            extractor: BearerExtractor::default(),
+            allow_anonymous: false,
+            dpop: Arc::new(dpop),
+        }
+    }
 }
 
 impl<V: ?Sized> Clone for TokenVerifierLayer<V> {
@@ -175,7 +189,24 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     #[must_use]
     pub fn challenge(mut self, challenge: Challenge) -> Self {
-        self.config.challenge = challenge;
+        self.config.challenge = challenge.with_dpop(&self.config.dpop);
+        self
+    }
+
+    /// How DPoP (RFC 9449) is checked; [`Dpop::allowed`] by default: DPoP-bound
+    /// tokens need `Authorization: DPoP` and a valid proof, bearer tokens still
+    /// work, and 401s carry a `DPoP` challenge beside the `Bearer` one.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// use tower_bearer::dpop::Dpop;
+    /// let layer = TokenVerifierLayer::new(V).dpop(Dpop::required().server_nonces());
+    /// ```
+    #[must_use]
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.config.challenge = self.config.challenge.clone().with_dpop(&dpop);
+        self.config.dpop = Arc::new(dpop);
         self
     }
 
@@ -285,41 +316,90 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let challenge = &self.config.challenge;
-        let token = match self.config.extractor.extract(req.headers(), req.uri()) {
-            Ok(token) => token,
-            Err(ExtractError::Missing) if self.config.allow_anonymous => {
-                req.extensions_mut().insert(challenge.clone());
-                return ResponseFuture::inner(self.inner.call(req));
+        let config = &self.config;
+        let dpop_on = config.dpop.mode() != DpopMode::Off;
+        let (scheme, token) = match config.extractor.credential(req.headers(), req.uri(), dpop_on) {
+            Ok(found) => found,
+            Err(ExtractError::Missing) if config.allow_anonymous => {
+                req.extensions_mut().insert(config.challenge.clone());
+                return ResponseFuture::inner(self.inner.call(req), None);
             }
             Err(e) => {
                 tracing::debug!(error = %e, "bearer credentials refused");
-                return ResponseFuture::refuse(AuthError::from(e), challenge);
+                return ResponseFuture::refuse(AuthError::from(e), &config.challenge);
             }
         };
+        let challenge = config.challenge.for_scheme(scheme);
+        // The proof on its own first: no token work for a request it refuses.
+        let proof = match config.dpop.check_proof(
+            req.method(),
+            req.uri(),
+            req.headers(),
+            scheme == Scheme::Dpop,
+            token,
+        ) {
+            Ok(proof) => proof,
+            Err(error) => return ResponseFuture::refuse(logged(error), &challenge),
+        };
         // A verdict at hand (a cache hit): no boxed future, no clone of the inner service.
+        let mut verified = None;
         if let Some(result) = self.verifier.verify_now(token) {
-            return match result {
-                Ok(verified) => {
-                    insert_identity(&mut req, verified, challenge.clone());
-                    ResponseFuture::inner(self.inner.call(req))
-                }
-                Err(error) => ResponseFuture::refuse(refusal(error), challenge),
+            let bound = result
+                .map_err(AuthError::from)
+                .and_then(|t| config.dpop.bind(&t, proof.as_ref()).map(|()| t));
+            let token = match bound {
+                Ok(token) => token,
+                Err(error) => return ResponseFuture::refuse(logged(error), &challenge),
             };
+            match proof.as_ref().map(|p| p.first_use_now(&config.dpop)) {
+                None | Some(Some(Ok(()))) => {
+                    let nonce = proof.and_then(|p| p.next_nonce);
+                    insert_identity(&mut req, token, challenge);
+                    return ResponseFuture::inner(self.inner.call(req), nonce);
+                }
+                Some(Some(Err(error))) => return ResponseFuture::refuse(logged(error), &challenge),
+                // The replay cache answers later: go on asynchronously.
+                Some(None) => verified = Some(token),
+            }
         }
-        let token = token.to_owned();
+        let raw = token.to_owned();
         // Call the service that was driven to readiness; keep a fresh clone.
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
         let verifier = self.verifier.clone();
+        let dpop = config.dpop.clone();
+        let nonce = proof.as_ref().and_then(|p| p.next_nonce.clone());
         ResponseFuture {
             state: State::Verify {
-                verify: Box::pin(async move { verifier.verify(&token).await }),
+                verify: Box::pin(
+                    async move { verify_and_bind(&*verifier, &dpop, &raw, verified, proof).await },
+                ),
                 pending: Some((inner, req)),
-                challenge: challenge.clone(),
+                challenge,
+                nonce,
             },
         }
     }
+}
+
+/// The asynchronous path: the token (unless already verified), its binding,
+/// then the proof's `jti`.
+async fn verify_and_bind<V: TokenVerifier + ?Sized>(
+    verifier: &V,
+    dpop: &Dpop,
+    raw: &str,
+    verified: Option<AccessToken>,
+    proof: Option<CheckedProof>,
+) -> Result<AccessToken, AuthError> {
+    let token = match verified {
+        Some(token) => token,
+        None => verifier.verify(raw).await.map_err(AuthError::from)?,
+    };
+    dpop.bind(&token, proof.as_ref())?;
+    if let Some(proof) = proof {
+        proof.first_use(dpop).await?;
+    }
+    Ok(token)
 }
 
 pin_project! {
@@ -341,13 +421,15 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Verify {
-            verify: BoxVerifyFuture<'static>,
+            verify: Pin<Box<dyn Future<Output = Result<AccessToken, AuthError>> + Send>>,
             pending: Option<(S, Request<ReqBody>)>,
             challenge: Challenge,
+            nonce: Option<HeaderValue>,
         },
         Inner {
             #[pin]
             future: S::Future,
+            nonce: Option<HeaderValue>,
         },
         Refused {
             response: Option<S::Response>,
@@ -369,9 +451,9 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
-    fn inner(future: S::Future) -> Self {
+    fn inner(future: S::Future, nonce: Option<HeaderValue>) -> Self {
         ResponseFuture {
-            state: State::Inner { future },
+            state: State::Inner { future, nonce },
         }
     }
 
@@ -399,6 +481,7 @@ where
                     verify,
                     pending,
                     challenge,
+                    nonce,
                 } => {
                     let result = ready!(verify.as_mut().poll(cx));
                     match result {
@@ -407,12 +490,19 @@ where
                                 pending.take().expect("ResponseFuture polled after completion");
                             insert_identity(&mut req, token, challenge.clone());
                             let future = inner.call(req);
-                            this.state.set(State::Inner { future });
+                            let nonce = nonce.take();
+                            this.state.set(State::Inner { future, nonce });
                         }
-                        Err(error) => return Poll::Ready(Ok(refusal(error).into_response(challenge))),
+                        Err(error) => return Poll::Ready(Ok(logged(error).into_response(challenge))),
                     }
                 }
-                StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Inner { future, nonce } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(nonce) = nonce.take() {
+                        response.headers_mut().insert(DPOP_NONCE, nonce);
+                    }
+                    return Poll::Ready(Ok(response));
+                }
                 StateProj::Refused { response } => {
                     return Poll::Ready(Ok(response
                         .take()
@@ -431,12 +521,12 @@ fn insert_identity<B>(req: &mut Request<B>, token: AccessToken, challenge: Chall
 }
 
 /// Logs why the verifier said no (never the token) and turns it into the answer.
-fn refusal(error: VerifyError) -> AuthError {
+fn logged(error: AuthError) -> AuthError {
     match &error {
-        VerifyError::Invalid(reason) => tracing::debug!(%reason, "bearer token refused"),
-        VerifyError::Unavailable(u) => tracing::warn!(reason = %u, "token verifier unavailable"),
+        AuthError::Unavailable(u) => tracing::warn!(reason = %u, "token verifier unavailable"),
+        other => tracing::debug!(error = %other, "credentials refused"),
     }
-    AuthError::from(error)
+    error
 }
 
 #[cfg(test)]
@@ -448,7 +538,7 @@ mod tests {
 
     use super::*;
     use crate::verifier::fixed::Fixed;
-    use crate::{InvalidToken, Principal, Unavailable};
+    use crate::{InvalidToken, Principal, Unavailable, VerifyError};
 
     /// Answers with the caller's subject; counts its clones and calls.
     #[derive(Default)]

@@ -9,6 +9,8 @@
 //! Built for MCP servers: RFC 9728 metadata ([`metadata`]), `WWW-Authenticate`
 //! challenges that carry `resource_metadata` ([`Challenge`]), audience checks,
 //! and 503 — never 401 — when the authorization server cannot be reached.
+//! Sender-constrained tokens are checked too: a DPoP-bound token (RFC 9449)
+//! needs a proof by its key ([`dpop`]; single-use identifiers in [`replay`]).
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -62,6 +64,7 @@ mod challenge;
 pub mod compose;
 mod digest;
 mod discovery;
+pub mod dpop;
 pub mod extract;
 mod fetch;
 #[cfg(feature = "fuzzing")]
@@ -76,6 +79,7 @@ pub mod metadata;
 pub mod origin;
 mod principal;
 mod refusal;
+pub mod replay;
 pub mod resource;
 pub mod scope;
 #[cfg(feature = "testing")]

@@ -66,6 +66,6 @@ pub use session::{
 };
 pub use state::{DEFAULT_STATE_TTL, StateError, StateKey, StateSealer};
 pub use store::{
-    DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MemorySessionStore, SessionKey, SessionStore,
-    SessionStoreError,
+    DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MemorySessionStore, SessionKey, SessionOwner,
+    SessionStore, SessionStoreError,
 };

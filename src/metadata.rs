@@ -60,6 +60,10 @@ pub struct ProtectedResourceMetadata {
     resource_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     resource_documentation: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_bound_access_tokens_required: Option<bool>,
 }
 
 impl ProtectedResourceMetadata {
@@ -83,7 +87,33 @@ impl ProtectedResourceMetadata {
             bearer_methods_supported: vec!["header".into()],
             resource_name: None,
             resource_documentation: None,
+            dpop_signing_alg_values_supported: Vec::new(),
+            dpop_bound_access_tokens_required: None,
         }
+    }
+
+    /// Advertises the layer's DPoP configuration (RFC 9728 §2):
+    /// `dpop_signing_alg_values_supported` and
+    /// `dpop_bound_access_tokens_required`; nothing when DPoP is off.
+    ///
+    /// ```
+    /// use tower_bearer::{dpop::Dpop, metadata::ProtectedResourceMetadata};
+    /// let m = ProtectedResourceMetadata::new("https://r.example/mcp").dpop(&Dpop::required());
+    /// let doc = serde_json::to_value(&m).unwrap();
+    /// assert_eq!(doc["dpop_bound_access_tokens_required"], true);
+    /// assert_eq!(doc["dpop_signing_alg_values_supported"][0], "RS256");
+    /// ```
+    #[must_use]
+    pub fn dpop(mut self, dpop: &crate::dpop::Dpop) -> Self {
+        use crate::dpop::DpopMode;
+        let on = dpop.mode() != DpopMode::Off;
+        self.dpop_signing_alg_values_supported = if on {
+            dpop.algorithm_list().map(str::to_owned).collect()
+        } else {
+            Vec::new()
+        };
+        self.dpop_bound_access_tokens_required = on.then_some(dpop.mode() == DpopMode::Required);
+        self
     }
 
     /// Adds an authorization server (its issuer identifier, exactly as it

@@ -345,6 +345,7 @@ struct Inner {
     audience: Vec<String>,
     claims: Claims,
     source: TokenSource,
+    dpop_jkt: Option<Arc<str>>,
 }
 
 /// The raw claims, parsed on first use: a JWT's payload is checked without
@@ -452,6 +453,36 @@ impl AccessToken {
         self
     }
 
+    /// Binds the token to a DPoP key: `jkt` is the key's RFC 7638 SHA-256
+    /// thumbprint, the token's `cnf.jkt` (RFC 9449 §6). A bound token is only
+    /// accepted with a DPoP proof signed by that key.
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, Principal};
+    /// let t = AccessToken::new(Principal::new()).with_dpop_jkt("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+    /// assert_eq!(t.dpop_jkt(), Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"));
+    /// ```
+    #[must_use]
+    pub fn with_dpop_jkt(mut self, jkt: impl Into<Arc<str>>) -> Self {
+        self.make_unique().dpop_jkt = Some(jkt.into());
+        self
+    }
+
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`), or
+    /// `None` for a bearer token.
+    ///
+    /// [`TokenVerifierLayer`](crate::TokenVerifierLayer) enforces the binding: a
+    /// bound token needs `Authorization: DPoP` and a proof by that key. Code that
+    /// calls a verifier directly must check it itself (see [`dpop`](crate::dpop)).
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, Principal};
+    /// assert_eq!(AccessToken::new(Principal::new()).dpop_jkt(), None);
+    /// ```
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.0.dpop_jkt.as_deref()
+    }
+
     fn make_unique(&mut self) -> &mut Inner {
         Arc::make_mut(&mut self.0)
     }
@@ -552,6 +583,7 @@ impl fmt::Debug for AccessToken {
             .field("expires_at", &self.0.expires_at)
             .field("audience", &self.0.audience)
             .field("source", &self.0.source)
+            .field("dpop_jkt", &self.0.dpop_jkt)
             .finish_non_exhaustive()
     }
 }

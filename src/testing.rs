@@ -3,8 +3,11 @@
 //! [`DevIssuer`] generates a key pair, serves its JWK Set and RFC 8414 metadata on
 //! loopback, mints RFC 9068 access tokens, answers `client_credentials` token
 //! requests (RFC 6749 §4.4, with the RFC 8707 `resource` parameter) for one
-//! client, and introspects the opaque tokens it issues (RFC 7662). It is for
-//! development only: one client, keys in memory, plain HTTP on loopback.
+//! client, and introspects the opaque tokens it issues (RFC 7662). A token
+//! request with a valid `DPoP` proof gets a token bound to the proof's key
+//! (RFC 9449 §5, `token_type: DPoP`); [`DpopKey`] makes keys and proofs for
+//! tests of DPoP-protected apps. It is for development only: one client, keys
+//! in memory, plain HTTP on loopback.
 //!
 //! ```
 //! use tower_bearer::{TokenVerifier, testing::DevIssuer};
@@ -59,6 +62,9 @@ struct Shared {
     token_ttl: Duration,
     opaque: moka::sync::Cache<String, Value>,
     issue_opaque: bool,
+    /// Checks the proofs of DPoP token requests (RFC 9449 §5).
+    dpop: crate::dpop::Dpop,
+    token_url: crate::dpop::PublicUrl,
 }
 
 impl fmt::Debug for DevIssuer {
@@ -174,8 +180,13 @@ impl DevIssuerBuilder {
             Some(secret) => secret,
             None => random_string(18)?,
         };
+        let issuer = format!("http://{host}:{}", addr.port());
+        let token_url = crate::dpop::PublicUrl::parse(&format!("{issuer}/token"))
+            .map_err(|e| std::io::Error::other(format!("token endpoint URL: {e}")))?;
         let shared = Arc::new(Shared {
-            issuer: format!("http://{host}:{}", addr.port()),
+            issuer,
+            dpop: crate::dpop::Dpop::allowed(),
+            token_url,
             client_id: self.client_id,
             client_secret,
             key,
@@ -388,6 +399,195 @@ impl DevIssuer {
     pub fn revoke(&self, token: &str) {
         self.shared.opaque.invalidate(token);
     }
+
+    /// Mints a DPoP-bound access token: [`DevIssuer::token`] with
+    /// `cnf.jkt` = the thumbprint of `key` (RFC 9449 §6.1).
+    ///
+    /// See [`DpopKey`] for an example.
+    pub fn dpop_token(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scopes: &str,
+        audience: &str,
+        key: &DpopKey,
+    ) -> String {
+        let mut claims = self.shared.claims(subject, client_id, scopes, audience);
+        claims["cnf"] = json!({ "jkt": key.thumbprint() });
+        self.sign_claims(&claims)
+    }
+
+    /// Mints an opaque DPoP-bound token: introspection answers it with
+    /// `cnf.jkt` and `token_type: DPoP` (RFC 9449 §6.2).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use tower_bearer::testing::{DevIssuer, DpopKey};
+    /// let issuer = DevIssuer::start().await.unwrap();
+    /// let token = issuer.opaque_dpop_token("alice", "app", "mcp", "https://rs.example/mcp", &DpopKey::generate());
+    /// assert!(!token.contains('.'));
+    /// # });
+    /// ```
+    pub fn opaque_dpop_token(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scopes: &str,
+        audience: &str,
+        key: &DpopKey,
+    ) -> String {
+        self.shared
+            .opaque_bound_token(subject, client_id, scopes, audience, Some(&key.thumbprint()))
+    }
+}
+
+/// A client's DPoP key pair (ES256 unless chosen otherwise), signing proofs
+/// with `jsonwebtoken` (RFC 9449 §4.2), for tests of DPoP-protected apps.
+///
+/// ```
+/// use tower_bearer::testing::{DevIssuer, DpopKey};
+/// use tower_bearer::TokenVerifier;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let issuer = DevIssuer::start().await.unwrap();
+/// let key = DpopKey::generate();
+/// let token = issuer.dpop_token("alice", "app", "mcp", "https://rs.example/mcp", &key);
+/// let verified = issuer.jwt_verifier("https://rs.example/mcp").verify(&token).await.unwrap();
+/// assert_eq!(verified.dpop_jkt(), Some(key.thumbprint().as_str()));
+/// // The header to send with `Authorization: DPoP {token}`:
+/// let proof = key.proof("POST", "https://rs.example/mcp", Some(&token));
+/// assert_eq!(proof.split('.').count(), 3);
+/// # });
+/// ```
+pub struct DpopKey {
+    key: SigningKey,
+    thumbprint: String,
+}
+
+impl fmt::Debug for DpopKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopKey")
+            .field("alg", &self.key.alg)
+            .field("thumbprint", &self.thumbprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DpopKey {
+    /// A fresh ES256 key.
+    ///
+    /// See [`DpopKey`] for an example.
+    ///
+    /// # Panics
+    ///
+    /// If the system random number generator fails.
+    pub fn generate() -> Self {
+        Self::generate_with(Algorithm::ES256)
+    }
+
+    /// A fresh key for `algorithm`.
+    ///
+    /// ```
+    /// use tower_bearer::{jwt::Algorithm, testing::DpopKey};
+    /// let key = DpopKey::generate_with(Algorithm::EdDSA);
+    /// assert_eq!(key.jwk()["kty"], "OKP");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the system random number generator fails.
+    pub fn generate_with(algorithm: Algorithm) -> Self {
+        let key = SigningKey::generate(algorithm).expect("generating a DPoP key");
+        let model: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).expect("a JWK");
+        let thumbprint = model
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .expect("a thumbprint");
+        DpopKey { key, thumbprint }
+    }
+
+    /// The public JWK that proofs carry.
+    ///
+    /// See [`DpopKey::generate_with`] for an example.
+    pub fn jwk(&self) -> Value {
+        self.key.public_jwk()
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint, the `cnf.jkt` of tokens bound to this key.
+    ///
+    /// See [`DpopKey`] for an example.
+    pub fn thumbprint(&self) -> String {
+        self.thumbprint.clone()
+    }
+
+    /// A proof for `method` and `url`, with `ath` for `token` when given (a
+    /// resource request) and a fresh `jti` and `iat`.
+    ///
+    /// See [`DpopKey`] for an example.
+    pub fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
+        self.sign_proof(&self.proof_header(), &self.proof_claims(method, url, token, None))
+    }
+
+    /// [`DpopKey::proof`] carrying a server `nonce` (RFC 9449 §9).
+    ///
+    /// ```
+    /// let key = tower_bearer::testing::DpopKey::generate();
+    /// let proof = key.proof_with_nonce("GET", "https://rs.example/mcp", Some("t0ken"), "n0nce");
+    /// # let _ = proof;
+    /// ```
+    pub fn proof_with_nonce(&self, method: &str, url: &str, token: Option<&str>, nonce: &str) -> String {
+        self.sign_proof(
+            &self.proof_header(),
+            &self.proof_claims(method, url, token, Some(nonce)),
+        )
+    }
+
+    /// The header [`DpopKey::proof`] signs: `typ: dpop+jwt`, `alg`, `jwk`.
+    ///
+    /// ```
+    /// let key = tower_bearer::testing::DpopKey::generate();
+    /// assert_eq!(key.proof_header()["typ"], "dpop+jwt");
+    /// ```
+    pub fn proof_header(&self) -> Value {
+        json!({ "typ": "dpop+jwt", "alg": self.key.alg.name(), "jwk": self.jwk() })
+    }
+
+    /// The claims [`DpopKey::proof`] signs: `jti`, `htm`, `htu`, `iat`, and
+    /// `ath`, `nonce` when given; to alter before [`DpopKey::sign_proof`].
+    ///
+    /// ```
+    /// let key = tower_bearer::testing::DpopKey::generate();
+    /// let mut claims = key.proof_claims("GET", "https://rs.example/mcp", Some("t0ken"), None);
+    /// claims["iat"] = 1.into();
+    /// let old = key.sign_proof(&key.proof_header(), &claims);
+    /// # let _ = old;
+    /// ```
+    pub fn proof_claims(&self, method: &str, url: &str, token: Option<&str>, nonce: Option<&str>) -> Value {
+        let mut claims = json!({
+            "jti": random_string(16).unwrap_or_default(),
+            "htm": method,
+            "htu": url,
+            "iat": SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
+        });
+        if let Some(token) = token {
+            claims["ath"] = b64::encode(crate::digest::sha256(token.as_bytes())).into();
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = nonce.into();
+        }
+        claims
+    }
+
+    /// Signs any header and claims with this key (for tests of odd proofs).
+    ///
+    /// See [`DpopKey::proof_claims`] for an example.
+    pub fn sign_proof(&self, header: &Value, claims: &Value) -> String {
+        let signing_input = format!(
+            "{}.{}",
+            b64::encode(header.to_string()),
+            b64::encode(claims.to_string())
+        );
+        format!("{signing_input}.{}", self.key.sign(signing_input.as_bytes()))
+    }
 }
 
 impl Shared {
@@ -423,10 +623,25 @@ impl Shared {
     }
 
     fn opaque_token(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> String {
+        self.opaque_bound_token(subject, client_id, scopes, audience, None)
+    }
+
+    fn opaque_bound_token(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scopes: &str,
+        audience: &str,
+        jkt: Option<&str>,
+    ) -> String {
         let token = random_string(32).unwrap_or_default();
         let mut claims = self.claims(subject, client_id, scopes, audience);
         claims["active"] = true.into();
         claims["token_type"] = "Bearer".into();
+        if let Some(jkt) = jkt {
+            claims["token_type"] = "DPoP".into();
+            claims["cnf"] = json!({ "jkt": jkt });
+        }
         self.opaque.insert(token.clone(), claims);
         token
     }
@@ -566,6 +781,7 @@ async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "dpop_signing_alg_values_supported": s.dpop.algorithm_list().collect::<Vec<_>>(),
     }))
 }
 
@@ -610,18 +826,32 @@ async fn token_endpoint(
     let Some(resource) = form.resource.filter(|r| !r.is_empty()) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_target");
     };
+    // RFC 9449 §5: a token request with one valid proof gets a token bound to its key.
+    let mut proofs = headers.get_all(crate::dpop::DPOP).iter();
+    let jkt = match (proofs.next(), proofs.next()) {
+        (None, _) => None,
+        (Some(proof), None) => match s.dpop.check_token_request(proof.as_bytes(), &s.token_url).await {
+            Ok(jkt) => Some(jkt),
+            Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
+        },
+        (Some(_), Some(_)) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
+    };
     let scope = form.scope.unwrap_or_default();
     let client_id = s.client_id.clone();
     let access_token = if s.issue_opaque {
-        s.opaque_token(&client_id, &client_id, &scope, &resource)
+        s.opaque_bound_token(&client_id, &client_id, &scope, &resource, jkt.as_deref())
     } else {
-        s.sign_claims(&s.claims(&client_id, &client_id, &scope, &resource))
+        let mut claims = s.claims(&client_id, &client_id, &scope, &resource);
+        if let Some(jkt) = &jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
+        }
+        s.sign_claims(&claims)
     };
     (
         [(header::CACHE_CONTROL, "no-store")],
         Json(json!({
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": s.token_ttl.as_secs(),
             "scope": scope,
         })),

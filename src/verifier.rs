@@ -213,6 +213,18 @@ pub enum InvalidToken {
     /// The verifier does not know the token.
     #[error("token not recognised")]
     Unknown,
+    /// A DPoP-bound token (`cnf.jkt`) came as a bearer token, or DPoP is off.
+    #[error("DPoP-bound token without the DPoP scheme")]
+    DpopBound,
+    /// The `DPoP` scheme with a token that is not DPoP-bound.
+    #[error("token is not DPoP-bound")]
+    NotDpopBound,
+    /// DPoP is required and the token is not DPoP-bound, or came as `Bearer`.
+    #[error("DPoP-bound token required")]
+    DpopRequired,
+    /// Bound (`cnf`) by a confirmation method other than DPoP's `jkt`.
+    #[error("token bound by an unsupported method")]
+    Binding,
 }
 
 impl InvalidToken {
@@ -235,6 +247,10 @@ impl InvalidToken {
             InvalidToken::Type => "not an access token",
             InvalidToken::Inactive => "token not active",
             InvalidToken::Unknown => "token not recognised",
+            InvalidToken::DpopBound => "DPoP-bound token without the DPoP scheme",
+            InvalidToken::NotDpopBound => "token is not DPoP-bound",
+            InvalidToken::DpopRequired => "DPoP-bound token required",
+            InvalidToken::Binding => "token bound by an unsupported method",
         }
     }
 }

@@ -4,10 +4,9 @@ mod mcp_support;
 
 use mcp_support::*;
 use reqwest::Method;
-use tower_bearer::Principal;
 use tower_bearer::mcp::{
-    BindingPolicy, McpScopeLayer, McpSessionLayer, MemorySessionStore, SessionKey, SessionStore,
-    SessionStoreError,
+    BindingPolicy, McpScopeLayer, McpSessionLayer, MemorySessionStore, SessionKey, SessionOwner,
+    SessionStore, SessionStoreError,
 };
 
 /// rmcp 3.11's own answer for an unknown session.
@@ -45,10 +44,10 @@ async fn owner_uses_the_session_others_get_the_unknown_session_404() {
 struct AsyncOnly(MemorySessionStore);
 
 impl SessionStore for AsyncOnly {
-    async fn bind(&self, key: &SessionKey, owner: &Principal) -> Result<(), SessionStoreError> {
+    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), SessionStoreError> {
         self.0.bind(key, owner).await
     }
-    async fn owner(&self, key: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
+    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
         self.0.owner(key).await
     }
     async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
@@ -261,16 +260,16 @@ struct DownStore {
 }
 
 impl SessionStore for DownStore {
-    async fn bind(&self, _: &SessionKey, _: &Principal) -> Result<(), SessionStoreError> {
+    async fn bind(&self, _: &SessionKey, _: &SessionOwner) -> Result<(), SessionStoreError> {
         Err(SessionStoreError::new("backend down"))
     }
-    async fn owner(&self, _: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
+    async fn owner(&self, _: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
         Err(SessionStoreError::new("backend down"))
     }
     async fn unbind(&self, _: &SessionKey) -> Result<(), SessionStoreError> {
         Err(SessionStoreError::new("backend down"))
     }
-    fn owner_now(&self, _: &SessionKey) -> Option<Result<Option<Principal>, SessionStoreError>> {
+    fn owner_now(&self, _: &SessionKey) -> Option<Result<Option<SessionOwner>, SessionStoreError>> {
         self.at_hand.then(|| Err(SessionStoreError::new("backend down")))
     }
 }
@@ -298,4 +297,62 @@ async fn store_outage_is_a_503_not_a_404() {
         assert!(used.headers.contains_key("retry-after"), "at hand: {at_hand}");
         assert!(used.www().is_empty());
     }
+}
+
+/// A POST as `token` (DPoP-bound to `key`, with a fresh proof) or, without a
+/// key, as a bearer token.
+async fn post_as(
+    client: &Client,
+    url: &str,
+    token: &str,
+    key: Option<usize>,
+    session: Option<&str>,
+) -> Reply {
+    let (authorization, proof) = match key {
+        Some(n) => (
+            format!("DPoP {token}"),
+            Some(dpop_key(n).proof("POST", url, Some(token))),
+        ),
+        None => (format!("Bearer {token}"), None),
+    };
+    let mut headers = vec![("authorization", authorization.as_str())];
+    if let Some(proof) = &proof {
+        headers.push(("dpop", proof.as_str()));
+    }
+    client
+        .send(
+            Method::POST,
+            None,
+            session,
+            &headers,
+            Some(call("read_note").to_string()),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn a_session_opened_with_a_dpop_bound_token_needs_the_same_key() {
+    let url = serve_default().await;
+    let client = Client::new(&url);
+    let init = {
+        let proof = dpop_key(0).proof("POST", &url, Some("alice-dpop-a"));
+        let headers = [("authorization", "DPoP alice-dpop-a"), ("dpop", proof.as_str())];
+        client
+            .send(Method::POST, None, None, &headers, Some(initialize().to_string()))
+            .await
+    };
+    assert_eq!(init.status, 200, "{}", init.body);
+    let session = init.session().to_owned();
+    // The same principal with the same key: the session's owner.
+    let ok = post_as(&client, &url, "alice-dpop-a", Some(0), Some(&session)).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // The same principal with another key, or with a bearer token: not the owner.
+    let other_key = post_as(&client, &url, "alice-dpop-b", Some(1), Some(&session)).await;
+    assert_eq!((other_key.status, other_key.body.as_str()), (404, RMCP_NOT_FOUND));
+    let bearer = post_as(&client, &url, "alice", None, Some(&session)).await;
+    assert_eq!((bearer.status, bearer.body.as_str()), (404, RMCP_NOT_FOUND));
+    // A session opened with a bearer token is not tied to a key.
+    let open = client.open_session("alice").await;
+    let bound_later = post_as(&client, &url, "alice-dpop-b", Some(1), Some(&open)).await;
+    assert_eq!(bound_later.status, 200, "{}", bound_later.body);
 }

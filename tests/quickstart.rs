@@ -192,3 +192,95 @@ async fn quickstart_skips_only_the_layers_it_is_told_to() {
     assert_eq!(res.status(), 401);
     assert!(www_authenticate(&res).starts_with("Bearer "));
 }
+
+/// DPoP through the quickstart with no flags: a token from its development
+/// issuer bound to the key of the token request's proof, then `/whoami` with a
+/// proof per request; the metadata advertises DPoP; `--dpop required` refuses
+/// bearer tokens and `--dpop off` bound ones.
+#[tokio::test]
+async fn quickstart_dpop_from_token_request_to_resource() {
+    use tower_bearer::testing::DpopKey;
+    let qs = start(&[]);
+    let client = reqwest::Client::new();
+    let (id, secret) = qs.client.clone().expect("dev issuer client");
+    let key = DpopKey::generate();
+    let token_endpoint = format!("{}/token", qs.issuer);
+    let resource = format!("{}/mcp", qs.base);
+    let res = client
+        .post(&token_endpoint)
+        .basic_auth(&id, Some(&secret))
+        .header("dpop", key.proof("POST", &token_endpoint, None))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", resource.as_str()),
+            ("scope", "mcp:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let whoami = format!("{}/whoami", qs.base);
+    let with_proof = |proof: String| {
+        client
+            .get(&whoami)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+    };
+    let res = with_proof(key.proof("GET", &whoami, Some(&token))).await.unwrap();
+    assert_eq!(res.status(), 200);
+    // The same token as a bearer token, or with the proof of another key: 401.
+    let res = get_whoami(&client, &qs, Some(&token)).await;
+    assert_eq!(res.status(), 401);
+    assert!(www_authenticate(&res).contains("DPoP-bound token without the DPoP scheme"));
+    let res = with_proof(DpopKey::generate().proof("GET", &whoami, Some(&token)))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let metadata = get_json(
+        &client,
+        &format!("{}/.well-known/oauth-protected-resource/mcp", qs.base),
+    )
+    .await;
+    assert_eq!(metadata["dpop_bound_access_tokens_required"], false);
+    assert_eq!(
+        metadata["dpop_signing_alg_values_supported"],
+        json!(["RS256", "PS256", "ES256", "EdDSA"])
+    );
+
+    let required = start(&["--dpop", "required"]);
+    let printed = required.printed_token.clone().expect("printed token");
+    let res = get_whoami(&client, &required, Some(&printed)).await;
+    assert_eq!(res.status(), 401);
+    let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+    assert_eq!(challenges.len(), 1);
+    assert!(
+        challenges[0]
+            .to_str()
+            .unwrap()
+            .starts_with("DPoP error=\"invalid_token\"")
+    );
+    let metadata = get_json(
+        &client,
+        &format!("{}/.well-known/oauth-protected-resource/mcp", required.base),
+    )
+    .await;
+    assert_eq!(metadata["dpop_bound_access_tokens_required"], true);
+
+    let off = start(&["--dpop", "off"]);
+    let res = get_whoami(&client, &off, None).await;
+    assert_eq!(
+        res.headers().get_all("www-authenticate").iter().count(),
+        1,
+        "Bearer only"
+    );
+    let metadata = get_json(
+        &client,
+        &format!("{}/.well-known/oauth-protected-resource/mcp", off.base),
+    )
+    .await;
+    assert!(metadata.get("dpop_signing_alg_values_supported").is_none());
+}

@@ -217,16 +217,27 @@ pub(crate) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime
             _ => {}
         }
     }
-    // Only bearer access tokens: a sender-constrained token (DPoP, mTLS) used as a
-    // plain bearer token is refused, and so is a token of another type.
-    if response.contains_key("cnf") {
-        return Err(InvalidToken::Type);
-    }
-    if let Some(kind) = string_claim(&response, "token_type")?
-        && !kind.eq_ignore_ascii_case("bearer")
-        && !kind.eq_ignore_ascii_case("access_token")
-    {
-        return Err(InvalidToken::Type);
+    // Bearer or DPoP-bound access tokens (RFC 9449 §6.2: `cnf.jkt`, token type
+    // `DPoP`); the layer enforces the binding. Other confirmation methods (mTLS)
+    // and other token types are refused.
+    let binding = match response.get("cnf") {
+        None => None,
+        Some(Value::Object(cnf)) => {
+            let jkt = match cnf.get("jkt") {
+                None => None,
+                Some(Value::String(jkt)) => Some(jkt.as_str()),
+                Some(_) => return Err(InvalidToken::Claims),
+            };
+            crate::dpop::confirmation(jkt, cnf.keys().any(|k| k != "jkt"))?
+        }
+        Some(_) => return Err(InvalidToken::Claims),
+    };
+    if let Some(kind) = string_claim(&response, "token_type")? {
+        let bearer = kind.eq_ignore_ascii_case("bearer") || kind.eq_ignore_ascii_case("access_token");
+        let dpop = kind.eq_ignore_ascii_case("dpop") && binding.is_some();
+        if !(bearer || dpop) {
+            return Err(InvalidToken::Type);
+        }
     }
     let scopes = string_claim(&response, "scope")?
         .map(Scopes::parse)
@@ -251,6 +262,9 @@ pub(crate) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime
         .with_source(TokenSource::Introspection);
     if let Some(exp) = expires_at {
         token = token.with_expires_at(exp);
+    }
+    if let Some(jkt) = binding {
+        token = token.with_dpop_jkt(jkt);
     }
     Ok(token.with_claims(response))
 }
@@ -448,20 +462,37 @@ mod tests {
     }
 
     #[test]
-    fn only_bearer_access_tokens() {
-        assert_eq!(
-            run(active(json!({"cnf": {"jkt": "x"}})), &rules()).unwrap_err(),
-            InvalidToken::Type
-        );
-        assert_eq!(
-            run(active(json!({"token_type": "DPoP"})), &rules()).unwrap_err(),
-            InvalidToken::Type
-        );
-        assert_eq!(
-            run(active(json!({"token_type": "refresh_token"})), &rules()).unwrap_err(),
-            InvalidToken::Type
-        );
-        assert!(run(active(json!({"token_type": "Bearer"})), &rules()).is_ok());
+    fn bearer_or_dpop_bound_access_tokens_only() {
+        let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        let bound = run(
+            active(json!({"cnf": {"jkt": jkt}, "token_type": "DPoP"})),
+            &rules(),
+        )
+        .unwrap();
+        assert_eq!(bound.dpop_jkt(), Some(jkt));
+        let bound = run(active(json!({"cnf": {"jkt": jkt}})), &rules()).unwrap();
+        assert_eq!(bound.dpop_jkt(), Some(jkt));
+        for (answer, error) in [
+            (json!({"cnf": {"jkt": "x"}}), InvalidToken::Claims),
+            (json!({"cnf": {"jkt": 7}}), InvalidToken::Claims),
+            (json!({"cnf": "jkt"}), InvalidToken::Claims),
+            (json!({"cnf": {"x5t#S256": "abc"}}), InvalidToken::Binding),
+            (
+                json!({"cnf": {"jkt": jkt, "x5t#S256": "abc"}}),
+                InvalidToken::Binding,
+            ),
+            (json!({"cnf": {}}), InvalidToken::Binding),
+            (json!({"token_type": "DPoP"}), InvalidToken::Type),
+            (json!({"token_type": "refresh_token"}), InvalidToken::Type),
+        ] {
+            assert_eq!(
+                run(active(answer.clone()), &rules()).unwrap_err(),
+                error,
+                "{answer}"
+            );
+        }
+        let bearer = run(active(json!({"token_type": "Bearer"})), &rules()).unwrap();
+        assert_eq!(bearer.dpop_jkt(), None);
     }
 
     #[test]

@@ -66,6 +66,7 @@ struct Registered<'a> {
     exp: Option<SystemTime>,
     nbf: Option<SystemTime>,
     iat: Option<SystemTime>,
+    cnf: Option<Confirmation<'a>>,
 }
 
 impl<'de> Deserialize<'de> for Registered<'de> {
@@ -108,6 +109,7 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
                 "exp" => claims.exp = members.known(8).and_then(|()| date(&mut map))?,
                 "nbf" => claims.nbf = members.known(9).and_then(|()| date(&mut map))?,
                 "iat" => claims.iat = members.known(10).and_then(|()| date(&mut map))?,
+                "cnf" => claims.cnf = members.known(11).and_then(|()| map.next_value())?,
                 _ => {
                     map.next_value_seed(Unique { top: false })?;
                     members.other(name);
@@ -120,6 +122,44 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
 }
 
 /// A string or an array of strings (`aud`, `scp`).
+/// `cnf` (RFC 7800 §3.1): its `jkt`, and whether it names any other method.
+#[derive(Default)]
+struct Confirmation<'a> {
+    jkt: Option<Cow<'a, str>>,
+    others: bool,
+}
+
+impl<'de> Deserialize<'de> for Confirmation<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Confirmation<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a confirmation object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Confirmation<'de>, A::Error> {
+                let mut cnf = Confirmation::default();
+                let mut members = json::Members::default();
+                while let Some(name) = map.next_key::<Name<'de>>()? {
+                    if name.0 == "jkt" {
+                        members.known(0)?;
+                        cnf.jkt = Some(map.next_value::<Name<'de>>()?.0);
+                    } else {
+                        map.next_value_seed(Unique { top: false })?;
+                        members.other(name);
+                        cnf.others = true;
+                    }
+                }
+                members.finish()?;
+                Ok(cnf)
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
 struct Strings(Vec<String>);
 
 impl<'de> Deserialize<'de> for Strings {
@@ -206,12 +246,19 @@ impl ClaimRules {
             principal = principal.with_client_id(client_id);
         }
         let not_before = claims.nbf.into_iter().chain(claims.iat).max();
-        let token = AccessToken::new(principal)
+        let binding = match &claims.cnf {
+            Some(cnf) => crate::dpop::confirmation(cnf.jkt.as_deref(), cnf.others)?,
+            None => None,
+        };
+        let mut token = AccessToken::new(principal)
             .with_scopes(scopes)
             .with_expires_at(exp)
             .with_audience(audience)
             .with_source(TokenSource::Jwt)
             .with_claims_json(payload);
+        if let Some(jkt) = binding {
+            token = token.with_dpop_jkt(jkt);
+        }
         Ok(Checked { token, not_before })
     }
 

@@ -109,6 +109,17 @@ impl KeyPolicy {
         self
     }
 
+    /// The allowed algorithms, in the order they were allowed.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
+    /// let policy = KeyPolicy::only([Algorithm::ES256, Algorithm::EdDSA]);
+    /// assert_eq!(policy.algorithms().collect::<Vec<_>>(), [Algorithm::ES256, Algorithm::EdDSA]);
+    /// ```
+    pub fn algorithms(&self) -> impl Iterator<Item = Algorithm> + '_ {
+        self.allowed.iter().copied()
+    }
+
     /// Whether `algorithm` is allowed.
     ///
     /// ```
@@ -205,6 +216,20 @@ impl VerifyingKey {
     ///
     /// See [`VerifyingKey`] for an example.
     pub fn from_jwk(jwk: &Value, policy: &KeyPolicy) -> Result<Self, KeyError> {
+        Self::parse(jwk, policy).map(|(key, _)| key)
+    }
+
+    /// A DPoP proof's `jwk` header (RFC 9449 §4.2): the same rules as a key-set
+    /// key, and its RFC 7638 SHA-256 thumbprint (computed by `jsonwebtoken`).
+    pub(crate) fn from_proof_jwk(jwk: &Value, policy: &KeyPolicy) -> Result<(Self, String), KeyError> {
+        let (key, model) = Self::parse(jwk, policy)?;
+        let thumbprint = model
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .map_err(|_| KeyError::Unsupported)?;
+        Ok((key, thumbprint))
+    }
+
+    fn parse(jwk: &Value, policy: &KeyPolicy) -> Result<(Self, Jwk), KeyError> {
         let obj = jwk.as_object().ok_or(KeyError::Malformed("not an object"))?;
         if obj.get("kty").is_some_and(|k| k == "oct") {
             return Err(KeyError::Symmetric);
@@ -256,11 +281,12 @@ impl VerifyingKey {
         if parsed.is_empty() {
             return Err(KeyError::Unsupported);
         }
-        Ok(VerifyingKey {
-            kid: jwk.common.key_id,
+        let key = VerifyingKey {
+            kid: jwk.common.key_id.clone(),
             parsed,
             fingerprint: crate::digest::sha256(&bytes),
-        })
+        };
+        Ok((key, jwk))
     }
 
     /// SHA-256 of the key material (the same key, whatever its `kid`).
@@ -556,6 +582,26 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proof_key_thumbprint_is_rfc7638s() {
+        // RFC 7638 §3.1.
+        let jwk = serde_json::json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        let (_, thumbprint) = VerifyingKey::from_proof_jwk(&jwk, &KeyPolicy::default()).unwrap();
+        assert_eq!(thumbprint, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        let mut private = jwk.clone();
+        private["d"] = "AAAA".into();
+        assert_eq!(
+            VerifyingKey::from_proof_jwk(&private, &KeyPolicy::default()).unwrap_err(),
+            KeyError::Private
+        );
+    }
 
     use aws_lc_rs::rsa::{KeyPair, KeySize};
     use aws_lc_rs::signature::KeyPair as _;

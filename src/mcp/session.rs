@@ -14,8 +14,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{MemorySessionStore, ResponseBody, SessionKey, SessionStore, SessionStoreError, revision};
-use crate::{AuthError, Challenge, Principal, Unavailable};
+use super::{
+    MemorySessionStore, ResponseBody, SessionKey, SessionOwner, SessionStore, SessionStoreError, revision,
+};
+use crate::{AccessToken, AuthError, Challenge, Principal, Unavailable};
 
 /// The MCP streamable HTTP session header.
 pub const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -495,13 +497,25 @@ impl<St> Shared<St> {
     fn admit<S, B, ResBody: ResponseBody>(
         &self,
         key: SessionKey,
-        owner: Result<Option<Principal>, SessionStoreError>,
+        owner: Result<Option<SessionOwner>, SessionStoreError>,
         req: &Request<B>,
     ) -> Result<After<S>, Response<ResBody>> {
         let requester = req.extensions().get::<Principal>();
+        // A session opened with a DPoP-bound token needs a token bound to the same key.
+        let same_key = |owner: &SessionOwner| {
+            owner.dpop_jkt().is_none_or(|jkt| {
+                req.extensions()
+                    .get::<AccessToken>()
+                    .and_then(AccessToken::dpop_jkt)
+                    == Some(jkt)
+            })
+        };
         match owner {
             Err(error) => Err(unavailable(&error, &challenge_of(req))),
-            Ok(Some(owner)) if requester.is_some_and(|r| self.policy.permits(&owner, r)) => {
+            Ok(Some(owner))
+                if requester.is_some_and(|r| self.policy.permits(owner.principal(), r))
+                    && same_key(&owner) =>
+            {
                 Ok(if req.method() == Method::DELETE {
                     After::Unbind(key)
                 } else {
@@ -624,7 +638,7 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         Lookup {
-            lookup: StoreFuture<Option<Principal>>,
+            lookup: StoreFuture<Option<SessionOwner>>,
             key: SessionKey,
             pending: Option<(S, Request<ReqBody>)>,
         },
@@ -723,6 +737,10 @@ where
                             };
                             let key = SessionKey::from_raw(created.as_bytes());
                             let principal = reap.extensions.get::<Principal>().cloned();
+                            let jkt = reap
+                                .extensions
+                                .get::<AccessToken>()
+                                .and_then(|t| t.dpop_jkt().map(Arc::<str>::from));
                             let unbound = Box::new(Unbound {
                                 key,
                                 created,
@@ -731,6 +749,10 @@ where
                             match principal {
                                 Some(owner) if this.shared.policy.can_bind(&owner) => {
                                     tracing::debug!(session = %key, issuer = owner.issuer(), client_id = owner.client_id(), "MCP session bound");
+                                    let owner = match jkt {
+                                        Some(jkt) => SessionOwner::new(owner).with_dpop_jkt(jkt),
+                                        None => SessionOwner::new(owner),
+                                    };
                                     this.state.set(State::Store {
                                         op: Box::pin(async move { store.bind(&key, &owner).await }),
                                         response: Some(response),

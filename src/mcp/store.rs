@@ -97,7 +97,61 @@ impl SessionStoreError {
     }
 }
 
-/// Records which [`Principal`] owns each MCP session.
+/// Who owns an MCP session: the [`Principal`] that opened it and, when its
+/// token was DPoP-bound, the key (`cnf.jkt`) it was bound to. A session opened
+/// with a bound token is only continued with a token bound to the same key.
+///
+/// ```
+/// use tower_bearer::{Principal, mcp::SessionOwner};
+/// let owner = SessionOwner::new(Principal::new().with_subject("alice")).with_dpop_jkt("jkt");
+/// assert_eq!(owner.dpop_jkt(), Some("jkt"));
+/// let json = serde_json::to_string(&owner).unwrap();
+/// assert_eq!(serde_json::from_str::<SessionOwner>(&json).unwrap(), owner);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct SessionOwner {
+    #[serde(flatten)]
+    principal: Principal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dpop_jkt: Option<Arc<str>>,
+}
+
+impl SessionOwner {
+    /// The owner `principal`, with no key binding.
+    ///
+    /// See [`SessionOwner`] for an example.
+    pub fn new(principal: Principal) -> Self {
+        SessionOwner {
+            principal,
+            dpop_jkt: None,
+        }
+    }
+
+    /// Binds the session to the DPoP key with thumbprint `jkt`.
+    ///
+    /// See [`SessionOwner`] for an example.
+    #[must_use]
+    pub fn with_dpop_jkt(mut self, jkt: impl Into<Arc<str>>) -> Self {
+        self.dpop_jkt = Some(jkt.into());
+        self
+    }
+
+    /// The principal.
+    ///
+    /// See [`SessionOwner`] for an example.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The DPoP key thumbprint the session is bound to, if any.
+    ///
+    /// See [`SessionOwner`] for an example.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
+    }
+}
+
+/// Records which [`SessionOwner`] owns each MCP session.
 ///
 /// The [`McpSessionLayer`](crate::mcp::McpSessionLayer) calls [`bind`](Self::bind)
 /// when a response creates a session, [`owner`](Self::owner) on every request
@@ -109,8 +163,8 @@ impl SessionStoreError {
 /// they must share the bindings (and the transport must share its sessions too,
 /// e.g. rmcp's `StreamableHttpServerConfig::session_store`). A Redis
 /// implementation maps the three calls to single commands on the key
-/// `mcp:owner:{key.to_hex()}` with the principal serialized as JSON
-/// (`Principal` is `Serialize + Deserialize`):
+/// `mcp:owner:{key.to_hex()}` with the owner serialized as JSON
+/// ([`SessionOwner`] is `Serialize + Deserialize`):
 ///
 /// - `bind` → `SET key json EX <idle-ttl>`,
 /// - `owner` → `GETEX key EX <idle-ttl>` (reading refreshes the idle TTL),
@@ -123,19 +177,18 @@ impl SessionStoreError {
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
-/// use tower_bearer::Principal;
-/// use tower_bearer::mcp::{SessionKey, SessionStore, SessionStoreError};
+/// use tower_bearer::mcp::{SessionKey, SessionOwner, SessionStore, SessionStoreError};
 ///
 /// /// An unbounded store without expiry: fine for a test, not for production.
 /// #[derive(Default)]
-/// struct MapStore(Mutex<HashMap<SessionKey, Principal>>);
+/// struct MapStore(Mutex<HashMap<SessionKey, SessionOwner>>);
 ///
 /// impl SessionStore for MapStore {
-///     async fn bind(&self, key: &SessionKey, owner: &Principal) -> Result<(), SessionStoreError> {
+///     async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), SessionStoreError> {
 ///         self.0.lock().unwrap().insert(*key, owner.clone());
 ///         Ok(())
 ///     }
-///     async fn owner(&self, key: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
+///     async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
 ///         Ok(self.0.lock().unwrap().get(key).cloned())
 ///     }
 ///     async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
@@ -150,7 +203,7 @@ pub trait SessionStore: Send + Sync + 'static {
     fn bind(
         &self,
         key: &SessionKey,
-        owner: &Principal,
+        owner: &SessionOwner,
     ) -> impl Future<Output = Result<(), SessionStoreError>> + Send;
 
     /// The owner of the session `key`, if bound and not expired. Reading should
@@ -158,7 +211,7 @@ pub trait SessionStore: Send + Sync + 'static {
     fn owner(
         &self,
         key: &SessionKey,
-    ) -> impl Future<Output = Result<Option<Principal>, SessionStoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<SessionOwner>, SessionStoreError>> + Send;
 
     /// Forgets the session `key`.
     fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), SessionStoreError>> + Send;
@@ -169,16 +222,16 @@ pub trait SessionStore: Send + Sync + 'static {
     ///
     /// ```
     /// use tower_bearer::Principal;
-    /// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionStore};
+    /// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let store = MemorySessionStore::new();
     /// let key = SessionKey::new("3f1c…");
-    /// store.bind(&key, &Principal::new().with_subject("alice")).await.unwrap();
+    /// store.bind(&key, &SessionOwner::new(Principal::new().with_subject("alice"))).await.unwrap();
     /// let owner = store.owner_now(&key).expect("in memory: always at hand").unwrap();
-    /// assert_eq!(owner.unwrap().subject(), Some("alice"));
+    /// assert_eq!(owner.unwrap().principal().subject(), Some("alice"));
     /// # });
     /// ```
-    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<Principal>, SessionStoreError>> {
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, SessionStoreError>> {
         let _ = key;
         None
     }
@@ -188,7 +241,7 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
     fn bind(
         &self,
         key: &SessionKey,
-        owner: &Principal,
+        owner: &SessionOwner,
     ) -> impl Future<Output = Result<(), SessionStoreError>> + Send {
         (**self).bind(key, owner)
     }
@@ -196,7 +249,7 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
     fn owner(
         &self,
         key: &SessionKey,
-    ) -> impl Future<Output = Result<Option<Principal>, SessionStoreError>> + Send {
+    ) -> impl Future<Output = Result<Option<SessionOwner>, SessionStoreError>> + Send {
         (**self).owner(key)
     }
 
@@ -204,7 +257,7 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
         (**self).unbind(key)
     }
 
-    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<Principal>, SessionStoreError>> {
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, SessionStoreError>> {
         (**self).owner_now(key)
     }
 }
@@ -229,12 +282,12 @@ pub const DEFAULT_SESSION_CAPACITY: u64 = 100_000;
 /// ```
 /// use std::time::Duration;
 /// use tower_bearer::Principal;
-/// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionStore};
+/// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let store = MemorySessionStore::new().idle_ttl(Duration::from_secs(600)).max_capacity(10_000);
 /// let key = SessionKey::new("s1");
-/// let alice = Principal::new().with_issuer("https://as.example").with_subject("alice");
+/// let alice = SessionOwner::new(Principal::new().with_issuer("https://as.example").with_subject("alice"));
 /// store.bind(&key, &alice).await.unwrap();
 /// assert_eq!(store.owner(&key).await.unwrap(), Some(alice));
 /// store.unbind(&key).await.unwrap();
@@ -243,7 +296,7 @@ pub const DEFAULT_SESSION_CAPACITY: u64 = 100_000;
 /// ```
 #[derive(Clone)]
 pub struct MemorySessionStore {
-    cache: Cache<SessionKey, Principal>,
+    cache: Cache<SessionKey, SessionOwner>,
     idle_ttl: Duration,
     capacity: u64,
 }
@@ -333,17 +386,17 @@ impl MemorySessionStore {
 }
 
 impl SessionStore for MemorySessionStore {
-    async fn bind(&self, key: &SessionKey, owner: &Principal) -> Result<(), SessionStoreError> {
+    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), SessionStoreError> {
         self.cache.insert(*key, owner.clone());
         Ok(())
     }
 
-    async fn owner(&self, key: &SessionKey) -> Result<Option<Principal>, SessionStoreError> {
+    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
         Ok(self.cache.get(key))
     }
 
     /// Always at hand: the bindings are in this process.
-    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<Principal>, SessionStoreError>> {
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, SessionStoreError>> {
         Some(Ok(self.cache.get(key)))
     }
 
@@ -360,7 +413,7 @@ mod tests {
     #[tokio::test]
     async fn store_is_bounded() {
         let store = MemorySessionStore::new().max_capacity(10);
-        let p = Principal::new().with_subject("s");
+        let p = SessionOwner::new(Principal::new().with_subject("s"));
         for i in 0..100 {
             store.bind(&SessionKey::new(&i.to_string()), &p).await.unwrap();
         }

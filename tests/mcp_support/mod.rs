@@ -54,7 +54,8 @@ impl ServerHandler for Notes {
 
 /// "alice", "alice-read", "alice-admin", "alice-in-leeway" (expired 10 s ago,
 /// accepted as a verifier with a clock leeway does), "bob", "app-only" (a client_id
-/// alone), "service" (issuer + client_id, as a client-credentials token).
+/// alone), "service" (issuer + client_id, as a client-credentials token),
+/// "alice-dpop-a" and "alice-dpop-b" (alice, DPoP-bound to [`dpop_key`] 0 and 1).
 pub struct FixedTokens;
 
 impl TokenVerifier for FixedTokens {
@@ -75,17 +76,38 @@ impl TokenVerifier for FixedTokens {
                 Principal::new().with_issuer(ISSUER).with_client_id("app"),
                 "mcp:read mcp:write",
             ),
+            "alice-dpop-a" | "alice-dpop-b" => (user("alice"), "mcp:read mcp:write"),
             _ => return Err(InvalidToken::Unknown.into()),
+        };
+        let bound_to = match token {
+            "alice-dpop-a" => Some(dpop_key(0)),
+            "alice-dpop-b" => Some(dpop_key(1)),
+            _ => None,
         };
         let expires = if token == "alice-in-leeway" {
             SystemTime::now() - Duration::from_secs(10)
         } else {
             SystemTime::now() + Duration::from_secs(3600)
         };
-        Ok(AccessToken::new(principal)
+        let token = AccessToken::new(principal)
             .with_scopes(Scopes::parse(scopes))
-            .with_expires_at(expires))
+            .with_expires_at(expires);
+        Ok(match bound_to {
+            Some(key) => token.with_dpop_jkt(key.thumbprint()),
+            None => token,
+        })
     }
+}
+
+/// Two DPoP keys: "alice-dpop-a" is bound to key 0, "alice-dpop-b" to key 1.
+pub fn dpop_key(n: usize) -> &'static tower_bearer::testing::DpopKey {
+    static KEYS: std::sync::OnceLock<[tower_bearer::testing::DpopKey; 2]> = std::sync::OnceLock::new();
+    &KEYS.get_or_init(|| {
+        [
+            tower_bearer::testing::DpopKey::generate(),
+            tower_bearer::testing::DpopKey::generate(),
+        ]
+    })[n]
 }
 
 pub fn policy() -> McpScopePolicy {
@@ -133,7 +155,9 @@ pub async fn serve_watched<St: SessionStore>(
         .layer(sessions)
         .layer(scopes)
         .service(mcp);
-    let app = axum::Router::new().nest_service("/mcp", svc);
+    // `route_service` keeps the path the client used (DPoP proofs name it);
+    // `nest_service` would strip it.
+    let app = axum::Router::new().route_service("/mcp", svc);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -25,6 +25,18 @@ pub enum TokenFormat {
     Jwt,
 }
 
+/// DPoP (RFC 9449) at the authorization server: the server's `DPOP` variable.
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)] // each test binary uses its own subset
+pub enum AsDpop {
+    /// `DPOP=1`: a token request with a DPoP proof gets a DPoP-bound token
+    /// (`token_type` DPoP, `cnf.jkt` in the JWT and in introspection).
+    On,
+    /// `DPOP=nonce`: as [`AsDpop::On`], and the token endpoint demands its own
+    /// DPoP nonces (`use_dpop_nonce` first).
+    Nonces,
+}
+
 /// The endpoints printed by the server when ready.
 #[derive(Debug, Deserialize)]
 pub struct Endpoints {
@@ -81,6 +93,21 @@ impl OidcProvider {
     /// ("mcp:read mcp:write"), installing Node packages first; panics when they
     /// cannot be installed (see `setup`).
     pub async fn start(test: &str, resource: &str, format: TokenFormat) -> Self {
+        Self::start_with_env(test, resource, format, &[]).await
+    }
+
+    /// [`OidcProvider::start`] with DPoP on at the server (`DPOP=1` or
+    /// `DPOP=nonce`).
+    pub async fn start_dpop(test: &str, resource: &str, format: TokenFormat, dpop: AsDpop) -> Self {
+        let value = match dpop {
+            AsDpop::On => "1",
+            AsDpop::Nonces => "nonce",
+        };
+        Self::start_with_env(test, resource, format, &[("DPOP", value)]).await
+    }
+
+    /// [`OidcProvider::start`] with extra environment variables for the server.
+    async fn start_with_env(test: &str, resource: &str, format: TokenFormat, env: &[(&str, &str)]) -> Self {
         setup().await;
         eprintln!("{test}: starting oidc-provider");
         let format = match format {
@@ -92,6 +119,9 @@ impl OidcProvider {
             .env("PORT", "0")
             .env("RESOURCE", resource)
             .env("TOKEN_FORMAT", format)
+            // Only what the caller asks for: never a `DPOP` from the test's environment.
+            .env_remove("DPOP")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

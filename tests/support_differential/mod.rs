@@ -68,6 +68,10 @@ pub enum Category {
     /// `iat` in the future beyond the leeway (jsonwebtoken does not read
     /// `iat`).
     IatInFuture,
+    /// A `cnf` (RFC 7800) the crate cannot check: not an object, without a
+    /// `jkt` that is a SHA-256 thumbprint, or naming another confirmation
+    /// method (jsonwebtoken does not read `cnf`).
+    Confirmation,
     // ---- The crate accepts, jsonwebtoken refuses: lenient by design. ----
     /// The audience matches this resource after RFC 3986 normalisation (case
     /// of scheme and host, default port, trailing slash), not byte for byte.
@@ -203,6 +207,12 @@ impl Oracle {
         add(
             Category::IatInFuture,
             date("iat").is_some_and(|iat| iat > now + leeway),
+        );
+        add(
+            Category::Confirmation,
+            claims
+                .and_then(|c| c.get("cnf"))
+                .is_some_and(uncheckable_confirmation),
         );
         found
     }
@@ -421,4 +431,17 @@ impl Tally {
         }
         Ok(())
     }
+}
+
+/// Whether a `cnf` claim is one the crate refuses (see [`Category::Confirmation`]).
+fn uncheckable_confirmation(cnf: &Value) -> bool {
+    use base64::Engine as _;
+    let Some(cnf) = cnf.as_object() else { return true };
+    let thumbprint = cnf.get("jkt").and_then(Value::as_str).is_some_and(|jkt| {
+        jkt.len() == 43
+            && base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(jkt)
+                .is_ok_and(|b| b.len() == 32)
+    });
+    !thumbprint || cnf.len() != 1
 }

@@ -5,6 +5,12 @@
 //   RESOURCE      the resource indicator / audience, e.g. http://127.0.0.1:7000/mcp (required)
 //   TOKEN_FORMAT  "opaque" (default: answered by introspection) or "jwt" (RFC 9068 at+jwt, aud = RESOURCE)
 //   SCOPES        space separated scopes of RESOURCE (default "mcp:read mcp:write")
+//   DPOP          unset (default): the configuration is left as it always was;
+//                 "1": DPoP (RFC 9449) on, explicitly (features.dPoP.enabled = true): a token
+//                 request with a DPoP proof gets a DPoP-bound token (token_type DPoP, cnf.jkt
+//                 in the JWT and in introspection);
+//                 "nonce": as "1", and the token endpoint also demands its own DPoP nonces
+//                 (use_dpop_nonce + DPoP-Nonce header on a proof without one)
 //
 // Clients:
 //   mcp-client / mcp-secret  confidential, client_credentials, may request RESOURCE
@@ -14,7 +20,7 @@
 //   {"issuer":…,"token_endpoint":…,"introspection_endpoint":…,"jwks_uri":…}
 // and keeps running until SIGTERM/SIGINT or until stdin closes. Logs go to stderr.
 
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -29,6 +35,7 @@ const port = Number.parseInt(process.env.PORT ?? '0', 10);
 const resource = process.env.RESOURCE;
 const tokenFormat = process.env.TOKEN_FORMAT ?? 'opaque';
 const scopes = (process.env.SCOPES ?? 'mcp:read mcp:write').split(' ').filter(Boolean);
+const dpop = process.env.DPOP || undefined;
 
 function fail(message) {
   process.stderr.write(`oidc interop server: ${message}\n`);
@@ -38,6 +45,17 @@ function fail(message) {
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad PORT ${process.env.PORT}`);
 if (!resource) fail('RESOURCE is required');
 if (!['jwt', 'opaque'].includes(tokenFormat)) fail(`TOKEN_FORMAT must be jwt or opaque, not ${tokenFormat}`);
+if (dpop !== undefined && !['1', 'nonce'].includes(dpop)) fail(`DPOP must be 1 or nonce, not ${dpop}`);
+
+// Only with DPOP set: without it the features stay exactly as before.
+const dpopFeature = dpop === undefined
+  ? {}
+  : {
+      dPoP: {
+        enabled: true,
+        ...(dpop === 'nonce' ? { nonceSecret: randomBytes(32), requireNonce: () => true } : {}),
+      },
+    };
 
 // An unbounded in-memory adapter: the default one is an LRU of ~1000 items,
 // which silently forgets tokens under load tests.
@@ -146,6 +164,7 @@ server.listen(port, '127.0.0.1', () => {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      ...dpopFeature,
       introspection: {
         enabled: true,
         // The resource server may introspect any token; a client only its own.

@@ -1,0 +1,202 @@
+//! The `htu` check: a proof names the URL it was made for (RFC 9449 §4.3 item
+//! 9), compared after RFC 3986 §6.2.2 normalisation (scheme and host in lower
+//! case, default ports dropped, dot segments and percent-encoding as the URL
+//! standard writes them), ignoring query and fragment.
+
+use std::fmt;
+
+use http::header::HOST;
+use http::{HeaderMap, Uri};
+use url::Url;
+
+/// The URL clients use to reach this server, set with
+/// [`Dpop::public_url`](super::Dpop::public_url).
+///
+/// ```
+/// use tower_bearer::dpop::PublicUrl;
+/// assert_eq!(PublicUrl::parse("HTTPS://API.example.com:443/base/").unwrap().as_str(), "https://api.example.com/base");
+/// assert!(PublicUrl::parse("https://api.example.com/?q=1").is_err());
+/// assert!(PublicUrl::parse("ftp://api.example.com").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl fmt::Debug for PublicUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl PublicUrl {
+    /// Parses and normalises a public base URL: `http` or `https`, a host, no
+    /// user info, query or fragment; a trailing `/` is dropped.
+    ///
+    /// See [`PublicUrl`] for an example.
+    pub fn parse(url: &str) -> Result<Self, &'static str> {
+        let parsed = Url::parse(url).map_err(|_| "not an absolute URL")?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err("scheme must be http or https");
+        }
+        if parsed.host_str().is_none() {
+            return Err("no host");
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err("query or fragment");
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err("user info");
+        }
+        Ok(PublicUrl(parsed.as_str().trim_end_matches('/').to_owned()))
+    }
+
+    /// The normalised URL.
+    ///
+    /// See [`PublicUrl`] for an example.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The URL a request was sent to, as far as the server can tell.
+pub(crate) enum Target<'a> {
+    /// Behind a configured public URL: that prefix and the request path.
+    Fixed(&'a PublicUrl, &'a str),
+    /// From the request: its scheme if known (HTTP/2, absolute-form), its
+    /// authority (URI or `Host`) and path.
+    Request {
+        scheme: Option<&'a str>,
+        authority: Option<&'a str>,
+        path: &'a str,
+    },
+}
+
+impl<'a> Target<'a> {
+    pub(crate) fn of(public: Option<&'a PublicUrl>, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        let path = uri.path();
+        match public {
+            Some(public) => Target::Fixed(public, path),
+            None => Target::Request {
+                scheme: uri.scheme_str(),
+                authority: uri
+                    .authority()
+                    .map(|a| a.as_str())
+                    .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok())),
+                path,
+            },
+        }
+    }
+
+    /// Whether the proof's `htu` names this target.
+    pub(crate) fn matches(&self, htu: &str) -> bool {
+        let Some(presented) = normalised(htu) else {
+            return false;
+        };
+        match *self {
+            Target::Fixed(public, path) => {
+                normalised(&format!("{}{path}", public.0)).is_some_and(|e| e == presented)
+            }
+            Target::Request {
+                scheme,
+                authority: Some(authority),
+                path,
+            } => {
+                // The scheme, when the request does not tell, is whichever the proof names.
+                let scheme = scheme.unwrap_or(presented.scheme());
+                if !matches!(scheme, "http" | "https") || authority.contains(['/', '@', '?', '#']) {
+                    return false;
+                }
+                normalised(&format!("{scheme}://{authority}{path}")).is_some_and(|e| e == presented)
+            }
+            // No authority at all (an HTTP/1.0 request without Host): nothing to compare.
+            Target::Request { authority: None, .. } => false,
+        }
+    }
+}
+
+/// `url` parsed and normalised, without query and fragment.
+fn normalised(url: &str) -> Option<Url> {
+    let mut url = Url::parse(url).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    Some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(uri: &str, host: Option<&str>) -> (Uri, HeaderMap) {
+        let mut headers = HeaderMap::new();
+        if let Some(host) = host {
+            headers.insert(HOST, host.parse().unwrap());
+        }
+        (uri.parse().unwrap(), headers)
+    }
+
+    #[test]
+    fn normalised_comparison_from_the_request() {
+        let (uri, headers) = request("/mcp?x=1", Some("Example.COM:80"));
+        let target = Target::of(None, &uri, &headers);
+        for ok in [
+            "http://example.com/mcp",
+            "HTTP://EXAMPLE.com:80/mcp",
+            "http://example.com/mcp?other=2#frag",
+            "http://example.com/a/../mcp",
+        ] {
+            assert!(target.matches(ok), "{ok}");
+        }
+        for bad in [
+            "http://example.com/mcp/",
+            "http://example.com/MCP",
+            "http://example.com:8080/mcp",
+            "http://other.example/mcp",
+            "https://example.com/mcp", // :80 is not https's default port
+            "http://user@example.com/mcp",
+            "ftp://example.com/mcp",
+            "/mcp",
+            "",
+        ] {
+            assert!(!target.matches(bad), "{bad}");
+        }
+        // No port: the proof's scheme decides the default port.
+        let (uri, headers) = request("/mcp", Some("example.com"));
+        let target = Target::of(None, &uri, &headers);
+        assert!(target.matches("https://example.com/mcp"));
+        assert!(target.matches("https://example.com:443/mcp"));
+        assert!(!target.matches("https://example.com:80/mcp"));
+    }
+
+    #[test]
+    fn the_uri_scheme_and_authority_win_when_known() {
+        let (uri, headers) = request("https://api.example.com/mcp", Some("evil.example"));
+        let target = Target::of(None, &uri, &headers);
+        assert!(target.matches("https://api.example.com/mcp"));
+        assert!(!target.matches("http://api.example.com/mcp"));
+        assert!(!target.matches("https://evil.example/mcp"));
+    }
+
+    #[test]
+    fn a_public_url_replaces_the_request_origin() {
+        let public = PublicUrl::parse("https://API.example.com/base/").unwrap();
+        let (uri, headers) = request("/mcp", Some("127.0.0.1:8080"));
+        let target = Target::of(Some(&public), &uri, &headers);
+        assert!(target.matches("https://api.example.com/base/mcp"));
+        assert!(!target.matches("http://127.0.0.1:8080/mcp"));
+        assert!(!target.matches("https://api.example.com/mcp"));
+    }
+
+    #[test]
+    fn hostile_host_headers_match_nothing() {
+        for host in ["a.example/x", "u@a.example", "a.example?q", "a.example#f"] {
+            let (uri, headers) = request("/mcp", Some(host));
+            let target = Target::of(None, &uri, &headers);
+            assert!(!target.matches("http://a.example/mcp"), "{host}");
+            assert!(!target.matches(&format!("http://{host}/mcp")), "{host}");
+        }
+        let (uri, headers) = request("/mcp", None);
+        assert!(!Target::of(None, &uri, &headers).matches("http://a.example/mcp"));
+    }
+}

@@ -1,0 +1,155 @@
+//! The DPoP proof JWT (RFC 9449 §4.2) and its checks (§4.3), in the order of
+//! [the module table](super).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::Method;
+use serde::Deserialize as _;
+use serde_json::{Map, Value};
+
+use super::htu::Target;
+use super::nonce::NonceCheck;
+use super::{CheckedProof, Dpop, ProofError};
+use crate::jwt::json;
+use crate::jwt::{Algorithm, VerifyingKey};
+use crate::replay::ReplayKey;
+use crate::{b64, digest, time};
+
+/// The longest `DPoP` header accepted: 8 KiB, room for an RSA-4096 `jwk`.
+pub const MAX_PROOF_LEN: usize = 8 * 1024;
+
+pub(crate) fn check(
+    dpop: &Dpop,
+    proof: &[u8],
+    method: &Method,
+    target: &Target<'_>,
+    token: Option<&str>,
+    now: SystemTime,
+) -> Result<CheckedProof, ProofError> {
+    if proof.len() > MAX_PROOF_LEN {
+        return Err(ProofError::TooLong);
+    }
+    let mut segments = proof.split(|&b| b == b'.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (segments.next(), segments.next(), segments.next(), segments.next())
+    else {
+        return Err(ProofError::Malformed);
+    };
+    // A client sends the same header (typ, alg, jwk) with every proof: what it
+    // yields is kept by its digest, so the key is parsed and thumbprinted once.
+    let digest = digest::sha256(header_b64);
+    let (cached, header) = match dpop.keys.get(&digest) {
+        Some(known) => (true, known),
+        None => (false, Arc::new(header_key(dpop, header_b64)?)),
+    };
+    let signature = b64::decode(signature_b64).ok_or(ProofError::Malformed)?;
+    let signing_input = &proof[..header_b64.len() + 1 + payload_b64.len()];
+    header
+        .key
+        .verify(header.algorithm, signing_input, &signature)
+        .map_err(|_| ProofError::Signature)?;
+    // Only keys that signed a proof are kept.
+    if !cached {
+        dpop.keys.insert(digest, header.clone());
+    }
+    let jkt = header.jkt.clone();
+
+    let claims = object(payload_b64)?;
+    let jti = string(&claims, "jti")?
+        .filter(|j| !j.is_empty())
+        .ok_or(ProofError::Malformed)?;
+    if string(&claims, "htm")? != Some(method.as_str()) {
+        return Err(ProofError::Method);
+    }
+    if !string(&claims, "htu")?.is_some_and(|htu| target.matches(htu)) {
+        return Err(ProofError::Url);
+    }
+    let iat = claims
+        .get("iat")
+        .and_then(|v| time::NumericDate::deserialize(v).ok())
+        .ok_or(ProofError::Malformed)?
+        .0;
+    let until = iat.checked_add(dpop.max_age).unwrap_or(now);
+    if time::is_expired(until, Duration::ZERO, now) {
+        return Err(ProofError::Expired);
+    }
+    if time::is_not_yet_valid(iat, dpop.leeway, now) {
+        return Err(ProofError::NotYetValid);
+    }
+    // `ath` binds the proof to the token it comes with (§4.3 item 12); a proof
+    // for a token request (no token yet) has none to check.
+    if let Some(token) = token {
+        let ath = b64::encode(digest::sha256(token.as_bytes()));
+        let presented = string(&claims, "ath")?.ok_or(ProofError::TokenHash)?;
+        if aws_lc_rs::constant_time::verify_slices_are_equal(presented.as_bytes(), ath.as_bytes()).is_err() {
+            return Err(ProofError::TokenHash);
+        }
+    }
+    let next_nonce = match dpop.nonces() {
+        None => None,
+        Some(nonces) => match string(&claims, "nonce")? {
+            None => return Err(ProofError::NonceRequired),
+            Some(nonce) => match nonces.check(nonce, now) {
+                NonceCheck::Current => None,
+                NonceCheck::Previous => Some(nonces.fresh(now)),
+                NonceCheck::Bad => return Err(ProofError::Nonce),
+            },
+        },
+    };
+    Ok(CheckedProof {
+        replay: ReplayKey::new("dpop", &jkt, jti),
+        jkt,
+        until,
+        next_nonce,
+    })
+}
+
+/// What a proof header yields: the checked key, its thumbprint, the algorithm.
+pub(crate) struct ProofKey {
+    key: VerifyingKey,
+    jkt: String,
+    algorithm: Algorithm,
+}
+
+/// The header checks: `typ`, no `crit`, `alg` on the allowlist, a public `jwk`
+/// under the key policy that fits `alg`.
+fn header_key(dpop: &Dpop, header_b64: &[u8]) -> Result<ProofKey, ProofError> {
+    let header = object(header_b64)?;
+    if !header
+        .get("typ")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt"))
+    {
+        return Err(ProofError::Type);
+    }
+    if header.contains_key("crit") {
+        return Err(ProofError::Malformed);
+    }
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(ProofError::Malformed)?;
+    let algorithm = dpop.policy().algorithm_named(alg).ok_or(ProofError::Algorithm)?;
+    let jwk = header.get("jwk").ok_or(ProofError::Key)?;
+    let (key, jkt) = VerifyingKey::from_proof_jwk(jwk, dpop.policy()).map_err(|_| ProofError::Key)?;
+    if !key.supports(algorithm) {
+        return Err(ProofError::Algorithm);
+    }
+    Ok(ProofKey { key, jkt, algorithm })
+}
+
+fn object(segment: &[u8]) -> Result<Map<String, Value>, ProofError> {
+    b64::decode(segment)
+        .and_then(|json| json::object(&json))
+        .ok_or(ProofError::Malformed)
+}
+
+/// A string member; a member of another type is malformed.
+fn string<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, ProofError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ProofError::Malformed),
+    }
+}
