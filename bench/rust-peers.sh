@@ -430,3 +430,4 @@ print("\n".join(out[:summary]))
 sys.exit(0 if unexpected == 0 else 1)
 EOF
 say "wrote $OUT"
+python3 "$BENCH_DIR/peers_chart.py" "$OUT" "${OUT%.md}.svg" >&2

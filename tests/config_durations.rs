@@ -95,3 +95,59 @@ fn sealed_state_ttl_never_panics() {
         }
     }
 }
+
+type DpopKnob = fn(tower_bearer::dpop::Dpop, Duration) -> tower_bearer::dpop::Dpop;
+
+/// The DPoP knobs: a proof through `Dpop::check` (signature, claims, nonce,
+/// replay) under every extreme; a verdict is required, a panic fails.
+#[tokio::test]
+async fn dpop_duration_knobs_never_panic_a_request() {
+    use tower_bearer::dpop::Dpop;
+    use tower_bearer::testing::DpopKey;
+    let key = DpopKey::generate();
+    let url = "https://api.example.com/mcp";
+    let token = tower_bearer::AccessToken::new(Principal::new().with_subject("alice"))
+        .with_dpop_jkt(key.thumbprint());
+    let knobs: [(&str, DpopKnob); 4] = [
+        ("proof_max_age", |d, v| d.proof_max_age(v)),
+        ("proof_leeway", |d, v| d.proof_leeway(v)),
+        ("nonce_lifetime", |d, v| d.server_nonces().nonce_lifetime(v)),
+        ("all", |d, v| {
+            d.proof_max_age(v)
+                .proof_leeway(v)
+                .server_nonces()
+                .nonce_lifetime(v)
+        }),
+    ];
+    for (name, knob) in knobs {
+        for d in EXTREMES {
+            let dpop = knob(Dpop::allowed(), d);
+            let nonce = dpop.fresh_nonce().map(|n| n.to_str().unwrap().to_owned());
+            let proof = match &nonce {
+                Some(nonce) => key.proof_with_nonce("GET", url, Some("raw"), nonce),
+                None => key.proof("GET", url, Some("raw")),
+            };
+            let req = http::Request::get(url).header("dpop", proof).body(()).unwrap();
+            let (parts, _) = req.into_parts();
+            let verdict = dpop
+                .check(&parts.method, &parts.uri, &parts.headers, true, "raw", &token)
+                .await;
+            eprintln!("{name} = {d:?}: {verdict:?}");
+        }
+    }
+    // The defaults accept a fresh proof (the test above would pass on refusals alone).
+    let proof = key.proof("GET", url, Some("raw"));
+    let (parts, _) = http::Request::get(url)
+        .header("dpop", proof)
+        .body(())
+        .unwrap()
+        .into_parts();
+    assert!(
+        Dpop::allowed()
+            .proof_max_age(Duration::MAX)
+            .check(&parts.method, &parts.uri, &parts.headers, true, "raw", &token)
+            .await
+            .is_ok(),
+        "an unbounded max age accepts a fresh proof"
+    );
+}
