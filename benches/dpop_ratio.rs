@@ -14,7 +14,8 @@
 //!   checked again and again;
 //! - replay insert: `MemoryReplayCache::first_use_now` with a new key each time.
 //!
-//! Run: `cargo bench --bench dpop_ratio` (about 20 s). Without `--bench` (as
+//! Run: `cargo bench --bench dpop_ratio` (about 20 s), or with names to measure
+//! only those: `cargo bench --bench dpop_ratio -- RS256 replay`. Without `--bench` (as
 //! `cargo test --benches` runs it) it takes a few pairs only.
 
 use std::future::Future;
@@ -133,6 +134,7 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
+    let only: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let pairs = if full { 501 } else { 5 };
     println!(
         "pairs of ~{} ms batches, alternating; ratio = proof check / raw signature check",
@@ -144,6 +146,9 @@ fn main() {
         Algorithm::RS256,
         Algorithm::PS256,
     ] {
+        if !only.is_empty() && !only.iter().any(|name| **name == alg.name()) {
+            continue;
+        }
         let f = fixture(alg);
         timed(50, || raw(&f));
         timed(50, || proof(&f));
@@ -176,6 +181,9 @@ fn main() {
             quantile(&raw_ns, 0.5) / 1000.0,
             quantile(&ours_ns, 0.5) / 1000.0,
         );
+    }
+    if !only.is_empty() && !only.iter().any(|name| *name == "replay") {
+        return;
     }
     // The replay cache: one new identifier per call (a real proof's key: the
     // SHA-256 of its scope and jti, included).

@@ -88,6 +88,12 @@ impl<'a> Target<'a> {
 
     /// Whether the proof's `htu` names this target.
     pub(crate) fn matches(&self, htu: &str) -> bool {
+        // Most clients write the URL as the server would: equal bytes need no
+        // parsing (and equal inputs normalise alike).
+        let bare = htu.split(['?', '#']).next().unwrap_or_default();
+        if self.is_exactly(bare) {
+            return true;
+        }
         let Some(presented) = normalised(htu) else {
             return false;
         };
@@ -110,6 +116,36 @@ impl<'a> Target<'a> {
             // No authority at all (an HTTP/1.0 request without Host): nothing to compare.
             Target::Request { authority: None, .. } => false,
         }
+    }
+}
+
+impl Target<'_> {
+    /// Whether `bare` (an `htu` without query and fragment) is byte for byte
+    /// the target's URL.
+    fn is_exactly(&self, bare: &str) -> bool {
+        let (rest, expected) = match *self {
+            Target::Fixed(public, path) => (bare.strip_prefix(public.as_str()), path),
+            Target::Request {
+                scheme,
+                authority: Some(authority),
+                path,
+            } => {
+                if authority.contains(['/', '@', '?', '#']) {
+                    return false;
+                }
+                let after_scheme = match scheme {
+                    Some(scheme @ ("http" | "https")) => bare.strip_prefix(scheme),
+                    Some(_) => None,
+                    None => bare.strip_prefix("https").or_else(|| bare.strip_prefix("http")),
+                };
+                let rest = after_scheme
+                    .and_then(|r| r.strip_prefix("://"))
+                    .and_then(|r| r.strip_prefix(authority));
+                (rest, path)
+            }
+            Target::Request { authority: None, .. } => (None, ""),
+        };
+        rest.is_some_and(|rest| rest == expected)
     }
 }
 
@@ -186,6 +222,56 @@ mod tests {
         assert!(target.matches("https://api.example.com/base/mcp"));
         assert!(!target.matches("http://127.0.0.1:8080/mcp"));
         assert!(!target.matches("https://api.example.com/mcp"));
+    }
+
+    #[test]
+    fn the_byte_equal_shortcut_accepts_only_what_normalisation_accepts() {
+        let public = PublicUrl::parse("https://api.example.com/base").unwrap();
+        let hosts = [
+            "api.example.com",
+            "API.example.com:443",
+            "a.example/x",
+            "[::1]:8080",
+            "u@h",
+        ];
+        let htus = [
+            "https://api.example.com/mcp",
+            "http://api.example.com/mcp",
+            "https://API.example.com:443/mcp",
+            "https://api.example.com/base/mcp",
+            "http://[::1]:8080/mcp",
+            "https://a.example/x/mcp",
+            "http://u@h/mcp",
+            "https://api.example.com/mcp?q#f",
+        ];
+        for host in hosts {
+            for uri in ["/mcp", "https://api.example.com/mcp"] {
+                let (uri, headers) = request(uri, Some(host));
+                for target in [
+                    Target::of(None, &uri, &headers),
+                    Target::of(Some(&public), &uri, &headers),
+                ] {
+                    for htu in htus {
+                        let bare = htu.split(['?', '#']).next().unwrap();
+                        if target.is_exactly(bare) {
+                            let slow = normalised(htu).is_some_and(|p| match target {
+                                Target::Fixed(public, path) => {
+                                    normalised(&format!("{}{path}", public.0)).is_some_and(|e| e == p)
+                                }
+                                Target::Request {
+                                    scheme,
+                                    authority: Some(a),
+                                    path,
+                                } => normalised(&format!("{}://{a}{path}", scheme.unwrap_or(p.scheme())))
+                                    .is_some_and(|e| e == p),
+                                _ => false,
+                            });
+                            assert!(slow, "{host} {htu}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

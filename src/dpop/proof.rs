@@ -4,14 +4,19 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use std::borrow::Cow;
+use std::fmt;
+use std::mem::MaybeUninit;
+
 use http::Method;
-use serde::Deserialize as _;
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::htu::Target;
 use super::nonce::NonceCheck;
 use super::{CheckedProof, Dpop, ProofError};
-use crate::jwt::json;
+use crate::jwt::json::{self, Name, Unique};
 use crate::jwt::{Algorithm, VerifyingKey};
 use crate::replay::ReplayKey;
 use crate::{b64, digest, time};
@@ -43,11 +48,13 @@ pub(crate) fn check(
         Some(known) => (true, known),
         None => (false, Arc::new(header_key(dpop, header_b64)?)),
     };
-    let signature = b64::decode(signature_b64).ok_or(ProofError::Malformed)?;
+    // Signatures and claims are small: decoded on the stack.
+    let mut signature_buf = [MaybeUninit::uninit(); 1024];
+    let signature = b64::decode_into(signature_b64, &mut signature_buf).ok_or(ProofError::Malformed)?;
     let signing_input = &proof[..header_b64.len() + 1 + payload_b64.len()];
     header
         .key
-        .verify(header.algorithm, signing_input, &signature)
+        .verify(header.algorithm, signing_input, signature)
         .map_err(|_| ProofError::Signature)?;
     // Only keys that signed a proof are kept.
     if !cached {
@@ -55,21 +62,28 @@ pub(crate) fn check(
     }
     let jkt = header.jkt.clone();
 
-    let claims = object(payload_b64)?;
-    let jti = string(&claims, "jti")?
+    let mut claims_buf = [MaybeUninit::uninit(); 2048];
+    let heap;
+    let claims_json = match b64::decode_into(payload_b64, &mut claims_buf) {
+        Some(json) => json,
+        None => {
+            heap = b64::decode(payload_b64).ok_or(ProofError::Malformed)?;
+            &heap[..]
+        }
+    };
+    let text = std::str::from_utf8(claims_json).map_err(|_| ProofError::Malformed)?;
+    let claims: Claims<'_> = serde_json::from_str(text).map_err(|_| ProofError::Malformed)?;
+    let jti = claims
+        .jti
         .filter(|j| !j.is_empty())
         .ok_or(ProofError::Malformed)?;
-    if string(&claims, "htm")? != Some(method.as_str()) {
+    if claims.htm.as_deref() != Some(method.as_str()) {
         return Err(ProofError::Method);
     }
-    if !string(&claims, "htu")?.is_some_and(|htu| target.matches(htu)) {
+    if !claims.htu.is_some_and(|htu| target.matches(&htu)) {
         return Err(ProofError::Url);
     }
-    let iat = claims
-        .get("iat")
-        .and_then(|v| time::NumericDate::deserialize(v).ok())
-        .ok_or(ProofError::Malformed)?
-        .0;
+    let iat = claims.iat.ok_or(ProofError::Malformed)?;
     // A max age past the clock's range means "never too old".
     let until = iat.checked_add(dpop.max_age).unwrap_or_else(time::far_future);
     if time::is_expired(until, Duration::ZERO, now) {
@@ -82,16 +96,16 @@ pub(crate) fn check(
     // for a token request (no token yet) has none to check.
     if let Some(token) = token {
         let ath = b64::encode(digest::sha256(token.as_bytes()));
-        let presented = string(&claims, "ath")?.ok_or(ProofError::TokenHash)?;
+        let presented = claims.ath.ok_or(ProofError::TokenHash)?;
         if aws_lc_rs::constant_time::verify_slices_are_equal(presented.as_bytes(), ath.as_bytes()).is_err() {
             return Err(ProofError::TokenHash);
         }
     }
     let next_nonce = match dpop.nonces() {
         None => None,
-        Some(nonces) => match string(&claims, "nonce")? {
+        Some(nonces) => match claims.nonce {
             None => return Err(ProofError::NonceRequired),
-            Some(nonce) => match nonces.check(nonce, now) {
+            Some(nonce) => match nonces.check(&nonce, now) {
                 NonceCheck::Current => None,
                 NonceCheck::Previous => Some(nonces.fresh(now)),
                 NonceCheck::Bad => return Err(ProofError::Nonce),
@@ -99,7 +113,7 @@ pub(crate) fn check(
         },
     };
     Ok(CheckedProof {
-        replay: ReplayKey::new("dpop", &jkt, jti),
+        replay: ReplayKey::new("dpop", &jkt, &jti),
         jkt,
         until,
         next_nonce,
@@ -146,11 +160,55 @@ fn object(segment: &[u8]) -> Result<Map<String, Value>, ProofError> {
         .ok_or(ProofError::Malformed)
 }
 
-/// A string member; a member of another type is malformed.
-fn string<'a>(claims: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, ProofError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ProofError::Malformed),
+/// The claims a proof is checked on (RFC 9449 §4.2), read strictly: a member
+/// of the wrong type, or any member name twice at any depth, is malformed.
+#[derive(Default)]
+struct Claims<'a> {
+    jti: Option<Cow<'a, str>>,
+    htm: Option<Cow<'a, str>>,
+    htu: Option<Cow<'a, str>>,
+    iat: Option<SystemTime>,
+    ath: Option<Cow<'a, str>>,
+    nonce: Option<Cow<'a, str>>,
+}
+
+impl<'de> Deserialize<'de> for Claims<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Claims<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("DPoP proof claims")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claims<'de>, A::Error> {
+                fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
+                    Ok(Some(map.next_value::<Name<'de>>()?.0))
+                }
+                let mut claims = Claims::default();
+                let mut members = json::Members::default();
+                while let Some(name) = map.next_key::<Name<'de>>()? {
+                    match &*name.0 {
+                        "jti" => claims.jti = members.known(0).and_then(|()| text(&mut map))?,
+                        "htm" => claims.htm = members.known(1).and_then(|()| text(&mut map))?,
+                        "htu" => claims.htu = members.known(2).and_then(|()| text(&mut map))?,
+                        "ath" => claims.ath = members.known(3).and_then(|()| text(&mut map))?,
+                        "nonce" => claims.nonce = members.known(4).and_then(|()| text(&mut map))?,
+                        "iat" => {
+                            members.known(5)?;
+                            claims.iat = Some(map.next_value::<time::NumericDate>()?.0);
+                        }
+                        _ => {
+                            map.next_value_seed(Unique { top: false })?;
+                            members.other(name);
+                        }
+                    }
+                }
+                members.finish()?;
+                Ok(claims)
+            }
+        }
+        deserializer.deserialize_map(V)
     }
 }
