@@ -31,14 +31,17 @@ use rmcp::transport::streamable_http_server::{
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde_json::json;
 use tower::ServiceBuilder;
-use tower::util::option_layer;
+use tower::util::{Either, option_layer};
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::dpop::Dpop;
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::JwtVerifier;
-use tower_bearer::mcp::{BindingPolicy, McpScopeLayer, McpScopePolicy, McpSessionLayer};
+use tower_bearer::mcp::{
+    BindingPolicy, DEFAULT_SESSION_IDLE_TTL, McpScopeLayer, McpScopePolicy, McpSessionLayer,
+};
 use tower_bearer::metadata::ProtectedResourceMetadata;
 use tower_bearer::origin::OriginLayer;
+use tower_bearer::redis::RedisStore;
 use tower_bearer::scope::ScopeHierarchy;
 use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Scopes, TokenVerifierLayer};
@@ -118,6 +121,11 @@ struct Args {
     /// from this server; without one the answer is 401 `use_dpop_nonce`.
     #[arg(long, env = "TB_DPOP_NONCE")]
     dpop_nonce: bool,
+    /// Share state with other replicas on Redis (`redis://[user:password@]host:port[/db]`,
+    /// `rediss://` for TLS): DPoP proof identifiers and MCP session owners.
+    /// Requests that need Redis get 503 while it is unreachable.
+    #[arg(long, env = "TB_REDIS", hide_env_values = true)]
+    redis: Option<String>,
 }
 
 /// `--dpop` values.
@@ -292,7 +300,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let audience = args.audience.clone().unwrap_or_else(|| format!("{base}/mcp"));
-    let dpop = args.dpop.config(args.dpop_nonce);
+    let redis = match &args.redis {
+        Some(url) => Some(RedisStore::builder(url).connect().await?),
+        None => None,
+    };
+    let mut dpop = args.dpop.config(args.dpop_nonce);
+    if let Some(redis) = &redis {
+        dpop = dpop.replay_cache(redis.replay_cache());
+    }
     let metadata_doc = ProtectedResourceMetadata::new(&audience)
         .scopes_supported(Scopes::parse(&args.scopes))
         .dpop(&dpop);
@@ -358,8 +373,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         // Request flow: token verified -> session bound to its principal ->
         // per-tool scopes (403 step-up challenges) -> the MCP transport.
-        let sessions = keep(SkippableLayer::SessionBinding)
-            .then(|| McpSessionLayer::new().policy(args.session_binding.into()));
+        let policy_of_sessions: BindingPolicy = args.session_binding.into();
+        let sessions = keep(SkippableLayer::SessionBinding).then(|| match &redis {
+            Some(redis) => Either::Right(
+                McpSessionLayer::with_store(redis.session_store(DEFAULT_SESSION_IDLE_TTL))
+                    .policy(policy_of_sessions),
+            ),
+            None => Either::Left(McpSessionLayer::new().policy(policy_of_sessions)),
+        });
         let scopes = keep(SkippableLayer::ToolScopes).then(|| McpScopeLayer::new(policy.clone()));
         let mcp = ServiceBuilder::new()
             .layer(option_layer(sessions))
@@ -388,6 +409,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("tower-bearer quickstart: MCP server at {base}/mcp (resource {audience})");
     println!("  resource metadata:  {}", metadata_doc.metadata_url());
     println!("  authorization server: {issuer}");
+    if redis.is_some() {
+        println!("  shared state: DPoP proof ids and MCP session owners on Redis");
+    }
     if let Some(dev) = &dev_issuer {
         print_dev_instructions(dev, &base, &audience, &args.scopes, args.opaque_tokens);
         if args.dpop != DpopArg::Off {

@@ -51,6 +51,7 @@
 //!
 //! - `axum` (default): [`AccessToken`] and [`Principal`] extractors.
 //! - `testing`: [`testing::DevIssuer`], a development authorization server.
+//! - `redis`: [`redis::RedisStore`], replay cache and session store shared by replicas.
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(unreachable_pub, unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -78,6 +79,9 @@ pub mod mcp;
 pub mod metadata;
 pub mod origin;
 mod principal;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod refusal;
 pub mod replay;
 pub mod resource;

@@ -4,6 +4,7 @@
 pub mod oidc;
 pub mod python;
 pub mod quickstart;
+pub mod redis;
 
 use std::net::SocketAddr;
 

@@ -1,0 +1,359 @@
+//! State shared by several replicas, on Redis (feature `redis`): DPoP proof
+//! identifiers ([`RedisReplayCache`]) and MCP session owners
+//! ([`RedisSessionStore`]), behind the crate's traits.
+//!
+//! The client is the [`redis`](https://docs.rs/redis) crate, the reference Rust
+//! client, through its `ConnectionManager` (one multiplexed connection that
+//! reconnects in the background), over TCP or TLS (`rediss://`, rustls with the
+//! Mozilla roots). Version 0.32: the 1.x line needs a newer Rust than this crate's
+//! minimum.
+//!
+//! Failures fail closed: a command that errs or outlasts the command timeout is
+//! [`Unavailable`] (503 with `Retry-After`), never an accepted proof nor a session
+//! let through unchecked. The first failure of an outage logs one warning, the
+//! recovery one line; neither names the URL (which may carry a password), a key
+//! or a value.
+//!
+//! Keys, under a configurable prefix (default `tower-bearer:`):
+//!
+//! | what | key | command |
+//! |---|---|---|
+//! | a DPoP proof `jti` | `{prefix}replay:{hex}` | `SET key 1 NX PX ttl` |
+//! | an MCP session owner | `{prefix}session:{hex}` | `SET key json EX idle`, `GETEX key EX idle`, `DEL key` |
+//!
+//! `{hex}` is a SHA-256 digest ([`ReplayKey`], [`SessionKey`]): never a proof,
+//! a session id or a token.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tower_bearer::{TokenVerifierLayer, dpop::Dpop, mcp::McpSessionLayer, redis::RedisStore};
+//! # async fn f(verifier: tower_bearer::jwt::JwtVerifier) -> Result<(), Box<dyn std::error::Error>> {
+//! let redis = RedisStore::builder("rediss://user:password@redis.internal:6380/0")
+//!     .prefix("mcp-prod:")
+//!     .command_timeout(Duration::from_millis(250))
+//!     .connect()
+//!     .await?;
+//! let layer = TokenVerifierLayer::new(verifier).dpop(Dpop::allowed().replay_cache(redis.replay_cache()));
+//! let sessions = McpSessionLayer::with_store(redis.session_store(Duration::from_secs(3600)));
+//! # let _ = (layer, sessions); Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{AsyncCommands as _, Client, RedisError, SetExpiry, SetOptions};
+
+use crate::Unavailable;
+use crate::mcp::{SessionKey, SessionOwner, SessionStore, SessionStoreError};
+use crate::replay::{ReplayCache, ReplayKey};
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "tower-bearer:";
+/// The default time to connect (and reconnect) to Redis.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The default time a command may take before the request gets 503.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+/// The default `Retry-After` of a 503 caused by Redis.
+pub const DEFAULT_REDIS_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Why a [`RedisStore`] could not be made.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let err = tower_bearer::redis::RedisStore::builder("http://x").connect().await.unwrap_err();
+/// assert!(matches!(err, tower_bearer::redis::RedisStoreError::Url(_)));
+/// # });
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisStoreError {
+    /// Not a `redis://`, `rediss://` or `redis+unix://` URL.
+    #[error("Redis URL: {0}")]
+    Url(&'static str),
+    /// Redis could not be reached or refused the connection (authentication,
+    /// TLS). The reason is Redis's, with no URL in it.
+    #[error("Redis unreachable: {0}")]
+    Connect(String),
+}
+
+/// A connection to Redis, shared by the stores made from it.
+///
+/// Cheap to clone. See the [module docs](self) for an example.
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    prefix: String,
+    command_timeout: Duration,
+    retry_after: Duration,
+    down: AtomicBool,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.shared.prefix)
+            .field("command_timeout", &self.shared.command_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`RedisStore`]; finish with [`connect`](Self::connect).
+///
+/// See the [module docs](self) for an example.
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: String,
+    prefix: String,
+    connect_timeout: Duration,
+    command_timeout: Duration,
+    retry_after: Duration,
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password: never printed.
+        f.debug_struct("RedisStoreBuilder")
+            .field("prefix", &self.prefix)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("command_timeout", &self.command_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A builder for `url`: `redis://[user:password@]host[:port][/db]`, or
+    /// `rediss://…` for TLS.
+    ///
+    /// See the [module docs](self) for an example.
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            retry_after: DEFAULT_REDIS_RETRY_AFTER,
+        }
+    }
+
+    /// A [`ReplayCache`] for DPoP proofs (or any single-use identifier).
+    ///
+    /// See the [module docs](self) for an example.
+    pub fn replay_cache(&self) -> RedisReplayCache {
+        RedisReplayCache { store: self.clone() }
+    }
+
+    /// A [`SessionStore`] whose bindings expire after `idle_ttl` without use
+    /// (at least one second).
+    ///
+    /// See the [module docs](self) for an example.
+    pub fn session_store(&self, idle_ttl: Duration) -> RedisSessionStore {
+        RedisSessionStore {
+            store: self.clone(),
+            idle_secs: idle_ttl.as_secs().max(1),
+        }
+    }
+
+    fn key(&self, kind: &str, hex: &str) -> String {
+        format!("{}{kind}:{hex}", self.shared.prefix)
+    }
+
+    /// Runs one command within the command timeout; failures are logged once
+    /// per outage and become [`Unavailable`].
+    async fn run<T>(&self, command: impl Future<Output = Result<T, RedisError>>) -> Result<T, Unavailable> {
+        let outcome = match tokio::time::timeout(self.shared.command_timeout, command).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(format!("{:?}", error.kind())),
+            Err(_) => Err("command timed out".to_owned()),
+        };
+        match outcome {
+            Ok(value) => {
+                if self.shared.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("Redis reachable again");
+                }
+                Ok(value)
+            }
+            Err(reason) => {
+                if !self.shared.down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%reason, "Redis unavailable: answering 503 until it is back");
+                }
+                Err(Unavailable::new("redis unavailable").with_retry_after(self.shared.retry_after))
+            }
+        }
+    }
+}
+
+impl RedisStoreBuilder {
+    /// The prefix of every key (default [`DEFAULT_PREFIX`]).
+    ///
+    /// ```
+    /// let b = tower_bearer::redis::RedisStore::builder("redis://127.0.0.1").prefix("app1:");
+    /// # let _ = b;
+    /// ```
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long connecting (and each reconnection attempt) may take (default
+    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = tower_bearer::redis::RedisStore::builder("redis://127.0.0.1").connect_timeout(Duration::from_secs(1));
+    /// # let _ = b;
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a command may take before the request is answered 503
+    /// (default [`DEFAULT_COMMAND_TIMEOUT`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = tower_bearer::redis::RedisStore::builder("redis://127.0.0.1").command_timeout(Duration::from_millis(100));
+    /// # let _ = b;
+    /// ```
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    /// The `Retry-After` of a 503 caused by Redis (default
+    /// [`DEFAULT_REDIS_RETRY_AFTER`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = tower_bearer::redis::RedisStore::builder("redis://127.0.0.1").retry_after(Duration::from_secs(5));
+    /// # let _ = b;
+    /// ```
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = after;
+        self
+    }
+
+    /// Connects (one attempt within the connect timeout); afterwards the
+    /// connection reconnects by itself.
+    ///
+    /// See the [module docs](self) for an example.
+    pub async fn connect(self) -> Result<RedisStore, RedisStoreError> {
+        let scheme = self.url.split("://").next().unwrap_or_default();
+        if !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") || !self.url.contains("://") {
+            return Err(RedisStoreError::Url(
+                "scheme must be redis://, rediss:// or redis+unix://",
+            ));
+        }
+        let client = Client::open(self.url.as_str()).map_err(|_| RedisStoreError::Url("not a Redis URL"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(self.connect_timeout)
+            .set_response_timeout(self.command_timeout)
+            .set_number_of_retries(1)
+            .set_max_delay(1000);
+        let connect = ConnectionManager::new_with_config(client, config);
+        let connection = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => return Err(RedisStoreError::Connect(format!("{:?}", error.kind()))),
+            Err(_) => return Err(RedisStoreError::Connect("connect timed out".into())),
+        };
+        Ok(RedisStore {
+            connection,
+            shared: Arc::new(Shared {
+                prefix: self.prefix,
+                command_timeout: self.command_timeout,
+                retry_after: self.retry_after,
+                down: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+/// DPoP proof identifiers on Redis: `SET key 1 NX PX ttl`, so a proof accepted
+/// by one replica is a replay on every other.
+///
+/// See the [module docs](super::redis) for an example.
+#[derive(Clone, Debug)]
+pub struct RedisReplayCache {
+    store: RedisStore,
+}
+
+impl ReplayCache for RedisReplayCache {
+    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, Unavailable> {
+        let ttl = crate::time::remaining(until, SystemTime::now());
+        if ttl.is_zero() {
+            // Past its window: refused by the caller's own checks, nothing to keep.
+            return Ok(true);
+        }
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let options = SetOptions::default()
+            .conditional_set(::redis::ExistenceCheck::NX)
+            .with_expiration(SetExpiry::PX(millis));
+        let redis_key = self.store.key("replay", &key.to_hex());
+        let mut connection = self.store.connection.clone();
+        let set: Option<String> = self
+            .store
+            .run(connection.set_options(redis_key, 1, options))
+            .await?;
+        Ok(set.is_some())
+    }
+}
+
+/// MCP session owners on Redis, each binding kept while used (`GETEX … EX`
+/// refreshes the idle TTL) and removed when its owner deletes the session.
+///
+/// See the [module docs](super::redis) for an example.
+#[derive(Clone, Debug)]
+pub struct RedisSessionStore {
+    store: RedisStore,
+    idle_secs: u64,
+}
+
+fn session_error(_: Unavailable) -> SessionStoreError {
+    SessionStoreError::new("redis unavailable")
+}
+
+impl SessionStore for RedisSessionStore {
+    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), SessionStoreError> {
+        let json =
+            serde_json::to_string(owner).map_err(|_| SessionStoreError::new("owner not serializable"))?;
+        let redis_key = self.store.key("session", &key.to_hex());
+        let mut connection = self.store.connection.clone();
+        self.store
+            .run(connection.set_ex::<_, _, ()>(redis_key, json, self.idle_secs))
+            .await
+            .map_err(session_error)
+    }
+
+    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
+        let redis_key = self.store.key("session", &key.to_hex());
+        let mut connection = self.store.connection.clone();
+        let json: Option<String> = self
+            .store
+            .run(connection.get_ex(redis_key, ::redis::Expiry::EX(self.idle_secs)))
+            .await
+            .map_err(session_error)?;
+        match json {
+            None => Ok(None),
+            // An entry that does not parse is not anybody's session: fail closed (503).
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|_| SessionStoreError::new("unreadable session entry")),
+        }
+    }
+
+    async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
+        let redis_key = self.store.key("session", &key.to_hex());
+        let mut connection = self.store.connection.clone();
+        self.store
+            .run(connection.del::<_, ()>(redis_key))
+            .await
+            .map_err(session_error)
+    }
+}

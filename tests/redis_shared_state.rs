@@ -1,0 +1,297 @@
+//! State shared by replicas on a real `redis-server` on loopback (feature
+//! `redis`): one contract suite per trait, run against the in-memory default
+//! and the Redis implementation so the two cannot drift; outages fail closed
+//! (503 + Retry-After) and recover without a restart; two resource servers
+//! sharing one Redis refuse a DPoP proof replayed from one to the other.
+#![cfg(feature = "redis")]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::{Router, routing::get};
+use support::redis::RedisServer;
+use support::serve;
+use tower_bearer::dpop::Dpop;
+use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};
+use tower_bearer::redis::{RedisStore, RedisStoreError};
+use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
+use tower_bearer::testing::{DevIssuer, DpopKey};
+use tower_bearer::{Principal, TokenVerifierLayer};
+
+async fn store(server: &RedisServer) -> RedisStore {
+    RedisStore::builder(server.url())
+        .command_timeout(Duration::from_millis(300))
+        .connect_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .expect("connect to the test redis-server")
+}
+
+fn fresh(id: &str) -> ReplayKey {
+    ReplayKey::new("contract", "scope", &format!("{id}-{:?}", SystemTime::now()))
+}
+
+/// What every `ReplayCache` must do.
+async fn replay_contract<C: ReplayCache>(name: &str, cache: Arc<C>) {
+    let soon = SystemTime::now() + Duration::from_secs(1);
+    let key = fresh("a");
+    assert_eq!(cache.first_use(&key, soon).await, Ok(true), "{name}: first use");
+    assert_eq!(cache.first_use(&key, soon).await, Ok(false), "{name}: a replay");
+    assert_eq!(
+        cache.first_use(&fresh("b"), soon).await,
+        Ok(true),
+        "{name}: another key"
+    );
+    // Already past: nothing to keep, and accepting is safe (the caller's window refuses it).
+    let past = fresh("past");
+    let before = SystemTime::now() - Duration::from_secs(1);
+    assert_eq!(cache.first_use(&past, before).await, Ok(true), "{name}: past");
+    let later = SystemTime::now() + Duration::from_secs(60);
+    assert_eq!(
+        cache.first_use(&past, later).await,
+        Ok(true),
+        "{name}: past keys are not kept"
+    );
+    // Remembered until `until`, forgotten after.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        cache.first_use(&key, later).await,
+        Ok(true),
+        "{name}: forgotten after until"
+    );
+    // Concurrent first uses: one winner.
+    let race = fresh("race");
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move { cache.first_use(&race, later).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    assert_eq!(
+        answers.iter().filter(|a| **a == Ok(true)).count(),
+        1,
+        "{name}: {answers:?}"
+    );
+}
+
+/// What every `SessionStore` must do; `idle` is the store's idle TTL.
+async fn session_contract(name: &str, store: &impl SessionStore, idle: Duration) {
+    let key = SessionKey::new(&format!("contract-{name}-{:?}", SystemTime::now()));
+    assert_eq!(store.owner(&key).await.unwrap(), None, "{name}: unknown");
+    let alice = SessionOwner::new(Principal::new().with_issuer("https://as").with_subject("alice"));
+    store.bind(&key, &alice).await.unwrap();
+    assert_eq!(
+        store.owner(&key).await.unwrap(),
+        Some(alice.clone()),
+        "{name}: bound"
+    );
+    let bound = alice
+        .clone()
+        .with_dpop_jkt("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+    store.bind(&key, &bound).await.unwrap();
+    assert_eq!(
+        store.owner(&key).await.unwrap(),
+        Some(bound.clone()),
+        "{name}: replaced, key kept"
+    );
+    // Use refreshes the idle TTL.
+    for _ in 0..3 {
+        tokio::time::sleep(idle * 2 / 3).await;
+        assert_eq!(
+            store.owner(&key).await.unwrap(),
+            Some(bound.clone()),
+            "{name}: kept while used"
+        );
+    }
+    store.unbind(&key).await.unwrap();
+    assert_eq!(store.owner(&key).await.unwrap(), None, "{name}: unbound");
+    // Idle bindings expire.
+    store.bind(&key, &alice).await.unwrap();
+    tokio::time::sleep(idle + Duration::from_millis(1200)).await;
+    assert_eq!(
+        store.owner(&key).await.unwrap(),
+        None,
+        "{name}: expired when idle"
+    );
+}
+
+#[tokio::test]
+async fn redis_replay_caches_keep_one_contract() {
+    let server = RedisServer::start();
+    let redis = store(&server).await;
+    replay_contract("memory", Arc::new(MemoryReplayCache::new())).await;
+    replay_contract("redis", Arc::new(redis.replay_cache())).await;
+}
+
+#[tokio::test]
+async fn redis_session_stores_keep_one_contract() {
+    let server = RedisServer::start();
+    let redis = store(&server).await;
+    let idle = Duration::from_secs(2);
+    session_contract("memory", &MemorySessionStore::new().idle_ttl(idle), idle).await;
+    session_contract("redis", &redis.session_store(idle), idle).await;
+}
+
+#[tokio::test]
+async fn redis_outage_fails_closed_and_recovers_without_a_restart() {
+    let mut server = RedisServer::start();
+    let redis = store(&server).await;
+    let replay = redis.replay_cache();
+    let sessions = redis.session_store(Duration::from_secs(60));
+    let later = SystemTime::now() + Duration::from_secs(60);
+    let key = SessionKey::new("outage");
+    sessions
+        .bind(&key, &SessionOwner::new(Principal::new().with_subject("alice")))
+        .await
+        .unwrap();
+    server.stop();
+    let down = replay.first_use(&fresh("down"), later).await;
+    let unavailable = down.expect_err("no proof accepted unchecked");
+    assert_eq!(unavailable.retry_after(), Some(Duration::from_secs(2)));
+    assert!(
+        sessions.owner(&key).await.is_err(),
+        "no session let through unchecked"
+    );
+    assert!(
+        sessions
+            .bind(&key, &SessionOwner::new(Principal::new()))
+            .await
+            .is_err()
+    );
+    server.restart();
+    // The connection comes back by itself (an empty server: the binding is gone).
+    let mut recovered = false;
+    for _ in 0..50 {
+        if replay.first_use(&fresh("back"), later).await.is_ok() {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "Redis is used again after it restarts");
+    assert_eq!(sessions.owner(&key).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn redis_urls_and_credentials() {
+    let server = RedisServer::start_with(Some("s3cret-pass"));
+    assert!(
+        store(&server)
+            .await
+            .replay_cache()
+            .first_use(&fresh("auth"), SystemTime::now() + Duration::from_secs(5))
+            .await
+            .is_ok()
+    );
+    let wrong = RedisStore::builder(format!("redis://default:wrong@127.0.0.1:{}/0", server.port))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, RedisStoreError::Connect(_)), "{wrong:?}");
+    assert!(
+        !wrong.to_string().contains("wrong"),
+        "no password in errors: {wrong}"
+    );
+    for bad in ["http://127.0.0.1:6379", "127.0.0.1:6379", ""] {
+        assert!(
+            matches!(
+                RedisStore::builder(bad).connect().await,
+                Err(RedisStoreError::Url(_))
+            ),
+            "{bad}"
+        );
+    }
+    let nobody = support::quickstart::free_loopback_addr().port();
+    let down = RedisStore::builder(format!("redis://127.0.0.1:{nobody}"))
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(down, RedisStoreError::Connect(_)));
+}
+
+/// Two resource servers (replicas) sharing one Redis: a DPoP proof accepted by
+/// one is a replay at the other; with Redis down, DPoP requests get 503.
+#[tokio::test]
+async fn redis_a_proof_accepted_by_one_replica_is_refused_by_the_other() {
+    let mut server = RedisServer::start();
+    let issuer = DevIssuer::start().await.unwrap();
+    let audience = "http://127.0.0.1/whoami";
+    let mut urls = Vec::new();
+    for _ in 0..2 {
+        let redis = store(&server).await;
+        let layer = TokenVerifierLayer::new(issuer.jwt_verifier(audience))
+            .dpop(Dpop::allowed().replay_cache(redis.replay_cache()));
+        let app = Router::new()
+            .route("/whoami", get(|| async { "ok" }))
+            .layer(layer);
+        urls.push(format!("http://{}/whoami", serve(app).await));
+    }
+    let key = DpopKey::generate();
+    let token = issuer.dpop_token("alice", "app", "mcp", audience, &key);
+    let client = reqwest::Client::new();
+    // Both replicas are reached as one public host (a load balancer): one htu.
+    let public = "http://api.example/whoami";
+    let send = |url: &str, proof: &str| {
+        client
+            .get(url)
+            .header("host", "api.example")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof.to_owned())
+            .send()
+    };
+    let proof = key.proof("GET", public, Some(&token));
+    assert_eq!(send(&urls[0], &proof).await.unwrap().status(), 200);
+    let replayed = send(&urls[1], &proof).await.unwrap();
+    assert_eq!(replayed.status(), 401);
+    let www = replayed.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        replayed
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .any(|v| v.to_str().unwrap().contains("DPoP proof already used")),
+        "{www}"
+    );
+    assert_eq!(
+        send(&urls[1], &key.proof("GET", public, Some(&token)))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    server.stop();
+    let res = send(&urls[0], &key.proof("GET", public, Some(&token)))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "2");
+    // Bearer tokens do not need the replay cache.
+    let bearer = issuer.token("bob", "app", "mcp", audience);
+    let res = client.get(&urls[0]).bearer_auth(&bearer).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    server.restart();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = send(&urls[0], &key.proof("GET", public, Some(&token)))
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "recovered without restarting the replicas");
+}
