@@ -122,8 +122,9 @@ struct Args {
     #[arg(long, env = "TB_DPOP_NONCE")]
     dpop_nonce: bool,
     /// Share state with other replicas on Redis (`redis://[user:password@]host:port[/db]`,
-    /// `rediss://` for TLS): DPoP proof identifiers and MCP session owners.
-    /// Requests that need Redis get 503 while it is unreachable.
+    /// `rediss://` for TLS): DPoP proof identifiers, MCP session owners and
+    /// introspection answers. DPoP and session requests get 503 while it is
+    /// unreachable; introspection then asks the authorization server.
     #[arg(long, env = "TB_REDIS", hide_env_values = true)]
     redis: Option<String>,
 }
@@ -315,7 +316,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The verifier: a real issuer, or the embedded development issuer.
     let mut dev_issuer = None;
     let (issuer, verifier): (String, Arc<dyn DynTokenVerifier>) = match &args.issuer {
-        Some(issuer) => (issuer.clone(), verifier_for(&args, issuer, &audience).await?),
+        Some(issuer) => (
+            issuer.clone(),
+            verifier_for(&args, issuer, &audience, redis.as_ref()).await?,
+        ),
         None => {
             let dev = DevIssuer::builder()
                 .opaque_tokens(args.opaque_tokens)
@@ -326,12 +330,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .verified_token_cache(args.verified_token_cache)
                 .build()?;
             let verifier: Arc<dyn DynTokenVerifier> = if args.opaque_tokens {
-                let introspection = IntrospectionVerifier::builder()
+                let mut introspection = IntrospectionVerifier::builder()
                     .endpoint(dev.introspection_endpoint())
                     .client_credentials(dev.client_id(), dev.client_secret())
                     .issuer(dev.issuer())
-                    .audience(&audience)
-                    .build()?;
+                    .audience(&audience);
+                if let Some(redis) = &redis {
+                    introspection = introspection.shared_cache(redis.introspection_cache());
+                }
+                let introspection = introspection.build()?;
                 Arc::new(ShapeRouter::new(jwt, introspection))
             } else {
                 Arc::new(jwt)
@@ -410,7 +417,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  resource metadata:  {}", metadata_doc.metadata_url());
     println!("  authorization server: {issuer}");
     if redis.is_some() {
-        println!("  shared state: DPoP proof ids and MCP session owners on Redis");
+        println!("  shared state: DPoP proof ids, MCP session owners and introspection answers on Redis");
     }
     if let Some(dev) = &dev_issuer {
         print_dev_instructions(dev, &base, &audience, &args.scopes, args.opaque_tokens);
@@ -465,6 +472,7 @@ async fn verifier_for(
     args: &Args,
     issuer: &str,
     audience: &str,
+    redis: Option<&RedisStore>,
 ) -> Result<Arc<dyn DynTokenVerifier>, Box<dyn std::error::Error>> {
     let jwt = || {
         let builder = JwtVerifier::builder().issuer(issuer).audience(audience);
@@ -480,13 +488,16 @@ async fn verifier_for(
     let (Some(client_id), Some(secret)) = (&args.client_id, &args.client_secret) else {
         return Err("--introspection-endpoint needs --client-id and --client-secret".into());
     };
-    let introspection = IntrospectionVerifier::builder()
+    let mut introspection = IntrospectionVerifier::builder()
         .endpoint(endpoint)
         .client_credentials(client_id, secret)
         .issuer(issuer)
         .audience(audience)
-        .allow_missing_audience(args.introspection_allow_missing_aud)
-        .build()?;
+        .allow_missing_audience(args.introspection_allow_missing_aud);
+    if let Some(redis) = redis {
+        introspection = introspection.shared_cache(redis.introspection_cache());
+    }
+    let introspection = introspection.build()?;
     Ok(match args.jwks_uri {
         Some(_) => Arc::new(ShapeRouter::new(jwt()?, introspection)),
         None => Arc::new(introspection),

@@ -41,9 +41,10 @@ cargo clippy --all-targets --all-features -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 
-step "interop tools (Node + oidc-provider + oauth4webapi, MCP Python SDK)"
+step "test tools (Node + oidc-provider + oauth4webapi, MCP Python SDK, redis-server)"
 need "Node, oidc-provider and oauth4webapi" scripts/setup-node.sh interop_node_
 need "the MCP Python SDK" scripts/setup-python.sh interop_python_ interop_node_python_
+need "redis-server" scripts/setup-redis.sh redis_
 
 step "cargo test (all features)"
 cargo test --all-features -- "${skips[@]}"

@@ -9,11 +9,23 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     out
 }
 
+/// Lower-case hex, e.g. of a digest as a store key.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn known_answer() {
         // SHA-256("abc"), FIPS 180-2 appendix B.1.
         assert_eq!(super::sha256(b"abc")[..4], [0xba, 0x78, 0x16, 0xbf]);
+        assert_eq!(super::hex(&[0x00, 0xab, 0x7f]), "00ab7f");
     }
 }

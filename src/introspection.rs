@@ -49,6 +49,7 @@
 
 mod cache;
 pub(crate) mod client;
+mod shared;
 
 use std::fmt;
 use std::sync::Arc;
@@ -58,6 +59,7 @@ use cache::DecisionCache;
 use client::{Decision, Introspector, Rules, Secret};
 
 pub use client::ClientAuth;
+pub use shared::{SharedFuture, SharedIntrospectionCache};
 
 use crate::discovery::DiscoveryError;
 use crate::fetch::{self, FetchError};
@@ -103,6 +105,14 @@ struct Inner {
     /// One permit per call the authorization server may be answering.
     in_flight: Semaphore,
     in_flight_wait: Duration,
+    shared: Option<Shared>,
+}
+
+/// The shared (L2) cache and the lifetimes answers get in it.
+struct Shared {
+    cache: Box<dyn SharedIntrospectionCache>,
+    positive_ttl: Duration,
+    negative_ttl: Duration,
 }
 
 impl fmt::Debug for IntrospectionVerifier {
@@ -149,15 +159,26 @@ impl TokenVerifier for IntrospectionVerifier {
             cache,
             in_flight,
             in_flight_wait,
+            shared,
         } = &*self.inner;
         let call = async {
+            let key = shared.as_ref().map(|_| crate::digest::sha256(token.as_bytes()));
+            if let (Some(shared), Some(key)) = (shared, &key)
+                && let Some(decision) = shared.decision(introspector, key).await
+            {
+                return Ok(decision);
+            }
             // Bounded fan-out: distinct tokens never become unbounded concurrent
             // calls; over the bound a miss waits briefly, then 503 (not cached).
             let Ok(Ok(_permit)) = tokio::time::timeout(*in_flight_wait, in_flight.acquire()).await else {
                 tracing::warn!("introspection calls at their bound; answering 503");
                 return Err(Unavailable::new("too many introspection calls in flight"));
             };
-            introspector.introspect(token).await
+            let (decision, answer) = introspector.introspect(token).await?;
+            if let (Some(shared), Some(key)) = (shared, &key) {
+                shared.keep(key, &decision, &answer).await;
+            }
+            Ok(decision)
         };
         let decision = cache.get_or_decide(token, call).await?;
         self.accept(decision)
@@ -184,6 +205,30 @@ impl IntrospectionVerifier {
             return Err(crate::InvalidToken::Expired.into());
         }
         Ok(token)
+    }
+}
+
+impl Shared {
+    /// The decision on a shared answer, if there is one that parses; an
+    /// outage of the shared cache is no answer (the endpoint is asked).
+    async fn decision(&self, introspector: &Introspector, key: &[u8; 32]) -> Option<Decision> {
+        let answer = self.cache.get(key).await.ok()??;
+        let response = fetch::strict_object(&answer).ok()?;
+        Some(client::check(response, &introspector.rules, SystemTime::now()))
+    }
+
+    /// Shares a fresh answer: positive ones until `exp` at most.
+    async fn keep(&self, key: &[u8; 32], decision: &Decision, answer: &[u8]) {
+        let ttl = match decision {
+            Ok(token) => token.expires_at().map_or(self.positive_ttl, |exp| {
+                crate::time::remaining(exp, SystemTime::now()).min(self.positive_ttl)
+            }),
+            Err(_) => self.negative_ttl,
+        };
+        if !ttl.is_zero() {
+            // Not shared this time: the in-process cache still has it.
+            let _ = self.cache.put(key, answer, ttl).await;
+        }
     }
 }
 
@@ -250,7 +295,6 @@ impl BuildError {
 /// let builder = IntrospectionVerifier::builder().client_credentials("rs", "secret");
 /// assert!(!format!("{builder:?}").contains("secret\""));
 /// ```
-#[derive(Debug)]
 #[must_use]
 pub struct IntrospectionVerifierBuilder {
     endpoint: Option<String>,
@@ -266,6 +310,28 @@ pub struct IntrospectionVerifierBuilder {
     leeway: Duration,
     max_in_flight: usize,
     in_flight_wait: Duration,
+    shared: Option<Box<dyn SharedIntrospectionCache>>,
+}
+
+impl fmt::Debug for IntrospectionVerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntrospectionVerifierBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("credentials", &self.credentials)
+            .field("auth", &self.auth)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("allow_missing_audience", &self.allow_missing_audience)
+            .field("cache_capacity", &self.cache_capacity)
+            .field("positive_ttl", &self.positive_ttl)
+            .field("negative_ttl", &self.negative_ttl)
+            .field("timeout", &self.timeout)
+            .field("leeway", &self.leeway)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("in_flight_wait", &self.in_flight_wait)
+            .field("shared_cache", &self.shared.is_some())
+            .finish()
+    }
 }
 
 impl Default for IntrospectionVerifierBuilder {
@@ -284,6 +350,7 @@ impl Default for IntrospectionVerifierBuilder {
             leeway: DEFAULT_LEEWAY,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             in_flight_wait: DEFAULT_IN_FLIGHT_WAIT,
+            shared: None,
         }
     }
 }
@@ -390,6 +457,16 @@ impl IntrospectionVerifierBuilder {
     /// ```
     pub fn in_flight_wait(mut self, wait: Duration) -> Self {
         self.in_flight_wait = wait;
+        self
+    }
+
+    /// A cache shared by replicas under the in-process one (L2 under L1): a
+    /// miss in process looks there before asking the endpoint, and fresh
+    /// answers are written there too. See [`SharedIntrospectionCache`].
+    ///
+    /// See [`SharedIntrospectionCache`] for an example.
+    pub fn shared_cache(mut self, cache: impl SharedIntrospectionCache) -> Self {
+        self.shared = Some(Box::new(cache));
         self
     }
 
@@ -521,6 +598,11 @@ impl IntrospectionVerifierBuilder {
                 cache: DecisionCache::new(self.cache_capacity, self.positive_ttl, self.negative_ttl),
                 in_flight: Semaphore::new(self.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
                 in_flight_wait: self.in_flight_wait,
+                shared: self.shared.map(|cache| Shared {
+                    cache,
+                    positive_ttl: self.positive_ttl,
+                    negative_ttl: self.negative_ttl,
+                }),
             }),
         })
     }

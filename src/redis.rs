@@ -1,6 +1,7 @@
 //! State shared by several replicas, on Redis (feature `redis`): DPoP proof
-//! identifiers ([`RedisReplayCache`]) and MCP session owners
-//! ([`RedisSessionStore`]), behind the crate's traits.
+//! identifiers ([`RedisReplayCache`]), MCP session owners
+//! ([`RedisSessionStore`]) and introspection answers
+//! ([`RedisIntrospectionCache`]), behind the crate's traits.
 //!
 //! The client is the [`redis`](https://docs.rs/redis) crate, the reference Rust
 //! client, through its `ConnectionManager` (one multiplexed connection that
@@ -10,7 +11,8 @@
 //!
 //! Failures fail closed: a command that errs or outlasts the command timeout is
 //! [`Unavailable`] (503 with `Retry-After`), never an accepted proof nor a session
-//! let through unchecked. The first failure of an outage logs one warning, the
+//! let through unchecked; the introspection cache is skipped instead (the
+//! authorization server is asked). The first failure of an outage logs one warning, the
 //! recovery one line; neither names the URL (which may carry a password), a key
 //! or a value.
 //!
@@ -20,9 +22,10 @@
 //! |---|---|---|
 //! | a DPoP proof `jti` | `{prefix}replay:{hex}` | `SET key 1 NX PX ttl` |
 //! | an MCP session owner | `{prefix}session:{hex}` | `SET key json EX idle`, `GETEX key EX idle`, `DEL key` |
+//! | an introspection answer | `{prefix}introspection:{hex}` | `GET key`, `SET key answer PX ttl` |
 //!
-//! `{hex}` is a SHA-256 digest ([`ReplayKey`], [`SessionKey`]): never a proof,
-//! a session id or a token.
+//! `{hex}` is a SHA-256 digest ([`ReplayKey`], [`SessionKey`], of the token):
+//! never a proof, a session id or a token.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -47,6 +50,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{AsyncCommands as _, Client, RedisError, SetExpiry, SetOptions};
 
 use crate::Unavailable;
+use crate::introspection::{SharedFuture, SharedIntrospectionCache};
 use crate::mcp::{SessionKey, SessionOwner, SessionStore, SessionStoreError};
 use crate::replay::{ReplayCache, ReplayKey};
 
@@ -355,5 +359,57 @@ impl SessionStore for RedisSessionStore {
             .run(connection.del::<_, ()>(redis_key))
             .await
             .map_err(session_error)
+    }
+}
+
+/// Introspection answers shared by replicas (L2 under each one's in-process
+/// cache): `GET` / `SET key answer PX ttl` on `{prefix}introspection:{hex}`,
+/// `{hex}` the SHA-256 of the token. While Redis is unreachable the verifier
+/// asks the authorization server instead (one warning per outage).
+///
+/// ```no_run
+/// use tower_bearer::{introspection::IntrospectionVerifier, redis::RedisStore};
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// let redis = RedisStore::builder("redis://127.0.0.1:6379").connect().await?;
+/// let verifier = IntrospectionVerifier::builder()
+///     .endpoint("https://as.example/introspect")
+///     .client_credentials("rs", "secret")
+///     .shared_cache(redis.introspection_cache())
+///     .build()?;
+/// # let _ = verifier; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedisIntrospectionCache {
+    store: RedisStore,
+}
+
+impl RedisStore {
+    /// A [`SharedIntrospectionCache`] for
+    /// [`IntrospectionVerifierBuilder::shared_cache`](crate::introspection::IntrospectionVerifierBuilder::shared_cache).
+    ///
+    /// See [`RedisIntrospectionCache`] for an example.
+    pub fn introspection_cache(&self) -> RedisIntrospectionCache {
+        RedisIntrospectionCache { store: self.clone() }
+    }
+}
+
+impl SharedIntrospectionCache for RedisIntrospectionCache {
+    fn get<'a>(&'a self, key: &'a [u8; 32]) -> SharedFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let mut connection = self.store.connection.clone();
+            let redis_key = self.store.key("introspection", &crate::digest::hex(key));
+            self.store.run(connection.get(redis_key)).await
+        })
+    }
+
+    fn put<'a>(&'a self, key: &'a [u8; 32], answer: &'a [u8], ttl: Duration) -> SharedFuture<'a, ()> {
+        Box::pin(async move {
+            let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let mut connection = self.store.connection.clone();
+            let redis_key = self.store.key("introspection", &crate::digest::hex(key));
+            self.store
+                .run(connection.pset_ex(redis_key, answer, millis))
+                .await
+        })
     }
 }

@@ -65,7 +65,7 @@ impl ReplayKey {
     ///
     /// See [`ReplayKey`] for an example.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        crate::digest::hex(&self.0)
     }
 
     fn short(&self) -> u128 {

@@ -6,6 +6,7 @@
 #![cfg(feature = "redis")]
 
 mod support;
+mod support_introspection;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,12 +14,14 @@ use std::time::{Duration, SystemTime};
 use axum::{Router, routing::get};
 use support::redis::RedisServer;
 use support::serve;
+use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer, RESOURCE};
 use tower_bearer::dpop::Dpop;
+use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};
 use tower_bearer::redis::{RedisStore, RedisStoreError};
 use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 use tower_bearer::testing::{DevIssuer, DpopKey};
-use tower_bearer::{Principal, TokenVerifierLayer};
+use tower_bearer::{Principal, TokenVerifier, TokenVerifierLayer};
 
 async fn store(server: &RedisServer) -> RedisStore {
     RedisStore::builder(server.url())
@@ -294,4 +297,42 @@ async fn redis_a_proof_accepted_by_one_replica_is_refused_by_the_other() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, 200, "recovered without restarting the replicas");
+}
+
+/// Introspection answers cached by one replica are served to the other from
+/// Redis, without a second call to the authorization server; with Redis down
+/// each replica asks the authorization server itself (no 503).
+#[tokio::test]
+async fn redis_an_introspection_answer_is_shared_between_replicas() {
+    let mut server = RedisServer::start();
+    let authorization_server = IntrospectionServer::start().await;
+    let replica = |redis: RedisStore| {
+        IntrospectionVerifier::builder()
+            .endpoint(authorization_server.endpoint())
+            .client_credentials(CLIENT_ID, CLIENT_SECRET)
+            .issuer(authorization_server.issuer())
+            .audience(RESOURCE)
+            .shared_cache(redis.introspection_cache())
+            .build()
+            .unwrap()
+    };
+    let a = replica(store(&server).await);
+    let b = replica(store(&server).await);
+    authorization_server.add_token("shared-token", "mcp:read");
+    let at_a = a.verify("shared-token").await.unwrap();
+    assert_eq!(authorization_server.calls(), 1);
+    let at_b = b.verify("shared-token").await.unwrap();
+    assert_eq!(authorization_server.calls(), 1, "B was answered from Redis");
+    assert_eq!(at_a.principal(), at_b.principal());
+    assert_eq!(at_b.scopes().to_string(), "mcp:read");
+    // Negative answers are shared too.
+    assert!(a.verify("unknown-token").await.is_err());
+    assert!(b.verify("unknown-token").await.is_err());
+    assert_eq!(authorization_server.calls(), 2);
+    // Redis down: the shared cache is skipped, the authorization server asked.
+    server.stop();
+    authorization_server.add_token("during-outage", "mcp:read");
+    assert!(a.verify("during-outage").await.is_ok());
+    assert!(b.verify("during-outage").await.is_ok());
+    assert_eq!(authorization_server.calls(), 4);
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64_simd::STANDARD;
+use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde::Deserialize;
@@ -143,16 +144,17 @@ impl Introspector {
         }
     }
 
-    /// Asks the endpoint about `token` and applies the response rules.
-    pub(super) async fn introspect(&self, token: &str) -> Result<Decision, Unavailable> {
-        let response = self.exchange(token).await.map_err(|e| {
+    /// Asks the endpoint about `token` and applies the response rules; the
+    /// decision and the answer as the endpoint sent it.
+    pub(super) async fn introspect(&self, token: &str) -> Result<(Decision, Bytes), Unavailable> {
+        let (response, answer) = self.exchange(token).await.map_err(|e| {
             tracing::warn!(endpoint = %self.endpoint, client_id = %self.client_id, error = %e, "token introspection failed");
             Unavailable::new(format!("introspection endpoint: {e}"))
         })?;
-        Ok(check(response, &self.rules, SystemTime::now()))
+        Ok((check(response, &self.rules, SystemTime::now()), answer))
     }
 
-    async fn exchange(&self, token: &str) -> Result<Map<String, Value>, FetchError> {
+    async fn exchange(&self, token: &str) -> Result<(Map<String, Value>, Bytes), FetchError> {
         let mut form = vec![("token", token), ("token_type_hint", "access_token")];
         let mut request = self
             .http
@@ -170,7 +172,7 @@ impl Introspector {
             return Err(FetchError::Json("content type is not JSON".into()));
         }
         // Strict: `{"active": false, "active": true}` is no answer at all.
-        fetch::strict_object(&body)
+        fetch::strict_object(&body).map(|response| (response, body))
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 
 use crate::Principal;
-use crate::digest::sha256;
+use crate::digest::{hex, sha256};
 
 /// A session id as stores see it: SHA-256 of the `Mcp-Session-Id` value.
 ///
@@ -55,10 +55,6 @@ impl SessionKey {
     pub fn to_hex(&self) -> String {
         hex(&self.0)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl fmt::Display for SessionKey {

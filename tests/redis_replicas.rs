@@ -1,0 +1,124 @@
+//! Two quickstart replicas (`examples/mcp_server --redis URL`) on different
+//! ports sharing one real `redis-server` and one authorization server (an
+//! introspection endpoint that counts its calls): an introspection answer
+//! cached by replica A is served to B without a second call; a DPoP proof
+//! accepted by A and replayed to B is refused; Redis stopped → 503 on the
+//! checks that need it, and recovery once it is back, without restarting the
+//! replicas.
+
+mod support;
+mod support_introspection;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::quickstart::{Quickstart, start};
+use support::redis::RedisServer;
+use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer, RESOURCE, now};
+use tower_bearer::testing::DpopKey;
+
+fn replica(redis: &RedisServer, authorization_server: &IntrospectionServer) -> Quickstart {
+    let endpoint = authorization_server.endpoint();
+    start(&[
+        "--issuer",
+        authorization_server.issuer(),
+        "--audience",
+        RESOURCE,
+        "--introspection-endpoint",
+        &endpoint,
+        "--client-id",
+        CLIENT_ID,
+        "--client-secret",
+        CLIENT_SECRET,
+        "--redis",
+        &redis.url(),
+    ])
+}
+
+/// Both replicas serve one public host (as behind a load balancer), so a
+/// proof names the same `htu` whichever replica gets it.
+const PUBLIC: &str = "http://api.example/whoami";
+
+async fn whoami(
+    client: &reqwest::Client,
+    qs: &Quickstart,
+    token: &str,
+    key: &DpopKey,
+    proof: Option<&str>,
+) -> reqwest::Response {
+    let proof = proof.map_or_else(|| key.proof("GET", PUBLIC, Some(token)), str::to_owned);
+    client
+        .get(format!("{}/whoami", qs.base))
+        .header("host", "api.example")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn redis_two_quickstart_replicas_share_introspection_replay_and_outages() {
+    let mut redis = RedisServer::start();
+    let authorization_server = IntrospectionServer::start().await;
+    let a = replica(&redis, &authorization_server);
+    let b = replica(&redis, &authorization_server);
+    let client = reqwest::Client::new();
+    let key = DpopKey::generate();
+    authorization_server.add_token_with(
+        "bound-opaque-token",
+        json!({
+            "client_id": "mcp-client", "sub": "alice", "iss": authorization_server.issuer(),
+            "aud": RESOURCE, "scope": "mcp:read", "exp": now() + 3600,
+            "token_type": "DPoP", "cnf": { "jkt": key.thumbprint() },
+        }),
+    );
+    let token = "bound-opaque-token";
+
+    let proof = key.proof("GET", PUBLIC, Some(token));
+    let res = whoami(&client, &a, token, &key, Some(&proof)).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(authorization_server.calls(), 1);
+    // The same proof at the other replica: a replay, although B never saw it.
+    let replayed = whoami(&client, &b, token, &key, Some(&proof)).await;
+    assert_eq!(replayed.status(), 401);
+    let challenges: Vec<_> = replayed
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        challenges.iter().any(|c| c.contains("DPoP proof already used")),
+        "{challenges:?}"
+    );
+    // A fresh proof at B: accepted, and the introspection answer came from Redis.
+    let res = whoami(&client, &b, token, &key, None).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        authorization_server.calls(),
+        1,
+        "B was answered from Redis, not by the AS"
+    );
+
+    // Redis stopped: DPoP proofs cannot be checked for replay → 503, never 401 or 200.
+    redis.stop();
+    for qs in [&a, &b] {
+        let res = whoami(&client, qs, token, &key, None).await;
+        assert_eq!(res.status(), 503);
+        assert!(res.headers().contains_key("retry-after"));
+    }
+    // Back: both replicas recover by themselves.
+    redis.restart();
+    for qs in [&a, &b] {
+        let mut status = 0;
+        for _ in 0..50 {
+            status = whoami(&client, qs, token, &key, None).await.status().as_u16();
+            if status == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(status, 200, "{} recovered", qs.base);
+    }
+}
