@@ -53,6 +53,7 @@
 //! ```
 
 mod body;
+mod headers;
 mod revision;
 pub(crate) mod scopes;
 mod session;

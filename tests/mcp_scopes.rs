@@ -116,3 +116,109 @@ async fn get_and_delete_need_the_base_scope_only() {
         .await;
     assert_eq!(delete.status, 202, "{}", delete.body);
 }
+
+/// MCP 2026-07-28 (SEP-2243): `Mcp-Method` / `Mcp-Name` name the operation. A
+/// refusal may come from them alone (the body is not read); an acceptance needs
+/// the body to say the same, else 400 with JSON-RPC -32020 before any scope
+/// decision. Older revisions ignore the headers.
+#[tokio::test]
+async fn stateless_requests_are_judged_by_their_headers_and_checked_against_the_body() {
+    let url = serve_default().await;
+    let client = Client::new(&url).speaking("2026-07-28");
+    let call = |tool: &str| {
+        json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": {}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"}
+            }}
+        })
+        .to_string()
+    };
+    let send = |token: &'static str, headers: Vec<(&'static str, &'static str)>, body: String| {
+        let client = &client;
+        async move {
+            client
+                .send(Method::POST, Some(token), None, &headers, Some(body))
+                .await
+        }
+    };
+    let is_mismatch = |reply: &Reply| reply.status == 400 && reply.body.contains(r#""code":-32020"#);
+
+    // Header says a read tool, body calls a write tool: refused as a mismatch, not judged.
+    let lie = send(
+        "alice-read",
+        vec![("mcp-method", "tools/call"), ("mcp-name", "read_note")],
+        call("delete_note"),
+    )
+    .await;
+    assert!(is_mismatch(&lie), "{} {}", lie.status, lie.body);
+    // Body and headers agree on a tool the token may not use: 403 with the step-up challenge.
+    let honest = send(
+        "alice-read",
+        vec![("mcp-method", "tools/call"), ("mcp-name", "delete_note")],
+        call("delete_note"),
+    )
+    .await;
+    assert_eq!(honest.status, 403);
+    assert_eq!(honest.www(), step_up("mcp:read mcp:write"));
+    // That refusal needs no body: one over the body limit is not read (413 otherwise).
+    let huge = " ".repeat(tower_bearer::mcp::DEFAULT_BODY_LIMIT + 1);
+    let unread = send(
+        "alice-read",
+        vec![("mcp-method", "tools/call"), ("mcp-name", "delete_note")],
+        huge,
+    )
+    .await;
+    assert_eq!(unread.status, 403);
+    // Missing, repeated or undecodable headers.
+    for headers in [
+        vec![],
+        vec![("mcp-method", "tools/call")],
+        vec![("mcp-method", "tools/list"), ("mcp-name", "x"), ("mcp-name", "y")],
+        vec![("mcp-method", "tools/call"), ("mcp-name", "=?base64?%%%?=")],
+    ] {
+        let reply = send("alice", headers.clone(), call("read_note")).await;
+        assert!(
+            is_mismatch(&reply),
+            "{headers:?}: {} {}",
+            reply.status,
+            reply.body
+        );
+    }
+    // Base64-wrapped names decode before they are compared ("read_note").
+    let wrapped = send(
+        "alice-read",
+        vec![
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?cmVhZF9ub3Rl?="),
+        ],
+        call("delete_note"),
+    )
+    .await;
+    assert!(is_mismatch(&wrapped), "{} {}", wrapped.status, wrapped.body);
+    // Headers and body agree, scopes suffice: the request reaches the MCP service.
+    let ok = send(
+        "alice-read",
+        vec![("mcp-method", "tools/call"), ("mcp-name", "read_note")],
+        call("read_note"),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(ok.body.contains("note for alice"), "{}", ok.body);
+
+    // 2025-11-25: the headers are not part of the revision and are not read.
+    let legacy = Client::new(&url);
+    let session = legacy.open_session("alice-read").await;
+    let reply = legacy
+        .send(
+            Method::POST,
+            Some("alice-read"),
+            Some(&session),
+            &[("mcp-method", "tools/list")],
+            Some(mcp_support::call("read_note").to_string()),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

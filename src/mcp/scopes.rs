@@ -1,4 +1,5 @@
-//! [`McpScopeLayer`]: per-operation scopes for MCP, read from the JSON-RPC body.
+//! [`McpScopeLayer`]: per-operation scopes for MCP, read from the JSON-RPC body
+//! (and, from MCP 2026-07-28, from the `Mcp-Method` / `Mcp-Name` headers).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use serde::Deserialize;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::ResponseBody;
+use super::{ResponseBody, headers, revision};
 use crate::Scopes;
 use crate::scope::{ScopeHierarchy, assert_requirable, check_scopes};
 
@@ -45,6 +46,15 @@ pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// are different: set [`unlisted_tools`](Self::unlisted_tools) to your strongest
 /// scope so that a tool added later without an entry is never under-protected.
 /// Requests other than POST (GET for the SSE stream, DELETE) need the base scopes.
+///
+/// The methods of MCP 2026-07-28 take their place in the same table:
+/// `server/discover` (what `initialize` was: the base scopes, so a client with
+/// the least privilege can start), `tools/list`, `prompts/list`,
+/// `resources/list`, `subscriptions/listen` (base, plus a [`method`](Self::method)
+/// entry if you add one), `tools/call` (per tool), `prompts/get`,
+/// `resources/read` and `tasks/*` (per method). Results that depend on the
+/// token's scopes (a `tools/list` filtered by scope) differ by principal:
+/// mark them private to it (SEP-2549 `_meta` `cacheScope`), as the quickstart does.
 ///
 /// ```
 /// use tower_bearer::Scopes;
@@ -189,6 +199,23 @@ impl McpScopePolicy {
     }
 
     /// The scopes a POST body needs, or the JSON-RPC error to answer with.
+    /// The scopes a 2026-07-28 body needs, once it agrees with what its
+    /// `Mcp-Method` / `Mcp-Name` headers named (`named`). A batch is judged
+    /// as before the revision (its headers cannot name it).
+    fn required_for_stateless_body(
+        &self,
+        body: &[u8],
+        named: Option<&headers::Named>,
+    ) -> Result<Scopes, BodyError> {
+        if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return self.required_for_body(body).map_err(BodyError::JsonRpc);
+        }
+        let message: Message<'_> =
+            serde_json::from_slice(body).map_err(|_| BodyError::JsonRpc(JsonRpcError::Parse))?;
+        headers::matches(named, message.method.as_deref(), message.named()).map_err(BodyError::Headers)?;
+        Ok(self.required_for(&message))
+    }
+
     pub(crate) fn required_for_body(&self, body: &[u8]) -> Result<Scopes, JsonRpcError> {
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'[') {
@@ -231,6 +258,30 @@ struct Message<'a> {
 struct Params<'a> {
     #[serde(borrow, default)]
     name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    uri: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "taskId")]
+    task_id: Option<Cow<'a, str>>,
+}
+
+impl Message<'_> {
+    /// The `params` member that names what the method acts on (SEP-2243).
+    fn named(&self) -> Option<&str> {
+        let params = self.params.as_ref()?;
+        let member = match headers::name_member(self.method.as_deref()?)? {
+            "name" => &params.name,
+            "uri" => &params.uri,
+            _ => &params.task_id,
+        };
+        member.as_deref()
+    }
+}
+
+/// Why a body was refused before any scope decision.
+enum BodyError {
+    JsonRpc(JsonRpcError),
+    /// The SEP-2243 headers are missing or say otherwise.
+    Headers(&'static str),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,6 +324,15 @@ impl JsonRpcError {
 /// | body over the limit | 413 |
 /// | body not JSON, duplicate members | 400, JSON-RPC parse error (-32700) |
 /// | empty batch | 400, JSON-RPC invalid request (-32600) |
+/// | 2026-07-28: `Mcp-Method` / `Mcp-Name` missing, repeated, or not what the body says | 400, JSON-RPC header mismatch (-32020), before any scope decision |
+///
+/// Requests declaring `MCP-Protocol-Version: 2026-07-28` or later name their
+/// operation in the `Mcp-Method` and `Mcp-Name` headers (SEP-2243). The layer
+/// decides from them first: an operation the token may not use is refused
+/// (403) without reading the body. Otherwise it reads the body as always and
+/// accepts only when the body names the same method and name; a header is
+/// never trusted over the body. Earlier revisions do not have the headers: the
+/// body alone decides.
 ///
 /// Response bodies: `ResBody: `[`ResponseBody`].
 ///
@@ -387,14 +447,34 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let policy = &self.layer.policy;
+        // MCP 2026-07-28: the headers name the operation. A refusal may come
+        // from them alone, before the body is read; an acceptance needs the
+        // body to agree (else 400, JSON-RPC -32020).
+        let stateless = req.method() == Method::POST && revision::declares_stateless(req.headers());
+        let mut named = None;
+        if stateless {
+            match headers::read(req.headers()) {
+                Ok(found) => named = found,
+                Err(message) => return McpScopeFuture::done(policy, headers::mismatch(message)),
+            }
+            if let Some(named) = &named {
+                let required = policy.required(&named.method, named.tool());
+                if let Err(refusal) = check_scopes(req.extensions(), &required, &policy.hierarchy) {
+                    return McpScopeFuture::done(policy, refusal);
+                }
+            }
+        }
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
         let (parts, body) = req.into_parts();
         McpScopeFuture {
-            policy: self.layer.policy.clone(),
+            policy: policy.clone(),
             state: ScopeState::Collect {
                 collect: Limited::new(body, self.layer.limit).collect(),
                 pending: Some((inner, parts)),
+                stateless,
+                named,
             },
         }
     }
@@ -426,10 +506,15 @@ pin_project! {
             #[pin]
             collect: Collect<Limited<ReqBody>>,
             pending: Option<(S, Parts)>,
+            stateless: bool,
+            named: Option<headers::Named>,
         },
         Inner {
             #[pin]
             future: S::Future,
+        },
+        Done {
+            response: Option<S::Response>,
         },
     }
 }
@@ -442,6 +527,23 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("McpScopeFuture").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody> McpScopeFuture<S, ReqBody>
+where
+    S: Service<Request<Full<Bytes>>>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+{
+    /// Answered without the inner service (and without reading the body).
+    fn done(policy: &std::sync::Arc<McpScopePolicy>, response: S::Response) -> Self {
+        McpScopeFuture {
+            policy: policy.clone(),
+            state: ScopeState::Done {
+                response: Some(response),
+            },
+        }
     }
 }
 
@@ -464,7 +566,12 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                ScopeStateProj::Collect { collect, pending } => {
+                ScopeStateProj::Collect {
+                    collect,
+                    pending,
+                    stateless,
+                    named,
+                } => {
                     let collected = ready!(collect.poll(cx));
                     let (mut inner, parts) = pending.take().expect("McpScopeFuture polled after completion");
                     let bytes = match collected {
@@ -480,7 +587,15 @@ where
                             return Poll::Ready(Ok(status(StatusCode::BAD_REQUEST)));
                         }
                     };
-                    let required = if parts.method == Method::POST {
+                    let required = if *stateless {
+                        match this.policy.required_for_stateless_body(&bytes, named.as_ref()) {
+                            Ok(required) => required,
+                            Err(BodyError::JsonRpc(error)) => return Poll::Ready(Ok(error.response())),
+                            Err(BodyError::Headers(message)) => {
+                                return Poll::Ready(Ok(headers::mismatch(message)));
+                            }
+                        }
+                    } else if parts.method == Method::POST {
                         match this.policy.required_for_body(&bytes) {
                             Ok(required) => required,
                             Err(error) => return Poll::Ready(Ok(error.response())),
@@ -495,6 +610,11 @@ where
                     this.state.set(ScopeState::Inner { future });
                 }
                 ScopeStateProj::Inner { future } => return future.poll(cx),
+                ScopeStateProj::Done { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("McpScopeFuture polled after completion")));
+                }
             }
         }
     }
