@@ -9,6 +9,7 @@
 //! JWTs checked against its JWKS (`--jwks-uri`, or discovered from the issuer).
 //! Every flag can also be set from the environment: `--issuer` is `TB_ISSUER`.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -37,7 +38,7 @@ use tower_bearer::dpop::Dpop;
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::JwtVerifier;
 use tower_bearer::mcp::{
-    BindingPolicy, DEFAULT_SESSION_IDLE_TTL, McpScopeLayer, McpScopePolicy, McpSessionLayer,
+    BindingPolicy, DEFAULT_SESSION_IDLE_TTL, HandleKey, McpScopeLayer, McpScopePolicy, McpSessionLayer,
 };
 use tower_bearer::metadata::ProtectedResourceMetadata;
 use tower_bearer::origin::OriginLayer;
@@ -186,6 +187,15 @@ struct Tools {
     #[expect(dead_code, reason = "read by the code #[tool_handler] generates")]
     tool_router: ToolRouter<Self>,
     notes: Arc<Mutex<Vec<String>>>,
+    /// Private drafts, stored under `HandleKey(principal, handle)`: a handle
+    /// given to one principal opens nothing for another.
+    drafts: Arc<Mutex<HashMap<HandleKey, String>>>,
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct DraftRequest {
+    /// The handle `save_draft` returned.
+    handle: String,
 }
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -196,11 +206,49 @@ struct TextRequest {
 
 #[tool_router]
 impl Tools {
-    fn new(notes: Arc<Mutex<Vec<String>>>) -> Self {
+    fn new(notes: Arc<Mutex<Vec<String>>>, drafts: Arc<Mutex<HashMap<HandleKey, String>>>) -> Self {
         Tools {
             tool_router: Self::tool_router(),
             notes,
+            drafts,
         }
+    }
+
+    #[tool(description = "Save a private draft; returns its handle (needs mcp:write)")]
+    async fn save_draft(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+        Parameters(TextRequest { text }): Parameters<TextRequest>,
+    ) -> Result<String, rmcp::ErrorData> {
+        let handle = format!("draft-{}", random_hex());
+        let key = draft_key(&parts, &handle)?;
+        let mut drafts = self
+            .drafts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if drafts.len() >= MAX_NOTES {
+            drafts.clear();
+        }
+        drafts.insert(key, text.chars().take(1000).collect());
+        Ok(handle)
+    }
+
+    #[tool(description = "Open one of your drafts by its handle (needs mcp:read)")]
+    async fn open_draft(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+        Parameters(DraftRequest { handle }): Parameters<DraftRequest>,
+    ) -> Result<String, rmcp::ErrorData> {
+        let key = draft_key(&parts, &handle)?;
+        let drafts = self
+            .drafts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Another principal's handle is as unknown as a made-up one.
+        drafts
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| rmcp::ErrorData::invalid_params("no such draft", None))
     }
 
     #[tool(description = "Who is calling: the verified principal and scopes of the access token")]
@@ -256,7 +304,26 @@ fn scope_policy() -> McpScopePolicy {
         .tool("echo", ["mcp:read"])
         .tool("list_notes", ["mcp:read"])
         .tool("add_note", ["mcp:write"])
+        .tool("save_draft", ["mcp:write"])
+        .tool("open_draft", ["mcp:read"])
         .unlisted_tools(["mcp:admin"])
+}
+
+/// The storage key of a draft handle for the caller (`HandleKey`): refused for
+/// a principal that names no owner.
+fn draft_key(parts: &http::request::Parts, handle: &str) -> Result<HandleKey, rmcp::ErrorData> {
+    parts
+        .extensions
+        .get::<Principal>()
+        .and_then(|principal| HandleKey::new(principal, handle))
+        .ok_or_else(|| rmcp::ErrorData::invalid_request("drafts need an identified principal", None))
+}
+
+/// 128 random bits in hex: unguessable handles.
+fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random number generator works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Who the token is: the principal triple, its scopes and audience.
@@ -351,8 +418,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metadata_doc = metadata_doc.authorization_server(&issuer);
 
     let notes = Arc::new(Mutex::new(Vec::new()));
+    let drafts = Arc::new(Mutex::new(HashMap::new()));
     let mcp = SharedMcp(Arc::new(StreamableHttpService::new(
-        move || Ok(Tools::new(notes.clone())),
+        move || Ok(Tools::new(notes.clone(), drafts.clone())),
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     )));

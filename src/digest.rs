@@ -9,6 +9,23 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     out
 }
 
+/// SHA-256 over components, each a presence byte and, when present, its
+/// length and bytes: no two different lists share an encoding.
+pub(crate) fn length_prefixed<const N: usize>(components: [Option<&str>; N]) -> [u8; 32] {
+    let mut enc = Vec::with_capacity(64);
+    for component in components {
+        match component {
+            None => enc.push(0),
+            Some(s) => {
+                enc.push(1);
+                enc.extend_from_slice(&(s.len() as u64).to_be_bytes());
+                enc.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+    sha256(&enc)
+}
+
 /// Lower-case hex, e.g. of a digest as a store key.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;

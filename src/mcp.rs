@@ -7,8 +7,20 @@
 //!   such as Redis serves several replicas).
 //! - [`McpScopeLayer`]: per-operation scopes from the JSON-RPC body
 //!   (`tools/call` + `params.name`), with step-up challenges.
-//! - [`StateSealer`]: request state sealed for one principal (multi-round-trip
-//!   requests, MCP 2026-07-28).
+//! - [`StateSealer`]: request state (`requestState`, MCP 2026-07-28 multi
+//!   round trips) sealed for one principal and one request, opened once.
+//! - [`HandleKey`]: the storage key of a server-minted handle for its owner, so
+//!   that a leaked handle opens nothing for another principal.
+//!
+//! Which check serves which revision (both on one endpoint; the revision is the
+//! request's `MCP-Protocol-Version`):
+//!
+//! | check | 2025-11-25 (sessions) | 2026-07-28 (stateless) |
+//! |---|---|---|
+//! | token, audience, DPoP ([`TokenVerifierLayer`](crate::TokenVerifierLayer)) | yes | yes |
+//! | session bound to its principal ([`McpSessionLayer`]) | yes | passes through: no session |
+//! | per-operation scopes ([`McpScopeLayer`]) | from the body | `Mcp-Method` / `Mcp-Name` first, the body must agree (else 400 `-32020`) |
+//! | state across requests | the session | [`StateSealer`] for `requestState`; [`HandleKey`] for stored state |
 //!
 //! A typical stack, outermost first:
 //! [`OriginLayer`](crate::origin::OriginLayer) →
@@ -53,6 +65,7 @@
 //! ```
 
 mod body;
+mod handle;
 mod headers;
 mod revision;
 pub(crate) mod scopes;
@@ -61,11 +74,12 @@ mod state;
 mod store;
 
 pub use body::ResponseBody;
+pub use handle::HandleKey;
 pub use scopes::{DEFAULT_BODY_LIMIT, McpScope, McpScopeFuture, McpScopeLayer, McpScopePolicy};
 pub use session::{
     BindingPolicy, MCP_SESSION_ID, McpSession, McpSessionLayer, SessionFuture, SessionNotFound,
 };
-pub use state::{DEFAULT_STATE_TTL, StateError, StateKey, StateSealer};
+pub use state::{DEFAULT_STATE_TTL, StateError, StateKey, StateRequest, StateSealer};
 pub use store::{
     DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MemorySessionStore, SessionKey, SessionOwner,
     SessionStore, SessionStoreError,

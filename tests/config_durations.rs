@@ -11,7 +11,7 @@ use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServe
 use support_jwks::*;
 use tower_bearer::introspection::{IntrospectionVerifier, IntrospectionVerifierBuilder};
 use tower_bearer::jwt::{Algorithm, JwtVerifierBuilder};
-use tower_bearer::mcp::{StateKey, StateSealer};
+use tower_bearer::mcp::{StateKey, StateRequest, StateSealer};
 use tower_bearer::{Principal, TokenVerifier};
 
 const EXTREMES: [Duration; 3] = [Duration::ZERO, Duration::from_nanos(1), Duration::MAX];
@@ -80,8 +80,8 @@ async fn introspection_duration_knobs_never_panic_a_request() {
     }
 }
 
-#[test]
-fn sealed_state_ttl_never_panics() {
+#[tokio::test]
+async fn sealed_state_ttl_never_panics() {
     let alice = Principal::new().with_issuer("https://as").with_subject("alice");
     for d in EXTREMES {
         // A zero TTL is refused when configured (a clear panic in the builder,
@@ -90,9 +90,12 @@ fn sealed_state_ttl_never_panics() {
             assert_eq!(d, Duration::ZERO, "only a zero TTL is refused");
             continue;
         };
-        if let Ok(sealed) = sealer.seal(&alice, b"state") {
-            let _ = sealer.open(&alice, &sealed);
-        }
+        let request = StateRequest::tool("t");
+        let sealed = sealer
+            .seal(&alice, &request, b"state")
+            .expect("sealing never fails on a TTL");
+        // A verdict, whichever: Duration::MAX seals an expiry past the clock's range.
+        let _ = sealer.open(&alice, &request, &sealed).await;
     }
 }
 

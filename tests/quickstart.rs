@@ -284,3 +284,93 @@ async fn quickstart_dpop_from_token_request_to_resource() {
     .await;
     assert!(metadata.get("dpop_signing_alg_values_supported").is_none());
 }
+
+/// MCP 2026-07-28 against the quickstart, no session: a draft saved by one
+/// principal is stored under `HandleKey(principal, handle)`, so its handle
+/// opens nothing for another principal; the headers-first scope check and the
+/// session layer's pass-through serve the stateless revision.
+#[tokio::test]
+async fn quickstart_draft_handles_open_only_for_their_owner() {
+    let qs = start(&[]);
+    let client = reqwest::Client::new();
+    let dev_user = qs.printed_token.clone().expect("printed token");
+    let (id, secret) = qs.client.clone().expect("dev issuer client");
+    let resource = format!("{}/mcp", qs.base);
+    let other: Value = client
+        .post(format!("{}/token", qs.issuer))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", resource.as_str()),
+            ("scope", "mcp:read mcp:write"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other = other["access_token"].as_str().unwrap().to_owned();
+    let call = |token: &str, tool: &'static str, arguments: Value| {
+        let body = json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"}
+            }}
+        });
+        client
+            .post(&resource)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", tool)
+            .json(&body)
+            .send()
+    };
+    let text = |body: &str| -> Value {
+        let messages = jsonrpc_messages(body);
+        messages.into_iter().next().unwrap_or_default()
+    };
+    let saved = call(&dev_user, "save_draft", json!({"text": "secret plan"}))
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    assert!(
+        saved.headers().get("mcp-session-id").is_none(),
+        "no session in 2026-07-28"
+    );
+    let saved = text(&saved.text().await.unwrap());
+    let handle = saved["result"]["content"][0]["text"]
+        .as_str()
+        .expect("a handle")
+        .to_owned();
+    assert!(handle.starts_with("draft-"), "{saved}");
+
+    let mine = text(
+        &call(&dev_user, "open_draft", json!({"handle": handle}))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(mine["result"]["content"][0]["text"], "secret plan", "{mine}");
+    let theirs = text(
+        &call(&other, "open_draft", json!({"handle": handle}))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        theirs["result"]
+            .get("content")
+            .is_none_or(|c| !c.to_string().contains("secret plan")),
+        "{theirs}"
+    );
+    assert!(theirs.to_string().contains("no such draft"), "{theirs}");
+}

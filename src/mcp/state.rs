@@ -2,23 +2,25 @@
 //! requests, MCP 2026-07-28).
 //!
 //! A server that must ask the client something mid-request hands it an opaque
-//! state and gets it back on the next request. The state must come back
-//! untouched, before it expires, and from the same principal: otherwise a
-//! client could replay someone else's half-finished operation.
+//! state and gets it back on the next request (SEP-2322 `requestState`). The
+//! state must come back untouched, before it expires, from the same principal,
+//! on a retry of the same request, and only once: otherwise a client could
+//! replay someone else's half-finished operation, its own more than once, or
+//! carry it over to another tool.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
-use aws_lc_rs::digest::{SHA256, digest};
 
+use crate::replay::{DynReplayCache, MemoryReplayCache, ReplayCache, ReplayKey};
 use crate::{Principal, b64, time};
 
 /// Default lifetime of a sealed state: 10 minutes.
 pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const KEY_LEN: usize = 32;
 const DIGEST_LEN: usize = 32;
 const TAG_LEN: usize = 16;
@@ -52,6 +54,17 @@ pub enum StateError {
     /// A state cannot be sealed for (or opened by) a principal with no component.
     #[error("state needs an identified principal")]
     AnonymousPrincipal,
+    /// The state is authentic but was sealed for another request (another
+    /// method or tool).
+    #[error("state belongs to another request")]
+    WrongRequest,
+    /// The state was opened before: each state is good for one retry.
+    #[error("state already used")]
+    Replayed,
+    /// The replay cache could not answer (a shared store is down): the state is
+    /// not accepted unchecked. Worth retrying later.
+    #[error("state could not be checked for reuse")]
+    Unavailable,
     /// The random number generator or cipher failed.
     #[error("state could not be sealed")]
     Crypto,
@@ -125,14 +138,24 @@ impl StateKey {
     }
 }
 
-/// Seals state for a principal and opens it only for the same principal.
+/// Seals request state for a principal and a request, and opens it once, for
+/// the same principal retrying the same request.
 ///
 /// A sealed state is URL-safe base64 of
-/// `version ‖ key-id length ‖ key id ‖ nonce ‖ AES-256-GCM(expiry ‖ SHA-256(principal) ‖ payload)`,
+/// `version ‖ key-id length ‖ key id ‖ nonce ‖ AES-256-GCM(expiry ‖ SHA-256(principal) ‖ SHA-256(request) ‖ payload)`,
 /// with the header as associated data. The payload is encrypted (clients learn
-/// nothing from it) and authenticated; the principal triple and the expiry are
-/// inside the ciphertext. Opening checks, in order: format, key id, integrity,
-/// principal, expiry — each failure is its own [`StateError`].
+/// nothing from it) and authenticated; the principal triple, the request
+/// ([`StateRequest`]: method and name) and the expiry are inside the ciphertext.
+/// Opening checks, in order: format, key id, integrity, principal, request,
+/// expiry, then single use (the nonce recorded in a
+/// [`ReplayCache`](crate::replay::ReplayCache) until the expiry; in memory by
+/// default, shared by replicas with [`replay_cache`](Self::replay_cache)) —
+/// each failure is its own [`StateError`].
+///
+/// How to answer a refusal: the retried request is refused as a whole, with
+/// JSON-RPC error `-32602` (invalid params) for every [`StateError`] but
+/// [`StateError::Unavailable`], which is an internal error (`-32603`) the
+/// client may retry; the client starts the operation afresh.
 ///
 /// The principal binding is exact: the opener's (client_id, issuer, subject)
 /// must equal the sealer's, component by component.
@@ -150,15 +173,77 @@ impl StateKey {
 /// let alice = Principal::new().with_issuer("https://as.example").with_subject("alice");
 /// let bob = Principal::new().with_issuer("https://as.example").with_subject("bob");
 ///
-/// let state = sealer.seal(&alice, b"step 2 of delete_note").unwrap();
-/// assert_eq!(sealer.open(&alice, &state).unwrap(), b"step 2 of delete_note");
-/// assert_eq!(sealer.open(&bob, &state), Err(StateError::WrongPrincipal));
+/// let delete = StateRequest::tool("delete_note");
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let state = sealer.seal(&alice, &delete, b"step 2 of delete_note").unwrap();
+/// assert_eq!(sealer.open(&bob, &delete, &state).await, Err(StateError::WrongPrincipal));
+/// assert_eq!(sealer.open(&alice, &StateRequest::tool("add_note"), &state).await, Err(StateError::WrongRequest));
+/// assert_eq!(sealer.open(&alice, &delete, &state).await.unwrap(), b"step 2 of delete_note");
+/// assert_eq!(sealer.open(&alice, &delete, &state).await, Err(StateError::Replayed));
+/// # });
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StateSealer {
     current: StateKey,
     retired: Arc<[StateKey]>,
     ttl: Duration,
+    replay: Arc<dyn DynReplayCache>,
+}
+
+impl fmt::Debug for StateSealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateSealer")
+            .field("current", &self.current)
+            .field("retired", &self.retired)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request a state belongs to: its JSON-RPC method and, for methods that
+/// name something (`tools/call`, `prompts/get`, `resources/read`), that name.
+///
+/// ```
+/// use tower_bearer::mcp::StateRequest;
+/// assert_eq!(StateRequest::tool("book"), StateRequest::new("tools/call").named("book"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StateRequest {
+    method: String,
+    name: Option<String>,
+}
+
+impl StateRequest {
+    /// A request of `method`, naming nothing.
+    ///
+    /// See [`StateRequest`] for an example.
+    pub fn new(method: impl Into<String>) -> Self {
+        StateRequest {
+            method: method.into(),
+            name: None,
+        }
+    }
+
+    /// A `tools/call` of `tool`.
+    ///
+    /// See [`StateRequest`] for an example.
+    pub fn tool(tool: impl Into<String>) -> Self {
+        Self::new("tools/call").named(tool)
+    }
+
+    /// The same request, naming `name` (a tool, prompt or resource URI).
+    ///
+    /// See [`StateRequest`] for an example.
+    #[must_use]
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    fn digest(&self) -> [u8; DIGEST_LEN] {
+        crate::digest::length_prefixed([Some(self.method.as_str()), self.name.as_deref()])
+    }
 }
 
 impl StateSealer {
@@ -170,7 +255,24 @@ impl StateSealer {
             current: key,
             retired: Arc::new([]),
             ttl: DEFAULT_STATE_TTL,
+            replay: Arc::new(MemoryReplayCache::new()),
         }
+    }
+
+    /// Where opened states are recorded so that each opens once (default: a
+    /// [`MemoryReplayCache`]; replicas share one store, e.g.
+    /// `RedisStore::replay_cache` with the `redis` feature).
+    ///
+    /// ```
+    /// use tower_bearer::mcp::{StateKey, StateSealer};
+    /// use tower_bearer::replay::MemoryReplayCache;
+    /// let sealer = StateSealer::new(StateKey::generate("k")).replay_cache(MemoryReplayCache::new());
+    /// # let _ = sealer;
+    /// ```
+    #[must_use]
+    pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
+        self.replay = Arc::new(cache);
+        self
     }
 
     /// Also opens states sealed with `key` (a retired key during a rotation).
@@ -209,26 +311,39 @@ impl StateSealer {
         self
     }
 
-    /// Seals `payload` for `principal`.
+    /// Seals `payload` for `principal` and `request` (the request the client
+    /// will retry with this state).
     ///
     /// # Errors
     /// [`StateError::AnonymousPrincipal`] for a principal with no component,
     /// [`StateError::Crypto`] if the cipher fails.
     ///
     /// See [`StateSealer`] for an example.
-    pub fn seal(&self, principal: &Principal, payload: &[u8]) -> Result<String, StateError> {
-        self.seal_at(principal, payload, SystemTime::now())
+    pub fn seal(
+        &self,
+        principal: &Principal,
+        request: &StateRequest,
+        payload: &[u8],
+    ) -> Result<String, StateError> {
+        self.seal_at(principal, request, payload, SystemTime::now())
     }
 
-    fn seal_at(&self, principal: &Principal, payload: &[u8], now: SystemTime) -> Result<String, StateError> {
+    fn seal_at(
+        &self,
+        principal: &Principal,
+        request: &StateRequest,
+        payload: &[u8],
+        now: SystemTime,
+    ) -> Result<String, StateError> {
         if principal.is_empty() {
             return Err(StateError::AnonymousPrincipal);
         }
         let expires = now.checked_add(self.ttl).map_or(u64::MAX, time::unix_seconds);
         let header = header(&self.current.id);
-        let mut data = Vec::with_capacity(8 + DIGEST_LEN + payload.len() + TAG_LEN);
+        let mut data = Vec::with_capacity(8 + 2 * DIGEST_LEN + payload.len() + TAG_LEN);
         data.extend_from_slice(&expires.to_be_bytes());
         data.extend_from_slice(&principal_digest(principal));
+        data.extend_from_slice(&request.digest());
         data.extend_from_slice(payload);
         let nonce = self
             .current
@@ -241,15 +356,44 @@ impl StateSealer {
         Ok(b64::encode(out))
     }
 
-    /// Opens a state sealed by [`seal`](Self::seal), for `principal`.
+    /// Opens a state sealed by [`seal`](Self::seal), for `principal` retrying
+    /// `request`, once: a second opening is [`StateError::Replayed`].
     ///
     /// # Errors
     /// See [`StateError`]; see [`StateSealer`] for an example.
-    pub fn open(&self, principal: &Principal, sealed: &str) -> Result<Vec<u8>, StateError> {
-        self.open_at(principal, sealed, SystemTime::now())
+    pub async fn open(
+        &self,
+        principal: &Principal,
+        request: &StateRequest,
+        sealed: &str,
+    ) -> Result<Vec<u8>, StateError> {
+        let opened = self.unseal_at(principal, request, sealed, SystemTime::now())?;
+        let until = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(opened.expires))
+            .unwrap_or_else(time::far_future);
+        let key = ReplayKey::new(
+            "mcp-request-state",
+            &opened.key_id,
+            &crate::digest::hex(&opened.nonce),
+        );
+        match self.replay.first_use_boxed(&key, until).await {
+            Ok(true) => Ok(opened.payload),
+            Ok(false) => Err(StateError::Replayed),
+            Err(unavailable) => {
+                tracing::warn!(reason = %unavailable, "request state replay cache unavailable");
+                Err(StateError::Unavailable)
+            }
+        }
     }
 
-    fn open_at(&self, principal: &Principal, sealed: &str, now: SystemTime) -> Result<Vec<u8>, StateError> {
+    /// Every check but single use.
+    fn unseal_at(
+        &self,
+        principal: &Principal,
+        request: &StateRequest,
+        sealed: &str,
+        now: SystemTime,
+    ) -> Result<Opened, StateError> {
         if principal.is_empty() {
             return Err(StateError::AnonymousPrincipal);
         }
@@ -259,7 +403,7 @@ impl StateSealer {
         let raw = b64::decode(sealed.as_bytes()).ok_or(StateError::Malformed)?;
         let (&version, rest) = raw.split_first().ok_or(StateError::Malformed)?;
         let (&id_len, rest) = rest.split_first().ok_or(StateError::Malformed)?;
-        if version != VERSION || rest.len() < usize::from(id_len) + NONCE_LEN + 8 + DIGEST_LEN + TAG_LEN {
+        if version != VERSION || rest.len() < usize::from(id_len) + NONCE_LEN + 8 + 2 * DIGEST_LEN + TAG_LEN {
             return Err(StateError::Malformed);
         }
         let (id, rest) = rest.split_at(usize::from(id_len));
@@ -268,6 +412,7 @@ impl StateSealer {
             .chain(self.retired.iter())
             .find(|k| k.id.as_bytes() == id)
             .ok_or(StateError::UnknownKey)?;
+        let nonce_bytes = nonce.to_vec();
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| StateError::Malformed)?;
         let header = &raw[..2 + id.len()];
         let mut data = ciphertext.to_vec();
@@ -276,18 +421,36 @@ impl StateSealer {
             .open_in_place(nonce, Aad::from(header), &mut data)
             .map_err(|_| StateError::Tampered)?;
         let (expires, rest) = plain.split_at(8);
-        let (digest, payload) = rest.split_at(DIGEST_LEN);
+        let (digest, rest) = rest.split_at(DIGEST_LEN);
         if digest != principal_digest(principal) {
             return Err(StateError::WrongPrincipal);
         }
+        let (request_digest, payload) = rest.split_at(DIGEST_LEN);
+        if request_digest != request.digest() {
+            return Err(StateError::WrongRequest);
+        }
         let mut exp = [0; 8];
         exp.copy_from_slice(expires);
+        let expires = u64::from_be_bytes(exp);
         // Compared in whole seconds: `UNIX_EPOCH + u64::MAX s` would overflow.
-        if time::unix_seconds(now) >= u64::from_be_bytes(exp) {
+        if time::unix_seconds(now) >= expires {
             return Err(StateError::Expired);
         }
-        Ok(payload.to_vec())
+        Ok(Opened {
+            payload: payload.to_vec(),
+            key_id: key.id.clone(),
+            nonce: nonce_bytes,
+            expires,
+        })
     }
+}
+
+/// An authentic state for this principal and request, not yet recorded as used.
+struct Opened {
+    payload: Vec<u8>,
+    key_id: Arc<str>,
+    nonce: Vec<u8>,
+    expires: u64,
 }
 
 fn header(key_id: &str) -> Vec<u8> {
@@ -302,20 +465,7 @@ fn header(key_id: &str) -> Vec<u8> {
 /// SHA-256 over an unambiguous encoding of the triple: each component is a
 /// presence byte followed, when present, by its length and bytes.
 fn principal_digest(p: &Principal) -> [u8; DIGEST_LEN] {
-    let mut enc = Vec::with_capacity(64);
-    for component in [p.client_id(), p.issuer(), p.subject()] {
-        match component {
-            None => enc.push(0),
-            Some(s) => {
-                enc.push(1);
-                enc.extend_from_slice(&(s.len() as u64).to_be_bytes());
-                enc.extend_from_slice(s.as_bytes());
-            }
-        }
-    }
-    let mut out = [0; DIGEST_LEN];
-    out.copy_from_slice(digest(&SHA256, &enc).as_ref());
-    out
+    crate::digest::length_prefixed([p.client_id(), p.issuer(), p.subject()])
 }
 
 #[cfg(test)]
@@ -330,6 +480,77 @@ mod tests {
             .with_client_id("app")
     }
 
+    fn req() -> StateRequest {
+        StateRequest::tool("delete_note")
+    }
+
+    /// Every check but single use.
+    fn opened(s: &StateSealer, p: &Principal, sealed: &str) -> Result<Vec<u8>, StateError> {
+        opened_at(s, p, sealed, SystemTime::now())
+    }
+
+    fn opened_at(
+        s: &StateSealer,
+        p: &Principal,
+        sealed: &str,
+        now: SystemTime,
+    ) -> Result<Vec<u8>, StateError> {
+        s.unseal_at(p, &req(), sealed, now).map(|o| o.payload)
+    }
+
+    #[tokio::test]
+    async fn bound_to_the_request_and_opened_once() {
+        let s = sealer();
+        let sealed = s.seal(&alice(), &req(), b"x").unwrap();
+        for other in [
+            StateRequest::tool("add_note"),
+            StateRequest::new("tools/call"),
+            StateRequest::new("prompts/get").named("delete_note"),
+            StateRequest::new("delete_note"),
+        ] {
+            assert_eq!(
+                s.open(&alice(), &other, &sealed).await,
+                Err(StateError::WrongRequest),
+                "{other:?}"
+            );
+        }
+        assert_eq!(
+            s.open(&alice().with_subject("bob"), &req(), &sealed).await,
+            Err(StateError::WrongPrincipal)
+        );
+        // Refusals do not use the state up; the first real opening does.
+        assert_eq!(s.open(&alice(), &req(), &sealed).await.unwrap(), b"x");
+        assert_eq!(s.open(&alice(), &req(), &sealed).await, Err(StateError::Replayed));
+        // A clone shares the replay cache; another state of the same payload is new.
+        assert_eq!(
+            s.clone().open(&alice(), &req(), &sealed).await,
+            Err(StateError::Replayed)
+        );
+        let again = s.seal(&alice(), &req(), b"x").unwrap();
+        assert_eq!(s.open(&alice(), &req(), &again).await.unwrap(), b"x");
+        // Component boundaries of the request are unambiguous.
+        assert_ne!(
+            StateRequest::new("ab").named("c").digest(),
+            StateRequest::new("a").named("bc").digest()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replay_cache_that_cannot_answer_refuses() {
+        struct Down;
+        impl ReplayCache for Down {
+            async fn first_use(&self, _: &ReplayKey, _: SystemTime) -> Result<bool, crate::Unavailable> {
+                Err(crate::Unavailable::new("down"))
+            }
+        }
+        let s = sealer().replay_cache(Down);
+        let sealed = s.seal(&alice(), &req(), b"x").unwrap();
+        assert_eq!(
+            s.open(&alice(), &req(), &sealed).await,
+            Err(StateError::Unavailable)
+        );
+    }
+
     fn sealer() -> StateSealer {
         StateSealer::new(StateKey::new("k1", [1; 32]))
     }
@@ -337,18 +558,21 @@ mod tests {
     #[test]
     fn round_trip_and_opaque() {
         let s = sealer();
-        let sealed = s.seal(&alice(), b"secret step").unwrap();
+        let sealed = s.seal(&alice(), &req(), b"secret step").unwrap();
         assert!(!sealed.contains("secret") && !sealed.contains("alice"));
-        assert_eq!(s.open(&alice(), &sealed).unwrap(), b"secret step");
+        assert_eq!(opened(&s, &alice(), &sealed).unwrap(), b"secret step");
         // Two seals of the same payload differ (random nonce).
-        assert_ne!(sealed, s.seal(&alice(), b"secret step").unwrap());
-        assert_eq!(s.open(&alice(), &s.seal(&alice(), b"").unwrap()).unwrap(), b"");
+        assert_ne!(sealed, s.seal(&alice(), &req(), b"secret step").unwrap());
+        assert_eq!(
+            opened(&s, &alice(), &s.seal(&alice(), &req(), b"").unwrap()).unwrap(),
+            b""
+        );
     }
 
     #[test]
     fn other_principal_is_refused() {
         let s = sealer();
-        let sealed = s.seal(&alice(), b"x").unwrap();
+        let sealed = s.seal(&alice(), &req(), b"x").unwrap();
         for other in [
             alice().with_subject("bob"),
             alice().with_client_id("other-app"),
@@ -358,17 +582,17 @@ mod tests {
                 .with_subject("alice"),
         ] {
             assert_eq!(
-                s.open(&other, &sealed),
+                opened(&s, &other, &sealed),
                 Err(StateError::WrongPrincipal),
                 "{other:?}"
             );
         }
         assert_eq!(
-            s.open(&Principal::new(), &sealed),
+            opened(&s, &Principal::new(), &sealed),
             Err(StateError::AnonymousPrincipal)
         );
         assert_eq!(
-            s.seal(&Principal::new(), b"x"),
+            s.seal(&Principal::new(), &req(), b"x"),
             Err(StateError::AnonymousPrincipal)
         );
         // Component boundaries are unambiguous.
@@ -380,58 +604,65 @@ mod tests {
     #[test]
     fn tampering_is_detected_in_every_byte() {
         let s = sealer();
-        let raw = b64::decode(s.seal(&alice(), b"payload").unwrap().as_bytes()).unwrap();
+        let raw = b64::decode(s.seal(&alice(), &req(), b"payload").unwrap().as_bytes()).unwrap();
         let header_len = 2 + "k1".len();
         for i in header_len..raw.len() {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
-            let err = s.open(&alice(), &b64::encode(&bad)).unwrap_err();
+            let err = opened(&s, &alice(), &b64::encode(&bad)).unwrap_err();
             assert_eq!(err, StateError::Tampered, "byte {i}");
         }
         // Header bytes: version → malformed; key id → unknown key.
         let mut bad = raw.clone();
-        bad[0] = 2;
-        assert_eq!(s.open(&alice(), &b64::encode(&bad)), Err(StateError::Malformed));
+        bad[0] = 1; // version 1 states (no request binding) are not opened
+        assert_eq!(
+            opened(&s, &alice(), &b64::encode(&bad)),
+            Err(StateError::Malformed)
+        );
         let mut bad = raw.clone();
         bad[2] = b'x';
-        assert_eq!(s.open(&alice(), &b64::encode(&bad)), Err(StateError::UnknownKey));
+        assert_eq!(
+            opened(&s, &alice(), &b64::encode(&bad)),
+            Err(StateError::UnknownKey)
+        );
         // Truncated or not base64url.
         assert_eq!(
-            s.open(&alice(), &b64::encode(&raw[..raw.len() - 1])),
+            opened(&s, &alice(), &b64::encode(&raw[..raw.len() - 1])),
             Err(StateError::Tampered)
         );
         assert_eq!(
-            s.open(&alice(), &b64::encode(&raw[..10])),
+            opened(&s, &alice(), &b64::encode(&raw[..10])),
             Err(StateError::Malformed)
         );
-        assert_eq!(s.open(&alice(), "not*base64"), Err(StateError::Malformed));
-        assert_eq!(s.open(&alice(), ""), Err(StateError::Malformed));
+        assert_eq!(opened(&s, &alice(), "not*base64"), Err(StateError::Malformed));
+        assert_eq!(opened(&s, &alice(), ""), Err(StateError::Malformed));
         assert_eq!(
-            s.open(&alice(), &"A".repeat(MAX_SEALED_LEN + 1)),
+            opened(&s, &alice(), &"A".repeat(MAX_SEALED_LEN + 1)),
             Err(StateError::Malformed)
         );
     }
 
     #[test]
     fn a_key_with_the_same_id_but_other_bytes_sees_tampering() {
-        let sealed = sealer().seal(&alice(), b"x").unwrap();
+        let sealed = sealer().seal(&alice(), &req(), b"x").unwrap();
         let impostor = StateSealer::new(StateKey::new("k1", [9; 32]));
-        assert_eq!(impostor.open(&alice(), &sealed), Err(StateError::Tampered));
+        assert_eq!(opened(&impostor, &alice(), &sealed), Err(StateError::Tampered));
     }
 
     #[test]
     fn expiry() {
         let s = sealer().ttl(Duration::from_secs(60));
         let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let sealed = s.seal_at(&alice(), b"x", t0).unwrap();
-        assert!(s.open_at(&alice(), &sealed, t0 + Duration::from_secs(59)).is_ok());
+        let sealed = s.seal_at(&alice(), &req(), b"x", t0).unwrap();
+        assert!(opened_at(&s, &alice(), &sealed, t0 + Duration::from_secs(59)).is_ok());
         assert_eq!(
-            s.open_at(&alice(), &sealed, t0 + Duration::from_secs(60)),
+            opened_at(&s, &alice(), &sealed, t0 + Duration::from_secs(60)),
             Err(StateError::Expired)
         );
         // Expiry is only reported for an authentic state of the right principal.
         assert_eq!(
-            s.open_at(
+            opened_at(
+                &s,
                 &alice().with_subject("bob"),
                 &sealed,
                 t0 + Duration::from_secs(3600)
@@ -443,14 +674,17 @@ mod tests {
     #[test]
     fn rotation() {
         let old = sealer();
-        let sealed_old = old.seal(&alice(), b"old").unwrap();
+        let sealed_old = old.seal(&alice(), &req(), b"old").unwrap();
         let rotated =
             StateSealer::new(StateKey::new("k2", [2; 32])).also_open_with(StateKey::new("k1", [1; 32]));
-        assert_eq!(rotated.open(&alice(), &sealed_old).unwrap(), b"old");
-        let sealed_new = rotated.seal(&alice(), b"new").unwrap();
-        assert_eq!(old.open(&alice(), &sealed_new), Err(StateError::UnknownKey));
+        assert_eq!(opened(&rotated, &alice(), &sealed_old).unwrap(), b"old");
+        let sealed_new = rotated.seal(&alice(), &req(), b"new").unwrap();
+        assert_eq!(opened(&old, &alice(), &sealed_new), Err(StateError::UnknownKey));
         let retired = StateSealer::new(StateKey::new("k2", [2; 32]));
-        assert_eq!(retired.open(&alice(), &sealed_old), Err(StateError::UnknownKey));
+        assert_eq!(
+            opened(&retired, &alice(), &sealed_old),
+            Err(StateError::UnknownKey)
+        );
     }
 
     #[test]
