@@ -18,12 +18,16 @@
 //! only those: `cargo bench --bench dpop_ratio -- RS256 replay`. Without `--bench` (as
 //! `cargo test --benches` runs it) it takes a few pairs only.
 
+#[path = "cpu_time/mod.rs"]
+mod cpu_time;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
+use cpu_time::{Alternated, alternate, quantile, timed};
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use tower_bearer::dpop::Dpop;
 use tower_bearer::jwt::{Algorithm, KeyPolicy, VerifyingKey};
@@ -108,29 +112,6 @@ fn proof(f: &Fixture) {
     }
 }
 
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-fn timed(iterations: u32, mut op: impl FnMut()) -> Duration {
-    let start = thread_cpu_time();
-    for _ in 0..iterations {
-        op();
-    }
-    thread_cpu_time() - start
-}
-
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
@@ -154,22 +135,11 @@ fn main() {
         timed(50, || proof(&f));
         let per_call = timed(100, || raw(&f)) / 100;
         let iterations = (BATCH.as_nanos() / per_call.as_nanos().max(1)).clamp(1, 100_000) as u32;
-        let (mut ratios, mut raw_ns, mut ours_ns) = (Vec::new(), Vec::new(), Vec::new());
-        for pair in 0..pairs {
-            let (r, o) = if pair % 2 == 0 {
-                let r = timed(iterations, || raw(&f));
-                (r, timed(iterations, || proof(&f)))
-            } else {
-                let o = timed(iterations, || proof(&f));
-                (timed(iterations, || raw(&f)), o)
-            };
-            ratios.push(o.as_secs_f64() / r.as_secs_f64());
-            raw_ns.push(r.as_nanos() as f64 / f64::from(iterations));
-            ours_ns.push(o.as_nanos() as f64 / f64::from(iterations));
-        }
-        for v in [&mut ratios, &mut raw_ns, &mut ours_ns] {
-            v.sort_by(f64::total_cmp);
-        }
+        let Alternated {
+            ratios,
+            floor_ns: raw_ns,
+            ours_ns,
+        } = alternate(pairs, iterations, || raw(&f), || proof(&f));
         println!(
             "dpop/{:<6} proof/raw {:.3}x (IQR {:.3}-{:.3}; {} pairs of {} calls)  raw {:.2} us  proof {:.2} us (medians)",
             alg.name(),

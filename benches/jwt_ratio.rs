@@ -25,12 +25,16 @@ mod jwt_fixture;
 #[path = "../tests/support_jwks/mod.rs"]
 mod support_jwks;
 
+#[path = "cpu_time/mod.rs"]
+mod cpu_time;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use cpu_time::{Alternated, alternate, quantile, timed};
 use jwt_fixture::{Fixture, fixture};
 use tower_bearer::jwt::Algorithm;
 use tower_bearer::{AccessToken, TokenVerifier};
@@ -51,31 +55,6 @@ fn raw(f: &Fixture) {
     f.raw
         .verify_sig(black_box(f.signing_input()), black_box(&f.signature))
         .expect("raw verify");
-}
-
-/// CPU time this thread has used.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-fn timed(iterations: u32, mut op: impl FnMut()) -> Duration {
-    let start = thread_cpu_time();
-    for _ in 0..iterations {
-        op();
-    }
-    thread_cpu_time() - start
-}
-
-/// The p-quantile of sorted values (nearest rank).
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn main() {
@@ -108,22 +87,11 @@ fn main() {
         let per_call = timed(200, || raw(&f)) / 200;
         let iterations = (BATCH.as_nanos() / per_call.as_nanos().max(1)).clamp(1, 100_000) as u32;
 
-        let (mut ratios, mut raw_ns, mut ours_ns) = (Vec::new(), Vec::new(), Vec::new());
-        for pair in 0..pairs {
-            let (r, o) = if pair % 2 == 0 {
-                let r = timed(iterations, || raw(&f));
-                (r, timed(iterations, || drop(verify_at_once(&f))))
-            } else {
-                let o = timed(iterations, || drop(verify_at_once(&f)));
-                (timed(iterations, || raw(&f)), o)
-            };
-            ratios.push(o.as_secs_f64() / r.as_secs_f64());
-            raw_ns.push(r.as_nanos() as f64 / f64::from(iterations));
-            ours_ns.push(o.as_nanos() as f64 / f64::from(iterations));
-        }
-        for v in [&mut ratios, &mut raw_ns, &mut ours_ns] {
-            v.sort_by(f64::total_cmp);
-        }
+        let Alternated {
+            ratios,
+            floor_ns: raw_ns,
+            ours_ns,
+        } = alternate(pairs, iterations, || raw(&f), || drop(verify_at_once(&f)));
         println!(
             "jwt/{:<6} verifier/raw {:.3}x (IQR {:.3}-{:.3}; {} pairs of {} calls)  raw {:.2} us  verifier {:.2} us (medians)",
             alg.name(),

@@ -28,7 +28,14 @@ fn interop_python_sdk_discovers_authenticates_and_calls_tools() {
     let (qs, out) = run_embedded(&["--scope=mcp:read"]);
     assert_eq!(
         out["tools"],
-        serde_json::json!(["add_note", "echo", "list_notes", "whoami"])
+        serde_json::json!([
+            "add_note",
+            "echo",
+            "list_notes",
+            "open_draft",
+            "save_draft",
+            "whoami"
+        ])
     );
     // Least privilege first: the 401 hinted only what initialize needs.
     assert_eq!(out["whoami"]["scopes"], serde_json::json!(["mcp:read"]));

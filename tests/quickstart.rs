@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::quickstart::{get_whoami, post_mcp, start};
+use support::quickstart::{get_whoami, post_mcp, request_token, start};
 use support::{get_json, jsonrpc_messages, www_authenticate};
 
 #[tokio::test]
@@ -51,18 +51,13 @@ async fn quickstart_speaks_mcp_behind_the_layer() {
         &format!("{}/.well-known/oauth-authorization-server", qs.issuer),
     )
     .await;
-    let (client_id, client_secret) = qs.client.clone().expect("the embedded issuer prints its client");
-    let token: Value = client
-        .post(as_metadata["token_endpoint"].as_str().unwrap())
-        .basic_auth(&client_id, Some(&client_secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "mcp:read"),
-            ("resource", &resource),
-        ])
-        .send()
+    assert_eq!(
+        as_metadata["token_endpoint"].as_str().unwrap(),
+        format!("{}/token", qs.issuer)
+    );
+    let (client_id, _) = qs.client.clone().expect("the embedded issuer prints its client");
+    let token: Value = request_token(&client, &qs, "mcp:read", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -202,22 +197,15 @@ async fn quickstart_dpop_from_token_request_to_resource() {
     use tower_bearer::testing::DpopKey;
     let qs = start(&[]);
     let client = reqwest::Client::new();
-    let (id, secret) = qs.client.clone().expect("dev issuer client");
     let key = DpopKey::generate();
     let token_endpoint = format!("{}/token", qs.issuer);
-    let resource = format!("{}/mcp", qs.base);
-    let res = client
-        .post(&token_endpoint)
-        .basic_auth(&id, Some(&secret))
-        .header("dpop", key.proof("POST", &token_endpoint, None))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("resource", resource.as_str()),
-            ("scope", "mcp:read"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = request_token(
+        &client,
+        &qs,
+        "mcp:read",
+        Some(key.proof("POST", &token_endpoint, None)),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["token_type"], "DPoP");
@@ -294,19 +282,9 @@ async fn quickstart_draft_handles_open_only_for_their_owner() {
     let qs = start(&[]);
     let client = reqwest::Client::new();
     let dev_user = qs.printed_token.clone().expect("printed token");
-    let (id, secret) = qs.client.clone().expect("dev issuer client");
     let resource = format!("{}/mcp", qs.base);
-    let other: Value = client
-        .post(format!("{}/token", qs.issuer))
-        .basic_auth(&id, Some(&secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("resource", resource.as_str()),
-            ("scope", "mcp:read mcp:write"),
-        ])
-        .send()
+    let other: Value = request_token(&client, &qs, "mcp:read mcp:write", None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -146,3 +146,27 @@ pub async fn get_whoami(client: &reqwest::Client, qs: &Quickstart, token: Option
     }
     req.send().await.unwrap()
 }
+
+/// A client-credentials token request (RFC 8707 `resource`) to the
+/// quickstart's development issuer, with a DPoP proof when given.
+pub async fn request_token(
+    client: &reqwest::Client,
+    qs: &Quickstart,
+    scope: &str,
+    dpop_proof: Option<String>,
+) -> reqwest::Response {
+    let (id, secret) = qs.client.clone().expect("the embedded issuer prints its client");
+    let resource = format!("{}/mcp", qs.base);
+    let mut req = client
+        .post(format!("{}/token", qs.issuer))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", resource.as_str()),
+            ("scope", scope),
+        ]);
+    if let Some(proof) = dpop_proof {
+        req = req.header("dpop", proof);
+    }
+    req.send().await.unwrap()
+}
