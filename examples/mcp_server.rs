@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -24,8 +25,11 @@ use bytes::Bytes;
 use clap::Parser;
 use http_body_util::combinators::BoxBody;
 use rmcp::handler::server::common::Extension;
+use rmcp::handler::server::tool::RequestState;
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult, ServerCapabilities, ServerConfig,
+};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
@@ -39,6 +43,7 @@ use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::JwtVerifier;
 use tower_bearer::mcp::{
     BindingPolicy, DEFAULT_SESSION_IDLE_TTL, HandleKey, McpScopeLayer, McpScopePolicy, McpSessionLayer,
+    StateError, StateKey, StateRequest, StateSealer,
 };
 use tower_bearer::metadata::ProtectedResourceMetadata;
 use tower_bearer::origin::OriginLayer;
@@ -190,6 +195,8 @@ struct Tools {
     /// Private drafts, stored under `HandleKey(principal, handle)`: a handle
     /// given to one principal opens nothing for another.
     drafts: Arc<Mutex<HashMap<HandleKey, String>>>,
+    /// Seals `clear_notes`' request state (MCP 2026-07-28 multi round trip).
+    sealer: StateSealer,
 }
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -206,11 +213,62 @@ struct TextRequest {
 
 #[tool_router]
 impl Tools {
-    fn new(notes: Arc<Mutex<Vec<String>>>, drafts: Arc<Mutex<HashMap<HandleKey, String>>>) -> Self {
+    fn new(
+        notes: Arc<Mutex<Vec<String>>>,
+        drafts: Arc<Mutex<HashMap<HandleKey, String>>>,
+        sealer: StateSealer,
+    ) -> Self {
         Tools {
             tool_router: Self::tool_router(),
             notes,
             drafts,
+            sealer,
+        }
+    }
+
+    #[tool(
+        description = "Clear all notes, in two round trips (MCP 2026-07-28): the first call answers input_required with a requestState, the retry with it clears (needs mcp:write)"
+    )]
+    async fn clear_notes(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+        RequestState(state): RequestState,
+    ) -> Result<CallToolResponse, rmcp::ErrorData> {
+        let principal = parts.extensions.get::<Principal>().cloned().unwrap_or_default();
+        let request = StateRequest::tool("clear_notes");
+        let Some(state) = state else {
+            let count = self
+                .notes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .len();
+            let sealed = self
+                .sealer
+                .seal(&principal, &request, count.to_string().as_bytes())
+                .map_err(|e| rmcp::ErrorData::invalid_request(e.to_string(), None))?;
+            return Ok(InputRequiredResult::from_request_state(sealed).into());
+        };
+        // Sealed for this principal and this tool, within its TTL, and only once.
+        match self.sealer.open(&principal, &request, &state).await {
+            Ok(_) => {
+                let mut notes = self
+                    .notes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let cleared = notes.len();
+                notes.clear();
+                Ok(
+                    CallToolResult::success(vec![ContentBlock::text(format!("cleared {cleared} notes"))])
+                        .into(),
+                )
+            }
+            Err(StateError::Unavailable) => {
+                Err(rmcp::ErrorData::internal_error("request state unavailable", None))
+            }
+            Err(refused) => Err(rmcp::ErrorData::invalid_params(
+                format!("request state refused: {refused}"),
+                None,
+            )),
         }
     }
 
@@ -306,6 +364,7 @@ fn scope_policy() -> McpScopePolicy {
         .tool("add_note", ["mcp:write"])
         .tool("save_draft", ["mcp:write"])
         .tool("open_draft", ["mcp:read"])
+        .tool("clear_notes", ["mcp:write"])
         .unlisted_tools(["mcp:admin"])
 }
 
@@ -419,8 +478,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let notes = Arc::new(Mutex::new(Vec::new()));
     let drafts = Arc::new(Mutex::new(HashMap::new()));
+    let mut sealer = StateSealer::new(StateKey::generate("quickstart")).ttl(Duration::from_secs(300));
+    if let Some(redis) = &redis {
+        sealer = sealer.replay_cache(redis.replay_cache());
+    }
     let mcp = SharedMcp(Arc::new(StreamableHttpService::new(
-        move || Ok(Tools::new(notes.clone(), drafts.clone())),
+        move || Ok(Tools::new(notes.clone(), drafts.clone(), sealer.clone())),
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     )));
