@@ -30,6 +30,7 @@ fn interop_python_sdk_discovers_authenticates_and_calls_tools() {
         out["tools"],
         serde_json::json!([
             "add_note",
+            "clear_notes",
             "echo",
             "list_notes",
             "open_draft",

@@ -154,6 +154,11 @@ async fn stateless_requests_are_judged_by_their_headers_and_checked_against_the_
     )
     .await;
     assert!(is_mismatch(&lie), "{} {}", lie.status, lie.body);
+    assert!(
+        lie.body.contains(r#""id":1"#),
+        "answered for the request's id: {}",
+        lie.body
+    );
     // Body and headers agree on a tool the token may not use: 403 with the step-up challenge.
     let honest = send(
         "alice-read",

@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::quickstart::{get_whoami, post_mcp, request_token, start};
+use support::quickstart::{get_whoami, post_mcp, request_token, start, stateless_call};
 use support::{get_json, jsonrpc_messages, www_authenticate};
 
 #[tokio::test]
@@ -353,38 +353,6 @@ async fn quickstart_draft_handles_open_only_for_their_owner() {
     assert!(theirs.to_string().contains("no such draft"), "{theirs}");
 }
 
-/// A `tools/call` of the 2026-07-28 revision, no session: `params` beyond
-/// the tool name and the revision's `_meta` are `extra`'s members.
-async fn stateless_call(client: &reqwest::Client, url: &str, token: &str, tool: &str, extra: Value) -> Value {
-    let mut params = json!({"name": tool, "arguments": {}, "_meta": {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"}
-    }});
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        params[k] = v;
-    }
-    let res = client
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        res.headers().get("mcp-session-id").is_none(),
-        "no session in 2026-07-28"
-    );
-    jsonrpc_messages(&res.text().await.unwrap())
-        .into_iter()
-        .next()
-        .unwrap_or_default()
-}
-
 /// SEP-2322 through the quickstart: `clear_notes` answers `input_required`
 /// with a sealed `requestState`; the retry with it clears, once; a replay by
 /// the same principal and the state presented by another principal are refused.
@@ -392,7 +360,6 @@ async fn stateless_call(client: &reqwest::Client, url: &str, token: &str, tool: 
 async fn quickstart_request_state_opens_once_for_its_owner() {
     let qs = start(&[]);
     let client = reqwest::Client::new();
-    let url = format!("{}/mcp", qs.base);
     let dev_user = qs.printed_token.clone().expect("printed token");
     let other: Value = request_token(&client, &qs, "mcp:read mcp:write", None)
         .await
@@ -400,16 +367,16 @@ async fn quickstart_request_state_opens_once_for_its_owner() {
         .await
         .unwrap();
     let other = other["access_token"].as_str().unwrap().to_owned();
-    let first = stateless_call(&client, &url, &dev_user, "clear_notes", json!({})).await;
+    let first = call_message(&client, &qs, &dev_user, "clear_notes", json!({})).await;
     assert_eq!(first["result"]["resultType"], "input_required", "{first}");
     let state = first["result"]["requestState"]
         .as_str()
         .expect("a requestState")
         .to_owned();
 
-    let retry = stateless_call(
+    let retry = call_message(
         &client,
-        &url,
+        &qs,
         &dev_user,
         "clear_notes",
         json!({"requestState": state}),
@@ -421,9 +388,9 @@ async fn quickstart_request_state_opens_once_for_its_owner() {
             .is_some_and(|t| t.starts_with("cleared")),
         "{retry}"
     );
-    let replay = stateless_call(
+    let replay = call_message(
         &client,
-        &url,
+        &qs,
         &dev_user,
         "clear_notes",
         json!({"requestState": state}),
@@ -432,11 +399,11 @@ async fn quickstart_request_state_opens_once_for_its_owner() {
     assert_eq!(replay["error"]["code"], -32602, "{replay}");
     assert!(replay.to_string().contains("state already used"), "{replay}");
 
-    let fresh = stateless_call(&client, &url, &dev_user, "clear_notes", json!({})).await;
+    let fresh = call_message(&client, &qs, &dev_user, "clear_notes", json!({})).await;
     let state = fresh["result"]["requestState"].as_str().unwrap().to_owned();
-    let stolen = stateless_call(
+    let stolen = call_message(
         &client,
-        &url,
+        &qs,
         &other,
         "clear_notes",
         json!({"requestState": state}),
@@ -448,9 +415,9 @@ async fn quickstart_request_state_opens_once_for_its_owner() {
     );
     let last = if state.ends_with('A') { "B" } else { "A" };
     let tampered = format!("{}{last}", &state[..state.len() - 1]);
-    let tampered = stateless_call(
+    let tampered = call_message(
         &client,
-        &url,
+        &qs,
         &dev_user,
         "clear_notes",
         json!({"requestState": tampered}),
@@ -458,13 +425,24 @@ async fn quickstart_request_state_opens_once_for_its_owner() {
     .await;
     assert_eq!(tampered["error"]["code"], -32602, "{tampered}");
     // The owner's state was not used up by the refusals.
-    let mine = stateless_call(
+    let mine = call_message(
         &client,
-        &url,
+        &qs,
         &dev_user,
         "clear_notes",
         json!({"requestState": state}),
     )
     .await;
     assert!(mine["result"]["content"].is_array(), "{mine}");
+}
+
+/// The JSON-RPC message of a 2026-07-28 `tools/call`.
+async fn call_message(
+    client: &reqwest::Client,
+    qs: &support::quickstart::Quickstart,
+    token: &str,
+    tool: &str,
+    extra: Value,
+) -> Value {
+    stateless_call(client, qs, token, tool, extra).await.1
 }

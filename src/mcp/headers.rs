@@ -99,11 +99,22 @@ pub(crate) fn matches(
     }
 }
 
-/// The 400 answer with JSON-RPC error `-32020`; the message is one of this
-/// module's fixed texts (nothing from the request is echoed).
-pub(crate) fn mismatch<B: ResponseBody>(message: &'static str) -> Response<B> {
+/// The request's id as JSON text, to answer with: a number, or a string of at
+/// most 256 characters, re-encoded (anything else is answered with `null`).
+pub(crate) fn echoable_id(id: Option<&serde_json::Value>) -> Option<String> {
+    match id? {
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::String(s) if s.len() <= 256 => serde_json::to_string(s).ok(),
+        _ => None,
+    }
+}
+
+/// The 400 answer with JSON-RPC error `-32020` for the request `id` (JSON
+/// text from [`echoable_id`]); the message is one of this module's fixed texts.
+pub(crate) fn mismatch<B: ResponseBody>(message: &'static str, id: Option<&str>) -> Response<B> {
+    let id = id.unwrap_or("null");
     let body = format!(
-        r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":{HEADER_MISMATCH},"message":"{message}"}}}}"#
+        r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{HEADER_MISMATCH},"message":"{message}"}}}}"#
     );
     let mut res = Response::new(B::from_bytes(Bytes::from(body)));
     *res.status_mut() = StatusCode::BAD_REQUEST;
@@ -182,5 +193,16 @@ mod tests {
             name: None,
         };
         assert_eq!(matches(Some(&list), Some("tools/list"), None), Ok(()));
+    }
+
+    #[test]
+    fn only_plain_ids_are_echoed() {
+        use serde_json::json;
+        assert_eq!(echoable_id(Some(&json!(7))).as_deref(), Some("7"));
+        assert_eq!(echoable_id(Some(&json!("a\"b"))).as_deref(), Some(r#""a\"b""#));
+        for other in [json!(null), json!({"x": 1}), json!([1]), json!("x".repeat(257))] {
+            assert_eq!(echoable_id(Some(&other)), None, "{other}");
+        }
+        assert_eq!(echoable_id(None), None);
     }
 }

@@ -198,24 +198,27 @@ impl McpScopePolicy {
         union(&self.base, &extra)
     }
 
-    /// The scopes a POST body needs, or the JSON-RPC error to answer with.
     /// The scopes a 2026-07-28 body needs, once it agrees with what its
-    /// `Mcp-Method` / `Mcp-Name` headers named (`named`). A batch is judged
-    /// as before the revision (its headers cannot name it).
+    /// `Mcp-Method` / `Mcp-Name` headers named (`named`, or why they could not
+    /// be read). A batch is judged as before the revision (its headers cannot
+    /// name it).
     fn required_for_stateless_body(
         &self,
         body: &[u8],
-        named: Option<&headers::Named>,
+        named: Result<Option<&headers::Named>, &'static str>,
     ) -> Result<Scopes, BodyError> {
         if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return self.required_for_body(body).map_err(BodyError::JsonRpc);
         }
         let message: Message<'_> =
             serde_json::from_slice(body).map_err(|_| BodyError::JsonRpc(JsonRpcError::Parse))?;
-        headers::matches(named, message.method.as_deref(), message.named()).map_err(BodyError::Headers)?;
+        named
+            .and_then(|named| headers::matches(named, message.method.as_deref(), message.named()))
+            .map_err(|reason| BodyError::Headers(reason, headers::echoable_id(message.id.as_ref())))?;
         Ok(self.required_for(&message))
     }
 
+    /// The scopes a POST body needs, or the JSON-RPC error to answer with.
     pub(crate) fn required_for_body(&self, body: &[u8]) -> Result<Scopes, JsonRpcError> {
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         if first == Some(&b'[') {
@@ -248,6 +251,8 @@ impl McpScopePolicy {
 /// members are an error) so that no other parser sees a different method or tool.
 #[derive(Deserialize)]
 struct Message<'a> {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
     #[serde(borrow, default)]
     method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -280,8 +285,8 @@ impl Message<'_> {
 /// Why a body was refused before any scope decision.
 enum BodyError {
     JsonRpc(JsonRpcError),
-    /// The SEP-2243 headers are missing or say otherwise.
-    Headers(&'static str),
+    /// The SEP-2243 headers are missing or say otherwise; the request's id.
+    Headers(&'static str, Option<String>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -452,17 +457,16 @@ where
         // from them alone, before the body is read; an acceptance needs the
         // body to agree (else 400, JSON-RPC -32020).
         let stateless = req.method() == Method::POST && revision::declares_stateless(req.headers());
-        let mut named = None;
-        if stateless {
-            match headers::read(req.headers()) {
-                Ok(found) => named = found,
-                Err(message) => return McpScopeFuture::done(policy, headers::mismatch(message)),
-            }
-            if let Some(named) = &named {
-                let required = policy.required(&named.method, named.tool());
-                if let Err(refusal) = check_scopes(req.extensions(), &required, &policy.hierarchy) {
-                    return McpScopeFuture::done(policy, refusal);
-                }
+        // Unreadable headers are answered once the body gives the request's id.
+        let named = if stateless {
+            headers::read(req.headers())
+        } else {
+            Ok(None)
+        };
+        if let Ok(Some(named)) = &named {
+            let required = policy.required(&named.method, named.tool());
+            if let Err(refusal) = check_scopes(req.extensions(), &required, &policy.hierarchy) {
+                return McpScopeFuture::done(policy, refusal);
             }
         }
         let clone = self.inner.clone();
@@ -507,7 +511,7 @@ pin_project! {
             collect: Collect<Limited<ReqBody>>,
             pending: Option<(S, Parts)>,
             stateless: bool,
-            named: Option<headers::Named>,
+            named: Result<Option<headers::Named>, &'static str>,
         },
         Inner {
             #[pin]
@@ -588,11 +592,12 @@ where
                         }
                     };
                     let required = if *stateless {
-                        match this.policy.required_for_stateless_body(&bytes, named.as_ref()) {
+                        let named = named.as_ref().map(Option::as_ref).map_err(|reason| *reason);
+                        match this.policy.required_for_stateless_body(&bytes, named) {
                             Ok(required) => required,
                             Err(BodyError::JsonRpc(error)) => return Poll::Ready(Ok(error.response())),
-                            Err(BodyError::Headers(message)) => {
-                                return Poll::Ready(Ok(headers::mismatch(message)));
+                            Err(BodyError::Headers(message, id)) => {
+                                return Poll::Ready(Ok(headers::mismatch(message, id.as_deref())));
                             }
                         }
                     } else if parts.method == Method::POST {

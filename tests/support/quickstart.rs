@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 /// The running example; killed on drop.
 pub struct Quickstart {
     child: Child,
@@ -59,10 +61,9 @@ pub fn start(args: &[&str]) -> Quickstart {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end: a closed pipe would make the server's log writes fail.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let mut lines = Vec::new();
@@ -169,4 +170,45 @@ pub async fn request_token(
         req = req.header("dpop", proof);
     }
     req.send().await.unwrap()
+}
+
+/// A `tools/call` of the 2026-07-28 revision, no session: `params` beyond the
+/// tool name and the revision's `_meta` are `extra`'s members. Returns the
+/// HTTP status and the first JSON-RPC message.
+pub async fn stateless_call(
+    client: &reqwest::Client,
+    qs: &Quickstart,
+    token: &str,
+    tool: &str,
+    extra: Value,
+) -> (u16, Value) {
+    let mut params = json!({"name": tool, "arguments": {}, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "0"}
+    }});
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        params[k] = v;
+    }
+    let res = client
+        .post(format!("{}/mcp", qs.base))
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers().get("mcp-session-id").is_none(),
+        "no session in 2026-07-28"
+    );
+    let status = res.status().as_u16();
+    let message = super::jsonrpc_messages(&res.text().await.unwrap())
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    (status, message)
 }

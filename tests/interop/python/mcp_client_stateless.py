@@ -1,0 +1,162 @@
+"""Drive an MCP server at revision 2026-07-28 (stateless) with the official
+Python SDK: no initialize, no session.
+
+OAuth discovery from the 401 challenge -> RFC 9728 metadata -> the
+authorization server's metadata -> client_credentials token -> the SDK's
+connect-time negotiation (`Client(mode=...)`: "auto" probes `server/discover`,
+a version string adopts it without a probe) -> tools/list -> tools/call echo
+and whoami -> a call that needs a wider scope (the SDK steps up on 403
+insufficient_scope) -> `clear_notes`, whose first answer is an
+`input_required` result carrying only `requestState` (the SDK retries with it
+by itself: SEP-2322 multi round trip).
+
+Prints one JSON object on stdout with what happened; exits non-zero on failure.
+Never logs tokens: only methods, paths, status codes and the MCP headers.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+
+import httpx2
+from mcp import Client
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+from mcp.client.streamable_http import streamable_http_client
+
+
+class MemoryStorage:
+    def __init__(self):
+        self.tokens = None
+        self.client_info = None
+
+    async def get_tokens(self):
+        return self.tokens
+
+    async def set_tokens(self, tokens):
+        self.tokens = tokens
+
+    async def get_client_info(self):
+        return self.client_info
+
+    async def set_client_info(self, client_info):
+        self.client_info = client_info
+
+
+class Recorder(httpx2.AsyncBaseTransport):
+    """Records each exchange: method, path, status, the MCP request headers the
+    SDK sent, the JSON-RPC method of the body (and whether its params carried a
+    requestState), and whether the response carried
+    an `Mcp-Session-Id` (never its value, never any other header or body: they
+    carry tokens)."""
+
+    def __init__(self):
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.log = []
+
+    async def handle_async_request(self, request):
+        rpc_method = None
+        has_request_state = False
+        if request.method == "POST" and request.url.path.endswith("/mcp"):
+            try:
+                body = json.loads(request.content)
+                rpc_method = body.get("method")
+                has_request_state = "requestState" in (body.get("params") or {})
+            except Exception:  # not JSON or a stream: leave it out
+                rpc_method = None
+        response = await self.inner.handle_async_request(request)
+        self.log.append(
+            {
+                "method": request.method,
+                "path": str(request.url.path),
+                "status": response.status_code,
+                "rpc": rpc_method,
+                # Whether params carried a requestState (never its value).
+                "request_state": has_request_state,
+                "protocol_version": request.headers.get("mcp-protocol-version"),
+                "mcp_method": request.headers.get("mcp-method"),
+                "mcp_name": request.headers.get("mcp-name"),
+                "sent_session_id": "mcp-session-id" in request.headers,
+                "got_session_id": "mcp-session-id" in response.headers,
+            }
+        )
+        return response
+
+    async def aclose(self):
+        await self.inner.aclose()
+
+
+def text_of(result):
+    return "".join(getattr(block, "text", "") for block in result.content)
+
+
+async def run(args):
+    storage = MemoryStorage()
+    provider = ClientCredentialsOAuthProvider(
+        server_url=args.url,
+        storage=storage,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        scope=args.scope,
+        issuer=args.issuer,
+    )
+    recorder = Recorder()
+    out = {}
+    async with httpx2.AsyncClient(auth=provider, transport=recorder, timeout=30) as http:
+        transport = streamable_http_client(args.url, http_client=http)
+        async with Client(transport, mode=args.mode, cache=None) as client:
+            session = client.session
+            out["protocol_version"] = client.protocol_version
+            out["discovered"] = session.discover_result is not None
+            out["initialized"] = session.initialize_result is not None
+            if session.discover_result is not None:
+                out["supported_versions"] = list(session.discover_result.supported_versions)
+            tools = await client.list_tools()
+            out["tools"] = sorted(t.name for t in tools.tools)
+            echo = await client.call_tool("echo", {"text": "hello stateless"})
+            out["echo"] = {"is_error": bool(echo.is_error), "text": text_of(echo)}
+            whoami = await client.call_tool("whoami", {})
+            out["whoami"] = json.loads(text_of(whoami))
+            if args.write_tool:
+                result = await client.call_tool(args.write_tool, json.loads(args.write_args))
+                out["write"] = {"is_error": bool(result.is_error), "text": text_of(result)}
+                whoami = await client.call_tool("whoami", {})
+                out["whoami_after"] = json.loads(text_of(whoami))
+            if args.clear:
+                before = await client.call_tool("list_notes", {})
+                out["notes_before"] = json.loads(text_of(before))
+                try:
+                    cleared = await client.call_tool("clear_notes", {})
+                    out["clear"] = {"is_error": bool(cleared.is_error), "text": text_of(cleared)}
+                except Exception as exc:  # report what the SDK made of it
+                    out["clear"] = {"exception": f"{type(exc).__name__}: {exc}"}
+                after = await client.call_tool("list_notes", {})
+                out["notes_after"] = json.loads(text_of(after))
+    out["granted_scope"] = storage.tokens.scope if storage.tokens else None
+    out["http"] = recorder.log
+    print(json.dumps(out))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--issuer", required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--client-secret", required=True)
+    parser.add_argument("--scope", default=None)
+    # "auto": probe server/discover (fall back to initialize on a legacy
+    # server); "2026-07-28": adopt the revision without a probe.
+    parser.add_argument("--mode", default="auto")
+    parser.add_argument("--write-tool", default=None)
+    parser.add_argument("--write-args", default="{}")
+    parser.add_argument("--clear", action="store_true")
+    args = parser.parse_args()
+    try:
+        asyncio.run(run(args))
+    except Exception as exc:  # report, never hide
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
