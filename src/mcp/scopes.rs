@@ -251,12 +251,14 @@ impl McpScopePolicy {
 /// members are an error) so that no other parser sees a different method or tool.
 #[derive(Deserialize)]
 struct Message<'a> {
-    #[serde(default)]
-    id: Option<serde_json::Value>,
     #[serde(borrow, default)]
     method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     params: Option<Params<'a>>,
+    // Last: serde also reads a struct from a JSON array, by position, and a
+    // nested batch must not fit the first member.
+    #[serde(default)]
+    id: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
