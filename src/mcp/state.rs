@@ -166,7 +166,7 @@ impl StateKey {
 ///
 /// ```
 /// use tower_bearer::Principal;
-/// use tower_bearer::mcp::{StateError, StateKey, StateSealer};
+/// use tower_bearer::mcp::{StateError, StateKey, StateRequest, StateSealer};
 ///
 /// let sealer = StateSealer::new(StateKey::new("k2", [2; 32]))
 ///     .also_open_with(StateKey::new("k1", [1; 32]));
