@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::Value;
-use support::python::{python, run_client};
+use support::python::{assert_oauth_discovery, python, run_client};
 use support::quickstart::{Quickstart, start};
 
 /// Starts the quickstart with its embedded issuer and runs the Python client
@@ -48,24 +48,7 @@ fn interop_python_sdk_discovers_authenticates_and_calls_tools() {
     // The first request was refused with 401, then discovery ran: RFC 9728
     // metadata, RFC 8414 metadata, token.
     let http: Vec<(String, String, u64)> = serde_json::from_value(out["http"].clone()).unwrap();
-    assert_eq!(http[0], ("POST".into(), "/mcp".into(), 401));
-    assert_eq!(
-        http[1],
-        (
-            "GET".into(),
-            "/.well-known/oauth-protected-resource/mcp".into(),
-            200
-        )
-    );
-    assert_eq!(
-        http[2],
-        (
-            "GET".into(),
-            "/.well-known/oauth-authorization-server".into(),
-            200
-        )
-    );
-    assert_eq!(http[3], ("POST".into(), "/token".into(), 200));
+    assert_oauth_discovery(&http);
     assert!(http[4..].iter().all(|(_, _, status)| *status < 400), "{http:?}");
 }
 

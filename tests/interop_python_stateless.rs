@@ -10,36 +10,16 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::{Value, json};
 use support::jsonrpc_messages;
-use support::python::python;
+use support::python::{assert_oauth_discovery, python, run_script};
 use support::quickstart::{Quickstart, request_token, start, stateless_call};
 
 /// Runs tests/interop/python/mcp_client_stateless.py against the quickstart's
 /// /mcp with its embedded issuer's client; returns its JSON report.
 fn run_stateless_client(python: &str, qs: &Quickstart, extra: &[&str]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/python/mcp_client_stateless.py");
-    let (client_id, client_secret) = qs.client.clone().expect("embedded issuer");
-    let output = Command::new(python)
-        .arg(script)
-        // `--flag=value`: a random secret may start with `-`.
-        .arg(format!("--url={}/mcp", qs.base))
-        .arg(format!("--issuer={}", qs.issuer))
-        .arg(format!("--client-id={client_id}"))
-        .arg(format!("--client-secret={client_secret}"))
-        .args(extra)
-        .output()
-        .expect("run the Python client");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("one JSON line")
+    let client = qs.client.clone().expect("embedded issuer");
+    run_script(python, "mcp_client_stateless.py", qs, &qs.issuer, client, extra)
 }
 
 /// The recorded exchanges as (method, path, status).
@@ -188,25 +168,8 @@ fn interop_python_stateless_sdk_discovers_steps_up_and_clears() {
     // The first request (the discover probe) was refused with 401, then OAuth
     // discovery ran: RFC 9728 metadata, RFC 8414 metadata, token; then the
     // probe again, now answered.
-    assert_eq!(http[0], ("POST".into(), "/mcp".into(), 401), "{http:?}");
+    assert_oauth_discovery(&http);
     assert_eq!(out["http"][0]["rpc"], "server/discover");
-    assert_eq!(
-        http[1],
-        (
-            "GET".into(),
-            "/.well-known/oauth-protected-resource/mcp".into(),
-            200
-        )
-    );
-    assert_eq!(
-        http[2],
-        (
-            "GET".into(),
-            "/.well-known/oauth-authorization-server".into(),
-            200
-        )
-    );
-    assert_eq!(http[3], ("POST".into(), "/token".into(), 200));
     assert_eq!(http[4], ("POST".into(), "/mcp".into(), 200));
     assert_eq!(out["http"][4]["rpc"], "server/discover");
     let forbidden = http

@@ -1,4 +1,4 @@
-//! Runs the official MCP Python SDK client (tests/interop/python/mcp_client.py).
+//! Runs the official MCP Python SDK clients (tests/interop/python/*.py).
 
 use std::path::Path;
 use std::process::Command;
@@ -31,10 +31,25 @@ pub fn run_client(
     python: &str,
     qs: &Quickstart,
     issuer: &str,
+    client: (String, String),
+    extra: &[&str],
+) -> Value {
+    run_script(python, "mcp_client.py", qs, issuer, client, extra)
+}
+
+/// Runs `script` (in tests/interop/python) against the quickstart's /mcp with
+/// the given authorization server and client; returns its JSON report.
+pub fn run_script(
+    python: &str,
+    script: &str,
+    qs: &Quickstart,
+    issuer: &str,
     (client_id, client_secret): (String, String),
     extra: &[&str],
 ) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/python/mcp_client.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop/python")
+        .join(script);
     let url = format!("{}/mcp", qs.base);
     let output = Command::new(python)
         .arg(script)
@@ -53,4 +68,28 @@ pub fn run_client(
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("one JSON line")
+}
+
+/// The start every OAuth client run shares: the first /mcp request refused
+/// with 401, then discovery (RFC 9728 metadata, RFC 8414 metadata) and the
+/// token request. `http` is the run's (method, path, status) log.
+pub fn assert_oauth_discovery(http: &[(String, String, u64)]) {
+    assert_eq!(http[0], ("POST".into(), "/mcp".into(), 401), "{http:?}");
+    assert_eq!(
+        http[1],
+        (
+            "GET".into(),
+            "/.well-known/oauth-protected-resource/mcp".into(),
+            200
+        )
+    );
+    assert_eq!(
+        http[2],
+        (
+            "GET".into(),
+            "/.well-known/oauth-authorization-server".into(),
+            200
+        )
+    );
+    assert_eq!(http[3], ("POST".into(), "/token".into(), 200));
 }

@@ -18,23 +18,7 @@ from mcp import ClientSession
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 
-
-class MemoryStorage:
-    def __init__(self):
-        self.tokens = None
-        self.client_info = None
-
-    async def get_tokens(self):
-        return self.tokens
-
-    async def set_tokens(self, tokens):
-        self.tokens = tokens
-
-    async def get_client_info(self):
-        return self.client_info
-
-    async def set_client_info(self, client_info):
-        self.client_info = client_info
+from sdk_support import MemoryStorage, text_of
 
 
 class Recorder(httpx2.AsyncBaseTransport):
@@ -51,10 +35,6 @@ class Recorder(httpx2.AsyncBaseTransport):
 
     async def aclose(self):
         await self.inner.aclose()
-
-
-def text_of(result):
-    return "".join(getattr(block, "text", "") for block in result.content)
 
 
 async def run(args):
