@@ -351,9 +351,30 @@ struct Inner {
 /// The raw claims, parsed on first use: a JWT's payload is checked without
 /// building this map, and most handlers never read it.
 #[derive(Clone, Default)]
-struct Claims {
+pub(crate) struct Claims {
     json: Option<Vec<u8>>,
     parsed: OnceLock<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Claims {
+    /// Claims from a JSON object already checked by a verifier.
+    pub(crate) fn from_json(json: Vec<u8>) -> Self {
+        Claims {
+            json: Some(json),
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// The claims, parsed on the first call.
+    pub(crate) fn map(&self) -> &serde_json::Map<String, serde_json::Value> {
+        self.parsed.get_or_init(|| {
+            // The verifier checked it is a JSON object before accepting the token.
+            self.json
+                .as_deref()
+                .and_then(|json| serde_json::from_slice(json).ok())
+                .unwrap_or_default()
+        })
+    }
 }
 
 impl AccessToken {
@@ -433,10 +454,7 @@ impl AccessToken {
     /// (parsed on first call to [`AccessToken::claims`]).
     #[must_use]
     pub(crate) fn with_claims_json(mut self, json: Vec<u8>) -> Self {
-        self.make_unique().claims = Claims {
-            json: Some(json),
-            parsed: OnceLock::new(),
-        };
+        self.make_unique().claims = Claims::from_json(json);
         self
     }
 
@@ -535,15 +553,7 @@ impl AccessToken {
     /// assert!(t.claims().is_empty());
     /// ```
     pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
-        let claims = &self.0.claims;
-        claims.parsed.get_or_init(|| {
-            // The verifier checked it is a JSON object before accepting the token.
-            claims
-                .json
-                .as_deref()
-                .and_then(|json| serde_json::from_slice(json).ok())
-                .unwrap_or_default()
-        })
+        self.0.claims.map()
     }
 
     /// How the token was verified.

@@ -49,33 +49,92 @@ pub(crate) struct Checked {
     pub(crate) not_before: Option<SystemTime>,
 }
 
+/// Which claims set a payload is read as: the members typed beyond those of
+/// every JWT differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClaimSet {
+    /// An access token (RFC 9068): the ID-JAG members are left as other claims.
+    AccessToken,
+    /// An ID-JAG (draft-ietf-oauth-identity-assertion-authz-grant §3.1): its
+    /// own members are typed too.
+    IdJag,
+}
+
 /// The claims this crate checks, read in one pass over the payload that also
 /// refuses a repeated member name at any depth. Other members are skipped here
 /// (their values still checked for duplicates) and kept for
-/// [`AccessToken::claims`], parsed only if a handler asks.
+/// [`AccessToken::claims`], parsed only if a handler asks. The members after
+/// `cnf` are read only for [`ClaimSet::IdJag`].
 #[derive(Default)]
-struct Registered<'a> {
-    iss: Option<Cow<'a, str>>,
-    sub: Option<Cow<'a, str>>,
-    client_id: Option<Cow<'a, str>>,
+pub(crate) struct Registered<'a> {
+    pub(crate) iss: Option<Cow<'a, str>>,
+    pub(crate) sub: Option<Cow<'a, str>>,
+    pub(crate) client_id: Option<Cow<'a, str>>,
     azp: Option<Cow<'a, str>>,
-    jti: Option<Cow<'a, str>>,
-    scope: Option<Cow<'a, str>>,
+    pub(crate) jti: Option<Cow<'a, str>>,
+    pub(crate) scope: Option<Cow<'a, str>>,
     scp: Option<Vec<String>>,
-    aud: Option<Vec<String>>,
-    exp: Option<SystemTime>,
-    nbf: Option<SystemTime>,
-    iat: Option<SystemTime>,
-    cnf: Option<Confirmation<'a>>,
+    pub(crate) aud: Option<Vec<String>>,
+    pub(crate) exp: Option<SystemTime>,
+    pub(crate) nbf: Option<SystemTime>,
+    pub(crate) iat: Option<SystemTime>,
+    pub(crate) cnf: Option<Confirmation<'a>>,
+    pub(crate) resource: Option<Vec<String>>,
+    pub(crate) tenant: Option<Cow<'a, str>>,
+    pub(crate) aud_tenant: Option<Cow<'a, str>>,
+    pub(crate) aud_sub: Option<Cow<'a, str>>,
+    pub(crate) auth_time: Option<SystemTime>,
+    pub(crate) acr: Option<Cow<'a, str>>,
+    pub(crate) amr: Option<Vec<String>>,
+    pub(crate) email: Option<Cow<'a, str>>,
 }
 
-impl<'de> Deserialize<'de> for Registered<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(RegisteredVisitor)
+/// Why a claims set could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadError {
+    /// Not a JSON object, not UTF-8, bad syntax, or a member name twice.
+    Malformed,
+    /// A member read here has the wrong type or range.
+    Claims,
+}
+
+impl From<ReadError> for InvalidToken {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Malformed => InvalidToken::Malformed,
+            ReadError::Claims => InvalidToken::Claims,
+        }
     }
 }
 
-struct RegisteredVisitor;
+impl<'a> Registered<'a> {
+    /// Reads a verified payload as `set`, strictly: a JSON object (UTF-8,
+    /// RFC 8259 §8.1, checked once here in one pass rather than string by
+    /// string inside the parser) with no repeated member name at any depth.
+    pub(crate) fn read(payload: &'a [u8], set: ClaimSet) -> Result<Self, ReadError> {
+        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ReadError::Malformed);
+        }
+        let text = std::str::from_utf8(payload).map_err(|_| ReadError::Malformed)?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let classify = |e: serde_json::Error| {
+            if e.is_syntax() || e.is_eof() || json::is_duplicate_error(&e) {
+                ReadError::Malformed
+            } else {
+                ReadError::Claims
+            }
+        };
+        let claims = (&mut de)
+            .deserialize_map(RegisteredVisitor { set })
+            .map_err(classify)?;
+        de.end().map_err(classify)?;
+        Ok(claims)
+    }
+}
+
+struct RegisteredVisitor {
+    set: ClaimSet,
+}
 
 impl<'de> Visitor<'de> for RegisteredVisitor {
     type Value = Registered<'de>;
@@ -94,6 +153,7 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
         fn date<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<SystemTime>, A::Error> {
             Ok(map.next_value::<Option<time::NumericDate>>()?.map(|d| d.0))
         }
+        let id_jag = self.set == ClaimSet::IdJag;
         let mut claims = Registered::default();
         let mut members = json::Members::default();
         while let Some(name) = map.next_key::<Name<'de>>()? {
@@ -110,6 +170,21 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
                 "nbf" => claims.nbf = members.known(9).and_then(|()| date(&mut map))?,
                 "iat" => claims.iat = members.known(10).and_then(|()| date(&mut map))?,
                 "cnf" => claims.cnf = members.known(11).and_then(|()| map.next_value())?,
+                "resource" if id_jag => {
+                    claims.resource = members.known(12).and_then(|()| strings(&mut map))?
+                }
+                "tenant" if id_jag => claims.tenant = members.known(13).and_then(|()| text(&mut map))?,
+                "aud_tenant" if id_jag => {
+                    claims.aud_tenant = members.known(14).and_then(|()| text(&mut map))?
+                }
+                "aud_sub" if id_jag => claims.aud_sub = members.known(15).and_then(|()| text(&mut map))?,
+                "auth_time" if id_jag => {
+                    claims.auth_time = members.known(16).and_then(|()| date(&mut map))?
+                }
+                "acr" if id_jag => claims.acr = members.known(17).and_then(|()| text(&mut map))?,
+                // An array (OpenID Connect Core §2), never a lone string.
+                "amr" if id_jag => claims.amr = members.known(18).and_then(|()| map.next_value())?,
+                "email" if id_jag => claims.email = members.known(19).and_then(|()| text(&mut map))?,
                 _ => {
                     map.next_value_seed(Unique { top: false })?;
                     members.other(name);
@@ -121,12 +196,11 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
     }
 }
 
-/// A string or an array of strings (`aud`, `scp`).
 /// `cnf` (RFC 7800 §3.1): its `jkt`, and whether it names any other method.
 #[derive(Default)]
-struct Confirmation<'a> {
-    jkt: Option<Cow<'a, str>>,
-    others: bool,
+pub(crate) struct Confirmation<'a> {
+    pub(crate) jkt: Option<Cow<'a, str>>,
+    pub(crate) others: bool,
 }
 
 impl<'de> Deserialize<'de> for Confirmation<'de> {
@@ -160,6 +234,7 @@ impl<'de> Deserialize<'de> for Confirmation<'de> {
     }
 }
 
+/// A string or an array of strings (`aud`, `scp`, `resource`).
 struct Strings(Vec<String>);
 
 impl<'de> Deserialize<'de> for Strings {
@@ -200,19 +275,7 @@ impl ClaimRules {
         if self.profile == Profile::Rfc9068 && !at_jwt {
             return Err(InvalidToken::Type);
         }
-        if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(InvalidToken::Malformed);
-        }
-        // JSON text is UTF-8 (RFC 8259 §8.1): checked once here, in one pass,
-        // rather than string by string inside the parser.
-        let text = std::str::from_utf8(&payload).map_err(|_| InvalidToken::Malformed)?;
-        let claims: Registered<'_> = serde_json::from_str(text).map_err(|e| {
-            if e.is_syntax() || e.is_eof() || json::is_duplicate_error(&e) {
-                InvalidToken::Malformed
-            } else {
-                InvalidToken::Claims
-            }
-        })?;
+        let claims = Registered::read(&payload, ClaimSet::AccessToken)?;
         if claims.iss.as_deref() != Some(&*self.issuer) {
             return Err(InvalidToken::Issuer);
         }
@@ -270,7 +333,7 @@ impl ClaimRules {
             .any(|c| crate::resource::audience_matches(c, presented))
     }
 
-    /// `exp` must be after `now - leeway`; `nbf` and `iat` before `now + leeway`.
+    /// [`check_times`] with this issuer's leeway.
     pub(crate) fn check_times(
         &self,
         exp: SystemTime,
@@ -278,25 +341,62 @@ impl ClaimRules {
         iat: Option<SystemTime>,
         now: SystemTime,
     ) -> Result<(), InvalidToken> {
-        if time::is_expired(exp, self.leeway, now) {
-            return Err(InvalidToken::Expired);
-        }
-        let early = |t: SystemTime| time::is_not_yet_valid(t, self.leeway, now);
-        if nbf.is_some_and(early) || iat.is_some_and(early) {
-            return Err(InvalidToken::NotYetValid);
-        }
-        Ok(())
+        check_times(exp, nbf, iat, self.leeway, now)
     }
 }
 
-/// RFC 9068 §4: `typ` is "at+jwt", compared case-insensitively, with or
-/// without the "application/" prefix (RFC 7515 §4.1.9).
-pub(crate) fn is_at_jwt(typ: Option<&str>) -> bool {
-    let Some(typ) = typ else {
-        return false;
-    };
-    let typ = typ.strip_prefix("application/").unwrap_or(typ);
-    typ.eq_ignore_ascii_case("at+jwt")
+/// The validity window of a JWT (RFC 7519 §4.1.4–4.1.6): `exp` must be after
+/// `now - leeway`; `nbf` and `iat` before `now + leeway`.
+pub(crate) fn check_times(
+    exp: SystemTime,
+    nbf: Option<SystemTime>,
+    iat: Option<SystemTime>,
+    leeway: Duration,
+    now: SystemTime,
+) -> Result<(), InvalidToken> {
+    if time::is_expired(exp, leeway, now) {
+        return Err(InvalidToken::Expired);
+    }
+    let early = |t: SystemTime| time::is_not_yet_valid(t, leeway, now);
+    if nbf.is_some_and(early) || iat.is_some_and(early) {
+        return Err(InvalidToken::NotYetValid);
+    }
+    Ok(())
+}
+
+/// The explicitly typed JWTs (RFC 8725 §3.11) this crate tells apart by the
+/// header's `typ`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwtType {
+    /// `at+jwt`: an access token (RFC 9068 §4).
+    AccessToken,
+    /// `oauth-id-jag+jwt`: an Identity Assertion JWT Authorization Grant.
+    IdJag,
+    /// Anything else, or no `typ`.
+    Other,
+}
+
+impl JwtType {
+    /// The type a header's `typ` names: media type names compare
+    /// case-insensitively, with or without the "application/" prefix
+    /// (RFC 7515 §4.1.9).
+    pub(crate) fn of(typ: Option<&str>) -> JwtType {
+        let Some(typ) = typ else {
+            return JwtType::Other;
+        };
+        const PREFIX: &str = "application/";
+        let typ = match typ.get(..PREFIX.len()) {
+            Some(prefix) if prefix.eq_ignore_ascii_case(PREFIX) => &typ[PREFIX.len()..],
+            _ => typ,
+        };
+        if typ.eq_ignore_ascii_case("at+jwt") {
+            JwtType::AccessToken
+        } else if typ.eq_ignore_ascii_case("oauth-id-jag+jwt") {
+            JwtType::IdJag
+        } else {
+            JwtType::Other
+        }
+    }
 }
 
 #[cfg(test)]
@@ -327,7 +427,11 @@ mod tests {
     fn check(profile: Profile, typ: Option<&str>, claims: &Value) -> Result<AccessToken, InvalidToken> {
         let now = UNIX_EPOCH + Duration::from_secs(NOW);
         rules(profile)
-            .check(is_at_jwt(typ), serde_json::to_vec(claims).unwrap(), now)
+            .check(
+                JwtType::of(typ) == JwtType::AccessToken,
+                serde_json::to_vec(claims).unwrap(),
+                now,
+            )
             .map(|c| c.token)
     }
 
@@ -349,6 +453,85 @@ mod tests {
         assert!(t.scopes().contains("mcp:write"));
         assert_eq!(t.audience(), ["https://rs.example/mcp"]);
         assert!(check(Profile::Rfc9068, Some("application/AT+JWT"), &good()).is_ok());
+    }
+
+    #[test]
+    fn explicit_types() {
+        for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/At+Jwt"] {
+            assert_eq!(JwtType::of(Some(typ)), JwtType::AccessToken, "{typ}");
+        }
+        for typ in [
+            "oauth-id-jag+jwt",
+            "OAUTH-ID-JAG+JWT",
+            "application/oauth-id-jag+jwt",
+        ] {
+            assert_eq!(JwtType::of(Some(typ)), JwtType::IdJag, "{typ}");
+        }
+        for typ in [
+            "JWT",
+            "id-jag+jwt",
+            "oauth-id-jag+jwt2",
+            "application/",
+            "text/at+jwt",
+            "application/application/at+jwt",
+            "applicatio\u{e9}/at+jwt",
+            "",
+        ] {
+            assert_eq!(JwtType::of(Some(typ)), JwtType::Other, "{typ}");
+        }
+        assert_eq!(JwtType::of(None), JwtType::Other);
+    }
+
+    #[test]
+    fn id_jag_members_are_typed_only_for_id_jags() {
+        let read =
+            |claims: &Value, set| Registered::read(&serde_json::to_vec(claims).unwrap(), set).map(|_| ());
+        for (name, bad) in [
+            ("resource", json!(5)),
+            ("resource", json!(["a", 1])),
+            ("tenant", json!(1)),
+            ("aud_tenant", json!({})),
+            ("aud_sub", json!(true)),
+            ("auth_time", json!("1700000000")),
+            ("acr", json!([])),
+            ("amr", json!("pwd")),
+            ("amr", json!([1])),
+            ("email", json!(1)),
+        ] {
+            let claims = with(good(), name, bad);
+            assert_eq!(read(&claims, ClaimSet::AccessToken), Ok(()), "{name}");
+            assert_eq!(read(&claims, ClaimSet::IdJag), Err(ReadError::Claims), "{name}");
+        }
+        let payload = serde_json::to_vec(&json!({
+            "resource": ["https://rs.example/a", "https://rs.example/b"], "tenant": "t",
+            "aud_tenant": "at", "aud_sub": "as", "auth_time": NOW, "acr": "urn:mace:x",
+            "amr": ["mfa", "hwk"], "email": "a@example.com"
+        }))
+        .unwrap();
+        let c = Registered::read(&payload, ClaimSet::IdJag).unwrap();
+        assert_eq!(c.resource.unwrap().len(), 2);
+        assert_eq!(c.amr.unwrap(), ["mfa", "hwk"]);
+        assert_eq!(c.auth_time, Some(UNIX_EPOCH + Duration::from_secs(NOW)));
+        assert_eq!(
+            (c.tenant.as_deref(), c.aud_tenant.as_deref(), c.aud_sub.as_deref()),
+            (Some("t"), Some("at"), Some("as"))
+        );
+        assert_eq!(
+            (c.acr.as_deref(), c.email.as_deref()),
+            (Some("urn:mace:x"), Some("a@example.com"))
+        );
+        let c = Registered::read(br#"{"resource":"https://rs.example"}"#, ClaimSet::IdJag).unwrap();
+        assert_eq!(c.resource.unwrap(), ["https://rs.example"]);
+        for set in [ClaimSet::AccessToken, ClaimSet::IdJag] {
+            assert_eq!(
+                Registered::read(br#"{"resource":"a","resource":"a"}"#, set).map(|_| ()),
+                Err(ReadError::Malformed)
+            );
+            assert_eq!(
+                Registered::read(br#"{} x"#, set).map(|_| ()),
+                Err(ReadError::Malformed)
+            );
+        }
     }
 
     #[test]

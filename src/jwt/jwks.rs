@@ -17,11 +17,12 @@ use reqwest::Url;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, HeaderValue};
 use tokio::time::Instant;
 
+use super::jws::Unverified;
 use super::key::{KeyPolicy, KeySet};
-use crate::Unavailable;
 use crate::discovery;
 use crate::fetch;
 use crate::time;
+use crate::{InvalidToken, Unavailable, VerifyError};
 
 /// Largest JWK Set document read.
 pub(crate) const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -215,6 +216,27 @@ impl KeyCache {
         // while it ran waited on `fetch_lock` and now see the new set.
         self.write().last_kid_refetch = Some(Instant::now());
         result.map(Some)
+    }
+
+    /// Verifies the signature of `token` with the current key set; a key the
+    /// set lacks causes one [refetch](Self::refetch_for_unknown_key). The set
+    /// and the fingerprint of the key that verified the signature.
+    pub(crate) async fn verify(
+        self: &Arc<Self>,
+        token: &Unverified<'_>,
+    ) -> Result<(Arc<KeySet>, [u8; 32]), VerifyError> {
+        let keys = self.keys().await?;
+        match token.verify_signature(&keys).map(|key| *key.fingerprint()) {
+            Ok(fingerprint) => Ok((keys, fingerprint)),
+            Err(InvalidToken::UnknownKey) => match self.refetch_for_unknown_key(&keys).await? {
+                Some(fresh) => {
+                    let fingerprint = *token.verify_signature(&fresh)?.fingerprint();
+                    Ok((fresh, fingerprint))
+                }
+                None => Err(InvalidToken::UnknownKey.into()),
+            },
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// `Some(Some(keys))` when the set changed since `seen`, `Some(None)` while the

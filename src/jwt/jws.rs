@@ -11,7 +11,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::Algorithm;
-use super::claims::is_at_jwt;
+use super::claims::JwtType;
 use super::json::{self, Name, Unique};
 use super::key::{KeyPolicy, KeySet, VerifyingKey};
 use crate::InvalidToken;
@@ -143,7 +143,7 @@ pub(crate) struct Unverified<'a> {
     header_b64: &'a [u8],
     algorithm: Algorithm,
     kid: Option<String>,
-    at_jwt: bool,
+    typ: JwtType,
     signing_input: &'a [u8],
     payload_b64: &'a [u8],
     signature_b64: &'a [u8],
@@ -184,12 +184,12 @@ impl<'a> Unverified<'a> {
         let alg = header.alg.ok_or(InvalidToken::Malformed)?;
         let algorithm = policy.algorithm_named(&alg).ok_or(InvalidToken::Algorithm)?;
         let kid = header.kid.map(Cow::into_owned);
-        let at_jwt = is_at_jwt(header.typ.as_deref());
+        let typ = JwtType::of(header.typ.as_deref());
         Ok(Unverified {
             header_b64,
             algorithm,
             kid,
-            at_jwt,
+            typ,
             signing_input: &bytes[..second],
             payload_b64: &bytes[first + 1..second],
             signature_b64: &bytes[second + 1..],
@@ -252,13 +252,28 @@ impl<'a> Unverified<'a> {
 
     /// Whether the header's `typ` is `at+jwt` (RFC 9068).
     pub(crate) fn at_jwt(&self) -> bool {
-        self.at_jwt
+        self.typ == JwtType::AccessToken
     }
 
-    /// The payload decoded *before* the signature is checked; only for choosing
-    /// which issuer's keys to try.
-    pub(crate) fn unverified_payload(&self) -> Option<Vec<u8>> {
-        b64::decode(self.payload_b64)
+    /// Which of `issuers` the payload's `iss` names, read *before* the
+    /// signature is checked: only for choosing whose keys to try (the claims
+    /// are checked after the signature). [`InvalidToken::Issuer`] when there
+    /// is no `iss` or `position` finds none.
+    pub(crate) fn select_issuer(
+        &self,
+        position: impl FnOnce(&str) -> Option<usize>,
+    ) -> Result<usize, InvalidToken> {
+        #[derive(serde::Deserialize)]
+        struct Iss<'a> {
+            #[serde(borrow)]
+            iss: Option<Cow<'a, str>>,
+        }
+        let payload = b64::decode(self.payload_b64).ok_or(InvalidToken::Malformed)?;
+        let iss = serde_json::from_slice::<Iss<'_>>(&payload)
+            .map_err(|_| InvalidToken::Malformed)?
+            .iss
+            .ok_or(InvalidToken::Issuer)?;
+        position(&iss).ok_or(InvalidToken::Issuer)
     }
 }
 
@@ -287,7 +302,7 @@ mod tests {
 
     fn parse(header: &str) -> Result<(Algorithm, Option<String>, bool), InvalidToken> {
         let token = format!("{}.e30.sig", b64::encode(header));
-        Unverified::parse(&token, &KeyPolicy::default()).map(|u| (u.algorithm, u.kid.clone(), u.at_jwt))
+        Unverified::parse(&token, &KeyPolicy::default()).map(|u| (u.algorithm, u.kid.clone(), u.at_jwt()))
     }
 
     #[test]

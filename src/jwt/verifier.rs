@@ -135,21 +135,7 @@ impl JwtVerifier {
         if issuers.len() == 1 {
             return Ok(0);
         }
-        // Only to choose which keys to try: the claims are checked after the signature.
-        #[derive(serde::Deserialize)]
-        struct Iss<'a> {
-            #[serde(borrow)]
-            iss: Option<std::borrow::Cow<'a, str>>,
-        }
-        let payload = token.unverified_payload().ok_or(InvalidToken::Malformed)?;
-        let iss = serde_json::from_slice::<Iss<'_>>(&payload)
-            .map_err(|_| InvalidToken::Malformed)?
-            .iss
-            .ok_or(InvalidToken::Issuer)?;
-        issuers
-            .iter()
-            .position(|i| *i.rules.issuer == *iss)
-            .ok_or(InvalidToken::Issuer)
+        token.select_issuer(|iss| issuers.iter().position(|i| *i.rules.issuer == *iss))
     }
 
     /// A token from the verified-token cache, checked against the clock again,
@@ -187,19 +173,7 @@ impl JwtVerifier {
         let unverified = Unverified::parse(token, &self.inner.policy)?;
         let index = self.select_issuer(&unverified)?;
         let issuer = &self.inner.issuers[index];
-        let keys = issuer.keys.keys().await?;
-        let first = unverified.verify_signature(&keys).map(|key| *key.fingerprint());
-        let (keys, fingerprint) = match first {
-            Ok(fingerprint) => (keys, fingerprint),
-            Err(InvalidToken::UnknownKey) => match issuer.keys.refetch_for_unknown_key(&keys).await? {
-                Some(fresh) => {
-                    let fingerprint = *unverified.verify_signature(&fresh)?.fingerprint();
-                    (fresh, fingerprint)
-                }
-                None => return Err(InvalidToken::UnknownKey.into()),
-            },
-            Err(error) => return Err(error.into()),
-        };
+        let (keys, fingerprint) = issuer.keys.verify(&unverified).await?;
         let payload = unverified.decode_payload()?;
         let checked = issuer.rules.check(unverified.at_jwt(), payload, now)?;
         let expires_at = checked.token.expires_at().unwrap_or(now);
