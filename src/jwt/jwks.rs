@@ -34,6 +34,17 @@ pub(crate) enum KeySource {
     Discover(String),
 }
 
+impl KeySource {
+    /// The keys at `jwks_uri`, or (`None`) those named by `issuer`'s metadata;
+    /// the URL fetched first is checked (https, or http to loopback).
+    pub(crate) fn new(issuer: &str, jwks_uri: Option<&str>) -> Result<KeySource, fetch::FetchError> {
+        match jwks_uri {
+            Some(url) => fetch::checked_url(url).map(KeySource::Jwks),
+            None => fetch::checked_url(issuer).map(|_| KeySource::Discover(issuer.to_owned())),
+        }
+    }
+}
+
 /// Timing policy of a key cache.
 #[derive(Debug, Clone)]
 pub(crate) struct CacheSettings {

@@ -594,14 +594,12 @@ impl JwtVerifierBuilder {
                 issuer: name.clone(),
                 reason: e.to_string(),
             };
-            let source = match issuer.source {
-                Some(Source::JwksUri(url)) => KeySource::Jwks(fetch::checked_url(&url).map_err(url_error)?),
-                Some(Source::Discover) => {
-                    fetch::checked_url(&name).map_err(url_error)?;
-                    KeySource::Discover(name.clone())
-                }
+            let jwks_uri = match &issuer.source {
+                Some(Source::JwksUri(url)) => Some(url.as_str()),
+                Some(Source::Discover) => None,
                 None => return Err(BuildError::NoKeySource(name)),
             };
+            let source = KeySource::new(&name, jwks_uri).map_err(url_error)?;
             let keys = KeyCache::new(source, client.clone(), self.policy.clone(), self.settings.clone());
             issuers.push(IssuerState {
                 rules: ClaimRules {
