@@ -47,7 +47,7 @@
 mod algorithm;
 pub(crate) mod claims;
 pub(crate) mod json;
-mod jwks;
+pub(crate) mod jwks;
 pub(crate) mod jws;
 mod key;
 mod verifier;

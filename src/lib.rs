@@ -11,6 +11,9 @@
 //! and 503 — never 401 — when the authorization server cannot be reached.
 //! Sender-constrained tokens are checked too: a DPoP-bound token (RFC 9449)
 //! needs a proof by its key ([`dpop`]; single-use identifiers in [`replay`]).
+//! For the authorization server of an enterprise deployment, [`id_jag`]
+//! validates the Identity Assertion JWT Authorization Grants (MCP SEP-990)
+//! that clients present with the RFC 7523 JWT-bearer grant.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -71,6 +74,7 @@ mod fetch;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod id_jag;
 pub mod introspection;
 pub mod jwt;
 mod layer;

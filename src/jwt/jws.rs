@@ -255,6 +255,11 @@ impl<'a> Unverified<'a> {
         self.typ == JwtType::AccessToken
     }
 
+    /// The type the header's `typ` names.
+    pub(crate) fn typ(&self) -> JwtType {
+        self.typ
+    }
+
     /// Which of `issuers` the payload's `iss` names, read *before* the
     /// signature is checked: only for choosing whose keys to try (the claims
     /// are checked after the signature). [`InvalidToken::Issuer`] when there
