@@ -1,13 +1,35 @@
 //! A development authorization server for tests and demos (feature `testing`).
 //!
-//! [`DevIssuer`] generates a key pair, serves its JWK Set and RFC 8414 metadata on
-//! loopback, mints RFC 9068 access tokens, answers `client_credentials` token
-//! requests (RFC 6749 §4.4, with the RFC 8707 `resource` parameter) for one
-//! client, and introspects the opaque tokens it issues (RFC 7662). A token
-//! request with a valid `DPoP` proof gets a token bound to the proof's key
-//! (RFC 9449 §5, `token_type: DPoP`); [`DpopKey`] makes keys and proofs for
-//! tests of DPoP-protected apps. It is for development only: one client, keys
-//! in memory, plain HTTP on loopback.
+//! [`DevIssuer`] generates a key pair and serves, on loopback, what an MCP
+//! client needs to log in by itself:
+//!
+//! - RFC 8414 metadata listing exactly what it supports, its JWK Set, and RFC
+//!   9068 access tokens (JWTs, or opaque tokens answered by RFC 7662
+//!   introspection);
+//! - the **authorization code grant with PKCE** (`S256` only; `plain` and a
+//!   missing challenge are refused), the registered redirect URI matched exactly
+//!   (a loopback one on any port, RFC 8252 §7.3), `state` returned as sent, RFC
+//!   9207 `iss` in the response, RFC 8707 `resource`s carried into `aud`; a
+//!   development user approves at once, or on a consent page
+//!   ([`DevIssuerBuilder::consent_page`]);
+//! - **client registration**: RFC 7591 open registration at `/register`
+//!   (public clients with `token_endpoint_auth_method: none`, confidential ones
+//!   with a secret), and Client ID Metadata Documents (a `client_id` that is the
+//!   HTTPS URL of the client's metadata, fetched by the crate's outbound rules;
+//!   plain HTTP to loopback allowed);
+//! - **rotating refresh tokens**: single use, each exchange returns the next one;
+//!   a spent one presented again revokes its whole family (RFC 9700 §4.14.2);
+//!   no family outlives [`DevIssuerBuilder::refresh_token_lifetime`];
+//! - `client_credentials` for its own client ([`DevIssuer::client_id`]), and the
+//!   RFC 7523 **jwt-bearer grant with an ID-JAG** (SEP-990) from the identity
+//!   providers it trusts ([`DevIssuerBuilder::trust_id_jag_issuer`]), validated
+//!   by the library's [`IdJagValidator`];
+//! - DPoP: a token request with a valid `DPoP` proof gets a token bound to the
+//!   proof's key (RFC 9449 §5, `token_type: DPoP`); [`DpopKey`] makes keys and
+//!   proofs for tests of DPoP-protected apps.
+//!
+//! It is for development only: keys and state in memory, plain HTTP on
+//! loopback, no login.
 //!
 //! ```
 //! use tower_bearer::{TokenVerifier, testing::DevIssuer};
@@ -21,28 +43,63 @@
 //! # });
 //! ```
 
+mod authorize;
+mod clients;
+mod dpop_key;
+mod error;
+mod keys;
+mod params;
+mod refresh;
+mod token;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
-use serde::Deserialize;
+use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::b64;
-use crate::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
+pub use dpop_key::DpopKey;
 
-/// Lifetime of the tokens a [`DevIssuer`] mints, unless changed.
+use crate::b64;
+use crate::digest::sha256;
+use crate::id_jag::{ID_JAG_TYP, IdJagValidator};
+use crate::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
+use clients::{AuthMethod, Client, Clients, GRANT_TYPES};
+use keys::{SigningKey, random_string};
+use refresh::{Grant, RefreshTokens};
+
+/// Lifetime of the access tokens a [`DevIssuer`] mints, unless changed.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
+/// Absolute lifetime of a family of refresh tokens, unless changed.
+pub const DEFAULT_REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The development user who approves authorization requests, unless changed.
+pub const DEFAULT_USER: &str = "dev-user";
+/// How long the ID-JAGs [`DevIssuer::id_jag`] mints live.
+const ID_JAG_TTL: Duration = Duration::from_secs(300);
+/// The largest form or registration body read.
+const MAX_BODY: usize = 64 * 1024;
+
+/// When the authorization code grant issues refresh tokens.
+///
+/// ```
+/// use tower_bearer::testing::{DevIssuer, RefreshPolicy};
+/// let _ = DevIssuer::builder().refresh_tokens(RefreshPolicy::OfflineAccess);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RefreshPolicy {
+    /// With every authorization code exchange (the default).
+    #[default]
+    Always,
+    /// Only when the authorization asked for the `offline_access` scope.
+    OfflineAccess,
+}
 
 /// A development authorization server on loopback; stops when dropped.
 ///
@@ -60,11 +117,19 @@ struct Shared {
     key: SigningKey,
     kid: String,
     token_ttl: Duration,
-    opaque: moka::sync::Cache<String, Value>,
+    /// Introspection answers of opaque tokens, by SHA-256 of the token.
+    opaque: moka::sync::Cache<[u8; 32], Value>,
     issue_opaque: bool,
     /// Checks the proofs of DPoP token requests (RFC 9449 §5).
     dpop: crate::dpop::Dpop,
     token_url: crate::dpop::PublicUrl,
+    clients: Clients,
+    codes: authorize::Codes,
+    refresh: RefreshTokens,
+    refresh_policy: RefreshPolicy,
+    user: String,
+    consent: bool,
+    id_jag: Option<IdJagValidator>,
 }
 
 impl fmt::Debug for DevIssuer {
@@ -92,6 +157,11 @@ pub struct DevIssuerBuilder {
     client_secret: Option<String>,
     token_ttl: Duration,
     issue_opaque: bool,
+    user: String,
+    consent: bool,
+    refresh_policy: RefreshPolicy,
+    refresh_lifetime: Duration,
+    id_jag_issuers: Vec<(String, String)>,
 }
 
 impl Default for DevIssuerBuilder {
@@ -103,10 +173,14 @@ impl Default for DevIssuerBuilder {
             client_secret: None,
             token_ttl: DEFAULT_TOKEN_TTL,
             issue_opaque: false,
+            user: DEFAULT_USER.into(),
+            consent: false,
+            refresh_policy: RefreshPolicy::default(),
+            refresh_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
+            id_jag_issuers: Vec::new(),
         }
     }
 }
-
 impl DevIssuerBuilder {
     /// Address to listen on (default `127.0.0.1:0`, any free port).
     ///
@@ -163,6 +237,64 @@ impl DevIssuerBuilder {
         self
     }
 
+    /// The development user (the `sub` of tokens from the authorization code
+    /// grant; default [`DEFAULT_USER`]).
+    ///
+    /// ```
+    /// let _ = tower_bearer::testing::DevIssuer::builder().user("alice");
+    /// ```
+    pub fn user(mut self, subject: impl Into<String>) -> Self {
+        self.user = subject.into();
+        self
+    }
+
+    /// Show a consent page (approve / deny) at the authorization endpoint
+    /// instead of approving at once (default: at once).
+    ///
+    /// ```
+    /// let _ = tower_bearer::testing::DevIssuer::builder().consent_page(true);
+    /// ```
+    pub fn consent_page(mut self, consent: bool) -> Self {
+        self.consent = consent;
+        self
+    }
+
+    /// When the authorization code grant issues refresh tokens (default:
+    /// [`RefreshPolicy::Always`]).
+    ///
+    /// See [`RefreshPolicy`] for an example.
+    pub fn refresh_tokens(mut self, policy: RefreshPolicy) -> Self {
+        self.refresh_policy = policy;
+        self
+    }
+
+    /// How long a family of refresh tokens lives, from the authorization that
+    /// started it, however often it rotates (default one day).
+    ///
+    /// ```
+    /// let _ = tower_bearer::testing::DevIssuer::builder().refresh_token_lifetime(std::time::Duration::from_secs(600));
+    /// ```
+    pub fn refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_lifetime = lifetime;
+        self
+    }
+
+    /// Trust ID-JAGs (SEP-990) from the enterprise identity provider `issuer`,
+    /// whose keys are at `jwks_uri`, in the jwt-bearer grant (repeatable).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use tower_bearer::testing::DevIssuer;
+    /// let idp = DevIssuer::start().await.unwrap();
+    /// let issuer = DevIssuer::builder().trust_id_jag_issuer(idp.issuer(), idp.jwks_uri()).start().await.unwrap();
+    /// # let _ = issuer;
+    /// # });
+    /// ```
+    pub fn trust_id_jag_issuer(mut self, issuer: impl Into<String>, jwks_uri: impl Into<String>) -> Self {
+        self.id_jag_issuers.push((issuer.into(), jwks_uri.into()));
+        self
+    }
+
     /// Generates the key, binds the listener and starts serving.
     ///
     /// See the [module docs](self) for an example.
@@ -183,10 +315,23 @@ impl DevIssuerBuilder {
         let issuer = format!("http://{host}:{}", addr.port());
         let token_url = crate::dpop::PublicUrl::parse(&format!("{issuer}/token"))
             .map_err(|e| std::io::Error::other(format!("token endpoint URL: {e}")))?;
+        let id_jag = if self.id_jag_issuers.is_empty() {
+            None
+        } else {
+            let mut validator = IdJagValidator::builder().audience(&issuer);
+            for (idp, jwks_uri) in &self.id_jag_issuers {
+                validator = validator.trusted_issuer(idp, jwks_uri);
+            }
+            Some(
+                validator
+                    .build()
+                    .map_err(|e| std::io::Error::other(format!("ID-JAG issuers: {e}")))?,
+            )
+        };
         let shared = Arc::new(Shared {
-            issuer,
             dpop: crate::dpop::Dpop::allowed(),
             token_url,
+            clients: Clients::new(Client::confidential(self.client_id.clone(), &client_secret)),
             client_id: self.client_id,
             client_secret,
             key,
@@ -197,13 +342,25 @@ impl DevIssuerBuilder {
                 .time_to_live(self.token_ttl)
                 .build(),
             issue_opaque: self.issue_opaque,
+            codes: authorize::Codes::new(),
+            refresh: RefreshTokens::new(self.refresh_lifetime),
+            refresh_policy: self.refresh_policy,
+            user: self.user,
+            consent: self.consent,
+            id_jag,
+            issuer,
         });
         let app = Router::new()
             .route("/.well-known/oauth-authorization-server", get(metadata))
             .route("/jwks", get(jwks))
-            .route("/authorize", get(authorize))
-            .route("/token", post(token_endpoint))
-            .route("/introspect", post(introspect))
+            .route(
+                "/authorize",
+                get(authorize::authorize_get).post(authorize::authorize_post),
+            )
+            .route("/token", post(token::token_endpoint))
+            .route("/register", post(clients::register))
+            .route("/introspect", post(token::introspect))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
@@ -261,11 +418,52 @@ impl DevIssuer {
         format!("{}/jwks", self.shared.issuer)
     }
 
-    /// The token endpoint (`client_credentials`).
+    /// The token endpoint (every grant).
     ///
     /// See [`DevIssuer::client_secret`] for an example.
     pub fn token_endpoint(&self) -> String {
         format!("{}/token", self.shared.issuer)
+    }
+
+    /// The RFC 8414 metadata URL, where OAuth clients learn everything else.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// assert_eq!(issuer.metadata_url(), format!("{}/.well-known/oauth-authorization-server", issuer.issuer()));
+    /// # });
+    /// ```
+    pub fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-authorization-server", self.shared.issuer)
+    }
+
+    /// The authorization endpoint (authorization code grant with PKCE).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// assert_eq!(issuer.authorization_endpoint(), format!("{}/authorize", issuer.issuer()));
+    /// # });
+    /// ```
+    pub fn authorization_endpoint(&self) -> String {
+        format!("{}/authorize", self.shared.issuer)
+    }
+
+    /// The RFC 7591 registration endpoint (open registration).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let answer: serde_json::Value = reqwest::Client::new()
+    ///     .post(issuer.registration_endpoint())
+    ///     .json(&serde_json::json!({"redirect_uris": ["http://127.0.0.1/callback"], "token_endpoint_auth_method": "none"}))
+    ///     .send().await.unwrap().json().await.unwrap();
+    /// assert!(answer["client_id"].is_string());
+    /// assert!(answer.get("client_secret").is_none(), "a public client");
+    /// # });
+    /// ```
+    pub fn registration_endpoint(&self) -> String {
+        format!("{}/register", self.shared.issuer)
     }
 
     /// The RFC 7662 introspection endpoint (for opaque tokens).
@@ -275,7 +473,9 @@ impl DevIssuer {
         format!("{}/introspect", self.shared.issuer)
     }
 
-    /// The client id accepted by the token and introspection endpoints.
+    /// The issuer's own confidential client, accepted by the token (every grant
+    /// but the authorization code, for want of a redirect URI) and introspection
+    /// endpoints.
     ///
     /// See [`DevIssuer::client_secret`] for an example.
     pub fn client_id(&self) -> &str {
@@ -397,7 +597,7 @@ impl DevIssuer {
     ///
     /// See [`DevIssuer::opaque_token`] for an example.
     pub fn revoke(&self, token: &str) {
-        self.shared.opaque.invalidate(token);
+        self.shared.opaque.invalidate(&sha256(token.as_bytes()));
     }
 
     /// Mints a DPoP-bound access token: [`DevIssuer::token`] with
@@ -436,158 +636,67 @@ impl DevIssuer {
         audience: &str,
         key: &DpopKey,
     ) -> String {
-        self.shared
-            .opaque_bound_token(subject, client_id, scopes, audience, Some(&key.thumbprint()))
-    }
-}
-
-/// A client's DPoP key pair (ES256 unless chosen otherwise), signing proofs
-/// with `jsonwebtoken` (RFC 9449 §4.2), for tests of DPoP-protected apps.
-///
-/// ```
-/// use tower_bearer::testing::{DevIssuer, DpopKey};
-/// use tower_bearer::TokenVerifier;
-///
-/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let issuer = DevIssuer::start().await.unwrap();
-/// let key = DpopKey::generate();
-/// let token = issuer.dpop_token("alice", "app", "mcp", "https://rs.example/mcp", &key);
-/// let verified = issuer.jwt_verifier("https://rs.example/mcp").verify(&token).await.unwrap();
-/// assert_eq!(verified.dpop_jkt(), Some(key.thumbprint().as_str()));
-/// // The header to send with `Authorization: DPoP {token}`:
-/// let proof = key.proof("POST", "https://rs.example/mcp", Some(&token));
-/// assert_eq!(proof.split('.').count(), 3);
-/// # });
-/// ```
-pub struct DpopKey {
-    key: SigningKey,
-    thumbprint: String,
-}
-
-impl fmt::Debug for DpopKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DpopKey")
-            .field("alg", &self.key.alg)
-            .field("thumbprint", &self.thumbprint)
-            .finish_non_exhaustive()
-    }
-}
-
-impl DpopKey {
-    /// A fresh ES256 key.
-    ///
-    /// See [`DpopKey`] for an example.
-    ///
-    /// # Panics
-    ///
-    /// If the system random number generator fails.
-    pub fn generate() -> Self {
-        Self::generate_with(Algorithm::ES256)
+        let claims = self.shared.claims(subject, client_id, scopes, audience);
+        self.shared.opaque_bound_token(claims, Some(&key.thumbprint()))
     }
 
-    /// A fresh key for `algorithm`.
+    /// Mints an ID-JAG (SEP-990) as an enterprise identity provider would from
+    /// a token exchange: `typ: oauth-id-jag+jwt`, `iss` = this issuer, `sub`,
+    /// `aud` = the authorization server's issuer, `client_id` (the client at that
+    /// server), `resource`, `scope`, `jti`, `iat`, `exp` five minutes later.
+    /// Another `DevIssuer` that [trusts](DevIssuerBuilder::trust_id_jag_issuer)
+    /// this one exchanges it in the jwt-bearer grant.
     ///
     /// ```
-    /// use tower_bearer::{jwt::Algorithm, testing::DpopKey};
-    /// let key = DpopKey::generate_with(Algorithm::EdDSA);
-    /// assert_eq!(key.jwk()["kty"], "OKP");
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use tower_bearer::testing::DevIssuer;
+    /// let idp = DevIssuer::start().await.unwrap();
+    /// let id_jag = idp.id_jag("alice@corp", "https://as.example", "mcp-client", "https://rs.example/mcp", "mcp:read");
+    /// assert_eq!(id_jag.split('.').count(), 3);
+    /// # });
     /// ```
-    ///
-    /// # Panics
-    ///
-    /// If the system random number generator fails.
-    pub fn generate_with(algorithm: Algorithm) -> Self {
-        let key = SigningKey::generate(algorithm).expect("generating a DPoP key");
-        let model: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.public_jwk()).expect("a JWK");
-        let thumbprint = model
-            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
-            .expect("a thumbprint");
-        DpopKey { key, thumbprint }
-    }
-
-    /// The public JWK that proofs carry.
-    ///
-    /// See [`DpopKey::generate_with`] for an example.
-    pub fn jwk(&self) -> Value {
-        self.key.public_jwk()
-    }
-
-    /// The RFC 7638 SHA-256 thumbprint, the `cnf.jkt` of tokens bound to this key.
-    ///
-    /// See [`DpopKey`] for an example.
-    pub fn thumbprint(&self) -> String {
-        self.thumbprint.clone()
-    }
-
-    /// A proof for `method` and `url`, with `ath` for `token` when given (a
-    /// resource request) and a fresh `jti` and `iat`.
-    ///
-    /// See [`DpopKey`] for an example.
-    pub fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
-        self.sign_proof(&self.proof_header(), &self.proof_claims(method, url, token, None))
-    }
-
-    /// [`DpopKey::proof`] carrying a server `nonce` (RFC 9449 §9).
-    ///
-    /// ```
-    /// let key = tower_bearer::testing::DpopKey::generate();
-    /// let proof = key.proof_with_nonce("GET", "https://rs.example/mcp", Some("t0ken"), "n0nce");
-    /// # let _ = proof;
-    /// ```
-    pub fn proof_with_nonce(&self, method: &str, url: &str, token: Option<&str>, nonce: &str) -> String {
-        self.sign_proof(
-            &self.proof_header(),
-            &self.proof_claims(method, url, token, Some(nonce)),
-        )
-    }
-
-    /// The header [`DpopKey::proof`] signs: `typ: dpop+jwt`, `alg`, `jwk`.
-    ///
-    /// ```
-    /// let key = tower_bearer::testing::DpopKey::generate();
-    /// assert_eq!(key.proof_header()["typ"], "dpop+jwt");
-    /// ```
-    pub fn proof_header(&self) -> Value {
-        json!({ "typ": "dpop+jwt", "alg": self.key.alg.name(), "jwk": self.jwk() })
-    }
-
-    /// The claims [`DpopKey::proof`] signs: `jti`, `htm`, `htu`, `iat`, and
-    /// `ath`, `nonce` when given; to alter before [`DpopKey::sign_proof`].
-    ///
-    /// ```
-    /// let key = tower_bearer::testing::DpopKey::generate();
-    /// let mut claims = key.proof_claims("GET", "https://rs.example/mcp", Some("t0ken"), None);
-    /// claims["iat"] = 1.into();
-    /// let old = key.sign_proof(&key.proof_header(), &claims);
-    /// # let _ = old;
-    /// ```
-    pub fn proof_claims(&self, method: &str, url: &str, token: Option<&str>, nonce: Option<&str>) -> Value {
-        let mut claims = json!({
-            "jti": random_string(16).unwrap_or_default(),
-            "htm": method,
-            "htu": url,
-            "iat": SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
+    pub fn id_jag(
+        &self,
+        subject: &str,
+        audience: &str,
+        client_id: &str,
+        resource: &str,
+        scopes: &str,
+    ) -> String {
+        let now = unix_now();
+        let claims = json!({
+            "iss": self.shared.issuer,
+            "sub": subject,
+            "aud": audience,
+            "client_id": client_id,
+            "resource": resource,
+            "scope": scopes,
+            "jti": random_string(12).unwrap_or_default(),
+            "iat": now,
+            "exp": now.saturating_add(ID_JAG_TTL.as_secs()),
         });
-        if let Some(token) = token {
-            claims["ath"] = b64::encode(crate::digest::sha256(token.as_bytes())).into();
-        }
-        if let Some(nonce) = nonce {
-            claims["nonce"] = nonce.into();
-        }
-        claims
+        self.sign(&self.id_jag_header(), &claims)
     }
 
-    /// Signs any header and claims with this key (for tests of odd proofs).
+    /// The header [`DevIssuer::id_jag`] signs (`typ`, `alg`, `kid`), to sign odd
+    /// assertions with [`DevIssuer::sign`].
     ///
-    /// See [`DpopKey::proof_claims`] for an example.
-    pub fn sign_proof(&self, header: &Value, claims: &Value) -> String {
-        let signing_input = format!(
-            "{}.{}",
-            b64::encode(header.to_string()),
-            b64::encode(claims.to_string())
-        );
-        format!("{signing_input}.{}", self.key.sign(signing_input.as_bytes()))
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let idp = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// assert_eq!(idp.id_jag_header()["typ"], "oauth-id-jag+jwt");
+    /// # });
+    /// ```
+    pub fn id_jag_header(&self) -> Value {
+        json!({ "typ": ID_JAG_TYP, "alg": self.shared.key.alg.name(), "kid": self.shared.kid })
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 impl Shared {
@@ -605,16 +714,13 @@ impl Shared {
         format!("{signing_input}.{signature}")
     }
 
-    fn claims(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> Value {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+    fn claims(&self, subject: &str, client_id: &str, scopes: &str, audience: impl Into<Value>) -> Value {
+        let now = unix_now();
         json!({
             "iss": self.issuer,
             "sub": subject,
             "client_id": client_id,
-            "aud": audience,
+            "aud": audience.into(),
             "scope": scopes,
             "iat": now,
             "exp": now.saturating_add(self.token_ttl.as_secs()),
@@ -623,27 +729,37 @@ impl Shared {
     }
 
     fn opaque_token(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> String {
-        self.opaque_bound_token(subject, client_id, scopes, audience, None)
+        self.opaque_bound_token(self.claims(subject, client_id, scopes, audience), None)
     }
 
-    fn opaque_bound_token(
-        &self,
-        subject: &str,
-        client_id: &str,
-        scopes: &str,
-        audience: &str,
-        jkt: Option<&str>,
-    ) -> String {
+    /// An opaque token that introspection answers with `claims` (and `cnf.jkt`).
+    fn opaque_bound_token(&self, mut claims: Value, jkt: Option<&str>) -> String {
         let token = random_string(32).unwrap_or_default();
-        let mut claims = self.claims(subject, client_id, scopes, audience);
         claims["active"] = true.into();
         claims["token_type"] = "Bearer".into();
         if let Some(jkt) = jkt {
             claims["token_type"] = "DPoP".into();
             claims["cnf"] = json!({ "jkt": jkt });
         }
-        self.opaque.insert(token.clone(), claims);
+        self.opaque.insert(sha256(token.as_bytes()), claims);
         token
+    }
+
+    /// The access token for `grant`: `aud` its resource (an array when it
+    /// names several), `cnf.jkt` when DPoP-bound; opaque if so configured.
+    fn access_token(&self, grant: &Grant) -> String {
+        let audience = match grant.resources.as_slice() {
+            [one] => Value::from(one.as_str()),
+            many => json!(many),
+        };
+        let mut claims = self.claims(&grant.subject, &grant.client_id, &grant.scope, audience);
+        if self.issue_opaque {
+            return self.opaque_bound_token(claims, grant.jkt.as_deref());
+        }
+        if let Some(jkt) = &grant.jkt {
+            claims["cnf"] = json!({ "jkt": jkt });
+        }
+        self.sign_claims(&claims)
     }
 
     fn jwks(&self) -> Value {
@@ -653,230 +769,33 @@ impl Shared {
         jwk["alg"] = self.key.alg.name().into();
         json!({ "keys": [jwk] })
     }
-
-    fn authenticate(&self, headers: &HeaderMap, form_id: Option<&str>, form_secret: Option<&str>) -> bool {
-        let from_basic = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|v| base64_simd::STANDARD.decode_to_vec(v).ok())
-            .and_then(|v| String::from_utf8(v).ok());
-        let (id, secret) = match (&from_basic, form_id, form_secret) {
-            (Some(pair), None, None) => match pair.split_once(':') {
-                Some((id, secret)) => (percent_decode(id), percent_decode(secret)),
-                None => return false,
-            },
-            (None, Some(id), Some(secret)) => (id.to_owned(), secret.to_owned()),
-            _ => return false,
-        };
-        constant_time_eq(id.as_bytes(), self.client_id.as_bytes())
-            & constant_time_eq(secret.as_bytes(), self.client_secret.as_bytes())
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
-}
-
-/// `application/x-www-form-urlencoded` decoding of a Basic credential part
-/// (RFC 6749 §2.3.1).
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-fn random_string(bytes: usize) -> std::io::Result<String> {
-    let mut buf = vec![0u8; bytes];
-    SystemRandom::new()
-        .fill(&mut buf)
-        .map_err(|_| std::io::Error::other("no system randomness"))?;
-    Ok(b64::encode(buf))
-}
-
-/// The issuer's key, held and used by `jsonwebtoken` (an implementation other
-/// than the crate's verifier, so that tokens are never checked only by the code
-/// that made them): aws-lc-rs generates the key pair, `jsonwebtoken` imports it
-/// from PKCS#8, signs with it and derives its public JWK.
-struct SigningKey {
-    alg: Algorithm,
-    algorithm: jsonwebtoken::Algorithm,
-    key: jsonwebtoken::EncodingKey,
-    jwk: Value,
-}
-
-impl SigningKey {
-    fn generate(algorithm: Algorithm) -> std::io::Result<Self> {
-        let err = |_| std::io::Error::other("key generation failed");
-        let import = |e: jsonwebtoken::errors::Error| std::io::Error::other(format!("key import: {e}"));
-        let key = match algorithm {
-            Algorithm::ES256 | Algorithm::ES384 => {
-                let curve = if algorithm == Algorithm::ES256 {
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING
-                } else {
-                    &signature::ECDSA_P384_SHA384_FIXED_SIGNING
-                };
-                let pair = EcdsaKeyPair::generate(curve).map_err(err)?;
-                jsonwebtoken::EncodingKey::from_ec_der(pair.to_pkcs8v1().map_err(err)?.as_ref())
-            }
-            Algorithm::EdDSA => {
-                let pair = Ed25519KeyPair::generate().map_err(err)?;
-                jsonwebtoken::EncodingKey::from_ed_der(pair.to_pkcs8v1().map_err(err)?.as_ref())
-            }
-            _ => {
-                let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(err)?;
-                let pkcs8 = AsDer::<Pkcs8V1Der<'_>>::as_der(&pair).map_err(err)?;
-                // jsonwebtoken signs RSA with a PKCS#1 key, which its PEM reader
-                // takes out of the PKCS#8 document.
-                let pem = format!(
-                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-                    base64_simd::STANDARD.encode_to_string(pkcs8.as_ref())
-                );
-                jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(import)?
-            }
-        };
-        let alg = algorithm;
-        let algorithm: jsonwebtoken::Algorithm = alg.name().parse().map_err(import)?;
-        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, algorithm).map_err(import)?;
-        let jwk = serde_json::to_value(jwk).map_err(std::io::Error::other)?;
-        Ok(SigningKey {
-            alg,
-            algorithm,
-            key,
-            jwk,
-        })
-    }
-
-    /// An RFC 9068 access token: `jsonwebtoken::encode` with `typ: at+jwt`.
-    fn encode(&self, kid: &str, claims: &Value) -> String {
-        let mut header = jsonwebtoken::Header::new(self.algorithm);
-        header.typ = Some("at+jwt".into());
-        header.kid = Some(kid.into());
-        jsonwebtoken::encode(&header, claims, &self.key).expect("signing with the issuer's own key")
-    }
-
-    /// The base64url signature over `message`.
-    fn sign(&self, message: &[u8]) -> String {
-        jsonwebtoken::crypto::sign(message, &self.key, self.algorithm)
-            .expect("signing with the issuer's own key")
-    }
-
-    /// The public JWK (`kty`, key material, `alg`), as `jsonwebtoken` derives it.
-    fn public_jwk(&self) -> Value {
-        self.jwk.clone()
-    }
 }
 
 async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
+    let url = |path: &str| format!("{}{path}", s.issuer);
     Json(json!({
         "issuer": s.issuer,
-        "jwks_uri": format!("{}/jwks", s.issuer),
-        // Required by RFC 8414 (and by MCP clients); only client credentials are
-        // supported, so it answers `unsupported_response_type`.
-        "authorization_endpoint": format!("{}/authorize", s.issuer),
-        "token_endpoint": format!("{}/token", s.issuer),
-        "introspection_endpoint": format!("{}/introspect", s.issuer),
-        "grant_types_supported": ["client_credentials"],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "jwks_uri": url("/jwks"),
+        "authorization_endpoint": url("/authorize"),
+        "token_endpoint": url("/token"),
+        "registration_endpoint": url("/register"),
+        "introspection_endpoint": url("/introspect"),
+        // The jwt-bearer grant only when an identity provider is trusted.
+        "grant_types_supported": GRANT_TYPES
+            .iter()
+            .filter(|grant| **grant != clients::JWT_BEARER || s.id_jag.is_some())
+            .collect::<Vec<_>>(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": AuthMethod::SUPPORTED,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "client_id_metadata_document_supported": true,
+        "authorization_response_iss_parameter_supported": true,
         "dpop_signing_alg_values_supported": s.dpop.algorithm_list().collect::<Vec<_>>(),
     }))
 }
 
 async fn jwks(State(s): State<Arc<Shared>>) -> Response {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(s.jwks())).into_response()
-}
-
-async fn authorize() -> Response {
-    oauth_error(StatusCode::BAD_REQUEST, "unsupported_response_type")
-}
-
-#[derive(Deserialize)]
-struct TokenForm {
-    grant_type: Option<String>,
-    scope: Option<String>,
-    resource: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
-fn oauth_error(status: StatusCode, error: &'static str) -> Response {
-    (
-        status,
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({ "error": error })),
-    )
-        .into_response()
-}
-
-async fn token_endpoint(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    if !s.authenticate(&headers, form.client_id.as_deref(), form.client_secret.as_deref()) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
-    }
-    if form.grant_type.as_deref() != Some("client_credentials") {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
-    }
-    // RFC 8707: the audience is the requested resource; this issuer requires one.
-    let Some(resource) = form.resource.filter(|r| !r.is_empty()) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_target");
-    };
-    // RFC 9449 §5: a token request with one valid proof gets a token bound to its key.
-    let mut proofs = headers.get_all(crate::dpop::DPOP).iter();
-    let jkt = match (proofs.next(), proofs.next()) {
-        (None, _) => None,
-        (Some(proof), None) => match s.dpop.check_token_request(proof.as_bytes(), &s.token_url).await {
-            Ok(jkt) => Some(jkt),
-            Err(_) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
-        },
-        (Some(_), Some(_)) => return oauth_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
-    };
-    let scope = form.scope.unwrap_or_default();
-    let client_id = s.client_id.clone();
-    let access_token = if s.issue_opaque {
-        s.opaque_bound_token(&client_id, &client_id, &scope, &resource, jkt.as_deref())
-    } else {
-        let mut claims = s.claims(&client_id, &client_id, &scope, &resource);
-        if let Some(jkt) = &jkt {
-            claims["cnf"] = json!({ "jkt": jkt });
-        }
-        s.sign_claims(&claims)
-    };
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(json!({
-            "access_token": access_token,
-            "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
-            "expires_in": s.token_ttl.as_secs(),
-            "scope": scope,
-        })),
-    )
-        .into_response()
-}
-
-#[derive(Deserialize)]
-struct IntrospectForm {
-    token: String,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-}
-
-async fn introspect(
-    State(s): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Form(form): Form<IntrospectForm>,
-) -> Response {
-    if !s.authenticate(&headers, form.client_id.as_deref(), form.client_secret.as_deref()) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
-    }
-    let body = s
-        .opaque
-        .get(&form.token)
-        .unwrap_or_else(|| json!({"active": false}));
-    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
