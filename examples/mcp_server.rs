@@ -28,8 +28,11 @@ use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::tool::RequestState;
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult, ServerCapabilities, ServerConfig,
+    CacheScope, CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult, ListResourcesResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ServerCapabilities, ServerConfig,
 };
+use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
@@ -95,6 +98,10 @@ struct Args {
     /// RFC 7662 introspection (JWTs are still accepted).
     #[arg(long, env = "TB_OPAQUE_TOKENS")]
     opaque_tokens: bool,
+    /// With the embedded development issuer: lifetime of the access tokens it
+    /// mints, in seconds (clients refresh after it with their refresh token).
+    #[arg(long, env = "TB_TOKEN_TTL", default_value_t = 3600)]
+    token_ttl: u64,
     /// Cache verified JWTs (by SHA-256 of the token) so repeated tokens skip the
     /// signature check; 0 turns it off. A cached token is honoured only while the
     /// issuer's key set still holds the key that verified it.
@@ -345,10 +352,60 @@ impl Tools {
     }
 }
 
+/// A resource whose content is the caller: the principal and scopes of the
+/// access token.
+const WHOAMI_RESOURCE: &str = "tower-bearer://whoami";
+/// How long clients may reuse a `resources/list` or `resources/read` result.
+const RESOURCE_TTL_MS: u64 = 60_000;
+
 #[tool_handler]
 impl ServerHandler for Tools {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+    }
+
+    /// The same list for every token: `cacheScope: public` (SEP-2549).
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, rmcp::ErrorData> {
+        let whoami = Resource::new(WHOAMI_RESOURCE, "whoami")
+            .with_description("The verified principal and scopes of your access token")
+            .with_mime_type("application/json");
+        Ok(ListResourcesResult::with_all_items(vec![whoami])
+            .with_cache_scope(CacheScope::Public)
+            .with_ttl_ms(RESOURCE_TTL_MS))
+    }
+
+    /// The caller's identity depends on the token: `cacheScope: private`, so
+    /// that no shared cache serves one principal's answer to another (SEP-2549).
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, rmcp::ErrorData> {
+        if request.uri != WHOAMI_RESOURCE {
+            return Err(rmcp::ErrorData::resource_not_found("no such resource", None));
+        }
+        let token = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<AccessToken>());
+        let identity = match token {
+            Some(token) => serde_json::to_string(&Identity::of(token)).unwrap_or_default(),
+            None => json!({"anonymous": true}).to_string(),
+        };
+        let contents = ResourceContents::text(identity, WHOAMI_RESOURCE).with_mime_type("application/json");
+        Ok(ReadResourceResult::new(vec![contents])
+            .with_cache_scope(CacheScope::Private)
+            .with_ttl_ms(RESOURCE_TTL_MS)
+            .into())
     }
 }
 
@@ -447,8 +504,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             verifier_for(&args, issuer, &audience, redis.as_ref()).await?,
         ),
         None => {
+            // A demo enterprise identity provider whose ID-JAGs the
+            // development issuer exchanges (SEP-990).
+            let idp = DevIssuer::start().await?;
             let dev = DevIssuer::builder()
+                .trust_id_jag_issuer(idp.issuer(), idp.jwks_uri())
                 .opaque_tokens(args.opaque_tokens)
+                .token_ttl(Duration::from_secs(args.token_ttl))
                 .start()
                 .await?;
             let jwt = dev
@@ -470,7 +532,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Arc::new(jwt)
             };
             let issuer = dev.issuer().to_owned();
-            dev_issuer = Some(dev);
+            dev_issuer = Some((dev, idp));
             (issuer, verifier)
         }
     };
@@ -550,8 +612,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if redis.is_some() {
         println!("  shared state: DPoP proof ids, MCP session owners and introspection answers on Redis");
     }
-    if let Some(dev) = &dev_issuer {
-        print_dev_instructions(dev, &base, &audience, &args.scopes, args.opaque_tokens);
+    if let Some((dev, idp)) = &dev_issuer {
+        print_dev_instructions(dev, &base, &audience, &args);
+        print_id_jag_instructions(dev, idp, &audience);
         if args.dpop != DpopArg::Off {
             print_dpop_instructions(dev, &audience, args.dpop == DpopArg::Required);
         }
@@ -635,6 +698,33 @@ async fn verifier_for(
     })
 }
 
+fn print_id_jag_instructions(dev: &DevIssuer, idp: &DevIssuer, audience: &str) {
+    let id_jag = idp.id_jag(
+        "alice@example.com",
+        dev.issuer(),
+        dev.client_id(),
+        audience,
+        "mcp:read",
+    );
+    println!();
+    println!("Enterprise-managed authorization (ID-JAG, SEP-990): the development issuer trusts the demo");
+    println!(
+        "identity provider {} and exchanges its ID-JAGs in the RFC 7523 jwt-bearer grant.",
+        idp.issuer()
+    );
+    println!(
+        "An ID-JAG for alice@example.com and {} (valid 5 min, once):",
+        dev.client_id()
+    );
+    println!("export TB_ID_JAG={id_jag}");
+    println!(
+        "  curl -s -u {}:{} -d grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer -d assertion=$TB_ID_JAG {}",
+        dev.client_id(),
+        dev.client_secret(),
+        dev.token_endpoint()
+    );
+}
+
 fn print_dpop_instructions(dev: &DevIssuer, audience: &str, required: bool) {
     println!();
     if required {
@@ -654,8 +744,9 @@ fn print_dpop_instructions(dev: &DevIssuer, audience: &str, required: bool) {
     println!("  tower_bearer::testing::DpopKey::proof(method, url, Some(token)) builds the proofs.");
 }
 
-fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &str, opaque: bool) {
-    let token = if opaque {
+fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, args: &Args) {
+    let scopes = args.scopes.as_str();
+    let token = if args.opaque_tokens {
         dev.opaque_token("dev-user", dev.client_id(), scopes, audience)
     } else {
         dev.token("dev-user", dev.client_id(), scopes, audience)
@@ -665,18 +756,18 @@ fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, scopes: &
         dev.client_id(),
         dev.client_secret()
     );
+    println!("  authorization server metadata: {}", dev.metadata_url());
     println!();
-    println!("A token ({scopes}, valid 1 h):");
+    println!("Any OAuth-capable MCP client can log in: point it at {base}/mcp. It discovers the");
+    println!("authorization server from the 401, registers itself (RFC 7591 dynamic registration, or a");
+    println!("Client ID Metadata Document) and signs in with the authorization code flow and PKCE; the");
+    println!("development user \"dev-user\" approves at once, and refresh tokens keep the client signed in.");
+    println!("Scripts can use client credentials with the development issuer's client instead.");
+    println!();
+    println!("A token ({scopes}, valid {} s):", args.token_ttl);
     println!("export TB_TOKEN={token}");
     println!();
     println!("Try:");
     println!("  curl -s -H \"Authorization: Bearer $TB_TOKEN\" {base}/whoami");
     println!("  curl -si {base}/whoami   # 401 and the WWW-Authenticate challenge");
-    println!();
-    println!("Connect an MCP client to {base}/mcp with the header \"Authorization: Bearer $TB_TOKEN\",");
-    println!(
-        "or let it discover OAuth from the 401 and use client credentials ({} / {}).",
-        dev.client_id(),
-        dev.client_secret()
-    );
 }

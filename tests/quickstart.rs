@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::quickstart::{get_whoami, post_mcp, request_token, start, stateless_call};
+use support::quickstart::{get_whoami, post_mcp, request_token, start, stateless_call, stateless_request};
 use support::{get_json, jsonrpc_messages, www_authenticate};
 
 #[tokio::test]
@@ -282,7 +282,6 @@ async fn quickstart_draft_handles_open_only_for_their_owner() {
     let qs = start(&[]);
     let client = reqwest::Client::new();
     let dev_user = qs.printed_token.clone().expect("printed token");
-    let resource = format!("{}/mcp", qs.base);
     let other: Value = request_token(&client, &qs, "mcp:read mcp:write", None)
         .await
         .json()
@@ -290,60 +289,25 @@ async fn quickstart_draft_handles_open_only_for_their_owner() {
         .unwrap();
     let other = other["access_token"].as_str().unwrap().to_owned();
     let call = |token: &str, tool: &'static str, arguments: Value| {
-        let body = json!({
-            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments, "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"}
-            }}
-        });
-        client
-            .post(&resource)
-            .bearer_auth(token)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", tool)
-            .json(&body)
-            .send()
+        let token = token.to_owned();
+        let (client, qs) = (&client, &qs);
+        async move {
+            let (status, message) =
+                stateless_call(client, qs, &token, tool, json!({"arguments": arguments})).await;
+            assert_eq!(status, 200, "{message}");
+            message
+        }
     };
-    let text = |body: &str| -> Value {
-        let messages = jsonrpc_messages(body);
-        messages.into_iter().next().unwrap_or_default()
-    };
-    let saved = call(&dev_user, "save_draft", json!({"text": "secret plan"}))
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), 200);
-    assert!(
-        saved.headers().get("mcp-session-id").is_none(),
-        "no session in 2026-07-28"
-    );
-    let saved = text(&saved.text().await.unwrap());
+    let saved = call(&dev_user, "save_draft", json!({"text": "secret plan"})).await;
     let handle = saved["result"]["content"][0]["text"]
         .as_str()
         .expect("a handle")
         .to_owned();
     assert!(handle.starts_with("draft-"), "{saved}");
 
-    let mine = text(
-        &call(&dev_user, "open_draft", json!({"handle": handle}))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let mine = call(&dev_user, "open_draft", json!({"handle": handle})).await;
     assert_eq!(mine["result"]["content"][0]["text"], "secret plan", "{mine}");
-    let theirs = text(
-        &call(&other, "open_draft", json!({"handle": handle}))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let theirs = call(&other, "open_draft", json!({"handle": handle})).await;
     assert!(
         theirs["result"]
             .get("content")
@@ -351,6 +315,47 @@ async fn quickstart_draft_handles_open_only_for_their_owner() {
         "{theirs}"
     );
     assert!(theirs.to_string().contains("no such draft"), "{theirs}");
+}
+
+/// SEP-2549 through the quickstart: the resource list is the same for every
+/// token (`cacheScope: public`), the `whoami` resource is the caller's own
+/// (`cacheScope: private`), and two principals read two different answers.
+#[tokio::test]
+async fn quickstart_marks_token_dependent_results_private() {
+    let qs = start(&[]);
+    let client = reqwest::Client::new();
+    let dev_user = qs.printed_token.clone().expect("printed token");
+    let other: Value = request_token(&client, &qs, "mcp:read", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other = other["access_token"].as_str().unwrap().to_owned();
+    let (status, list) = stateless_request(&client, &qs, &dev_user, "resources/list", None, json!({})).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["result"]["cacheScope"], "public", "{list}");
+    assert_eq!(list["result"]["resources"][0]["uri"], "tower-bearer://whoami");
+    let read = |token: String| {
+        let (client, qs) = (&client, &qs);
+        async move {
+            let uri = "tower-bearer://whoami";
+            let params = json!({"uri": uri});
+            let (status, message) =
+                stateless_request(client, qs, &token, "resources/read", Some(uri), params).await;
+            assert_eq!(status, 200, "{message}");
+            assert_eq!(message["result"]["cacheScope"], "private", "{message}");
+            assert_eq!(message["result"]["ttlMs"], 60_000);
+            let text = message["result"]["contents"][0]["text"]
+                .as_str()
+                .expect("text contents");
+            serde_json::from_str::<Value>(text).unwrap()
+        }
+    };
+    let mine = read(dev_user).await;
+    let theirs = read(other).await;
+    assert_eq!(mine["subject"], "dev-user", "{mine}");
+    assert_eq!(theirs["subject"], "dev-client", "{theirs}");
+    assert_eq!(theirs["scopes"], json!(["mcp:read"]));
 }
 
 /// SEP-2322 through the quickstart: `clear_notes` answers `input_required`
@@ -445,4 +450,38 @@ async fn call_message(
     extra: Value,
 ) -> Value {
     stateless_call(client, qs, token, tool, extra).await.1
+}
+
+/// With no flags the quickstart's issuer exchanges ID-JAGs (SEP-990) from its
+/// demo identity provider: the printed one gives a token for its subject,
+/// once.
+#[tokio::test]
+async fn quickstart_exchanges_the_printed_id_jag_once() {
+    let qs = start(&[]);
+    let client = reqwest::Client::new();
+    let id_jag = qs.printed_id_jag.clone().expect("a printed ID-JAG");
+    let (id, secret) = qs.client.clone().unwrap();
+    let exchange = || {
+        client
+            .post(format!("{}/token", qs.issuer))
+            .basic_auth(&id, Some(&secret))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", id_jag.as_str()),
+            ])
+            .send()
+    };
+    let res = exchange().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let token: Value = res.json().await.unwrap();
+    let res = get_whoami(&client, &qs, token["access_token"].as_str()).await;
+    assert_eq!(res.status(), 200);
+    let who: Value = res.json().await.unwrap();
+    assert_eq!(who["subject"], "alice@example.com", "{who}");
+    assert_eq!(who["client_id"], id.as_str());
+    assert_eq!(who["scopes"], json!(["mcp:read"]));
+    let again = exchange().await.unwrap();
+    assert_eq!(again.status(), 400, "an ID-JAG is single use");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["error"], "invalid_grant");
 }

@@ -54,7 +54,8 @@ pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// entry if you add one), `tools/call` (per tool), `prompts/get`,
 /// `resources/read` and `tasks/*` (per method). Results that depend on the
 /// token's scopes (a `tools/list` filtered by scope) differ by principal:
-/// mark them private to it (SEP-2549 `_meta` `cacheScope`), as the quickstart does.
+/// mark them private to it (the result's SEP-2549 `cacheScope: "private"`), as
+/// the quickstart does for its `tower-bearer://whoami` resource.
 ///
 /// ```
 /// use tower_bearer::Scopes;

@@ -47,18 +47,26 @@ pub fn run_script(
     (client_id, client_secret): (String, String),
     extra: &[&str],
 ) -> Value {
+    // `--flag=value`: a random secret may start with `-`.
+    let mut args = vec![
+        format!("--url={}/mcp", qs.base),
+        format!("--issuer={issuer}"),
+        format!("--client-id={client_id}"),
+        format!("--client-secret={client_secret}"),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    run_python(python, script, &args)
+}
+
+/// Runs `script` (in tests/interop/python) with `args`; returns the JSON
+/// report it prints last, and fails the test if it fails.
+pub fn run_python(python: &str, script: &str, args: &[String]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/interop/python")
         .join(script);
-    let url = format!("{}/mcp", qs.base);
     let output = Command::new(python)
         .arg(script)
-        // `--flag=value`: a random secret may start with `-`.
-        .arg(format!("--url={url}"))
-        .arg(format!("--issuer={issuer}"))
-        .arg(format!("--client-id={client_id}"))
-        .arg(format!("--client-secret={client_secret}"))
-        .args(extra)
+        .args(args)
         .output()
         .expect("run the Python client");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -16,6 +16,8 @@ pub struct Quickstart {
     pub client: Option<(String, String)>,
     /// The ready-made token it printed (subject `dev-user`), with the embedded issuer.
     pub printed_token: Option<String>,
+    /// The ID-JAG of its demo identity provider it printed, with the embedded issuer.
+    pub printed_id_jag: Option<String>,
 }
 
 impl Drop for Quickstart {
@@ -100,9 +102,14 @@ pub fn start(args: &[&str]) -> Quickstart {
         .iter()
         .find_map(|l| l.strip_prefix("export TB_TOKEN="))
         .map(str::to_owned);
+    let printed_id_jag = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("export TB_ID_JAG="))
+        .map(str::to_owned);
     Quickstart {
         child,
         printed_token,
+        printed_id_jag,
         base,
         issuer,
         client,
@@ -182,22 +189,40 @@ pub async fn stateless_call(
     tool: &str,
     extra: Value,
 ) -> (u16, Value) {
-    let mut params = json!({"name": tool, "arguments": {}, "_meta": {
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "0"}
-    }});
+    let mut params = json!({"name": tool, "arguments": {}});
     for (k, v) in extra.as_object().cloned().unwrap_or_default() {
         params[k] = v;
     }
-    let res = client
+    stateless_request(client, qs, token, "tools/call", Some(tool), params).await
+}
+
+/// A request of the 2026-07-28 revision, no session: `method` with `params`
+/// and the revision's `_meta`, the SEP-2243 `Mcp-Method` (and `Mcp-Name` when
+/// given) headers. Returns the HTTP status and the first JSON-RPC message.
+pub async fn stateless_request(
+    client: &reqwest::Client,
+    qs: &Quickstart,
+    token: &str,
+    method: &str,
+    name: Option<&str>,
+    mut params: Value,
+) -> (u16, Value) {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "0"}
+    });
+    let mut req = client
         .post(format!("{}/mcp", qs.base))
         .bearer_auth(token)
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
+        .header("mcp-method", method);
+    if let Some(name) = name {
+        req = req.header("mcp-name", name);
+    }
+    let res = req
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
         .send()
         .await
         .unwrap();

@@ -9,16 +9,14 @@ Prints one JSON object on stdout with what happened; exits non-zero on failure.
 """
 
 import argparse
-import asyncio
 import json
-import sys
 
 import httpx2
 from mcp import ClientSession
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 
-from sdk_support import MemoryStorage, text_of
+from sdk_support import MemoryStorage, run_reporting, text_of
 
 
 class Recorder(httpx2.AsyncBaseTransport):
@@ -77,12 +75,7 @@ def main():
     parser.add_argument("--scope", default=None)
     parser.add_argument("--write-tool", default=None)
     parser.add_argument("--write-args", default="{}")
-    args = parser.parse_args()
-    try:
-        asyncio.run(run(args))
-    except Exception as exc:  # report, never hide
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        sys.exit(1)
+    run_reporting(run, parser.parse_args())
 
 
 if __name__ == "__main__":

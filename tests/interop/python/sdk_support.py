@@ -1,5 +1,9 @@
-"""Shared by mcp_client.py and mcp_client_stateless.py: an in-memory token
-store for the SDK's OAuth provider, and the text of a tool result."""
+"""Shared by the client scripts: an in-memory token store for the SDK's OAuth
+provider, the text of a tool result, and how a script runs and reports."""
+
+import asyncio
+import json
+import sys
 
 
 class MemoryStorage:
@@ -22,3 +26,14 @@ class MemoryStorage:
 
 def text_of(result):
     return "".join(getattr(block, "text", "") for block in result.content)
+
+
+def run_reporting(run, args):
+    """Runs `run(args)`; a failure is printed as a JSON report, never hidden,
+    and the script exits non-zero."""
+    try:
+        asyncio.run(run(args))
+    except Exception as exc:
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        sys.exit(1)
+
