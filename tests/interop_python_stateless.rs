@@ -1,25 +1,66 @@
 //! Interop at MCP revision 2026-07-28 (stateless: no initialize, no session;
 //! `server/discover`, `Mcp-Method` / `Mcp-Name` headers) with the official MCP
 //! Python SDK client (installed by scripts/setup-python.sh), against the
-//! quickstart with its embedded development issuer: OAuth discovery from our
-//! 401, client credentials, step-up on 403, and the SDK driving `clear_notes`'
-//! multi round trip (SEP-2322) by itself. Then, over raw HTTP on the same
-//! server: the sealed `requestState` opens once and only for its principal,
-//! and a 2025-11-25 session still binds to its owner beside the stateless
-//! revision.
+//! quickstart trusting a real authorization server, Node `oidc-provider`
+//! (installed by scripts/setup-node.sh; RFC 9068 JWTs with `aud` = the
+//! quickstart's /mcp): OAuth discovery from our 401, a client-credentials
+//! token from oidc-provider, step-up on 403, and the SDK driving
+//! `clear_notes`' multi round trip (SEP-2322) by itself. Then, over raw HTTP
+//! on the same server with oidc-provider tokens of two clients (two
+//! principals): the sealed `requestState` opens once and only for its
+//! principal, and a 2025-11-25 session still binds to its owner beside the
+//! stateless revision.
+//!
+//! Named `interop_node_python_`: scripts/test.sh skips them loudly (outside CI
+//! only) when either Node packages or the Python SDK cannot be installed.
 
 mod support;
 
 use serde_json::{Value, json};
 use support::jsonrpc_messages;
+use support::oidc::{MCP_CLIENT, OTHER_CLIENT, OidcProvider, TokenFormat};
 use support::python::{assert_oauth_discovery, python, run_script};
-use support::quickstart::{Quickstart, request_token, start, stateless_call};
+use support::quickstart::{Quickstart, free_loopback_addr, get_whoami, start, stateless_call};
+
+/// oidc-provider issuing JWTs for a quickstart that trusts it, on one port
+/// chosen before either starts (the resource names it). The runtime keeps the
+/// provider's stdout drained while the test runs the SDK synchronously.
+struct Servers {
+    qs: Quickstart,
+    provider: OidcProvider,
+    resource: String,
+    rt: tokio::runtime::Runtime,
+}
+
+fn start_servers(test: &str) -> Servers {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let addr = free_loopback_addr();
+    let resource = format!("http://{addr}/mcp");
+    let provider = rt.block_on(OidcProvider::start(test, &resource, TokenFormat::Jwt));
+    let listen = addr.to_string();
+    let qs = start(&["--listen", &listen, "--issuer", &provider.endpoints.issuer]);
+    Servers {
+        qs,
+        provider,
+        resource,
+        rt,
+    }
+}
 
 /// Runs tests/interop/python/mcp_client_stateless.py against the quickstart's
-/// /mcp with its embedded issuer's client; returns its JSON report.
-fn run_stateless_client(python: &str, qs: &Quickstart, extra: &[&str]) -> Value {
-    let client = qs.client.clone().expect("embedded issuer");
-    run_script(python, "mcp_client_stateless.py", qs, &qs.issuer, client, extra)
+/// /mcp as oidc-provider's `mcp-client`; returns its JSON report.
+fn run_stateless_client(python: &str, servers: &Servers, extra: &[&str]) -> Value {
+    let (id, secret) = MCP_CLIENT;
+    let client = (id.to_owned(), secret.to_owned());
+    let issuer = &servers.provider.endpoints.issuer;
+    run_script(
+        python,
+        "mcp_client_stateless.py",
+        &servers.qs,
+        issuer,
+        client,
+        extra,
+    )
 }
 
 /// The recorded exchanges as (method, path, status).
@@ -36,6 +77,26 @@ fn exchanges(out: &Value) -> Vec<(String, String, u64)> {
             )
         })
         .collect()
+}
+
+/// Where each exchange went: OAuth discovery of the authorization server and
+/// every token request (the step-up's too) to oidc-provider, never to the
+/// quickstart; the resource metadata and MCP to the quickstart.
+fn assert_tokens_from_provider(out: &Value, servers: &Servers) {
+    let provider = servers.provider.endpoints.issuer.as_str();
+    let log = out["http"].as_array().unwrap();
+    let tokens = log.iter().filter(|e| e["path"] == "/token").count();
+    assert!(tokens >= 1, "{out}");
+    for e in log {
+        let path = e["path"].as_str().unwrap();
+        let at_provider = path == "/token" || path.starts_with("/.well-known/oauth-authorization-server");
+        let want = if at_provider {
+            provider
+        } else {
+            servers.qs.base.as_str()
+        };
+        assert_eq!(e["origin"], want, "{e}");
+    }
 }
 
 /// The /mcp POSTs the SDK sent: every one at 2026-07-28 with its `Mcp-Method`
@@ -95,21 +156,13 @@ async fn session_post(
     req.send().await.unwrap()
 }
 
-async fn client_credentials_token(client: &reqwest::Client, qs: &Quickstart, scope: &str) -> String {
-    let token: Value = request_token(client, qs, scope, None).await.json().await.unwrap();
-    token["access_token"]
-        .as_str()
-        .expect("an access token")
-        .to_owned()
-}
-
 #[test]
-fn interop_python_stateless_sdk_discovers_steps_up_and_clears() {
+fn interop_node_python_stateless_sdk_discovers_steps_up_and_clears() {
     let python = python();
-    let qs = start(&[]);
+    let servers = start_servers("stateless sdk");
     let out = run_stateless_client(
         &python,
-        &qs,
+        &servers,
         &[
             "--scope=mcp:read",
             "--write-tool=add_note",
@@ -143,8 +196,11 @@ fn interop_python_stateless_sdk_discovers_steps_up_and_clears() {
     );
     assert_eq!(out["echo"], json!({"is_error": false, "text": "hello stateless"}));
     assert_eq!(out["whoami"]["scopes"], json!(["mcp:read"]));
-    assert_eq!(out["whoami"]["issuer"], qs.issuer.as_str());
-    assert_eq!(out["whoami"]["audience"], json!([format!("{}/mcp", qs.base)]));
+    // The token is oidc-provider's, for this resource, of the client the SDK ran as.
+    let issuer = servers.provider.endpoints.issuer.as_str();
+    assert_eq!(out["whoami"]["issuer"], issuer, "{out}");
+    assert_eq!(out["whoami"]["client_id"], MCP_CLIENT.0, "{out}");
+    assert_eq!(out["whoami"]["audience"], json!([servers.resource]));
     // Step-up: add_note refused with 403 insufficient_scope, the SDK asked for
     // the union of scopes and retried, with no session to carry over.
     assert_eq!(
@@ -169,6 +225,7 @@ fn interop_python_stateless_sdk_discovers_steps_up_and_clears() {
     // discovery ran: RFC 9728 metadata, RFC 8414 metadata, token; then the
     // probe again, now answered.
     assert_oauth_discovery(&http);
+    assert_tokens_from_provider(&out, &servers);
     assert_eq!(out["http"][0]["rpc"], "server/discover");
     assert_eq!(http[4], ("POST".into(), "/mcp".into(), 200));
     assert_eq!(out["http"][4]["rpc"], "server/discover");
@@ -201,16 +258,27 @@ fn interop_python_stateless_sdk_discovers_steps_up_and_clears() {
     assert_eq!(clears[1]["request_state"], true);
     assert_stateless_wire(&out);
 
-    // Raw HTTP on the same server, two principals: the embedded issuer's
-    // client (client credentials) and the printed token (subject dev-user).
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(raw_request_state_and_session(&qs));
+    // Raw HTTP on the same server, two principals: oidc-provider's two
+    // clients, each with a client-credentials token.
+    servers.rt.block_on(raw_request_state_and_session(&servers));
 }
 
-async fn raw_request_state_and_session(qs: &Quickstart) {
+async fn raw_request_state_and_session(servers: &Servers) {
+    let qs = &servers.qs;
     let client = reqwest::Client::new();
-    let writer = client_credentials_token(&client, qs, "mcp:read mcp:write").await;
-    let dev_user = qs.printed_token.clone().expect("printed token");
+    let both = "mcp:read mcp:write";
+    // The SDK's client (its notes were cleared by the SDK run) and another.
+    let writer = servers.provider.client_credentials_token(both).await;
+    let other = servers
+        .provider
+        .client_credentials_token_of(OTHER_CLIENT, both)
+        .await;
+    for (token, client_id) in [(&writer, MCP_CLIENT.0), (&other, OTHER_CLIENT.0)] {
+        let res = get_whoami(&client, qs, Some(token)).await;
+        assert_eq!(res.status(), 200);
+        let who: Value = res.json().await.unwrap();
+        assert_eq!(who["client_id"], client_id, "{who}");
+    }
 
     let (status, added) = stateless_call(
         &client,
@@ -262,14 +330,8 @@ async fn raw_request_state_and_session(qs: &Quickstart) {
         .as_str()
         .expect("a requestState")
         .to_owned();
-    let (_, stolen) = stateless_call(
-        &client,
-        qs,
-        &dev_user,
-        "clear_notes",
-        json!({"requestState": state}),
-    )
-    .await;
+    let (_, stolen) =
+        stateless_call(&client, qs, &other, "clear_notes", json!({"requestState": state})).await;
     assert_eq!(stolen["error"]["code"], -32602, "{stolen}");
     assert!(
         stolen.to_string().contains("state belongs to another principal"),
@@ -309,7 +371,7 @@ async fn raw_request_state_and_session(qs: &Quickstart) {
     let res = session_post(&client, qs, &writer, Some(&session), initialized).await;
     assert_eq!(res.status(), 202);
     let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
-    let res = session_post(&client, qs, &dev_user, Some(&session), list.clone()).await;
+    let res = session_post(&client, qs, &other, Some(&session), list.clone()).await;
     assert_eq!(res.status(), 404, "another principal, the owner's session");
     let res = session_post(&client, qs, &writer, Some(&session), list).await;
     assert_eq!(res.status(), 200);
@@ -321,15 +383,17 @@ async fn raw_request_state_and_session(qs: &Quickstart) {
 }
 
 #[test]
-fn interop_python_stateless_sdk_pinned_revision_skips_the_probe() {
+fn interop_node_python_stateless_sdk_pinned_revision_skips_the_probe() {
     let python = python();
-    let qs = start(&[]);
+    let servers = start_servers("stateless pinned");
     // `mode="2026-07-28"`: the SDK adopts the revision without server/discover.
-    let out = run_stateless_client(&python, &qs, &["--mode=2026-07-28", "--scope=mcp:read"]);
+    let out = run_stateless_client(&python, &servers, &["--mode=2026-07-28", "--scope=mcp:read"]);
     assert_eq!(out["protocol_version"], "2026-07-28", "{out}");
     assert_eq!(out["initialized"], false, "{out}");
     assert_eq!(out["echo"]["text"], "hello stateless", "{out}");
     assert_eq!(out["whoami"]["scopes"], json!(["mcp:read"]));
+    let issuer = servers.provider.endpoints.issuer.as_str();
+    assert_eq!(out["whoami"]["issuer"], issuer, "{out}");
     let http = exchanges(&out);
     assert_eq!(http[0], ("POST".into(), "/mcp".into(), 401), "{http:?}");
     assert_eq!(out["http"][0]["rpc"], "tools/list", "{out}");
@@ -341,5 +405,6 @@ fn interop_python_stateless_sdk_pinned_revision_skips_the_probe() {
             .all(|e| e["rpc"] != "server/discover"),
         "{out}"
     );
+    assert_tokens_from_provider(&out, &servers);
     assert_stateless_wire(&out);
 }

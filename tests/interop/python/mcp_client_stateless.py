@@ -28,7 +28,7 @@ from sdk_support import MemoryStorage, text_of
 
 
 class Recorder(httpx2.AsyncBaseTransport):
-    """Records each exchange: method, path, status, the MCP request headers the
+    """Records each exchange: method, origin, path, status, the MCP request headers the
     SDK sent, the JSON-RPC method of the body (and whether its params carried a
     requestState), and whether the response carried
     an `Mcp-Session-Id` (never its value, never any other header or body: they
@@ -52,6 +52,8 @@ class Recorder(httpx2.AsyncBaseTransport):
         self.log.append(
             {
                 "method": request.method,
+                # Which server answered: the MCP server or the authorization server.
+                "origin": f"{request.url.scheme}://{request.url.host}:{request.url.port}",
                 "path": str(request.url.path),
                 "status": response.status_code,
                 "rpc": rpc_method,
