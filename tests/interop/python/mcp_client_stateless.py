@@ -15,16 +15,14 @@ Never logs tokens: only methods, paths, status codes and the MCP headers.
 """
 
 import argparse
-import asyncio
 import json
-import sys
 
 import httpx2
 from mcp import Client
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 
-from sdk_support import MemoryStorage, text_of
+from sdk_support import MemoryStorage, run_reporting, text_of
 
 
 class Recorder(httpx2.AsyncBaseTransport):
@@ -132,12 +130,7 @@ def main():
     parser.add_argument("--write-tool", default=None)
     parser.add_argument("--write-args", default="{}")
     parser.add_argument("--clear", action="store_true")
-    args = parser.parse_args()
-    try:
-        asyncio.run(run(args))
-    except Exception as exc:  # report, never hide
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
-        sys.exit(1)
+    run_reporting(run, parser.parse_args())
 
 
 if __name__ == "__main__":
