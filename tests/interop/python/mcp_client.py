@@ -16,7 +16,7 @@ from mcp import ClientSession
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 
-from sdk_support import MemoryStorage, run_reporting, text_of
+from sdk_support import MemoryStorage, initialize_and_list, run_reporting, text_of
 
 
 class Recorder(httpx2.AsyncBaseTransport):
@@ -50,10 +50,7 @@ async def run(args):
     async with httpx2.AsyncClient(auth=provider, transport=recorder, timeout=30) as http:
         async with streamable_http_client(args.url, http_client=http) as (read, write):
             async with ClientSession(read, write) as session:
-                init = await session.initialize()
-                out["protocol_version"] = init.protocol_version
-                tools = await session.list_tools()
-                out["tools"] = sorted(t.name for t in tools.tools)
+                await initialize_and_list(session, out)
                 whoami = await session.call_tool("whoami", {})
                 out["whoami"] = json.loads(text_of(whoami))
                 if args.write_tool:

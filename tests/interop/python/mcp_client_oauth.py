@@ -22,7 +22,7 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
-from sdk_support import MemoryStorage, run_reporting, text_of
+from sdk_support import MemoryStorage, initialize_and_list, run_reporting, text_of
 
 
 class Recorder(httpx2.AsyncBaseTransport):
@@ -103,10 +103,7 @@ async def run(args):
     async with httpx2.AsyncClient(auth=provider, transport=recorder, timeout=30) as http:
         async with streamable_http_client(args.url, http_client=http) as (read, write):
             async with ClientSession(read, write) as session:
-                init = await session.initialize()
-                out["protocol_version"] = init.protocol_version
-                tools = await session.list_tools()
-                out["tools"] = sorted(t.name for t in tools.tools)
+                await initialize_and_list(session, out)
                 out["whoami"] = json.loads(text_of(await session.call_tool("whoami", {})))
                 # Past the access token's lifetime: the SDK refreshes before the next call.
                 await asyncio.sleep(args.wait)

@@ -37,3 +37,11 @@ def run_reporting(run, args):
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         sys.exit(1)
 
+
+async def initialize_and_list(session, out):
+    """initialize, then tools/list: records the negotiated revision and the tool names."""
+    init = await session.initialize()
+    out["protocol_version"] = init.protocol_version
+    tools = await session.list_tools()
+    out["tools"] = sorted(t.name for t in tools.tools)
+
