@@ -154,3 +154,17 @@ async fn dpop_duration_knobs_never_panic_a_request() {
         "an unbounded max age accepts a fresh proof"
     );
 }
+
+#[tokio::test]
+async fn jwks_ttl_bounds_out_of_order_fail_to_build_never_panic() {
+    let key = TestKey::generate(Algorithm::ES256, "k");
+    let server = JwksServer::start(&[&key]).await;
+    let (min, max) = (Duration::from_secs(60), Duration::from_secs(1));
+    let built = verifier_for(&server)
+        .jwks_ttl(Duration::from_secs(30), min, max)
+        .build();
+    assert_eq!(
+        built.err(),
+        Some(tower_bearer::jwt::BuildError::JwksTtlBounds { min, max })
+    );
+}

@@ -362,6 +362,14 @@ pub enum BuildError {
         /// What is wrong with its URL.
         reason: String,
     },
+    /// [`JwtVerifierBuilder::jwks_ttl`]'s lower bound exceeds its upper bound.
+    #[error("jwks_ttl: min {min:?} exceeds max {max:?}")]
+    JwksTtlBounds {
+        /// The lower bound given.
+        min: Duration,
+        /// The upper bound given.
+        max: Duration,
+    },
 }
 
 /// Builds a [`JwtVerifier`]; see [`JwtVerifier::builder`].
@@ -504,7 +512,8 @@ impl JwtVerifierBuilder {
 
     /// Freshness of a key set whose response has no `Cache-Control: max-age`
     /// (default 10 min), and the bounds a `max-age` is clamped to (default
-    /// [1 min, 24 h]).
+    /// [1 min, 24 h]). A `min` above `max` is refused by
+    /// [`build`](Self::build) ([`BuildError::JwksTtlBounds`]).
     ///
     /// ```
     /// use std::time::Duration;
@@ -515,7 +524,6 @@ impl JwtVerifierBuilder {
     /// );
     /// ```
     pub fn jwks_ttl(mut self, default: Duration, min: Duration, max: Duration) -> Self {
-        assert!(min <= max, "jwks_ttl: min {min:?} exceeds max {max:?}");
         self.settings.default_ttl = default;
         self.settings.min_ttl = min;
         self.settings.max_ttl = max;
@@ -567,6 +575,10 @@ impl JwtVerifierBuilder {
     ///
     /// See [`JwtVerifier`] for an example.
     pub fn build(self) -> Result<JwtVerifier, BuildError> {
+        let (min, max) = (self.settings.min_ttl, self.settings.max_ttl);
+        if min > max {
+            return Err(BuildError::JwksTtlBounds { min, max });
+        }
         let client = fetch::client(self.fetch_timeout.unwrap_or(fetch::DEFAULT_TIMEOUT));
         let leeway = self.leeway.unwrap_or(crate::time::DEFAULT_LEEWAY);
         let all: Vec<Issuer> = self.primary.into_iter().chain(self.issuers).collect();
