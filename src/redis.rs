@@ -6,7 +6,8 @@
 //! The client is the [`redis`](https://docs.rs/redis) crate, the reference Rust
 //! client, through its `ConnectionManager` (one multiplexed connection that
 //! reconnects in the background), over TCP or TLS (`rediss://`, rustls with the
-//! Mozilla roots). Version 0.32: the 1.x line needs a newer Rust than this crate's
+//! Mozilla roots, or your own CA with
+//! [`tls_root_certificates`](RedisStoreBuilder::tls_root_certificates)). Version 0.32: the 1.x line needs a newer Rust than this crate's
 //! minimum.
 //!
 //! Failures fail closed: a command that errs or outlasts the command timeout is
@@ -78,9 +79,14 @@ pub enum RedisStoreError {
     #[error("Redis URL: {0}")]
     Url(&'static str),
     /// Redis could not be reached or refused the connection (authentication,
-    /// TLS). The reason is Redis's, with no URL in it.
+    /// TLS handshake, an untrusted certificate). The reason is Redis's, with no
+    /// URL in it.
     #[error("Redis unreachable: {0}")]
     Connect(String),
+    /// The TLS configuration cannot be used: root certificates that are not
+    /// PEM certificates, or given for a URL that is not `rediss://`.
+    #[error("Redis TLS: {0}")]
+    Tls(&'static str),
 }
 
 /// A connection to Redis, shared by the stores made from it.
@@ -118,6 +124,7 @@ pub struct RedisStoreBuilder {
     connect_timeout: Duration,
     command_timeout: Duration,
     retry_after: Duration,
+    tls_roots: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
@@ -127,6 +134,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("prefix", &self.prefix)
             .field("connect_timeout", &self.connect_timeout)
             .field("command_timeout", &self.command_timeout)
+            .field("tls_root_certificates", &self.tls_roots.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +151,7 @@ impl RedisStore {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             retry_after: DEFAULT_REDIS_RETRY_AFTER,
+            tls_roots: None,
         }
     }
 
@@ -244,6 +253,40 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Trusts these CA certificates (PEM, one or more `CERTIFICATE` blocks)
+    /// for a `rediss://` URL, instead of the Mozilla roots: for a Redis whose
+    /// certificate is signed by a private CA. The server's certificate must
+    /// still name the URL's host. [`connect`](Self::connect) fails with
+    /// [`RedisStoreError::Tls`] when the PEM holds no certificate or a bad one,
+    /// or when the URL is not `rediss://`.
+    ///
+    /// ```no_run
+    /// use tower_bearer::redis::RedisStore;
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let ca = std::fs::read("/etc/redis/tls/ca.crt")?;
+    /// let redis = RedisStore::builder("rediss://redis.internal:6380/0")
+    ///     .tls_root_certificates(ca)
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = redis; Ok(()) }
+    /// ```
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use tower_bearer::redis::{RedisStore, RedisStoreError};
+    /// let err = RedisStore::builder("rediss://127.0.0.1:6380")
+    ///     .tls_root_certificates("not a certificate")
+    ///     .connect()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(err, RedisStoreError::Tls(_)));
+    /// # });
+    /// ```
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = Some(pem.into());
+        self
+    }
+
     /// Connects (one attempt within the connect timeout); afterwards the
     /// connection reconnects by itself.
     ///
@@ -255,7 +298,26 @@ impl RedisStoreBuilder {
                 "scheme must be redis://, rediss:// or redis+unix://",
             ));
         }
-        let client = Client::open(self.url.as_str()).map_err(|_| RedisStoreError::Url("not a Redis URL"))?;
+        let client = match &self.tls_roots {
+            None => Client::open(self.url.as_str()).map_err(|_| RedisStoreError::Url("not a Redis URL"))?,
+            Some(pem) => {
+                if scheme != "rediss" {
+                    return Err(RedisStoreError::Tls("root certificates need a rediss:// URL"));
+                }
+                check_root_certificates(pem)?;
+                let certificates = ::redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                };
+                Client::build_with_tls(self.url.as_str(), certificates).map_err(|error| {
+                    match error.kind() {
+                        ::redis::ErrorKind::InvalidClientConfig => RedisStoreError::Url("not a Redis URL"),
+                        // Parsed as PEM above: the DER inside is not a usable CA certificate.
+                        _ => RedisStoreError::Tls("root certificates: not a CA certificate"),
+                    }
+                })?
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(self.connect_timeout)
             .set_response_timeout(self.command_timeout)
@@ -264,7 +326,7 @@ impl RedisStoreBuilder {
         let connect = ConnectionManager::new_with_config(client, config);
         let connection = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(connection)) => connection,
-            Ok(Err(error)) => return Err(RedisStoreError::Connect(format!("{:?}", error.kind()))),
+            Ok(Err(error)) => return Err(RedisStoreError::Connect(connect_reason(&error))),
             Err(_) => return Err(RedisStoreError::Connect("connect timed out".into())),
         };
         Ok(RedisStore {
@@ -277,6 +339,34 @@ impl RedisStoreBuilder {
             }),
         })
     }
+}
+
+/// Why connecting failed: the error's kind, and for I/O errors (refused, reset,
+/// an untrusted or mismatched TLS certificate) the I/O error's own text, which
+/// names neither the URL nor a password.
+fn connect_reason(error: &RedisError) -> String {
+    match error.kind() {
+        ::redis::ErrorKind::IoError => format!("IoError: {error}"),
+        kind => format!("{kind:?}"),
+    }
+}
+
+/// At least one PEM `CERTIFICATE` block, and nothing malformed: redis itself
+/// would take a PEM without certificates as an empty trust store.
+fn check_root_certificates(pem: &[u8]) -> Result<(), RedisStoreError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject as _;
+    let mut count = 0;
+    for certificate in CertificateDer::pem_slice_iter(pem) {
+        certificate.map_err(|_| RedisStoreError::Tls("root certificates: malformed PEM"))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(RedisStoreError::Tls(
+            "root certificates: no PEM CERTIFICATE block",
+        ));
+    }
+    Ok(())
 }
 
 /// DPoP proof identifiers on Redis: `SET key 1 NX PX ttl`, so a proof accepted

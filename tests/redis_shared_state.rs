@@ -3,6 +3,9 @@
 //! and the Redis implementation so the two cannot drift; outages fail closed
 //! (503 + Retry-After) and recover without a restart; two resource servers
 //! sharing one Redis refuse a DPoP proof replayed from one to the other.
+//! The Redis suites run again over TLS (`rediss://`, a redis-server with a
+//! certificate from a throwaway CA the client is given), and a client that
+//! does not trust the CA cannot connect.
 #![cfg(feature = "redis")]
 
 mod support;
@@ -23,13 +26,15 @@ use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 use tower_bearer::testing::{DevIssuer, DpopKey};
 use tower_bearer::{Principal, TokenVerifier, TokenVerifierLayer};
 
+/// Connected to `server`, trusting its CA when it speaks TLS.
 async fn store(server: &RedisServer) -> RedisStore {
-    RedisStore::builder(server.url())
+    let mut builder = RedisStore::builder(server.url())
         .command_timeout(Duration::from_millis(300))
-        .connect_timeout(Duration::from_millis(500))
-        .connect()
-        .await
-        .expect("connect to the test redis-server")
+        .connect_timeout(Duration::from_millis(500));
+    if let Some(ca) = server.ca_pem() {
+        builder = builder.tls_root_certificates(ca);
+    }
+    builder.connect().await.expect("connect to the test redis-server")
 }
 
 fn fresh(id: &str) -> ReplayKey {
@@ -143,7 +148,12 @@ async fn redis_session_stores_keep_one_contract() {
 
 #[tokio::test]
 async fn redis_outage_fails_closed_and_recovers_without_a_restart() {
-    let mut server = RedisServer::start();
+    outage_fails_closed_and_recovers(RedisServer::start()).await;
+}
+
+/// Redis stopped: replay and session checks fail closed; restarted on the
+/// same port: used again by the same connection manager.
+async fn outage_fails_closed_and_recovers(mut server: RedisServer) {
     let redis = store(&server).await;
     let replay = redis.replay_cache();
     let sessions = redis.session_store(Duration::from_secs(60));
@@ -304,7 +314,10 @@ async fn redis_a_proof_accepted_by_one_replica_is_refused_by_the_other() {
 /// each replica asks the authorization server itself (no 503).
 #[tokio::test]
 async fn redis_an_introspection_answer_is_shared_between_replicas() {
-    let mut server = RedisServer::start();
+    introspection_shared_between_replicas(RedisServer::start()).await;
+}
+
+async fn introspection_shared_between_replicas(mut server: RedisServer) {
     let authorization_server = IntrospectionServer::start().await;
     let replica = |redis: RedisStore| {
         IntrospectionVerifier::builder()
@@ -335,4 +348,117 @@ async fn redis_an_introspection_answer_is_shared_between_replicas() {
     assert!(a.verify("during-outage").await.is_ok());
     assert!(b.verify("during-outage").await.is_ok());
     assert_eq!(authorization_server.calls(), 4);
+}
+
+// ---- The same over TLS (`rediss://`) ----
+
+#[tokio::test]
+async fn redis_tls_replay_cache_keeps_the_contract() {
+    let server = RedisServer::start_tls(None);
+    assert!(server.url().starts_with("rediss://"));
+    replay_contract("redis over TLS", Arc::new(store(&server).await.replay_cache())).await;
+}
+
+#[tokio::test]
+async fn redis_tls_session_store_keeps_the_contract() {
+    let server = RedisServer::start_tls(None);
+    let idle = Duration::from_secs(2);
+    let sessions = store(&server).await.session_store(idle);
+    session_contract("redis over TLS", &sessions, idle).await;
+}
+
+#[tokio::test]
+async fn redis_tls_an_introspection_answer_is_shared_between_replicas() {
+    introspection_shared_between_replicas(RedisServer::start_tls(None)).await;
+}
+
+#[tokio::test]
+async fn redis_tls_outage_fails_closed_and_reconnects_over_tls() {
+    outage_fails_closed_and_recovers(RedisServer::start_tls(None)).await;
+}
+
+/// A client that does not trust the server's CA (the default Mozilla roots, or
+/// another CA) cannot connect: an error, not a panic, and no store to use.
+/// Plain TCP to a TLS-only port fails the same way. Roots that are not PEM
+/// certificates, or roots for a `redis://` URL, are refused before any
+/// connection. A password over TLS: the right one works, a wrong one is
+/// refused without being echoed.
+#[tokio::test]
+async fn redis_tls_untrusted_ca_bad_roots_and_password() {
+    let server = RedisServer::start_tls(Some("tls-pass"));
+    let quick = |url: String| {
+        RedisStore::builder(url)
+            .connect_timeout(Duration::from_millis(1000))
+            .command_timeout(Duration::from_millis(300))
+    };
+    let later = SystemTime::now() + Duration::from_secs(5);
+    let trusted = store(&server).await;
+    assert_eq!(
+        trusted.replay_cache().first_use(&fresh("tls-auth"), later).await,
+        Ok(true),
+        "password over TLS"
+    );
+
+    // A margin, not a measure: the handshake fails at once, and the one retry
+    // follows within about 2 s; its error, not a timeout, is the reason.
+    let webpki = quick(server.url())
+        .connect_timeout(Duration::from_secs(30))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(webpki, RedisStoreError::Connect(_)), "{webpki:?}");
+    assert!(
+        webpki.to_string().contains("invalid peer certificate"),
+        "the reason is the certificate: {webpki}"
+    );
+    let (other_ca, _) = support::redis::throwaway_ca();
+    let other = quick(server.url())
+        .tls_root_certificates(other_ca)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(other, RedisStoreError::Connect(_)), "{other:?}");
+    let plain = quick(server.url().replacen("rediss://", "redis://", 1))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(plain, RedisStoreError::Connect(_)), "{plain:?}");
+    let ca = server.ca_pem().unwrap().to_owned();
+    let wrong = quick(format!("rediss://default:wrong-pass@127.0.0.1:{}/0", server.port))
+        .tls_root_certificates(ca.clone())
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, RedisStoreError::Connect(_)), "{wrong:?}");
+    for error in [&webpki, &other, &plain, &wrong] {
+        let text = error.to_string();
+        assert!(
+            !text.contains("tls-pass") && !text.contains("wrong-pass"),
+            "{text}"
+        );
+    }
+
+    let truncated = ca.lines().take(3).collect::<Vec<_>>().join("\n");
+    let not_a_certificate = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    let key_only = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    for bad in [
+        "",
+        "not pem at all",
+        key_only,
+        truncated.as_str(),
+        not_a_certificate,
+    ] {
+        let error = quick(server.url())
+            .tls_root_certificates(bad)
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(matches!(error, RedisStoreError::Tls(_)), "{bad:?}: {error:?}");
+    }
+    let plain_url = quick(format!("redis://127.0.0.1:{}/0", server.port))
+        .tls_root_certificates(ca)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(plain_url, RedisStoreError::Tls(_)), "{plain_url:?}");
 }
