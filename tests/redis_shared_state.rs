@@ -21,7 +21,7 @@ use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServe
 use tower_bearer::dpop::Dpop;
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};
-use tower_bearer::redis::{RedisStore, RedisStoreError};
+use tower_bearer::redis::{RedisStore, RedisStoreBuilder, RedisStoreError};
 use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 use tower_bearer::testing::{DevIssuer, DpopKey};
 use tower_bearer::{Principal, TokenVerifier, TokenVerifierLayer};
@@ -352,6 +352,14 @@ async fn introspection_shared_between_replicas(mut server: RedisServer) {
 
 // ---- The same over TLS (`rediss://`) ----
 
+/// The error of a connection that must fail.
+async fn refused(builder: RedisStoreBuilder) -> RedisStoreError {
+    builder
+        .connect()
+        .await
+        .expect_err("no store for this configuration")
+}
+
 #[tokio::test]
 async fn redis_tls_replay_cache_keeps_the_contract() {
     let server = RedisServer::start_tls(None);
@@ -401,34 +409,20 @@ async fn redis_tls_untrusted_ca_bad_roots_and_password() {
 
     // A margin, not a measure: the handshake fails at once, and the one retry
     // follows within about 2 s; its error, not a timeout, is the reason.
-    let webpki = quick(server.url())
-        .connect_timeout(Duration::from_secs(30))
-        .connect()
-        .await
-        .unwrap_err();
+    let webpki = refused(quick(server.url()).connect_timeout(Duration::from_secs(30))).await;
     assert!(matches!(webpki, RedisStoreError::Connect(_)), "{webpki:?}");
     assert!(
         webpki.to_string().contains("invalid peer certificate"),
         "the reason is the certificate: {webpki}"
     );
     let (other_ca, _) = support::redis::throwaway_ca();
-    let other = quick(server.url())
-        .tls_root_certificates(other_ca)
-        .connect()
-        .await
-        .unwrap_err();
+    let other = refused(quick(server.url()).tls_root_certificates(other_ca)).await;
     assert!(matches!(other, RedisStoreError::Connect(_)), "{other:?}");
-    let plain = quick(server.url().replacen("rediss://", "redis://", 1))
-        .connect()
-        .await
-        .unwrap_err();
+    let plain = refused(quick(server.url().replacen("rediss://", "redis://", 1))).await;
     assert!(matches!(plain, RedisStoreError::Connect(_)), "{plain:?}");
     let ca = server.ca_pem().unwrap().to_owned();
-    let wrong = quick(format!("rediss://default:wrong-pass@127.0.0.1:{}/0", server.port))
-        .tls_root_certificates(ca.clone())
-        .connect()
-        .await
-        .unwrap_err();
+    let wrong_url = format!("rediss://default:wrong-pass@127.0.0.1:{}/0", server.port);
+    let wrong = refused(quick(wrong_url).tls_root_certificates(ca.clone())).await;
     assert!(matches!(wrong, RedisStoreError::Connect(_)), "{wrong:?}");
     for error in [&webpki, &other, &plain, &wrong] {
         let text = error.to_string();
@@ -448,17 +442,10 @@ async fn redis_tls_untrusted_ca_bad_roots_and_password() {
         truncated.as_str(),
         not_a_certificate,
     ] {
-        let error = quick(server.url())
-            .tls_root_certificates(bad)
-            .connect()
-            .await
-            .unwrap_err();
+        let error = refused(quick(server.url()).tls_root_certificates(bad)).await;
         assert!(matches!(error, RedisStoreError::Tls(_)), "{bad:?}: {error:?}");
     }
-    let plain_url = quick(format!("redis://127.0.0.1:{}/0", server.port))
-        .tls_root_certificates(ca)
-        .connect()
-        .await
-        .unwrap_err();
+    let plain_url =
+        refused(quick(format!("redis://127.0.0.1:{}/0", server.port)).tls_root_certificates(ca)).await;
     assert!(matches!(plain_url, RedisStoreError::Tls(_)), "{plain_url:?}");
 }
