@@ -56,14 +56,22 @@ ours_args() { # mode port
   echo "${args[@]}"
 }
 
-# Waits for the quickstart's "ready" line in its output; prints the token it printed.
-ready_token() { # output-file pid mode
-  local i token
+# Waits (up to 120 s) for the quickstart's "ready" line in its output.
+wait_ready() { # output-file pid mode
+  local i
   for ((i = 0; i < 1200; i++)); do
-    grep -q '^ready' "$1" 2>/dev/null && break
+    grep -q '^ready' "$1" 2>/dev/null && return 0
     kill -0 "$2" 2>/dev/null || { say "$3 server exited:"; cat "$1" >&2; exit 1; }
     sleep 0.1
   done
+  say "$3 server not ready after 120 s"
+  exit 1
+}
+
+# Waits for the quickstart's "ready" line in its output; prints the token it printed.
+ready_token() { # output-file pid mode
+  local token
+  wait_ready "$@"
   token="$(sed -n 's/^export TB_TOKEN=//p' "$1")"
   [[ -n "$token" ]] || { say "$3 server printed no token"; exit 1; }
   echo "$token"
