@@ -283,7 +283,9 @@ summary = len(out)
 out += ["", "## Reading the numbers", "",
         "- This machine has $NCPU CPUs for wrk, redis-server and the replicas together. With two "
         "CPUs, replica B shares CPU 0 with both wrk processes and redis-server, so (b) cannot show "
-        "scaling: the machine, not the design, is the limit. What the figure does show: what the "
+        "scaling: the machine, not the design, is the limit. (b) ÷ (a) above 1 is B taking CPU 0 "
+        "time from the load generators, not a scaling factor; replica A is then no longer "
+        "saturated (CPUs busy below 1), fed by a wrk that shares its CPU. What the figure does show: what the "
         "shared session store costs per request ((a) against (c): the replica's extra CPU for a "
         "Redis round trip, and redis-server's own CPU), that two replicas on one Redis do not "
         "collapse ((b) against (a)), and that every session check of both replicas went to the one "
