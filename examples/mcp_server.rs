@@ -140,6 +140,10 @@ struct Args {
     /// unreachable; introspection then asks the authorization server.
     #[arg(long, env = "TB_REDIS", hide_env_values = true)]
     redis: Option<String>,
+    /// PEM file of the CA certificates to trust for a `rediss://` server with a
+    /// private CA (default: the Mozilla roots).
+    #[arg(long, env = "TB_REDIS_CA_FILE", requires = "redis")]
+    redis_ca_file: Option<std::path::PathBuf>,
 }
 
 /// `--dpop` values.
@@ -485,7 +489,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = format!("http://{}", listener.local_addr()?);
     let audience = args.audience.clone().unwrap_or_else(|| format!("{base}/mcp"));
     let redis = match &args.redis {
-        Some(url) => Some(RedisStore::builder(url).connect().await?),
+        Some(url) => {
+            let mut redis = RedisStore::builder(url);
+            if let Some(path) = &args.redis_ca_file {
+                let pem =
+                    std::fs::read(path).map_err(|e| format!("--redis-ca-file {}: {e}", path.display()))?;
+                redis = redis.tls_root_certificates(pem);
+            }
+            Some(redis.connect().await?)
+        }
         None => None,
     };
     let mut dpop = args.dpop.config(args.dpop_nonce);

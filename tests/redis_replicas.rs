@@ -18,8 +18,17 @@ use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServe
 use tower_bearer::testing::DpopKey;
 
 fn replica(redis: &RedisServer, authorization_server: &IntrospectionServer) -> Quickstart {
+    replica_with(redis, authorization_server, &[])
+}
+
+fn replica_with(
+    redis: &RedisServer,
+    authorization_server: &IntrospectionServer,
+    extra: &[&str],
+) -> Quickstart {
     let endpoint = authorization_server.endpoint();
-    start(&[
+    let url = redis.url();
+    let mut args = vec![
         "--issuer",
         authorization_server.issuer(),
         "--audience",
@@ -31,8 +40,10 @@ fn replica(redis: &RedisServer, authorization_server: &IntrospectionServer) -> Q
         "--client-secret",
         CLIENT_SECRET,
         "--redis",
-        &redis.url(),
-    ])
+        &url,
+    ];
+    args.extend_from_slice(extra);
+    start(&args)
 }
 
 /// Both replicas serve one public host (as behind a load balancer), so a
@@ -121,4 +132,60 @@ async fn redis_two_quickstart_replicas_share_introspection_replay_and_outages() 
         }
         assert_eq!(status, 200, "{} recovered", qs.base);
     }
+}
+
+/// `--redis rediss://… --redis-ca-file`: the replicas share state over TLS with
+/// a private CA; without the CA file the quickstart refuses to start.
+#[tokio::test]
+async fn redis_quickstart_replicas_over_tls_with_a_private_ca() {
+    let redis = RedisServer::start_tls(None);
+    let ca = std::env::temp_dir().join(format!("tb-redis-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, redis.ca_pem().expect("a TLS server has a CA")).unwrap();
+    let authorization_server = IntrospectionServer::start().await;
+    let ca_arg = ca.display().to_string();
+    let a = replica_with(&redis, &authorization_server, &["--redis-ca-file", &ca_arg]);
+    let b = replica_with(&redis, &authorization_server, &["--redis-ca-file", &ca_arg]);
+    let key = DpopKey::generate();
+    authorization_server.add_token_with(
+        "tls-token",
+        json!({
+            "client_id": "mcp-client", "sub": "alice", "iss": authorization_server.issuer(),
+            "aud": RESOURCE, "scope": "mcp:read", "exp": now() + 3600,
+            "token_type": "DPoP", "cnf": { "jkt": key.thumbprint() },
+        }),
+    );
+    let client = reqwest::Client::new();
+    let proof = key.proof("GET", PUBLIC, Some("tls-token"));
+    assert_eq!(
+        whoami(&client, &a, "tls-token", &key, Some(&proof))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        whoami(&client, &b, "tls-token", &key, Some(&proof))
+            .await
+            .status(),
+        401,
+        "replayed to the other replica, over TLS"
+    );
+    assert_eq!(whoami(&client, &b, "tls-token", &key, None).await.status(), 200);
+    assert_eq!(
+        authorization_server.calls(),
+        1,
+        "the introspection answer came from Redis"
+    );
+    std::fs::remove_file(&ca).unwrap();
+
+    // Without the CA the server's certificate is not trusted: no start.
+    let output = std::process::Command::new(support::quickstart::example_binary())
+        .args(["--listen", "127.0.0.1:0", "--redis", &redis.url()])
+        .env_remove("TB_ISSUER")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprintln!("without the CA: {stderr}");
+    assert!(stderr.contains("Connect("), "a Redis connect error: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

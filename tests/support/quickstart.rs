@@ -27,7 +27,8 @@ impl Drop for Quickstart {
     }
 }
 
-fn example_binary() -> PathBuf {
+/// Builds the quickstart and returns its path.
+pub fn example_binary() -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--example", "mcp_server"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
