@@ -5,7 +5,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::quickstart::{get_whoami, post_mcp, request_token, start, stateless_call, stateless_request};
+use support::quickstart::{
+    client_token, get_whoami, post_mcp, request_token, start, stateless_call, stateless_request,
+};
 use support::{get_json, jsonrpc_messages, www_authenticate};
 
 #[tokio::test]
@@ -282,12 +284,7 @@ async fn quickstart_draft_handles_open_only_for_their_owner() {
     let qs = start(&[]);
     let client = reqwest::Client::new();
     let dev_user = qs.printed_token.clone().expect("printed token");
-    let other: Value = request_token(&client, &qs, "mcp:read mcp:write", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let other = other["access_token"].as_str().unwrap().to_owned();
+    let other = client_token(&client, &qs, "mcp:read mcp:write").await;
     let call = |token: &str, tool: &'static str, arguments: Value| {
         let token = token.to_owned();
         let (client, qs) = (&client, &qs);
@@ -325,12 +322,7 @@ async fn quickstart_marks_token_dependent_results_private() {
     let qs = start(&[]);
     let client = reqwest::Client::new();
     let dev_user = qs.printed_token.clone().expect("printed token");
-    let other: Value = request_token(&client, &qs, "mcp:read", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let other = other["access_token"].as_str().unwrap().to_owned();
+    let other = client_token(&client, &qs, "mcp:read").await;
     let (status, list) = stateless_request(&client, &qs, &dev_user, "resources/list", None, json!({})).await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["result"]["cacheScope"], "public", "{list}");
@@ -366,12 +358,7 @@ async fn quickstart_request_state_opens_once_for_its_owner() {
     let qs = start(&[]);
     let client = reqwest::Client::new();
     let dev_user = qs.printed_token.clone().expect("printed token");
-    let other: Value = request_token(&client, &qs, "mcp:read mcp:write", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let other = other["access_token"].as_str().unwrap().to_owned();
+    let other = client_token(&client, &qs, "mcp:read mcp:write").await;
     let first = call_message(&client, &qs, &dev_user, "clear_notes", json!({})).await;
     assert_eq!(first["result"]["resultType"], "input_required", "{first}");
     let state = first["result"]["requestState"]

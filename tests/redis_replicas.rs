@@ -46,6 +46,19 @@ fn replica_with(
     start(&args)
 }
 
+/// An opaque token of alice's the authorization server introspects as bound
+/// to `key`.
+fn add_bound_token(authorization_server: &IntrospectionServer, token: &str, key: &DpopKey) {
+    authorization_server.add_token_with(
+        token,
+        json!({
+            "client_id": "mcp-client", "sub": "alice", "iss": authorization_server.issuer(),
+            "aud": RESOURCE, "scope": "mcp:read", "exp": now() + 3600,
+            "token_type": "DPoP", "cnf": { "jkt": key.thumbprint() },
+        }),
+    );
+}
+
 /// Both replicas serve one public host (as behind a load balancer), so a
 /// proof names the same `htu` whichever replica gets it.
 const PUBLIC: &str = "http://api.example/whoami";
@@ -76,14 +89,7 @@ async fn redis_two_quickstart_replicas_share_introspection_replay_and_outages() 
     let b = replica(&redis, &authorization_server);
     let client = reqwest::Client::new();
     let key = DpopKey::generate();
-    authorization_server.add_token_with(
-        "bound-opaque-token",
-        json!({
-            "client_id": "mcp-client", "sub": "alice", "iss": authorization_server.issuer(),
-            "aud": RESOURCE, "scope": "mcp:read", "exp": now() + 3600,
-            "token_type": "DPoP", "cnf": { "jkt": key.thumbprint() },
-        }),
-    );
+    add_bound_token(&authorization_server, "bound-opaque-token", &key);
     let token = "bound-opaque-token";
 
     let proof = key.proof("GET", PUBLIC, Some(token));
@@ -146,14 +152,7 @@ async fn redis_quickstart_replicas_over_tls_with_a_private_ca() {
     let a = replica_with(&redis, &authorization_server, &["--redis-ca-file", &ca_arg]);
     let b = replica_with(&redis, &authorization_server, &["--redis-ca-file", &ca_arg]);
     let key = DpopKey::generate();
-    authorization_server.add_token_with(
-        "tls-token",
-        json!({
-            "client_id": "mcp-client", "sub": "alice", "iss": authorization_server.issuer(),
-            "aud": RESOURCE, "scope": "mcp:read", "exp": now() + 3600,
-            "token_type": "DPoP", "cnf": { "jkt": key.thumbprint() },
-        }),
-    );
+    add_bound_token(&authorization_server, "tls-token", &key);
     let client = reqwest::Client::new();
     let proof = key.proof("GET", PUBLIC, Some("tls-token"));
     assert_eq!(

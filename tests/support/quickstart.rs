@@ -180,6 +180,16 @@ pub async fn request_token(
     req.send().await.unwrap()
 }
 
+/// The access token of a successful [`request_token`] (bearer, subject = the
+/// development issuer's client).
+pub async fn client_token(client: &reqwest::Client, qs: &Quickstart, scope: &str) -> String {
+    let answer: Value = request_token(client, qs, scope, None).await.json().await.unwrap();
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {answer}"))
+        .to_owned()
+}
+
 /// A `tools/call` of the 2026-07-28 revision, no session: `params` beyond the
 /// tool name and the revision's `_meta` are `extra`'s members. Returns the
 /// HTTP status and the first JSON-RPC message.
