@@ -13,38 +13,14 @@ import json
 
 import httpx2
 from mcp import ClientSession
-from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 
-from sdk_support import MemoryStorage, initialize_and_list, run_reporting, text_of
-
-
-class Recorder(httpx2.AsyncBaseTransport):
-    """Records status codes (never headers or bodies: they carry tokens)."""
-
-    def __init__(self):
-        self.inner = httpx2.AsyncHTTPTransport()
-        self.log = []
-
-    async def handle_async_request(self, request):
-        response = await self.inner.handle_async_request(request)
-        self.log.append([request.method, str(request.url.path), response.status_code])
-        return response
-
-    async def aclose(self):
-        await self.inner.aclose()
+from sdk_support import MemoryStorage, Recorder, client_credentials_provider, initialize_and_list, run_reporting, text_of
 
 
 async def run(args):
     storage = MemoryStorage()
-    provider = ClientCredentialsOAuthProvider(
-        server_url=args.url,
-        storage=storage,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        scope=args.scope,
-        issuer=args.issuer,
-    )
+    provider = client_credentials_provider(args, storage)
     recorder = Recorder()
     out = {}
     async with httpx2.AsyncClient(auth=provider, transport=recorder, timeout=30) as http:

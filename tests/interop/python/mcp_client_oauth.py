@@ -22,28 +22,18 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
-from sdk_support import MemoryStorage, initialize_and_list, run_reporting, text_of
+from sdk_support import MemoryStorage, Recorder, initialize_and_list, run_reporting, text_of
 
 
-class Recorder(httpx2.AsyncBaseTransport):
-    """Records method, path, status and, for token requests, the grant type
-    (never headers, bodies or tokens)."""
+class GrantRecorder(Recorder):
+    """Also records the grant type of token requests (never a token)."""
 
-    def __init__(self):
-        self.inner = httpx2.AsyncHTTPTransport()
-        self.log = []
-
-    async def handle_async_request(self, request):
-        response = await self.inner.handle_async_request(request)
-        entry = [request.method, str(request.url.path), response.status_code]
+    def entry(self, request, response):
+        entry = super().entry(request, response)
         if request.url.path == "/token":
             form = parse_qs(request.content.decode())
             entry.append(form.get("grant_type", [None])[0])
-        self.log.append(entry)
-        return response
-
-    async def aclose(self):
-        await self.inner.aclose()
+        return entry
 
 
 class RecordingStorage(MemoryStorage):
@@ -84,7 +74,7 @@ class HeadlessBrowser:
 
 async def run(args):
     storage = RecordingStorage()
-    recorder = Recorder()
+    recorder = GrantRecorder()
     browser = HeadlessBrowser(recorder)
     provider = OAuthClientProvider(
         server_url=args.url,

@@ -19,24 +19,19 @@ import json
 
 import httpx2
 from mcp import Client
-from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.streamable_http import streamable_http_client
 
-from sdk_support import MemoryStorage, run_reporting, text_of
+from sdk_support import MemoryStorage, Recorder, client_credentials_provider, run_reporting, text_of
 
 
-class Recorder(httpx2.AsyncBaseTransport):
+class StatelessRecorder(Recorder):
     """Records each exchange: method, origin, path, status, the MCP request headers the
     SDK sent, the JSON-RPC method of the body (and whether its params carried a
     requestState), and whether the response carried
     an `Mcp-Session-Id` (never its value, never any other header or body: they
     carry tokens)."""
 
-    def __init__(self):
-        self.inner = httpx2.AsyncHTTPTransport()
-        self.log = []
-
-    async def handle_async_request(self, request):
+    def entry(self, request, response):
         rpc_method = None
         has_request_state = False
         if request.method == "POST" and request.url.path.endswith("/mcp"):
@@ -46,41 +41,27 @@ class Recorder(httpx2.AsyncBaseTransport):
                 has_request_state = "requestState" in (body.get("params") or {})
             except Exception:  # not JSON or a stream: leave it out
                 rpc_method = None
-        response = await self.inner.handle_async_request(request)
-        self.log.append(
-            {
-                "method": request.method,
-                # Which server answered: the MCP server or the authorization server.
-                "origin": f"{request.url.scheme}://{request.url.host}:{request.url.port}",
-                "path": str(request.url.path),
-                "status": response.status_code,
-                "rpc": rpc_method,
-                # Whether params carried a requestState (never its value).
-                "request_state": has_request_state,
-                "protocol_version": request.headers.get("mcp-protocol-version"),
-                "mcp_method": request.headers.get("mcp-method"),
-                "mcp_name": request.headers.get("mcp-name"),
-                "sent_session_id": "mcp-session-id" in request.headers,
-                "got_session_id": "mcp-session-id" in response.headers,
-            }
-        )
-        return response
-
-    async def aclose(self):
-        await self.inner.aclose()
+        return {
+            "method": request.method,
+            # Which server answered: the MCP server or the authorization server.
+            "origin": f"{request.url.scheme}://{request.url.host}:{request.url.port}",
+            "path": str(request.url.path),
+            "status": response.status_code,
+            "rpc": rpc_method,
+            # Whether params carried a requestState (never its value).
+            "request_state": has_request_state,
+            "protocol_version": request.headers.get("mcp-protocol-version"),
+            "mcp_method": request.headers.get("mcp-method"),
+            "mcp_name": request.headers.get("mcp-name"),
+            "sent_session_id": "mcp-session-id" in request.headers,
+            "got_session_id": "mcp-session-id" in response.headers,
+        }
 
 
 async def run(args):
     storage = MemoryStorage()
-    provider = ClientCredentialsOAuthProvider(
-        server_url=args.url,
-        storage=storage,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        scope=args.scope,
-        issuer=args.issuer,
-    )
-    recorder = Recorder()
+    provider = client_credentials_provider(args, storage)
+    recorder = StatelessRecorder()
     out = {}
     async with httpx2.AsyncClient(auth=provider, transport=recorder, timeout=30) as http:
         transport = streamable_http_client(args.url, http_client=http)

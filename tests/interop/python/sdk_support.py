@@ -1,9 +1,13 @@
 """Shared by the client scripts: an in-memory token store for the SDK's OAuth
-provider, the text of a tool result, and how a script runs and reports."""
+provider, the client-credentials provider, the recording HTTP transport, the
+text of a tool result, and how a script runs and reports."""
 
 import asyncio
 import json
 import sys
+
+import httpx2
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 
 
 class MemoryStorage:
@@ -22,6 +26,40 @@ class MemoryStorage:
 
     async def set_client_info(self, client_info):
         self.client_info = client_info
+
+
+class Recorder(httpx2.AsyncBaseTransport):
+    """An HTTP transport that logs one `entry` per exchange: by default method,
+    path and status (never headers or bodies: they carry tokens). Scripts that
+    need more override `entry`."""
+
+    def __init__(self):
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.log = []
+
+    def entry(self, request, response):
+        return [request.method, str(request.url.path), response.status_code]
+
+    async def handle_async_request(self, request):
+        response = await self.inner.handle_async_request(request)
+        self.log.append(self.entry(request, response))
+        return response
+
+    async def aclose(self):
+        await self.inner.aclose()
+
+
+def client_credentials_provider(args, storage):
+    """The SDK's client-credentials OAuth provider for the script's
+    `--url --client-id --client-secret --scope --issuer`."""
+    return ClientCredentialsOAuthProvider(
+        server_url=args.url,
+        storage=storage,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        scope=args.scope,
+        issuer=args.issuer,
+    )
 
 
 def text_of(result):
