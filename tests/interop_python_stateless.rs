@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 use support::jsonrpc_messages;
 use support::oidc::{MCP_CLIENT, OTHER_CLIENT, OidcProvider, TokenFormat};
 use support::python::{assert_oauth_discovery, python, run_script};
-use support::quickstart::{Quickstart, free_loopback_addr, get_whoami, start, stateless_call};
+use support::quickstart::{
+    Quickstart, assert_request_state_opens_once, free_loopback_addr, get_whoami, start, stateless_call,
+};
 
 /// oidc-provider issuing JWTs for a quickstart that trusts it, on one port
 /// chosen before either starts (the resource names it). The runtime keeps the
@@ -291,61 +293,11 @@ async fn raw_request_state_and_session(servers: &Servers) {
     assert_eq!(status, 200, "{added}");
     assert_eq!(added["result"]["content"][0]["text"], "1 notes", "{added}");
 
-    // First call: input_required with a sealed requestState.
-    let (status, first) = stateless_call(&client, qs, &writer, "clear_notes", json!({})).await;
-    assert_eq!(status, 200, "{first}");
-    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
-    let state = first["result"]["requestState"]
-        .as_str()
-        .expect("a requestState")
-        .to_owned();
-    // Retry with it: cleared.
-    let (_, retry) = stateless_call(
-        &client,
-        qs,
-        &writer,
-        "clear_notes",
-        json!({"requestState": state}),
-    )
-    .await;
-    assert_eq!(
-        retry["result"]["content"][0]["text"], "cleared 1 notes",
-        "{retry}"
-    );
-    // The same state again: refused, once means once.
-    let (_, replay) = stateless_call(
-        &client,
-        qs,
-        &writer,
-        "clear_notes",
-        json!({"requestState": state}),
-    )
-    .await;
-    assert_eq!(replay["error"]["code"], -32602, "{replay}");
-    assert!(replay.to_string().contains("state already used"), "{replay}");
-
-    // A fresh state presented by another principal: refused, and not used up.
-    let (_, fresh) = stateless_call(&client, qs, &writer, "clear_notes", json!({})).await;
-    let state = fresh["result"]["requestState"]
-        .as_str()
-        .expect("a requestState")
-        .to_owned();
-    let (_, stolen) =
-        stateless_call(&client, qs, &other, "clear_notes", json!({"requestState": state})).await;
-    assert_eq!(stolen["error"]["code"], -32602, "{stolen}");
-    assert!(
-        stolen.to_string().contains("state belongs to another principal"),
-        "{stolen}"
-    );
-    let (_, mine) = stateless_call(
-        &client,
-        qs,
-        &writer,
-        "clear_notes",
-        json!({"requestState": state}),
-    )
-    .await;
-    assert_eq!(mine["result"]["content"][0]["text"], "cleared 0 notes", "{mine}");
+    // requestState opens once, for its principal only; the note is cleared
+    // by the first retry, nothing is left for the owner's last one.
+    let (first, last) = assert_request_state_opens_once(&client, qs, &writer, &other).await;
+    assert_eq!(first, "cleared 1 notes");
+    assert_eq!(last, "cleared 0 notes");
 
     // 2025-11-25 on the same server: initialize opens a session bound to its
     // principal; another principal presenting the session id gets 404.

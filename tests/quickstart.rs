@@ -6,7 +6,8 @@ mod support;
 
 use serde_json::{Value, json};
 use support::quickstart::{
-    client_token, get_whoami, post_mcp, request_token, start, stateless_call, stateless_request,
+    assert_request_state_opens_once, client_token, get_whoami, post_mcp, request_token, start,
+    stateless_call, stateless_request,
 };
 use support::{get_json, jsonrpc_messages, www_authenticate};
 
@@ -352,91 +353,15 @@ async fn quickstart_marks_token_dependent_results_private() {
 
 /// SEP-2322 through the quickstart: `clear_notes` answers `input_required`
 /// with a sealed `requestState`; the retry with it clears, once; a replay by
-/// the same principal and the state presented by another principal are refused.
+/// the same principal and the state presented by another principal (or
+/// tampered) are refused.
 #[tokio::test]
 async fn quickstart_request_state_opens_once_for_its_owner() {
     let qs = start(&[]);
     let client = reqwest::Client::new();
     let dev_user = qs.printed_token.clone().expect("printed token");
     let other = client_token(&client, &qs, "mcp:read mcp:write").await;
-    let first = call_message(&client, &qs, &dev_user, "clear_notes", json!({})).await;
-    assert_eq!(first["result"]["resultType"], "input_required", "{first}");
-    let state = first["result"]["requestState"]
-        .as_str()
-        .expect("a requestState")
-        .to_owned();
-
-    let retry = call_message(
-        &client,
-        &qs,
-        &dev_user,
-        "clear_notes",
-        json!({"requestState": state}),
-    )
-    .await;
-    assert!(
-        retry["result"]["content"][0]["text"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("cleared")),
-        "{retry}"
-    );
-    let replay = call_message(
-        &client,
-        &qs,
-        &dev_user,
-        "clear_notes",
-        json!({"requestState": state}),
-    )
-    .await;
-    assert_eq!(replay["error"]["code"], -32602, "{replay}");
-    assert!(replay.to_string().contains("state already used"), "{replay}");
-
-    let fresh = call_message(&client, &qs, &dev_user, "clear_notes", json!({})).await;
-    let state = fresh["result"]["requestState"].as_str().unwrap().to_owned();
-    let stolen = call_message(
-        &client,
-        &qs,
-        &other,
-        "clear_notes",
-        json!({"requestState": state}),
-    )
-    .await;
-    assert!(
-        stolen.to_string().contains("state belongs to another principal"),
-        "{stolen}"
-    );
-    let last = if state.ends_with('A') { "B" } else { "A" };
-    let tampered = format!("{}{last}", &state[..state.len() - 1]);
-    let tampered = call_message(
-        &client,
-        &qs,
-        &dev_user,
-        "clear_notes",
-        json!({"requestState": tampered}),
-    )
-    .await;
-    assert_eq!(tampered["error"]["code"], -32602, "{tampered}");
-    // The owner's state was not used up by the refusals.
-    let mine = call_message(
-        &client,
-        &qs,
-        &dev_user,
-        "clear_notes",
-        json!({"requestState": state}),
-    )
-    .await;
-    assert!(mine["result"]["content"].is_array(), "{mine}");
-}
-
-/// The JSON-RPC message of a 2026-07-28 `tools/call`.
-async fn call_message(
-    client: &reqwest::Client,
-    qs: &support::quickstart::Quickstart,
-    token: &str,
-    tool: &str,
-    extra: Value,
-) -> Value {
-    stateless_call(client, qs, token, tool, extra).await.1
+    assert_request_state_opens_once(&client, &qs, &dev_user, &other).await;
 }
 
 /// With no flags the quickstart's issuer exchanges ID-JAGs (SEP-990) from its

@@ -248,3 +248,63 @@ pub async fn stateless_request(
         .unwrap_or_default();
     (status, message)
 }
+
+/// SEP-2322 through the quickstart's `clear_notes` at 2026-07-28: the first
+/// call answers `input_required` with a sealed `requestState`; the retry with
+/// it clears; the same state again is refused (`-32602`, "state already
+/// used"); a fresh state presented by `other` is refused ("belongs to another
+/// principal"), so is a tampered one, and neither uses it up: the owner's retry
+/// still clears. Returns the text of the two clearing results.
+pub async fn assert_request_state_opens_once(
+    client: &reqwest::Client,
+    qs: &Quickstart,
+    owner: &str,
+    other: &str,
+) -> (String, String) {
+    let clear = |token: &str, extra: Value| {
+        let token = token.to_owned();
+        async move {
+            let (status, message) = stateless_call(client, qs, &token, "clear_notes", extra).await;
+            assert_eq!(status, 200, "{message}");
+            message
+        }
+    };
+    let state_of = |message: &Value| -> String {
+        assert_eq!(message["result"]["resultType"], "input_required", "{message}");
+        message["result"]["requestState"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a requestState: {message}"))
+            .to_owned()
+    };
+    let cleared = |message: &Value| -> String {
+        message["result"]["content"][0]["text"]
+            .as_str()
+            .filter(|text| text.starts_with("cleared"))
+            .unwrap_or_else(|| panic!("cleared: {message}"))
+            .to_owned()
+    };
+    let refused = |message: &Value, why: &str| {
+        assert_eq!(message["error"]["code"], -32602, "{message}");
+        assert!(message.to_string().contains(why), "{why}: {message}");
+    };
+    let state = state_of(&clear(owner, json!({})).await);
+    let first = cleared(&clear(owner, json!({"requestState": state})).await);
+    refused(
+        &clear(owner, json!({"requestState": state})).await,
+        "state already used",
+    );
+
+    let state = state_of(&clear(owner, json!({})).await);
+    refused(
+        &clear(other, json!({"requestState": state})).await,
+        "state belongs to another principal",
+    );
+    let last = if state.ends_with('A') { "B" } else { "A" };
+    let tampered = format!("{}{last}", &state[..state.len() - 1]);
+    refused(
+        &clear(owner, json!({"requestState": tampered})).await,
+        "request state refused",
+    );
+    let second = cleared(&clear(owner, json!({"requestState": state})).await);
+    (first, second)
+}
