@@ -40,12 +40,18 @@ pub(crate) fn checked_url(url: &str) -> Result<Url, FetchError> {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// A loopback host: `localhost` or a loopback IP literal.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    matches!(url.host(), Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost"))
+        || is_loopback_ip(url)
+}
+
+/// A loopback IP literal (`127.0.0.0/8`, `::1`).
+pub(crate) fn is_loopback_ip(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
+        _ => false,
     }
 }
 

@@ -315,7 +315,10 @@ impl IdJagValidator {
         let client_id = required(claims.client_id, "client_id")?;
         let jti = required(claims.jti, "jti")?;
         let resource = claims.resource.unwrap_or_default();
-        if !resource.iter().all(|r| is_resource_identifier(r)) {
+        if !resource
+            .iter()
+            .all(|r| crate::resource::is_resource_identifier(r))
+        {
             return Err(IdJagError::InvalidClaim);
         }
         let expires_at = claims.exp.ok_or(IdJagError::MissingClaim("exp"))?;
@@ -386,11 +389,6 @@ fn required(value: Option<std::borrow::Cow<'_, str>>, name: &'static str) -> Res
         .filter(|v| !v.is_empty())
         .map(|v| v.into_owned())
         .ok_or(IdJagError::MissingClaim(name))
-}
-
-/// RFC 8707 §2: an absolute URI without a fragment.
-fn is_resource_identifier(value: &str) -> bool {
-    url::Url::parse(value).is_ok_and(|url| url.fragment().is_none())
 }
 
 /// The ID-JAG refusal for a refusal of the shared JWT path.

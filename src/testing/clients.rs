@@ -18,6 +18,7 @@ use super::error::OAuthError;
 use super::keys::random_string;
 use super::params::Params;
 use crate::digest::sha256;
+use crate::fetch::is_loopback_ip;
 
 /// At most this many clients registered at run time are kept (the oldest go).
 const MAX_REGISTERED: u64 = 10_000;
@@ -111,6 +112,8 @@ fn same_but_loopback_port(registered: &str, requested: &str) -> bool {
     let (Ok(mut a), Ok(mut b)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
         return false;
     };
+    // RFC 8252 §7.3: loopback redirects use a literal IP (`localhost` is
+    // matched exactly, not by port).
     if a.scheme() != "http" || !is_loopback_ip(&a) || !is_loopback_ip(&b) {
         return false;
     }
@@ -118,16 +121,6 @@ fn same_but_loopback_port(registered: &str, requested: &str) -> bool {
     let _ = a.set_port(None);
     let _ = b.set_port(None);
     a.as_str() == b.as_str()
-}
-
-/// RFC 8252 §7.3: loopback redirects use a literal IP (`localhost` is matched
-/// exactly, not by port).
-fn is_loopback_ip(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    }
 }
 
 /// A refused registration or metadata document (RFC 7591 §3.2.2).
@@ -161,7 +154,7 @@ fn check_redirect_uri(uri: &str) -> Result<(), MetadataError> {
     }
     match parsed.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback_ip(&parsed) || parsed.host_str() == Some("localhost") => Ok(()),
+        "http" if crate::fetch::is_loopback(&parsed) => Ok(()),
         "http" => Err(invalid_redirect(format!("{uri:?}: http only to a loopback host"))),
         scheme if scheme.contains('.') => Ok(()),
         _ => Err(invalid_redirect(format!(

@@ -25,11 +25,11 @@ use crate::digest::sha256;
 
 /// RFC 8707 §2: each `resource` is an absolute URI without a fragment.
 pub(super) fn check_resources(resources: &[String]) -> Result<Vec<String>, &'static str> {
-    for resource in resources {
-        match url::Url::parse(resource) {
-            Ok(url) if url.fragment().is_none() => {}
-            _ => return Err("resource must be an absolute URI without a fragment"),
-        }
+    if !resources
+        .iter()
+        .all(|r| crate::resource::is_resource_identifier(r))
+    {
+        return Err("resource must be an absolute URI without a fragment");
     }
     Ok(resources.to_vec())
 }
