@@ -43,7 +43,7 @@ use tower::util::{Either, option_layer};
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::dpop::Dpop;
 use tower_bearer::introspection::IntrospectionVerifier;
-use tower_bearer::jwt::JwtVerifier;
+use tower_bearer::jwt::{Algorithm, JwtVerifier};
 use tower_bearer::mcp::{
     BindingPolicy, DEFAULT_SESSION_IDLE_TTL, HandleKey, McpScopeLayer, McpScopePolicy, McpSessionLayer,
     StateError, StateKey, StateRequest, StateSealer,
@@ -517,8 +517,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         None => {
             // A demo enterprise identity provider whose ID-JAGs the
-            // development issuer exchanges (SEP-990).
-            let idp = DevIssuer::start().await?;
+            // development issuer exchanges (SEP-990); an EdDSA key, generated
+            // at once (an RSA key would add to every start).
+            let idp = DevIssuer::builder().algorithm(Algorithm::EdDSA).start().await?;
             let dev = DevIssuer::builder()
                 .trust_id_jag_issuer(idp.issuer(), idp.jwks_uri())
                 .opaque_tokens(args.opaque_tokens)
