@@ -26,18 +26,7 @@ fn run_embedded(extra: &[&str]) -> (Quickstart, Value) {
 #[test]
 fn interop_python_sdk_discovers_authenticates_and_calls_tools() {
     let (qs, out) = run_embedded(&["--scope=mcp:read"]);
-    assert_eq!(
-        out["tools"],
-        serde_json::json!([
-            "add_note",
-            "clear_notes",
-            "echo",
-            "list_notes",
-            "open_draft",
-            "save_draft",
-            "whoami"
-        ])
-    );
+    assert_eq!(out["tools"], serde_json::json!(support::quickstart::TOOLS));
     // Least privilege first: the 401 hinted only what initialize needs.
     assert_eq!(out["whoami"]["scopes"], serde_json::json!(["mcp:read"]));
     assert_eq!(out["whoami"]["issuer"], qs.issuer.as_str());

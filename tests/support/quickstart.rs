@@ -27,6 +27,17 @@ impl Drop for Quickstart {
     }
 }
 
+/// The quickstart's tools, as an SDK lists them (sorted).
+pub const TOOLS: [&str; 7] = [
+    "add_note",
+    "clear_notes",
+    "echo",
+    "list_notes",
+    "open_draft",
+    "save_draft",
+    "whoami",
+];
+
 /// Builds the quickstart and returns its path.
 pub fn example_binary() -> PathBuf {
     let status = Command::new(env!("CARGO"))

@@ -15,7 +15,16 @@ import httpx2
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from sdk_support import MemoryStorage, Recorder, client_credentials_provider, initialize_and_list, run_reporting, text_of
+from sdk_support import (
+    MemoryStorage,
+    Recorder,
+    client_credentials_arguments,
+    client_credentials_provider,
+    initialize_and_list,
+    print_report,
+    run_reporting,
+    text_of,
+)
 
 
 async def run(args):
@@ -34,20 +43,12 @@ async def run(args):
                     out["write"] = {"is_error": bool(result.is_error), "text": text_of(result)}
                     whoami = await session.call_tool("whoami", {})
                     out["whoami_after"] = json.loads(text_of(whoami))
-    out["granted_scope"] = storage.tokens.scope if storage.tokens else None
-    out["http"] = recorder.log
-    print(json.dumps(out))
+    print_report(out, storage, recorder)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--issuer", required=True)
-    parser.add_argument("--client-id", required=True)
-    parser.add_argument("--client-secret", required=True)
-    parser.add_argument("--scope", default=None)
-    parser.add_argument("--write-tool", default=None)
-    parser.add_argument("--write-args", default="{}")
+    client_credentials_arguments(parser)
     run_reporting(run, parser.parse_args())
 
 

@@ -21,7 +21,15 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from sdk_support import MemoryStorage, Recorder, client_credentials_provider, run_reporting, text_of
+from sdk_support import (
+    MemoryStorage,
+    Recorder,
+    client_credentials_arguments,
+    client_credentials_provider,
+    print_report,
+    run_reporting,
+    text_of,
+)
 
 
 class StatelessRecorder(Recorder):
@@ -93,23 +101,15 @@ async def run(args):
                     out["clear"] = {"exception": f"{type(exc).__name__}: {exc}"}
                 after = await client.call_tool("list_notes", {})
                 out["notes_after"] = json.loads(text_of(after))
-    out["granted_scope"] = storage.tokens.scope if storage.tokens else None
-    out["http"] = recorder.log
-    print(json.dumps(out))
+    print_report(out, storage, recorder)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--issuer", required=True)
-    parser.add_argument("--client-id", required=True)
-    parser.add_argument("--client-secret", required=True)
-    parser.add_argument("--scope", default=None)
+    client_credentials_arguments(parser)
     # "auto": probe server/discover (fall back to initialize on a legacy
     # server); "2026-07-28": adopt the revision without a probe.
     parser.add_argument("--mode", default="auto")
-    parser.add_argument("--write-tool", default=None)
-    parser.add_argument("--write-args", default="{}")
     parser.add_argument("--clear", action="store_true")
     run_reporting(run, parser.parse_args())
 

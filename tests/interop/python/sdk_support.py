@@ -62,6 +62,25 @@ def client_credentials_provider(args, storage):
     )
 
 
+def client_credentials_arguments(parser):
+    """The arguments of the client-credentials scripts: the server, the
+    authorization server and client, and an optional write call."""
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--issuer", required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--client-secret", required=True)
+    parser.add_argument("--scope", default=None)
+    parser.add_argument("--write-tool", default=None)
+    parser.add_argument("--write-args", default="{}")
+
+
+def print_report(out, storage, recorder):
+    """Prints the run's JSON report with the scope granted last and the HTTP log."""
+    out["granted_scope"] = storage.tokens.scope if storage.tokens else None
+    out["http"] = recorder.log
+    print(json.dumps(out))
+
+
 def text_of(result):
     return "".join(getattr(block, "text", "") for block in result.content)
 
