@@ -21,6 +21,7 @@ use super::error::OAuthError;
 use super::params::Params;
 use super::refresh::Grant;
 use super::{RefreshPolicy, Shared};
+use crate::Scopes;
 use crate::digest::sha256;
 
 /// RFC 8707 §2: each `resource` is an absolute URI without a fragment.
@@ -56,11 +57,8 @@ fn narrow_scope(params: &Params, granted: &str) -> Result<String, OAuthError> {
     let Some(requested) = params.get("scope") else {
         return Ok(granted.to_owned());
     };
-    let granted: Vec<&str> = granted.split(' ').collect();
-    if let Some(other) = requested
-        .split(' ')
-        .find(|s| !s.is_empty() && !granted.contains(s))
-    {
+    let granted = Scopes::parse(granted);
+    if let Some(other) = Scopes::parse(requested).iter().find(|s| !granted.contains(s)) {
         return Err(OAuthError::new(
             "invalid_scope",
             format!("scope {other} was not granted"),
@@ -224,7 +222,7 @@ fn authorization_code(
     };
     let refresh_token = match s.refresh_policy {
         RefreshPolicy::Always => true,
-        RefreshPolicy::OfflineAccess => grant.scope.split(' ').any(|s| s == "offline_access"),
+        RefreshPolicy::OfflineAccess => Scopes::parse(&grant.scope).contains("offline_access"),
     }
     .then(|| s.refresh.start(grant.clone()))
     .transpose()
@@ -304,12 +302,11 @@ async fn jwt_bearer(
     id_jag
         .check_dpop_proof(jkt.as_deref())
         .map_err(|e| OAuthError::new(e.oauth_error(), e.to_string()))?;
-    let scope: Vec<&str> = id_jag.scopes().iter().collect();
     Ok(Issued {
         grant: Grant {
             subject: id_jag.subject().to_owned(),
             client_id: client.id.clone(),
-            scope: narrow_scope(params, &scope.join(" "))?,
+            scope: narrow_scope(params, &id_jag.scopes().to_string())?,
             resources,
             jkt,
         },
