@@ -1,8 +1,13 @@
 //! Quickstart: an MCP server (rmcp, streamable HTTP) protected by tower-bearer.
 //!
 //! ```text
-//! cargo run --example mcp_server --features testing
+//! cargo run --example mcp_server
 //! ```
+//!
+//! The wiring is three values: a [`tower_bearer::Resource`] (this server's
+//! identifier, metadata, scopes and DPoP settings), a verifier, and an
+//! [`McpAuthLayer`] built from both with the per-tool scope policy; tools take
+//! the verified `Principal` / `AccessToken` as parameters (feature `rmcp`).
 //!
 //! With no `--issuer` it starts an embedded development issuer and prints a token
 //! and `curl` commands. With `--issuer` it trusts a real authorization server:
@@ -29,8 +34,8 @@ use rmcp::handler::server::tool::RequestState;
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{
     CacheScope, CallToolResponse, CallToolResult, ContentBlock, InputRequiredResult, ListResourcesResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ServerCapabilities, ServerConfig,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Resource as McpResource, ResourceContents, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::{
@@ -38,6 +43,7 @@ use rmcp::transport::streamable_http_server::{
 };
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde_json::json;
+use tower::Layer;
 use tower::ServiceBuilder;
 use tower::util::{Either, option_layer};
 use tower_bearer::compose::ShapeRouter;
@@ -45,15 +51,13 @@ use tower_bearer::dpop::Dpop;
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::{Algorithm, JwtVerifier};
 use tower_bearer::mcp::{
-    BindingPolicy, DEFAULT_SESSION_IDLE_TTL, HandleKey, McpScopeLayer, McpScopePolicy, McpSessionLayer,
-    StateError, StateKey, StateRequest, StateSealer,
+    BindingPolicy, DEFAULT_SESSION_IDLE_TTL, HandleKey, McpAuthLayer, McpScopePolicy, StateError, StateKey,
+    StateRequest, StateSealer,
 };
-use tower_bearer::metadata::ProtectedResourceMetadata;
-use tower_bearer::origin::OriginLayer;
 use tower_bearer::redis::RedisStore;
 use tower_bearer::scope::ScopeHierarchy;
 use tower_bearer::testing::DevIssuer;
-use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Scopes, TokenVerifierLayer};
+use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Resource, Scopes};
 
 /// An MCP server protected by tower-bearer.
 #[derive(Parser, Debug)]
@@ -242,10 +246,9 @@ impl Tools {
     )]
     async fn clear_notes(
         &self,
-        Extension(parts): Extension<http::request::Parts>,
+        principal: Principal,
         RequestState(state): RequestState,
     ) -> Result<CallToolResponse, rmcp::ErrorData> {
-        let principal = parts.extensions.get::<Principal>().cloned().unwrap_or_default();
         let request = StateRequest::tool("clear_notes");
         let Some(state) = state else {
             let count = self
@@ -286,11 +289,11 @@ impl Tools {
     #[tool(description = "Save a private draft; returns its handle (needs mcp:write)")]
     async fn save_draft(
         &self,
-        Extension(parts): Extension<http::request::Parts>,
+        principal: Principal,
         Parameters(TextRequest { text }): Parameters<TextRequest>,
     ) -> Result<String, rmcp::ErrorData> {
         let handle = format!("draft-{}", random_hex());
-        let key = draft_key(&parts, &handle)?;
+        let key = draft_key(&principal, &handle)?;
         let mut drafts = self
             .drafts
             .lock()
@@ -305,10 +308,10 @@ impl Tools {
     #[tool(description = "Open one of your drafts by its handle (needs mcp:read)")]
     async fn open_draft(
         &self,
-        Extension(parts): Extension<http::request::Parts>,
+        principal: Principal,
         Parameters(DraftRequest { handle }): Parameters<DraftRequest>,
     ) -> Result<String, rmcp::ErrorData> {
-        let key = draft_key(&parts, &handle)?;
+        let key = draft_key(&principal, &handle)?;
         let drafts = self
             .drafts
             .lock()
@@ -379,7 +382,7 @@ impl ServerHandler for Tools {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, rmcp::ErrorData> {
-        let whoami = Resource::new(WHOAMI_RESOURCE, "whoami")
+        let whoami = McpResource::new(WHOAMI_RESOURCE, "whoami")
             .with_description("The verified principal and scopes of your access token")
             .with_mime_type("application/json");
         Ok(ListResourcesResult::with_all_items(vec![whoami])
@@ -413,8 +416,10 @@ impl ServerHandler for Tools {
     }
 }
 
-/// Which scopes each MCP operation needs: every request `mcp:read`, `add_note`
-/// `mcp:write`, and any tool not listed here `mcp:admin` (never under-protected).
+/// Which scopes each MCP operation needs: every request `mcp:read`, the tools
+/// that change something `mcp:write`. A tool not listed needs the base scope
+/// only, so that a call to a tool that does not exist gets the server's own
+/// "tool not found", not a step-up to a scope nobody can get.
 fn scope_policy() -> McpScopePolicy {
     McpScopePolicy::new()
         .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
@@ -426,16 +431,12 @@ fn scope_policy() -> McpScopePolicy {
         .tool("save_draft", ["mcp:write"])
         .tool("open_draft", ["mcp:read"])
         .tool("clear_notes", ["mcp:write"])
-        .unlisted_tools(["mcp:admin"])
 }
 
 /// The storage key of a draft handle for the caller (`HandleKey`): refused for
 /// a principal that names no owner.
-fn draft_key(parts: &http::request::Parts, handle: &str) -> Result<HandleKey, rmcp::ErrorData> {
-    parts
-        .extensions
-        .get::<Principal>()
-        .and_then(|principal| HandleKey::new(principal, handle))
+fn draft_key(principal: &Principal, handle: &str) -> Result<HandleKey, rmcp::ErrorData> {
+    HandleKey::new(principal, handle)
         .ok_or_else(|| rmcp::ErrorData::invalid_request("drafts need an identified principal", None))
 }
 
@@ -504,9 +505,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(redis) = &redis {
         dpop = dpop.replay_cache(redis.replay_cache());
     }
-    let metadata_doc = ProtectedResourceMetadata::new(&audience)
-        .scopes_supported(Scopes::parse(&args.scopes))
-        .dpop(&dpop);
 
     // The verifier: a real issuer, or the embedded development issuer.
     let mut dev_issuer = None;
@@ -549,7 +547,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (issuer, verifier)
         }
     };
-    let metadata_doc = metadata_doc.authorization_server(&issuer);
+    // This resource, once: the metadata document, every challenge's
+    // resource_metadata, the DPoP origin and the scopes a policy may demand
+    // all derive from it.
+    let resource = Resource::builder(&audience)
+        .authorization_server(&issuer)
+        .scopes_supported(args.scopes.split(' '))
+        .dpop(dpop)
+        .build()?;
 
     let notes = Arc::new(Mutex::new(Vec::new()));
     let drafts = Arc::new(Mutex::new(HashMap::new()));
@@ -562,65 +567,79 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     )));
-    let policy = scope_policy();
-    let origins = if args.allowed_origins.is_empty() {
-        vec![base.clone()]
-    } else {
-        args.allowed_origins.clone()
+    // Origin check -> token -> session bound to its principal -> per-tool
+    // scopes (403 step-up challenges) -> the MCP transport, in one layer.
+    let auth = McpAuthLayer::builder_from_arc(&resource, verifier)
+        .allowed_origins(if args.allowed_origins.is_empty() {
+            vec![base.clone()]
+        } else {
+            args.allowed_origins.clone()
+        })
+        .binding_policy(args.session_binding.into())
+        .scope_policy(scope_policy());
+    let auth = match &redis {
+        Some(redis) => Either::Right(
+            auth.session_store(redis.session_store(DEFAULT_SESSION_IDLE_TTL))
+                .build()?,
+        ),
+        None => Either::Left(auth.build()?),
     };
-    let keep = |layer: SkippableLayer| {
-        let keep = !args.skip_layers.contains(&layer);
-        if !keep {
-            tracing::warn!("--skip-layer {layer:?}: serving WITHOUT it");
-        }
-        keep
-    };
-    // DNS-rebinding protection: browser origins must be on the allowlist.
-    let origin = keep(SkippableLayer::Origin).then(|| OriginLayer::new(origins));
     let mut app = if args.no_auth {
         tracing::warn!("--no-auth: serving WITHOUT authentication");
+        let origin = either_ref(&auth, |a| a.origin_layer().clone(), |a| a.origin_layer().clone());
         Router::new()
-            .route_service("/mcp", mcp)
-            .route("/whoami", get(whoami))
-            .layer(option_layer(origin))
+            .route_service("/mcp", origin.layer(mcp))
+            .route("/whoami", get(whoami).layer(origin))
+    } else if args.skip_layers.is_empty() {
+        // /whoami: the same Origin check and token layer as /mcp.
+        let token = either_ref(&auth, |a| a.token_layer().clone(), |a| a.token_layer().clone());
+        let origin = either_ref(&auth, |a| a.origin_layer().clone(), |a| a.origin_layer().clone());
+        let mcp = match auth {
+            Either::Left(auth) => Either::Left(auth.layer(mcp)),
+            Either::Right(auth) => Either::Right(auth.layer(mcp)),
+        };
+        Router::new().route_service("/mcp", mcp).route(
+            "/whoami",
+            get(whoami).layer(ServiceBuilder::new().layer(origin).layer(token)),
+        )
     } else {
-        // Request flow: token verified -> session bound to its principal ->
-        // per-tool scopes (403 step-up challenges) -> the MCP transport.
-        let policy_of_sessions: BindingPolicy = args.session_binding.into();
-        let sessions = keep(SkippableLayer::SessionBinding).then(|| match &redis {
-            Some(redis) => Either::Right(
-                McpSessionLayer::with_store(redis.session_store(DEFAULT_SESSION_IDLE_TTL))
-                    .policy(policy_of_sessions),
-            ),
-            None => Either::Left(McpSessionLayer::new().policy(policy_of_sessions)),
+        // Benchmarks only: the same layers, some left out.
+        let keep = |layer: SkippableLayer| {
+            let keep = !args.skip_layers.contains(&layer);
+            if !keep {
+                tracing::warn!("--skip-layer {layer:?}: serving WITHOUT it");
+            }
+            keep
+        };
+        let token = either_ref(&auth, |a| a.token_layer().clone(), |a| a.token_layer().clone());
+        let origin = keep(SkippableLayer::Origin)
+            .then(|| either_ref(&auth, |a| a.origin_layer().clone(), |a| a.origin_layer().clone()));
+        let sessions = keep(SkippableLayer::SessionBinding).then(|| match &auth {
+            Either::Left(a) => Either::Left(a.session_layer().clone()),
+            Either::Right(a) => Either::Right(a.session_layer().clone()),
         });
-        let scopes = keep(SkippableLayer::ToolScopes).then(|| McpScopeLayer::new(policy.clone()));
+        let scopes = keep(SkippableLayer::ToolScopes)
+            .then(|| either_ref(&auth, |a| a.scope_layer().clone(), |a| a.scope_layer().clone()));
         let mcp = ServiceBuilder::new()
+            .layer(option_layer(origin.clone()))
+            .layer(token.clone())
             .layer(option_layer(sessions))
             .layer(option_layer(scopes))
             .service(mcp);
-        // One `Router::layer` for the layers every route shares: each call
-        // boxes every route once more, a cost paid on every request.
-        Router::new()
-            .route_service("/mcp", mcp)
-            .route("/whoami", get(whoami))
-            .layer(
-                ServiceBuilder::new().layer(option_layer(origin)).layer(
-                    TokenVerifierLayer::from_arc(verifier)
-                        .resource_metadata(metadata_doc.metadata_url())
-                        .dpop(dpop)
-                        // What `initialize` needs: clients start with least privilege
-                        // and step up when a tool asks for more.
-                        .scope_hint(policy.required("initialize", None)),
-                ),
-            )
+        Router::new().route_service("/mcp", mcp).route(
+            "/whoami",
+            get(whoami).layer(ServiceBuilder::new().layer(option_layer(origin)).layer(token)),
+        )
     };
-    for path in metadata_doc.well_known_paths() {
-        app = app.route_service(&path, metadata_doc.service());
+    for path in resource.well_known_paths() {
+        app = app.route_service(&path, resource.metadata_service());
     }
 
-    println!("tower-bearer quickstart: MCP server at {base}/mcp (resource {audience})");
-    println!("  resource metadata:  {}", metadata_doc.metadata_url());
+    println!(
+        "tower-bearer quickstart: MCP server at {base}/mcp (resource {})",
+        resource.identifier()
+    );
+    println!("  resource metadata:  {}", resource.metadata_url());
     println!("  authorization server: {issuer}");
     if redis.is_some() {
         println!("  shared state: DPoP proof ids, MCP session owners and introspection answers on Redis");
@@ -644,6 +663,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
+}
+
+/// One value read from whichever layer was built (in memory or on Redis).
+fn either_ref<A, B, T>(either: &Either<A, B>, left: impl FnOnce(&A) -> T, right: impl FnOnce(&B) -> T) -> T {
+    match either {
+        Either::Left(a) => left(a),
+        Either::Right(b) => right(b),
+    }
 }
 
 /// rmcp's transport behind an `Arc`. Tower services are cloned per request (by

@@ -18,7 +18,7 @@
 //! | `alg` on the allowlist (asymmetric only; never `none` or HMAC) | ES256, RS256, PS256, EdDSA |
 //! | `jwk`: a public key under the JWKS key policy (no private members, RSA ≥ 2048 bits) | |
 //! | signature by that key | |
-//! | `htm` = the request method; `htu` = the request URL without query and fragment, scheme and host normalised | public URL from the request ([`Dpop::public_url`] behind a proxy) |
+//! | `htm` = the request method; `htu` = the request URL without query and fragment, scheme and host normalised | the [`Resource`](crate::Resource)'s origin, else the request's (`http` unless its URI says otherwise) |
 //! | `iat` no older than the max age, no later than the leeway | 60 s, 5 s |
 //! | `ath` = base64url(SHA-256(token)) | |
 //! | `nonce` from this server, when server nonces are on ([`Dpop::server_nonces`]) | off |
@@ -67,7 +67,7 @@ use crate::jwt::{Algorithm, KeyPolicy};
 use crate::replay::{DynReplayCache, MemoryReplayCache, ReplayCache};
 use crate::{AccessToken, AuthError, InvalidToken};
 
-pub use htu::PublicUrl;
+pub use htu::{PublicUrl, PublicUrlError};
 pub(crate) use nonce::Nonces;
 pub use proof::MAX_PROOF_LEN;
 
@@ -109,13 +109,13 @@ pub enum DpopMode {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_bearer::dpop::Dpop;
+/// use tower_bearer::dpop::{Dpop, PublicUrl};
 /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
 ///
 /// let dpop = Dpop::required()
 ///     .algorithms(KeyPolicy::only([Algorithm::ES256, Algorithm::EdDSA]))
 ///     .proof_max_age(Duration::from_secs(30))
-///     .public_url("https://api.example.com")
+///     .public_url(PublicUrl::parse("https://api.example.com").unwrap())
 ///     .server_nonces();
 /// assert_eq!(dpop.algorithm_names(), "ES256 EdDSA");
 /// ```
@@ -281,26 +281,37 @@ impl Dpop {
     }
 
     /// The URL clients use to reach this server (scheme, host, port and an
-    /// optional path prefix), for servers behind a proxy or TLS terminator: a
-    /// proof's `htu` must be this URL followed by the request path. Without it,
-    /// the origin comes from the request (`Host`, or the URI's authority),
-    /// with `http` or `https` accepted when the request does not say which.
+    /// optional path prefix): a proof's `htu` must be this URL followed by the
+    /// request path. A [`Resource`](crate::Resource) sets its own origin here
+    /// (unless this was set), so this is needed only behind a proxy that
+    /// rewrites the path. Without either, the target is the request's own
+    /// (RFC 9110 §7.1): its scheme when the URI carries one (HTTP/2,
+    /// absolute-form), else `http`, and its authority (URI or `Host`).
     /// The path is the one the layer sees: apply the layer outside routers that
     /// strip a prefix (axum's `nest`), or proofs for the full path will not match.
     ///
-    /// # Panics
-    ///
-    /// When `url` is not an absolute `http`/`https` URL without query or
-    /// fragment (a configuration error, reported when the layer is built).
-    ///
     /// ```
-    /// let dpop = tower_bearer::dpop::Dpop::allowed().public_url("https://api.example.com/base");
+    /// use tower_bearer::dpop::{Dpop, PublicUrl};
+    /// let dpop = Dpop::allowed().public_url(PublicUrl::parse("https://api.example.com/base")?);
     /// # let _ = dpop;
+    /// # Ok::<(), tower_bearer::dpop::PublicUrlError>(())
     /// ```
     #[must_use]
-    pub fn public_url(mut self, url: &str) -> Self {
-        self.public_url =
-            Some(PublicUrl::parse(url).unwrap_or_else(|e| panic!("DPoP public URL {url:?}: {e}")));
+    pub fn public_url(mut self, url: PublicUrl) -> Self {
+        self.public_url = Some(url);
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn public_url_str(&self) -> Option<&str> {
+        self.public_url.as_ref().map(PublicUrl::as_str)
+    }
+
+    /// `url` as the public URL unless one was set.
+    pub(crate) fn with_default_public_url(mut self, url: &PublicUrl) -> Self {
+        if self.public_url.is_none() {
+            self.public_url = Some(url.clone());
+        }
         self
     }
 

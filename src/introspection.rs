@@ -415,6 +415,19 @@ impl IntrospectionVerifierBuilder {
         self
     }
 
+    /// Accepts answers for `resource`: its identifier as the
+    /// [audience](Self::audience).
+    ///
+    /// ```
+    /// use tower_bearer::{Resource, introspection::IntrospectionVerifier};
+    /// let resource = Resource::builder("https://api.example/mcp").build().unwrap();
+    /// let builder = IntrospectionVerifier::builder().resource(&resource);
+    /// # let _ = builder;
+    /// ```
+    pub fn resource(self, resource: &crate::Resource) -> Self {
+        self.audience(resource.identifier())
+    }
+
     /// Accept answers that carry no `aud` at all (default: false — with an
     /// [`audience`](Self::audience) configured, an answer without `aud` is refused
     /// with `invalid_token`, since the token may have been issued for another

@@ -14,9 +14,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::challenge::Scheme;
-use crate::dpop::{CheckedProof, DPOP_NONCE, Dpop, DpopMode};
+use crate::dpop::{CheckedProof, DPOP_NONCE, Dpop, DpopMode, PublicUrl};
 use crate::extract::{BearerExtractor, ExtractError};
-use crate::{AccessToken, AuthError, Challenge, Scopes, TokenVerifier};
+use crate::{AccessToken, AuthError, Challenge, Resource, Scopes, TokenVerifier};
 
 /// Requires a verified bearer token on every request of the wrapped service.
 ///
@@ -62,6 +62,8 @@ struct Config {
     extractor: BearerExtractor,
     allow_anonymous: bool,
     dpop: Arc<Dpop>,
+    /// The resource's origin, for a DPoP configuration set after it.
+    origin: Option<PublicUrl>,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             extractor: BearerExtractor::default(),
             allow_anonymous: false,
             dpop: Arc::new(dpop),
+            origin: None,
         }
     }
 }
@@ -121,6 +124,25 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
             verifier,
             config: Config::default(),
         }
+    }
+
+    /// Configures the layer for `resource`: its metadata URL in every
+    /// challenge (`resource_metadata`), its DPoP settings, and its origin as
+    /// the one DPoP proofs name in `htu` (also for a [`dpop`](Self::dpop)
+    /// configuration set later). [`Resource::token_layer`] is the shorthand.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let resource = Resource::builder("https://api.example/mcp").build().unwrap();
+    /// let layer = TokenVerifierLayer::new(V).resource(&resource);
+    /// ```
+    #[must_use]
+    pub fn resource(mut self, resource: &Resource) -> Self {
+        self.config.challenge = resource.challenge().clone();
+        self.config.dpop = Arc::new(resource.dpop().clone());
+        self.config.origin = Some(resource.origin().clone());
+        self
     }
 
     /// The RFC 9728 metadata URL put in every challenge (`resource_metadata`).
@@ -205,6 +227,10 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     #[must_use]
     pub fn dpop(mut self, dpop: Dpop) -> Self {
+        let dpop = match &self.config.origin {
+            Some(origin) => dpop.with_default_public_url(origin),
+            None => dpop,
+        };
         self.config.challenge = self.config.challenge.clone().with_dpop(&dpop);
         self.config.dpop = Arc::new(dpop);
         self

@@ -55,6 +55,7 @@
 //! - `axum` (default): [`AccessToken`] and [`Principal`] extractors.
 //! - `testing`: [`testing::DevIssuer`], a development authorization server.
 //! - `redis`: [`redis::RedisStore`], replay cache and session store shared by replicas.
+//! - `rmcp`: [`Principal`] and [`AccessToken`] as parameters of rmcp tool handlers ([`rmcp`](mod@rmcp)).
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(unreachable_pub, unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -89,6 +90,9 @@ pub mod redis;
 mod refusal;
 pub mod replay;
 pub mod resource;
+#[cfg(feature = "rmcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rmcp")))]
+pub mod rmcp;
 pub mod scope;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -102,6 +106,7 @@ pub use introspection::IntrospectionVerifier;
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
 pub use refusal::RefusalFuture;
+pub use resource::{Resource, ResourceBuilder, ResourceError};
 pub use verifier::{
     BoxVerifyFuture, DynTokenVerifier, InvalidToken, TokenVerifier, Unavailable, VerifyError,
 };

@@ -64,6 +64,7 @@
 //!     });
 //! ```
 
+mod auth;
 mod body;
 mod handle;
 mod headers;
@@ -73,6 +74,7 @@ mod session;
 mod state;
 mod store;
 
+pub use auth::{McpAuthBuilder, McpAuthError, McpAuthLayer};
 pub use body::ResponseBody;
 pub use handle::HandleKey;
 pub use scopes::{DEFAULT_BODY_LIMIT, McpScope, McpScopeFuture, McpScopeLayer, McpScopePolicy};

@@ -2,12 +2,18 @@
 //! clients (MCP clients first) which authorization servers issue tokens for this
 //! resource, and the service that serves it.
 //!
-//! ```
-//! use tower_bearer::{Scopes, metadata::ProtectedResourceMetadata};
+//! The document is derived from a [`Resource`](crate::Resource), like every
+//! other thing that names the resource:
 //!
-//! let metadata = ProtectedResourceMetadata::new("https://api.example.com/mcp")
+//! ```
+//! use tower_bearer::Resource;
+//!
+//! let resource = Resource::builder("https://api.example.com/mcp")
 //!     .authorization_server("https://auth.example.com")
-//!     .scopes_supported(Scopes::parse("mcp:read mcp:write"));
+//!     .scopes_supported(["mcp:read", "mcp:write"])
+//!     .build()
+//!     .unwrap();
+//! let metadata = resource.metadata();
 //! assert_eq!(metadata.well_known_path(), "/.well-known/oauth-protected-resource/mcp");
 //! assert_eq!(
 //!     metadata.metadata_url(),
@@ -16,8 +22,8 @@
 //!
 //! // With axum: serve it at both well-known paths.
 //! let mut app = axum::Router::new();
-//! for path in metadata.well_known_paths() {
-//!     app = app.route_service(&path, metadata.service());
+//! for path in resource.well_known_paths() {
+//!     app = app.route_service(&path, resource.metadata_service());
 //! }
 //! # let _: axum::Router = app;
 //! ```
@@ -67,105 +73,36 @@ pub struct ProtectedResourceMetadata {
 }
 
 impl ProtectedResourceMetadata {
-    /// A document for `resource`, the URL clients use as the RFC 8707 resource
-    /// indicator and that tokens carry in `aud`.
-    ///
-    /// # Panics
-    /// If `resource` is not an absolute `http`/`https` URL, or has a query or a
-    /// fragment.
-    ///
-    /// ```
-    /// use tower_bearer::metadata::ProtectedResourceMetadata;
-    /// let m = ProtectedResourceMetadata::new("HTTPS://API.Example.com/mcp/");
-    /// assert_eq!(m.resource(), "https://api.example.com/mcp");
-    /// ```
-    pub fn new(resource: &str) -> Self {
-        ProtectedResourceMetadata {
-            resource: canonical(resource),
-            authorization_servers: Vec::new(),
-            scopes_supported: Vec::new(),
-            bearer_methods_supported: vec!["header".into()],
-            resource_name: None,
-            resource_documentation: None,
-            dpop_signing_alg_values_supported: Vec::new(),
-            dpop_bound_access_tokens_required: None,
-        }
-    }
-
-    /// Advertises the layer's DPoP configuration (RFC 9728 §2):
-    /// `dpop_signing_alg_values_supported` and
-    /// `dpop_bound_access_tokens_required`; nothing when DPoP is off.
-    ///
-    /// ```
-    /// use tower_bearer::{dpop::Dpop, metadata::ProtectedResourceMetadata};
-    /// let m = ProtectedResourceMetadata::new("https://r.example/mcp").dpop(&Dpop::required());
-    /// let doc = serde_json::to_value(&m).unwrap();
-    /// assert_eq!(doc["dpop_bound_access_tokens_required"], true);
-    /// assert_eq!(doc["dpop_signing_alg_values_supported"][0], "RS256");
-    /// ```
-    #[must_use]
-    pub fn dpop(mut self, dpop: &crate::dpop::Dpop) -> Self {
+    /// The document of a resource whose values [`ResourceBuilder::build`](crate::ResourceBuilder::build) checked.
+    pub(crate) fn for_resource(
+        resource: String,
+        authorization_servers: Vec<String>,
+        scopes: &Scopes,
+        resource_name: Option<String>,
+        resource_documentation: Option<String>,
+        dpop: &crate::dpop::Dpop,
+    ) -> Self {
         use crate::dpop::DpopMode;
-        let on = dpop.mode() != DpopMode::Off;
-        self.dpop_signing_alg_values_supported = if on {
-            dpop.algorithm_list().map(str::to_owned).collect()
-        } else {
-            Vec::new()
-        };
-        self.dpop_bound_access_tokens_required = on.then_some(dpop.mode() == DpopMode::Required);
-        self
-    }
-
-    /// Adds an authorization server (its issuer identifier, exactly as it
-    /// appears in its own metadata: MCP clients compare them literally).
-    ///
-    /// See the [module docs](self) for an example.
-    #[must_use]
-    pub fn authorization_server(mut self, issuer: impl Into<String>) -> Self {
-        self.authorization_servers.push(issuer.into());
-        self
-    }
-
-    /// The scopes clients may request for this resource (`offline_access` is left out).
-    ///
-    /// See the [module docs](self) for an example.
-    #[must_use]
-    pub fn scopes_supported(mut self, scopes: Scopes) -> Self {
-        crate::challenge::assert_scope_tokens(&scopes);
-        self.scopes_supported = scopes
-            .iter()
-            .filter(|s| *s != "offline_access")
-            .map(str::to_owned)
-            .collect();
-        self
-    }
-
-    /// A human-readable name.
-    ///
-    /// ```
-    /// let _ = tower_bearer::metadata::ProtectedResourceMetadata::new("https://r.example").resource_name("Demo MCP");
-    /// ```
-    #[must_use]
-    pub fn resource_name(mut self, name: impl Into<String>) -> Self {
-        self.resource_name = Some(name.into());
-        self
-    }
-
-    /// A URL of human-readable documentation.
-    ///
-    /// ```
-    /// let _ = tower_bearer::metadata::ProtectedResourceMetadata::new("https://r.example")
-    ///     .resource_documentation("https://r.example/docs");
-    /// ```
-    #[must_use]
-    pub fn resource_documentation(mut self, url: impl Into<String>) -> Self {
-        self.resource_documentation = Some(url.into());
-        self
+        let dpop_on = dpop.mode() != DpopMode::Off;
+        ProtectedResourceMetadata {
+            resource,
+            authorization_servers,
+            scopes_supported: scopes.iter().map(str::to_owned).collect(),
+            bearer_methods_supported: vec!["header".into()],
+            resource_name,
+            resource_documentation,
+            dpop_signing_alg_values_supported: if dpop_on {
+                dpop.algorithm_list().map(str::to_owned).collect()
+            } else {
+                Vec::new()
+            },
+            dpop_bound_access_tokens_required: dpop_on.then_some(dpop.mode() == DpopMode::Required),
+        }
     }
 
     /// The canonical resource identifier.
     ///
-    /// See [`ProtectedResourceMetadata::new`] for an example.
+    /// See the [module docs](self) for an example.
     pub fn resource(&self) -> &str {
         &self.resource
     }
@@ -173,8 +110,8 @@ impl ProtectedResourceMetadata {
     /// The authorization servers.
     ///
     /// ```
-    /// let m = tower_bearer::metadata::ProtectedResourceMetadata::new("https://r.example").authorization_server("https://as");
-    /// assert_eq!(m.authorization_servers(), ["https://as"]);
+    /// let r = tower_bearer::Resource::builder("https://r.example").authorization_server("https://as.example").build().unwrap();
+    /// assert_eq!(r.metadata().authorization_servers(), ["https://as.example"]);
     /// ```
     pub fn authorization_servers(&self) -> &[String] {
         &self.authorization_servers
@@ -183,9 +120,8 @@ impl ProtectedResourceMetadata {
     /// The advertised scopes.
     ///
     /// ```
-    /// use tower_bearer::{Scopes, metadata::ProtectedResourceMetadata};
-    /// let m = ProtectedResourceMetadata::new("https://r.example").scopes_supported(Scopes::parse("a offline_access"));
-    /// assert_eq!(m.scopes(), ["a"]);
+    /// let r = tower_bearer::Resource::builder("https://r.example").scopes_supported(["a", "offline_access"]).build().unwrap();
+    /// assert_eq!(r.metadata().scopes(), ["a"]);
     /// ```
     pub fn scopes(&self) -> &[String] {
         &self.scopes_supported
@@ -203,8 +139,8 @@ impl ProtectedResourceMetadata {
     /// (`/.well-known/oauth-protected-resource`), which some clients try first.
     ///
     /// ```
-    /// let m = tower_bearer::metadata::ProtectedResourceMetadata::new("https://r.example/mcp");
-    /// assert_eq!(m.well_known_paths(), ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]);
+    /// let r = tower_bearer::Resource::builder("https://r.example/mcp").build().unwrap();
+    /// assert_eq!(r.metadata().well_known_paths(), ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"]);
     /// ```
     pub fn well_known_paths(&self) -> Vec<String> {
         let suffixed = self.well_known_path();
@@ -215,8 +151,8 @@ impl ProtectedResourceMetadata {
         }
     }
 
-    /// The absolute URL of the document: put it in challenges with
-    /// [`TokenVerifierLayer::resource_metadata`](crate::TokenVerifierLayer::resource_metadata).
+    /// The absolute URL of the document, which challenges name in
+    /// `resource_metadata` ([`Resource::metadata_url`](crate::Resource::metadata_url)).
     ///
     /// See the [module docs](self) for an example.
     pub fn metadata_url(&self) -> String {
@@ -224,44 +160,23 @@ impl ProtectedResourceMetadata {
         let origin = &self.resource[..self.resource.len() - path.len()];
         format!("{origin}{}", self.well_known_path())
     }
-
-    /// A tower service answering with this document (GET/HEAD; CORS for
-    /// browser clients; `Cache-Control: public, max-age=3600`).
-    ///
-    /// See the [module docs](self) for an example.
-    pub fn service(&self) -> MetadataService {
-        MetadataService {
-            body: Bytes::from(serde_json::to_vec(self).expect("metadata serialises")),
-        }
-    }
 }
 
 /// The path of an absolute canonical URL (`""` when it has none).
-fn resource_path(resource: &str) -> &str {
+pub(crate) fn resource_path(resource: &str) -> &str {
     let after_scheme = resource.find("://").map_or(0, |i| i + 3);
     resource[after_scheme..]
         .find('/')
         .map_or("", |i| &resource[after_scheme + i..])
 }
 
-fn canonical(resource: &str) -> String {
-    let canonical = crate::resource::canonical_resource(resource).unwrap_or_else(|| {
-        panic!("resource {resource:?} must be an absolute http(s) URL without a fragment")
-    });
-    assert!(
-        !canonical.contains('?'),
-        "resource {resource:?} must not have a query"
-    );
-    canonical
-}
-
 /// Serves a [`ProtectedResourceMetadata`] document; see
-/// [`ProtectedResourceMetadata::service`].
+/// [`Resource::metadata_service`](crate::Resource::metadata_service).
 ///
 /// ```
 /// use tower::ServiceExt;
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let svc = tower_bearer::metadata::ProtectedResourceMetadata::new("https://r.example").service();
+/// let svc = tower_bearer::Resource::builder("https://r.example").build().unwrap().metadata_service();
 /// let res = svc.oneshot(http::Request::new(())).await.unwrap();
 /// assert_eq!(res.status(), 200);
 /// assert_eq!(res.headers()["access-control-allow-origin"], "*");
@@ -270,6 +185,13 @@ fn canonical(resource: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct MetadataService {
     body: Bytes,
+}
+
+impl MetadataService {
+    /// Serves `body`, the document already written as JSON.
+    pub(crate) fn new(body: Bytes) -> Self {
+        MetadataService { body }
+    }
 }
 
 impl<B> Service<Request<B>> for MetadataService {
@@ -318,16 +240,21 @@ impl<B> Service<Request<B>> for MetadataService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Resource;
+
+    fn metadata(resource: &str) -> ProtectedResourceMetadata {
+        Resource::builder(resource).build().unwrap().metadata().clone()
+    }
 
     #[test]
     fn canonical_resource_and_paths() {
-        let m = ProtectedResourceMetadata::new("HTTPS://Api.Example.COM:443/mcp/");
+        let m = metadata("HTTPS://Api.Example.COM:443/mcp/");
         assert_eq!(m.resource(), "https://api.example.com/mcp");
         assert_eq!(
             m.metadata_url(),
             "https://api.example.com/.well-known/oauth-protected-resource/mcp"
         );
-        let root = ProtectedResourceMetadata::new("http://127.0.0.1:7000");
+        let root = metadata("http://127.0.0.1:7000");
         assert_eq!(root.resource(), "http://127.0.0.1:7000");
         assert_eq!(root.well_known_paths(), [WELL_KNOWN]);
         assert_eq!(
@@ -338,10 +265,13 @@ mod tests {
 
     #[test]
     fn document_shape() {
-        let m = ProtectedResourceMetadata::new("https://r.example/mcp")
+        let r = Resource::builder("https://r.example/mcp")
             .authorization_server("https://as.example")
-            .scopes_supported(Scopes::parse("mcp:read offline_access"));
-        let v = serde_json::to_value(&m).unwrap();
+            .scopes_supported(["mcp:read offline_access"])
+            .dpop(crate::dpop::Dpop::off())
+            .build()
+            .unwrap();
+        let v = serde_json::to_value(r.metadata()).unwrap();
         assert_eq!(
             v,
             serde_json::json!({
@@ -351,11 +281,5 @@ mod tests {
                 "bearer_methods_supported": ["header"],
             })
         );
-    }
-
-    #[test]
-    #[should_panic(expected = "fragment")]
-    fn resource_with_fragment_is_refused() {
-        let _ = ProtectedResourceMetadata::new("https://r.example/mcp#x");
     }
 }

@@ -127,6 +127,11 @@ impl OriginLayer {
 }
 
 /// The serialized origin, or `None` when `s` is not exactly an http(s) origin.
+/// Whether `s` is an `http`/`https` origin the layer accepts in its allowlist.
+pub(crate) fn is_origin(s: &str) -> bool {
+    parse_origin(s).is_some()
+}
+
 fn parse_origin(s: &str) -> Option<String> {
     let url = Url::parse(s).ok()?;
     let bare = matches!(url.scheme(), "http" | "https")

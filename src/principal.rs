@@ -265,7 +265,25 @@ impl Scopes {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// The set without `offline_access`, which asks for a refresh token and is
+    /// never advertised nor demanded by a resource.
+    pub(crate) fn without_offline_access(&self) -> Scopes {
+        if self.contains(OFFLINE_ACCESS) {
+            self.iter().filter(|s| *s != OFFLINE_ACCESS).collect()
+        } else {
+            self.clone()
+        }
+    }
+
+    /// Whether `s` is an RFC 6749 §3.3 `scope-token`.
+    pub(crate) fn is_scope_token(s: &str) -> bool {
+        crate::challenge::is_scope_token(s)
+    }
 }
+
+/// The scope that asks for a refresh token (OpenID Connect Core §11).
+pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
 
 /// Collects scopes; an item with spaces is split at them, as
 /// [`Scopes::parse`] splits, and empty items are skipped.

@@ -600,3 +600,73 @@ async fn the_dev_issuer_binds_tokens_to_the_proof_key() {
         assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_dpop_proof");
     }
 }
+
+/// RFC 9449 §4.3 step 9 with RFC 9110 §7.1: a plain-HTTP request that does
+/// not name its scheme targets `http://…`, so a proof made for `https://…`
+/// is refused when nothing says the server is reached over TLS.
+#[tokio::test]
+async fn an_https_htu_on_a_plain_http_request_is_refused() {
+    let f = fixture(Dpop::allowed()).await;
+    let token = f.bound_token();
+    let https = f.url.replace("http://", "https://");
+    let answer = f.dpop(&token, &f.key.proof("GET", &https, Some(&token))).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.challenges,
+        proof_error("DPoP proof htu does not match the request")
+    );
+    // The proof for the URL as requested passes.
+    assert_eq!(f.dpop(&token, &f.proof(&token)).await.status, 200);
+}
+
+/// A layer built from a `Resource` knows its public origin, scheme included:
+/// behind a TLS terminator the `https` proof passes and an `http` one (what
+/// the request line alone would suggest) is refused.
+#[tokio::test]
+async fn a_resource_gives_the_layer_its_public_origin() {
+    use tower_bearer::Resource;
+    let issuer = DevIssuer::start().await.unwrap();
+    let resource = Resource::builder("https://api.example.com/whoami")
+        .authorization_server(issuer.issuer())
+        .build()
+        .unwrap();
+    let layer = resource.token_layer(issuer.jwt_verifier(resource.identifier()));
+    let f = start(issuer, layer).await;
+    let token = f
+        .issuer
+        .dpop_token("alice", "app", "mcp", resource.identifier(), &f.key);
+    let public = f.key.proof("GET", resource.identifier(), Some(&token));
+    let answer = f.dpop(&token, &public).await;
+    assert_eq!((answer.status, answer.body.contains("alice")), (200, true));
+    let rm = format!(r#"resource_metadata="{}""#, resource.metadata_url());
+    for wrong in [
+        "http://api.example.com/whoami".to_owned(),
+        f.url.clone(), // the loopback URL the request was sent to
+    ] {
+        let answer = f.dpop(&token, &f.key.proof("GET", &wrong, Some(&token))).await;
+        assert_eq!(answer.status, 401, "{wrong}");
+        assert_eq!(
+            answer.challenges,
+            [
+                format!("Bearer {rm}"),
+                format!(
+                    r#"DPoP error="invalid_dpop_proof", error_description="DPoP proof htu does not match the request", {rm}, {ALGS}"#
+                ),
+            ],
+            "{wrong}"
+        );
+    }
+    // A DPoP configuration set on the layer afterwards keeps the resource's origin.
+    let issuer = DevIssuer::start().await.unwrap();
+    let layer = resource
+        .token_layer(issuer.jwt_verifier(resource.identifier()))
+        .dpop(Dpop::required());
+    let f = start(issuer, layer).await;
+    let token = f
+        .issuer
+        .dpop_token("alice", "app", "mcp", resource.identifier(), &f.key);
+    let public = f.key.proof("GET", resource.identifier(), Some(&token));
+    assert_eq!(f.dpop(&token, &public).await.status, 200);
+    let local = f.key.proof("GET", &f.url, Some(&token));
+    assert_eq!(f.dpop(&token, &local).await.status, 401);
+}

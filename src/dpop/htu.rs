@@ -10,13 +10,14 @@ use http::{HeaderMap, Uri};
 use url::Url;
 
 /// The URL clients use to reach this server, set with
-/// [`Dpop::public_url`](super::Dpop::public_url).
+/// [`Dpop::public_url`](super::Dpop::public_url) (a
+/// [`Resource`](crate::Resource) sets its origin).
 ///
 /// ```
-/// use tower_bearer::dpop::PublicUrl;
+/// use tower_bearer::dpop::{PublicUrl, PublicUrlError};
 /// assert_eq!(PublicUrl::parse("HTTPS://API.example.com:443/base/").unwrap().as_str(), "https://api.example.com/base");
-/// assert!(PublicUrl::parse("https://api.example.com/?q=1").is_err());
-/// assert!(PublicUrl::parse("ftp://api.example.com").is_err());
+/// assert_eq!(PublicUrl::parse("https://api.example.com/?q=1"), Err(PublicUrlError::QueryOrFragment));
+/// assert_eq!(PublicUrl::parse("ftp://api.example.com"), Err(PublicUrlError::Scheme));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicUrl(String);
@@ -27,24 +28,54 @@ impl fmt::Debug for PublicUrl {
     }
 }
 
+/// Why a [`PublicUrl`] was refused.
+///
+/// ```
+/// use tower_bearer::dpop::PublicUrl;
+/// let e = PublicUrl::parse("api.example.com").unwrap_err();
+/// assert_eq!(e.to_string(), "DPoP public URL: not an absolute URL");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublicUrlError {
+    /// Not an absolute URL.
+    #[error("DPoP public URL: not an absolute URL")]
+    NotAbsolute,
+    /// Neither `http` nor `https`.
+    #[error("DPoP public URL: scheme must be http or https")]
+    Scheme,
+    /// No host.
+    #[error("DPoP public URL: no host")]
+    NoHost,
+    /// A query or a fragment.
+    #[error("DPoP public URL: a query or fragment is not allowed")]
+    QueryOrFragment,
+    /// User information.
+    #[error("DPoP public URL: user information is not allowed")]
+    UserInfo,
+}
+
 impl PublicUrl {
     /// Parses and normalises a public base URL: `http` or `https`, a host, no
     /// user info, query or fragment; a trailing `/` is dropped.
     ///
+    /// # Errors
+    /// A [`PublicUrlError`] saying which rule the URL breaks.
+    ///
     /// See [`PublicUrl`] for an example.
-    pub fn parse(url: &str) -> Result<Self, &'static str> {
-        let parsed = Url::parse(url).map_err(|_| "not an absolute URL")?;
+    pub fn parse(url: &str) -> Result<Self, PublicUrlError> {
+        let parsed = Url::parse(url).map_err(|_| PublicUrlError::NotAbsolute)?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err("scheme must be http or https");
+            return Err(PublicUrlError::Scheme);
         }
         if parsed.host_str().is_none() {
-            return Err("no host");
+            return Err(PublicUrlError::NoHost);
         }
         if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err("query or fragment");
+            return Err(PublicUrlError::QueryOrFragment);
         }
         if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err("user info");
+            return Err(PublicUrlError::UserInfo);
         }
         Ok(PublicUrl(parsed.as_str().trim_end_matches('/').to_owned()))
     }
@@ -61,8 +92,8 @@ impl PublicUrl {
 pub(crate) enum Target<'a> {
     /// Behind a configured public URL: that prefix and the request path.
     Fixed(&'a PublicUrl, &'a str),
-    /// From the request: its scheme if known (HTTP/2, absolute-form), its
-    /// authority (URI or `Host`) and path.
+    /// From the request: its scheme if known (HTTP/2, absolute-form; else
+    /// `http`), its authority (URI or `Host`) and path.
     Request {
         scheme: Option<&'a str>,
         authority: Option<&'a str>,
@@ -106,8 +137,9 @@ impl<'a> Target<'a> {
                 authority: Some(authority),
                 path,
             } => {
-                // The scheme, when the request does not tell, is whichever the proof names.
-                let scheme = scheme.unwrap_or(presented.scheme());
+                // RFC 9110 §7.1: a request that does not name its scheme came
+                // over plain HTTP as far as this server can tell.
+                let scheme = scheme.unwrap_or("http");
                 if !matches!(scheme, "http" | "https") || authority.contains(['/', '@', '?', '#']) {
                     return false;
                 }
@@ -136,7 +168,7 @@ impl Target<'_> {
                 let after_scheme = match scheme {
                     Some(scheme @ ("http" | "https")) => bare.strip_prefix(scheme),
                     Some(_) => None,
-                    None => bare.strip_prefix("https").or_else(|| bare.strip_prefix("http")),
+                    None => bare.strip_prefix("http"),
                 };
                 let rest = after_scheme
                     .and_then(|r| r.strip_prefix("://"))
@@ -197,11 +229,14 @@ mod tests {
         ] {
             assert!(!target.matches(bad), "{bad}");
         }
-        // No port: the proof's scheme decides the default port.
+        // No scheme in the request: it is `http` (RFC 9110 §7.1), so a proof
+        // made for `https` names another URL.
         let (uri, headers) = request("/mcp", Some("example.com"));
         let target = Target::of(None, &uri, &headers);
-        assert!(target.matches("https://example.com/mcp"));
-        assert!(target.matches("https://example.com:443/mcp"));
+        assert!(target.matches("http://example.com/mcp"));
+        assert!(target.matches("http://example.com:80/mcp"));
+        assert!(!target.matches("https://example.com/mcp"));
+        assert!(!target.matches("https://example.com:443/mcp"));
         assert!(!target.matches("https://example.com:80/mcp"));
     }
 
@@ -262,7 +297,7 @@ mod tests {
                                     scheme,
                                     authority: Some(a),
                                     path,
-                                } => normalised(&format!("{}://{a}{path}", scheme.unwrap_or(p.scheme())))
+                                } => normalised(&format!("{}://{a}{path}", scheme.unwrap_or("http")))
                                     .is_some_and(|e| e == p),
                                 _ => false,
                             });

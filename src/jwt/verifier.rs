@@ -445,6 +445,19 @@ impl JwtVerifierBuilder {
         self
     }
 
+    /// Accepts tokens for `resource`: its identifier as the
+    /// [audience](Self::audience).
+    ///
+    /// ```
+    /// use tower_bearer::{Resource, jwt::JwtVerifier};
+    /// let resource = Resource::builder("https://api.example/mcp").build().unwrap();
+    /// let builder = JwtVerifier::builder().issuer("https://as.example").resource(&resource);
+    /// # let _ = builder;
+    /// ```
+    pub fn resource(self, resource: &crate::Resource) -> Self {
+        self.audience(resource.identifier())
+    }
+
     /// Default token profile ([`Profile::Rfc9068`] unless changed).
     ///
     /// ```

@@ -182,6 +182,16 @@ impl McpScopePolicy {
         self
     }
 
+    /// Every scope a request can be asked for: base, methods, tools and
+    /// unlisted tools (the hierarchy only widens what satisfies them).
+    pub(crate) fn demandable(&self) -> Scopes {
+        let all = [&self.base, &self.unlisted_tools]
+            .into_iter()
+            .chain(self.methods.values())
+            .chain(self.tools.values());
+        all.flat_map(Scopes::iter).collect()
+    }
+
     /// All scopes a message with this `method` (and tool `name`, for
     /// `tools/call`) needs.
     ///
