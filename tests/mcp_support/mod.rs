@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use rmcp::handler::server::common::Extension;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -30,13 +29,10 @@ pub struct Notes {
 
 #[tool_router]
 impl Notes {
+    /// Takes the verified principal as a parameter (feature `rmcp`).
     #[tool(description = "Read a note; answers with the caller's subject")]
-    fn read_note(&self, Extension(parts): Extension<http::request::Parts>) -> String {
-        let who = parts
-            .extensions
-            .get::<Principal>()
-            .and_then(|p| p.subject().map(str::to_owned));
-        format!("note for {}", who.unwrap_or_default())
+    fn read_note(&self, principal: Principal) -> String {
+        format!("note for {}", principal.subject().unwrap_or_default())
     }
 
     #[tool(description = "Delete a note")]
