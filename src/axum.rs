@@ -29,17 +29,42 @@ use http::request::Parts;
 use crate::{AccessToken, AuthError, Challenge, Principal};
 
 /// Rejection of the [`AccessToken`]/[`Principal`] extractors: 401 with the
-/// layer's challenge (or a bare `Bearer` one when no layer ran).
+/// layer's challenge (or a bare `Bearer` one when no layer ran). Like
+/// axum-core's own rejections it has [`status`](Self::status),
+/// [`body_text`](Self::body_text), `Display` and `Error`.
 ///
 /// ```
 /// use axum_core::response::IntoResponse;
-/// let res = tower_bearer::axum::Unauthenticated::default().into_response();
+/// let rejection = tower_bearer::axum::Unauthenticated::default();
+/// assert_eq!(rejection.status(), 401);
+/// assert_eq!(rejection.to_string(), "no verified access token");
+/// let res = rejection.into_response();
 /// assert_eq!(res.status(), 401);
 /// assert_eq!(res.headers()["www-authenticate"], "Bearer");
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, thiserror::Error)]
+#[error("no verified access token")]
 pub struct Unauthenticated {
     challenge: Challenge,
+}
+
+impl Unauthenticated {
+    /// The status of the response: 401 Unauthorized.
+    ///
+    /// See [`Unauthenticated`] for an example.
+    pub fn status(&self) -> http::StatusCode {
+        http::StatusCode::UNAUTHORIZED
+    }
+
+    /// The text of the rejection (the response itself has an empty body and
+    /// the challenge in `WWW-Authenticate`).
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::axum::Unauthenticated::default().body_text(), "no verified access token");
+    /// ```
+    pub fn body_text(&self) -> String {
+        self.to_string()
+    }
 }
 
 impl IntoResponse for Unauthenticated {

@@ -584,22 +584,27 @@ impl AccessToken {
         self.0.source
     }
 
-    /// Whether the token has expired at `now`, without the verifier's clock
-    /// leeway (false when no expiry is known). The layers never ask: the
-    /// verifier's verdict on time is the only one, so a token accepted inside
-    /// its leeway is not refused later on. This is for work that outlives the
-    /// request, such as deciding whether a stored token is still worth using.
+    /// Whether the token has expired at `now` allowing `leeway` for clock skew
+    /// (false when no expiry is known), by the same rule the verifiers apply
+    /// (they use a 60 s leeway unless configured otherwise). The layers never
+    /// ask: the verifier's verdict on time is the only one, so a token accepted
+    /// inside its leeway is not refused later on. This is for work that
+    /// outlives the request, such as deciding whether a stored token is still
+    /// worth using: pass the leeway your verifier was built with, or zero for
+    /// "is it still valid by the issuer's own clock".
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
     /// use tower_bearer::{AccessToken, Principal};
-    /// let t = AccessToken::new(Principal::new()).with_expires_at(SystemTime::UNIX_EPOCH);
-    /// assert!(t.is_expired_at(SystemTime::now()));
+    /// let exp = SystemTime::now() - Duration::from_secs(10);
+    /// let t = AccessToken::new(Principal::new()).with_expires_at(exp);
+    /// assert!(t.is_expired_at(SystemTime::now(), Duration::ZERO));
+    /// assert!(!t.is_expired_at(SystemTime::now(), Duration::from_secs(60)), "inside the leeway");
     /// ```
-    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+    pub fn is_expired_at(&self, now: SystemTime, leeway: Duration) -> bool {
         self.0
             .expires_at
-            .is_some_and(|exp| crate::time::is_expired(exp, Duration::ZERO, now))
+            .is_some_and(|exp| crate::time::is_expired(exp, leeway, now))
     }
 }
 
