@@ -115,11 +115,14 @@ async fn dpop_duration_knobs_never_panic_a_request() {
     let knobs: [(&str, DpopKnob); 4] = [
         ("proof_max_age", |d, v| d.proof_max_age(v)),
         ("proof_leeway", |d, v| d.proof_leeway(v)),
-        ("nonce_lifetime", |d, v| d.server_nonces().nonce_lifetime(v)),
+        ("nonce_lifetime", |d, v| {
+            d.server_nonces().unwrap().nonce_lifetime(v)
+        }),
         ("all", |d, v| {
             d.proof_max_age(v)
                 .proof_leeway(v)
                 .server_nonces()
+                .unwrap()
                 .nonce_lifetime(v)
         }),
     ];
