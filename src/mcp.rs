@@ -81,6 +81,6 @@ pub use session::{
 };
 pub use state::{DEFAULT_STATE_TTL, StateConfigError, StateError, StateKey, StateRequest, StateSealer};
 pub use store::{
-    DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MemorySessionStore, SessionKey, SessionOwner,
-    SessionStore, SessionStoreError,
+    DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MAX_SESSION_IDLE_TTL, MemorySessionStore,
+    MemorySessionStoreError, SessionKey, SessionOwner, SessionStore, SessionStoreError,
 };
