@@ -159,13 +159,13 @@ enum DpopArg {
 }
 
 impl DpopArg {
-    fn config(self, nonces: bool) -> Dpop {
+    fn config(self, nonces: bool) -> Result<Dpop, tower_bearer::dpop::NonceKeyError> {
         let dpop = match self {
             DpopArg::Allowed => Dpop::allowed(),
             DpopArg::Required => Dpop::required(),
             DpopArg::Off => Dpop::off(),
         };
-        if nonces { dpop.server_nonces() } else { dpop }
+        if nonces { dpop.server_nonces() } else { Ok(dpop) }
     }
 }
 
@@ -501,7 +501,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         None => None,
     };
-    let mut dpop = args.dpop.config(args.dpop_nonce);
+    let mut dpop = args.dpop.config(args.dpop_nonce)?;
     if let Some(redis) = &redis {
         dpop = dpop.replay_cache(redis.replay_cache());
     }
@@ -558,7 +558,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let notes = Arc::new(Mutex::new(Vec::new()));
     let drafts = Arc::new(Mutex::new(HashMap::new()));
-    let mut sealer = StateSealer::new(StateKey::generate("quickstart")).ttl(Duration::from_secs(300));
+    let mut sealer = StateSealer::new(StateKey::generate("quickstart")?).ttl(Duration::from_secs(300))?;
     if let Some(redis) = &redis {
         sealer = sealer.replay_cache(redis.replay_cache());
     }

@@ -69,6 +69,7 @@ use crate::{AccessToken, AuthError, InvalidToken};
 
 pub use htu::{PublicUrl, PublicUrlError};
 pub(crate) use nonce::Nonces;
+pub use nonce::{NonceKey, NonceKeyError};
 pub use proof::MAX_PROOF_LEN;
 
 /// The `DPoP` request header (RFC 9449 §4.1).
@@ -115,9 +116,10 @@ pub enum DpopMode {
 /// let dpop = Dpop::required()
 ///     .algorithms(KeyPolicy::only([Algorithm::ES256, Algorithm::EdDSA]))
 ///     .proof_max_age(Duration::from_secs(30))
-///     .public_url(PublicUrl::parse("https://api.example.com").unwrap())
-///     .server_nonces();
+///     .public_url(PublicUrl::parse("https://api.example.com")?)
+///     .server_nonces()?;
 /// assert_eq!(dpop.algorithm_names(), "ES256 EdDSA");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct Dpop {
@@ -322,32 +324,34 @@ impl Dpop {
     /// (time-sliced HMAC); replicas share them with
     /// [`server_nonce_key`](Self::server_nonce_key).
     ///
+    /// # Errors
+    /// [`NonceKeyError::Random`] when the system random number generator fails
+    /// (as [`NonceKey::generate`]).
+    ///
     /// ```
-    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonces();
+    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonces()?;
     /// # let _ = dpop;
+    /// # Ok::<(), tower_bearer::dpop::NonceKeyError>(())
     /// ```
-    #[must_use]
-    pub fn server_nonces(self) -> Self {
-        self.server_nonce_key(nonce::random_key())
+    pub fn server_nonces(self) -> Result<Self, NonceKeyError> {
+        Ok(self.server_nonce_key(NonceKey::generate()?))
     }
 
-    /// Server nonces with a key shared by every replica (at least 32 random bytes).
-    ///
-    /// # Panics
-    ///
-    /// When `key` is shorter than 32 bytes.
+    /// Server nonces with a key shared by every replica (see [`NonceKey`]).
     ///
     /// ```
-    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonce_key([7; 32]);
+    /// use tower_bearer::dpop::{Dpop, NonceKey};
+    /// let dpop = Dpop::allowed().server_nonce_key(NonceKey::new([7; 32])?);
     /// # let _ = dpop;
+    /// # Ok::<(), tower_bearer::dpop::NonceKeyError>(())
     /// ```
     #[must_use]
-    pub fn server_nonce_key(mut self, key: impl AsRef<[u8]>) -> Self {
+    pub fn server_nonce_key(mut self, key: NonceKey) -> Self {
         let lifetime = self
             .nonces
             .as_ref()
             .map_or(DEFAULT_NONCE_LIFETIME, |n| n.lifetime());
-        self.nonces = Some(Arc::new(Nonces::new(key.as_ref(), lifetime)));
+        self.nonces = Some(Arc::new(Nonces::new(key, lifetime)));
         self
     }
 
@@ -356,8 +360,9 @@ impl Dpop {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonces().nonce_lifetime(Duration::from_secs(30));
+    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonces()?.nonce_lifetime(Duration::from_secs(30));
     /// # let _ = dpop;
+    /// # Ok::<(), tower_bearer::dpop::NonceKeyError>(())
     /// ```
     #[must_use]
     pub fn nonce_lifetime(mut self, lifetime: Duration) -> Self {
@@ -384,7 +389,8 @@ impl Dpop {
     /// Whether server nonces are on.
     ///
     /// ```
-    /// assert!(tower_bearer::dpop::Dpop::allowed().server_nonces().uses_nonces());
+    /// assert!(tower_bearer::dpop::Dpop::allowed().server_nonces()?.uses_nonces());
+    /// # Ok::<(), tower_bearer::dpop::NonceKeyError>(())
     /// ```
     pub fn uses_nonces(&self) -> bool {
         self.nonces.is_some()
@@ -394,8 +400,9 @@ impl Dpop {
     /// `DPoP-Nonce` header on a response of your own.
     ///
     /// ```
-    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonces();
+    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonces()?;
     /// assert!(dpop.fresh_nonce().is_some());
+    /// # Ok::<(), tower_bearer::dpop::NonceKeyError>(())
     /// ```
     pub fn fresh_nonce(&self) -> Option<HeaderValue> {
         self.nonces.as_ref().map(|n| n.fresh(SystemTime::now()))

@@ -223,7 +223,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// # use tower_bearer::*;
     /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
     /// use tower_bearer::dpop::Dpop;
-    /// let layer = TokenVerifierLayer::new(V).dpop(Dpop::required().server_nonces());
+    /// let layer = TokenVerifierLayer::new(V).dpop(Dpop::required().server_nonces()?);
+    /// # Ok::<(), tower_bearer::dpop::NonceKeyError>(())
     /// ```
     #[must_use]
     pub fn dpop(mut self, dpop: Dpop) -> Self {

@@ -325,8 +325,9 @@ impl ResourceBuilder {
     ///
     /// ```
     /// use tower_bearer::{Resource, dpop::Dpop};
-    /// let r = Resource::builder("https://r.example/mcp").dpop(Dpop::required().server_nonces()).build().unwrap();
-    /// assert_eq!(serde_json::to_value(r.metadata()).unwrap()["dpop_bound_access_tokens_required"], true);
+    /// let r = Resource::builder("https://r.example/mcp").dpop(Dpop::required().server_nonces()?).build()?;
+    /// assert_eq!(serde_json::to_value(r.metadata())?["dpop_bound_access_tokens_required"], true);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn dpop(mut self, dpop: Dpop) -> Self {
         self.dpop = dpop;

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::{Json, Router, routing::get};
 use serde_json::{Value, json};
 use support::serve;
-use tower_bearer::dpop::{Dpop, MAX_PROOF_LEN};
+use tower_bearer::dpop::{Dpop, MAX_PROOF_LEN, NonceKey};
 use tower_bearer::jwt::Algorithm;
 use tower_bearer::replay::MemoryReplayCache;
 use tower_bearer::testing::{DevIssuer, DpopKey};
@@ -455,7 +455,7 @@ async fn off_mode_reads_no_dpop_and_refuses_bound_tokens() {
 
 #[tokio::test]
 async fn server_nonces_round_trip() {
-    let f = fixture(Dpop::allowed().server_nonces()).await;
+    let f = fixture(Dpop::allowed().server_nonces().unwrap()).await;
     let token = f.bound_token();
     let first = f.dpop(&token, &f.proof(&token)).await;
     assert_eq!(first.status, 401);
@@ -485,10 +485,11 @@ async fn server_nonces_round_trip() {
 
 #[tokio::test]
 async fn a_nonce_from_another_replica_with_the_same_key_works() {
-    let a = fixture(Dpop::allowed().server_nonce_key([9; 32])).await;
+    let key = NonceKey::new([9; 32]).unwrap();
+    let a = fixture(Dpop::allowed().server_nonce_key(key.clone())).await;
     let b_layer = TokenVerifierLayer::new(a.issuer.jwt_verifier(AUDIENCE))
         .resource_metadata(METADATA)
-        .dpop(Dpop::allowed().server_nonce_key([9; 32]));
+        .dpop(Dpop::allowed().server_nonce_key(key));
     let b = start(DevIssuer::start().await.unwrap(), b_layer).await;
     let nonce = a.send(None, &[]).await.nonce.unwrap();
     let token = a.bound_token();

@@ -2,6 +2,7 @@
 //! number of a time slice and an HMAC-SHA256 of it, accepted during its slice
 //! and the next. Replicas configured with one key accept each other's nonces.
 
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::hmac;
@@ -24,30 +25,104 @@ pub(crate) enum NonceCheck {
     Bad,
 }
 
+/// The shortest [`NonceKey`] accepted, in bytes.
+const MIN_KEY_LEN: usize = 32;
+
+/// The secret behind stateless DPoP server nonces (RFC 9449 §9), for
+/// [`Dpop::server_nonce_key`](super::Dpop::server_nonce_key): at least 32
+/// random bytes, the same on every replica so that each accepts the others'
+/// nonces. `Debug` shows nothing of the key.
+///
+/// ```
+/// use tower_bearer::dpop::{Dpop, NonceKey, NonceKeyError};
+///
+/// let key = NonceKey::new([7; 32])?; // load the bytes from your secret store
+/// assert!(!format!("{key:?}").contains('7'));
+/// assert!(Dpop::allowed().server_nonce_key(key).uses_nonces());
+/// assert_eq!(NonceKey::new([7; 16]).unwrap_err(), NonceKeyError::TooShort { len: 16 });
+/// # Ok::<(), NonceKeyError>(())
+/// ```
+#[derive(Clone)]
+pub struct NonceKey(hmac::Key);
+
+impl fmt::Debug for NonceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NonceKey(redacted)")
+    }
+}
+
+impl NonceKey {
+    /// A key from secret bytes (at least 32).
+    ///
+    /// # Errors
+    /// [`NonceKeyError::TooShort`] when `key` is shorter than 32 bytes.
+    ///
+    /// See [`NonceKey`] for an example.
+    pub fn new(key: impl AsRef<[u8]>) -> Result<Self, NonceKeyError> {
+        let key = key.as_ref();
+        if key.len() < MIN_KEY_LEN {
+            return Err(NonceKeyError::TooShort { len: key.len() });
+        }
+        Ok(NonceKey(hmac::Key::new(hmac::HMAC_SHA256, key)))
+    }
+
+    /// A fresh random key of 32 bytes (one process only: another replica, or
+    /// this one after a restart, does not accept its nonces).
+    ///
+    /// # Errors
+    /// [`NonceKeyError::Random`] when the system random number generator fails.
+    ///
+    /// ```
+    /// let key = tower_bearer::dpop::NonceKey::generate()?;
+    /// # let _ = key;
+    /// # Ok::<(), tower_bearer::dpop::NonceKeyError>(())
+    /// ```
+    pub fn generate() -> Result<Self, NonceKeyError> {
+        let mut key = [0; MIN_KEY_LEN];
+        aws_lc_rs::rand::fill(&mut key).map_err(|_| NonceKeyError::Random)?;
+        Self::new(key)
+    }
+}
+
+/// Why a [`NonceKey`] was not made (a configuration error; the message never
+/// shows key bytes).
+///
+/// ```
+/// use tower_bearer::dpop::{NonceKey, NonceKeyError};
+/// let err = NonceKey::new(b"short").unwrap_err();
+/// assert_eq!(err, NonceKeyError::TooShort { len: 5 });
+/// assert_eq!(err.to_string(), "DPoP server_nonce_key must be at least 32 bytes, got 5");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NonceKeyError {
+    /// The key is shorter than 32 bytes (`len` is its length).
+    #[error("DPoP server_nonce_key must be at least 32 bytes, got {len}")]
+    TooShort {
+        /// The length of the refused key, in bytes.
+        len: usize,
+    },
+    /// The system random number generator failed ([`NonceKey::generate`],
+    /// [`Dpop::server_nonces`](super::Dpop::server_nonces)).
+    #[error("DPoP server_nonces: the system random number generator failed to make a nonce key")]
+    Random,
+}
+
 pub(crate) struct Nonces {
-    key: hmac::Key,
-    raw_key: Vec<u8>,
+    key: NonceKey,
     lifetime: Duration,
 }
 
-pub(crate) fn random_key() -> [u8; 32] {
-    let mut key = [0; 32];
-    aws_lc_rs::rand::fill(&mut key).expect("the system random number generator works");
-    key
-}
-
 impl Nonces {
-    pub(crate) fn new(key: &[u8], lifetime: Duration) -> Self {
-        assert!(key.len() >= 32, "a DPoP nonce key needs at least 32 bytes");
+    pub(crate) fn new(key: NonceKey, lifetime: Duration) -> Self {
         Nonces {
-            key: hmac::Key::new(hmac::HMAC_SHA256, key),
-            raw_key: key.to_vec(),
+            key,
             lifetime: lifetime.max(Duration::from_secs(1)),
         }
     }
 
     pub(crate) fn with_lifetime(&self, lifetime: Duration) -> Self {
-        Self::new(&self.raw_key, lifetime)
+        Self::new(self.key.clone(), lifetime)
     }
 
     pub(crate) fn lifetime(&self) -> Duration {
@@ -59,7 +134,7 @@ impl Nonces {
     }
 
     fn mac(&self, slice: u64) -> [u8; MAC_LEN] {
-        let tag = hmac::sign(&self.key, &slice.to_be_bytes());
+        let tag = hmac::sign(&self.key.0, &slice.to_be_bytes());
         let mut out = [0; MAC_LEN];
         out.copy_from_slice(&tag.as_ref()[..MAC_LEN]);
         out
@@ -101,13 +176,17 @@ impl Nonces {
 mod tests {
     use super::*;
 
+    fn keyed(byte: u8) -> Nonces {
+        Nonces::new(NonceKey::new([byte; 32]).unwrap(), Duration::from_secs(60))
+    }
+
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
     }
 
     #[test]
     fn accepted_in_its_slice_and_the_next_only() {
-        let nonces = Nonces::new(&[1; 32], Duration::from_secs(60));
+        let nonces = keyed(1);
         let nonce = nonces.fresh(at(6_000));
         let nonce = nonce.to_str().unwrap();
         assert_eq!(nonce.len(), 32);
@@ -120,11 +199,11 @@ mod tests {
 
     #[test]
     fn another_key_or_a_tampered_nonce_is_bad() {
-        let nonces = Nonces::new(&[1; 32], Duration::from_secs(60));
-        let other = Nonces::new(&[2; 32], Duration::from_secs(60));
+        let nonces = keyed(1);
+        let other = keyed(2);
         let nonce = other.fresh(at(6_000));
         assert_eq!(nonces.check(nonce.to_str().unwrap(), at(6_000)), NonceCheck::Bad);
-        let shared = Nonces::new(&[2; 32], Duration::from_secs(60));
+        let shared = keyed(2);
         assert_eq!(
             shared.check(nonce.to_str().unwrap(), at(6_000)),
             NonceCheck::Current
@@ -135,6 +214,35 @@ mod tests {
         assert_eq!(nonces.check(&tampered, at(6_000)), NonceCheck::Bad);
         for junk in ["", "x", "not base64!", &"A".repeat(32), &"A".repeat(4096)] {
             assert_eq!(nonces.check(junk, at(6_000)), NonceCheck::Bad, "{junk}");
+        }
+    }
+
+    #[test]
+    fn a_key_under_32_bytes_is_refused() {
+        for len in [0, 1, 31] {
+            let err = NonceKey::new(vec![7; len]).unwrap_err();
+            assert_eq!(err, NonceKeyError::TooShort { len });
+            assert!(err.to_string().contains("server_nonce_key"), "{err}");
+        }
+        assert!(NonceKey::new([7; 32]).is_ok());
+        assert!(NonceKey::new([7; 64]).is_ok());
+        assert!(NonceKey::generate().is_ok());
+        // Not reachable on demand (the RNG does not fail on command): the
+        // message names the setting.
+        assert!(NonceKeyError::Random.to_string().contains("server_nonces"));
+    }
+
+    #[test]
+    fn lifetime_is_at_least_a_second_and_any_lifetime_works() {
+        let key = NonceKey::new([1; 32]).unwrap();
+        assert_eq!(
+            Nonces::new(key.clone(), Duration::ZERO).lifetime(),
+            Duration::from_secs(1)
+        );
+        for lifetime in [Duration::ZERO, Duration::from_nanos(1), Duration::MAX] {
+            let n = Nonces::new(key.clone(), lifetime);
+            let nonce = n.fresh(at(6_000));
+            assert_eq!(n.check(nonce.to_str().unwrap(), at(6_000)), NonceCheck::Current);
         }
     }
 }

@@ -245,9 +245,10 @@ impl<V: TokenVerifier + ?Sized, St: SessionStore> McpAuthBuilder<V, St> {
     /// use tower_bearer::mcp::{McpAuthLayer, MemorySessionStore};
     /// let resource = Resource::builder("https://api.example.com/mcp").build().unwrap();
     /// let auth = McpAuthLayer::builder(&resource, V)
-    ///     .session_store(MemorySessionStore::new().max_capacity(1_000))
+    ///     .session_store(MemorySessionStore::new().max_capacity(1_000)?)
     ///     .build();
     /// # let _ = auth;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn session_store<St2: SessionStore>(self, store: St2) -> McpAuthBuilder<V, St2> {
         McpAuthBuilder {

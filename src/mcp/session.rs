@@ -232,11 +232,12 @@ impl SessionNotFound {
 /// use tower::ServiceBuilder;
 /// use tower_bearer::mcp::{BindingPolicy, McpSessionLayer, MemorySessionStore};
 ///
-/// let layer = McpSessionLayer::with_store(MemorySessionStore::new().max_capacity(10_000))
+/// let layer = McpSessionLayer::with_store(MemorySessionStore::new().max_capacity(10_000)?)
 ///     .policy(BindingPolicy::RequireIssuerAndSubject);
 /// let svc = ServiceBuilder::new().layer(layer).service_fn(|_req: http::Request<String>| async {
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 /// });
+/// # Ok::<(), tower_bearer::mcp::MemorySessionStoreError>(())
 /// ```
 pub struct McpSessionLayer<St = MemorySessionStore> {
     shared: Arc<Shared<St>>,

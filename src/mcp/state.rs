@@ -70,6 +70,44 @@ pub enum StateError {
     Crypto,
 }
 
+/// Why a [`StateKey`] or a [`StateSealer`] setting was refused (a configuration
+/// error, reported when the key or sealer is made; never a secret in the message).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer::mcp::{StateConfigError, StateKey, StateSealer};
+///
+/// assert_eq!(StateKey::new("", [7; 32]).unwrap_err(), StateConfigError::KeyId { len: 0 });
+/// let sealer = StateSealer::new(StateKey::new("k1", [7; 32])?);
+/// let err = sealer.ttl(Duration::ZERO).unwrap_err();
+/// assert_eq!(err.to_string(), "StateSealer ttl must be positive");
+/// # Ok::<(), StateConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateConfigError {
+    /// A key id is empty or longer than 255 bytes (`len` is its length).
+    #[error("StateKey id must be 1 to 255 bytes, got {len}")]
+    KeyId {
+        /// The length of the refused id, in bytes.
+        len: usize,
+    },
+    /// The system random number generator failed ([`StateKey::generate`]), or
+    /// AES-256-GCM refused the key.
+    #[error("StateKey secret could not be generated or loaded (random number generator or cipher failure)")]
+    Crypto,
+    /// Two keys of one sealer share an id ([`StateSealer::also_open_with`]):
+    /// a state's key id would not say which key opens it.
+    #[error("StateSealer also_open_with: state key id {id:?} is used twice")]
+    DuplicateKeyId {
+        /// The id held twice (an id, not a secret).
+        id: String,
+    },
+    /// A zero [`StateSealer::ttl`]: every state would be expired when sealed.
+    #[error("StateSealer ttl must be positive")]
+    ZeroTtl,
+}
+
 /// A 256-bit AES-GCM key with an id (the id travels with each state, so states
 /// sealed under a retired key still open while it is kept for opening).
 ///
@@ -77,9 +115,10 @@ pub enum StateError {
 ///
 /// ```
 /// use tower_bearer::mcp::StateKey;
-/// let key = StateKey::new("2026-01", [7; 32]);
+/// let key = StateKey::new("2026-01", [7; 32])?;
 /// assert_eq!(key.id(), "2026-01");
 /// assert!(!format!("{key:?}").contains('7'));
+/// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct StateKey {
@@ -99,34 +138,35 @@ impl StateKey {
     /// A key from 32 secret bytes (load them from your secret store; every
     /// replica must hold the same keys).
     ///
-    /// # Panics
-    /// If `id` is empty or longer than 255 bytes.
+    /// # Errors
+    /// [`StateConfigError::KeyId`] if `id` is empty or longer than 255 bytes;
+    /// [`StateConfigError::Crypto`] if AES-256-GCM refuses the key.
     ///
     /// See [`StateKey`] for an example.
-    pub fn new(id: &str, secret: [u8; KEY_LEN]) -> Self {
-        assert!(
-            !id.is_empty() && id.len() <= 255,
-            "state key id must be 1 to 255 bytes"
-        );
-        let key = RandomizedNonceKey::new(&AES_256_GCM, &secret)
-            .unwrap_or_else(|_| panic!("AES-256-GCM rejected a 32-byte key"));
-        StateKey {
+    pub fn new(id: &str, secret: [u8; KEY_LEN]) -> Result<Self, StateConfigError> {
+        if id.is_empty() || id.len() > 255 {
+            return Err(StateConfigError::KeyId { len: id.len() });
+        }
+        let key = RandomizedNonceKey::new(&AES_256_GCM, &secret).map_err(|_| StateConfigError::Crypto)?;
+        Ok(StateKey {
             id: id.into(),
             key: Arc::new(key),
-        }
+        })
     }
 
     /// A fresh random key (one process only: states do not survive a restart).
     ///
-    /// # Panics
-    /// If the system random number generator fails, or as [`StateKey::new`].
+    /// # Errors
+    /// [`StateConfigError::Crypto`] if the system random number generator
+    /// fails; otherwise as [`StateKey::new`].
     ///
     /// ```
-    /// let key = tower_bearer::mcp::StateKey::generate("k1");
+    /// let key = tower_bearer::mcp::StateKey::generate("k1")?;
+    /// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
     /// ```
-    pub fn generate(id: &str) -> Self {
+    pub fn generate(id: &str) -> Result<Self, StateConfigError> {
         let mut secret = [0; KEY_LEN];
-        aws_lc_rs::rand::fill(&mut secret).unwrap_or_else(|_| panic!("system RNG failed"));
+        aws_lc_rs::rand::fill(&mut secret).map_err(|_| StateConfigError::Crypto)?;
         Self::new(id, secret)
     }
 
@@ -168,8 +208,8 @@ impl StateKey {
 /// use tower_bearer::Principal;
 /// use tower_bearer::mcp::{StateError, StateKey, StateRequest, StateSealer};
 ///
-/// let sealer = StateSealer::new(StateKey::new("k2", [2; 32]))
-///     .also_open_with(StateKey::new("k1", [1; 32]));
+/// let sealer = StateSealer::new(StateKey::new("k2", [2; 32])?)
+///     .also_open_with(StateKey::new("k1", [1; 32])?)?;
 /// let alice = Principal::new().with_issuer("https://as.example").with_subject("alice");
 /// let bob = Principal::new().with_issuer("https://as.example").with_subject("bob");
 ///
@@ -182,6 +222,7 @@ impl StateKey {
 /// assert_eq!(sealer.open(&alice, &delete, &state).await.unwrap(), b"step 2 of delete_note");
 /// assert_eq!(sealer.open(&alice, &delete, &state).await, Err(StateError::Replayed));
 /// # });
+/// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct StateSealer {
@@ -266,8 +307,9 @@ impl StateSealer {
     /// ```
     /// use tower_bearer::mcp::{StateKey, StateSealer};
     /// use tower_bearer::replay::MemoryReplayCache;
-    /// let sealer = StateSealer::new(StateKey::generate("k")).replay_cache(MemoryReplayCache::new());
+    /// let sealer = StateSealer::new(StateKey::generate("k")?).replay_cache(MemoryReplayCache::new());
     /// # let _ = sealer;
+    /// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
     /// ```
     #[must_use]
     pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
@@ -277,38 +319,40 @@ impl StateSealer {
 
     /// Also opens states sealed with `key` (a retired key during a rotation).
     ///
-    /// # Panics
-    /// If a key with the same id is already held.
+    /// # Errors
+    /// [`StateConfigError::DuplicateKeyId`] if a key with the same id is
+    /// already held.
     ///
     /// See [`StateSealer`] for an example.
-    #[must_use]
-    pub fn also_open_with(mut self, key: StateKey) -> Self {
-        assert!(
-            key.id() != self.current.id() && self.retired.iter().all(|k| k.id() != key.id()),
-            "state key id {:?} is used twice",
-            key.id()
-        );
+    pub fn also_open_with(mut self, key: StateKey) -> Result<Self, StateConfigError> {
+        if key.id() == self.current.id() || self.retired.iter().any(|k| k.id() == key.id()) {
+            return Err(StateConfigError::DuplicateKeyId {
+                id: key.id().to_owned(),
+            });
+        }
         let mut keys = self.retired.to_vec();
         keys.push(key);
         self.retired = keys.into();
-        self
+        Ok(self)
     }
 
-    /// How long a sealed state stays valid.
+    /// How long a sealed state stays valid (default [`DEFAULT_STATE_TTL`]).
     ///
-    /// # Panics
-    /// If `ttl` is zero.
+    /// # Errors
+    /// [`StateConfigError::ZeroTtl`] if `ttl` is zero.
     ///
     /// ```
     /// use std::time::Duration;
     /// use tower_bearer::mcp::{StateKey, StateSealer};
-    /// let sealer = StateSealer::new(StateKey::generate("k")).ttl(Duration::from_secs(120));
+    /// let sealer = StateSealer::new(StateKey::generate("k")?).ttl(Duration::from_secs(120))?;
+    /// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
     /// ```
-    #[must_use]
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        assert!(!ttl.is_zero(), "state TTL must be positive");
+    pub fn ttl(mut self, ttl: Duration) -> Result<Self, StateConfigError> {
+        if ttl.is_zero() {
+            return Err(StateConfigError::ZeroTtl);
+        }
         self.ttl = ttl;
-        self
+        Ok(self)
     }
 
     /// Seals `payload` for `principal` and `request` (the request the client
@@ -551,8 +595,12 @@ mod tests {
         );
     }
 
+    fn key(id: &str, byte: u8) -> StateKey {
+        StateKey::new(id, [byte; 32]).unwrap()
+    }
+
     fn sealer() -> StateSealer {
-        StateSealer::new(StateKey::new("k1", [1; 32]))
+        StateSealer::new(key("k1", 1))
     }
 
     #[test]
@@ -645,13 +693,13 @@ mod tests {
     #[test]
     fn a_key_with_the_same_id_but_other_bytes_sees_tampering() {
         let sealed = sealer().seal(&alice(), &req(), b"x").unwrap();
-        let impostor = StateSealer::new(StateKey::new("k1", [9; 32]));
+        let impostor = StateSealer::new(key("k1", 9));
         assert_eq!(opened(&impostor, &alice(), &sealed), Err(StateError::Tampered));
     }
 
     #[test]
     fn expiry() {
-        let s = sealer().ttl(Duration::from_secs(60));
+        let s = sealer().ttl(Duration::from_secs(60)).unwrap();
         let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let sealed = s.seal_at(&alice(), &req(), b"x", t0).unwrap();
         assert!(opened_at(&s, &alice(), &sealed, t0 + Duration::from_secs(59)).is_ok());
@@ -675,12 +723,13 @@ mod tests {
     fn rotation() {
         let old = sealer();
         let sealed_old = old.seal(&alice(), &req(), b"old").unwrap();
-        let rotated =
-            StateSealer::new(StateKey::new("k2", [2; 32])).also_open_with(StateKey::new("k1", [1; 32]));
+        let rotated = StateSealer::new(key("k2", 2))
+            .also_open_with(key("k1", 1))
+            .unwrap();
         assert_eq!(opened(&rotated, &alice(), &sealed_old).unwrap(), b"old");
         let sealed_new = rotated.seal(&alice(), &req(), b"new").unwrap();
         assert_eq!(opened(&old, &alice(), &sealed_new), Err(StateError::UnknownKey));
-        let retired = StateSealer::new(StateKey::new("k2", [2; 32]));
+        let retired = StateSealer::new(key("k2", 2));
         assert_eq!(
             opened(&retired, &alice(), &sealed_old),
             Err(StateError::UnknownKey)
@@ -688,8 +737,51 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "used twice")]
-    fn duplicate_key_id_panics() {
-        let _ = sealer().also_open_with(StateKey::new("k1", [3; 32]));
+    fn a_key_id_used_twice_is_refused() {
+        let twice = StateConfigError::DuplicateKeyId { id: "k1".into() };
+        // The current key's id, then a retired key's.
+        assert_eq!(sealer().also_open_with(key("k1", 3)).unwrap_err(), twice);
+        let rotated = StateSealer::new(key("k2", 2))
+            .also_open_with(key("k1", 1))
+            .unwrap();
+        assert_eq!(rotated.also_open_with(key("k1", 3)).unwrap_err(), twice);
+        let message = twice.to_string();
+        assert!(
+            message.contains("also_open_with") && message.contains("\"k1\""),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_key_id_of_0_or_over_255_bytes_is_refused() {
+        assert_eq!(
+            StateKey::new("", [1; 32]).unwrap_err(),
+            StateConfigError::KeyId { len: 0 }
+        );
+        let long = "k".repeat(256);
+        let err = StateKey::new(&long, [1; 32]).unwrap_err();
+        assert_eq!(err, StateConfigError::KeyId { len: 256 });
+        assert_eq!(err.to_string(), "StateKey id must be 1 to 255 bytes, got 256");
+        assert_eq!(
+            StateKey::generate("").unwrap_err(),
+            StateConfigError::KeyId { len: 0 }
+        );
+        assert_eq!(StateKey::new(&long[..255], [1; 32]).unwrap().id().len(), 255);
+    }
+
+    #[test]
+    fn a_zero_ttl_is_refused() {
+        let err = sealer().ttl(Duration::ZERO).unwrap_err();
+        assert_eq!(err, StateConfigError::ZeroTtl);
+        assert!(err.to_string().contains("ttl"), "{err}");
+        assert!(sealer().ttl(Duration::MAX).is_ok());
+    }
+
+    #[test]
+    fn crypto_failure_names_the_secret_not_its_bytes() {
+        // Not reachable on demand (the RNG and AES-256-GCM do not fail on
+        // command): the message names the field and carries no key material.
+        let message = StateConfigError::Crypto.to_string();
+        assert!(message.starts_with("StateKey secret"), "{message}");
     }
 }

@@ -268,6 +268,33 @@ pub const DEFAULT_SESSION_IDLE_TTL: Duration = Duration::from_secs(3600);
 /// Default capacity of [`MemorySessionStore`]: 100 000 sessions.
 pub const DEFAULT_SESSION_CAPACITY: u64 = 100_000;
 
+/// The longest idle timeout [`MemorySessionStore::idle_ttl`] accepts: 1000
+/// years (365-day years), the most its cache can hold.
+pub const MAX_SESSION_IDLE_TTL: Duration = Duration::from_secs(1000 * 365 * 24 * 3600);
+
+/// Why a [`MemorySessionStore`] setting was refused (a configuration error,
+/// reported when the store is configured).
+///
+/// ```
+/// use tower_bearer::mcp::{MemorySessionStore, MemorySessionStoreError};
+/// let err = MemorySessionStore::new().max_capacity(0).unwrap_err();
+/// assert_eq!(err, MemorySessionStoreError::ZeroCapacity);
+/// assert_eq!(err.to_string(), "MemorySessionStore max_capacity must be positive");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemorySessionStoreError {
+    /// A zero idle timeout: every binding would expire at once.
+    #[error("MemorySessionStore idle_ttl must be positive")]
+    ZeroIdleTtl,
+    /// An idle timeout over [`MAX_SESSION_IDLE_TTL`].
+    #[error("MemorySessionStore idle_ttl must be at most 1000 years")]
+    IdleTtlTooLong,
+    /// A zero capacity: no session could be bound.
+    #[error("MemorySessionStore max_capacity must be positive")]
+    ZeroCapacity,
+}
+
 /// The in-memory [`SessionStore`]: a bounded moka cache with an idle timeout.
 ///
 /// Defaults: [`DEFAULT_SESSION_IDLE_TTL`], [`DEFAULT_SESSION_CAPACITY`]. When it
@@ -281,14 +308,15 @@ pub const DEFAULT_SESSION_CAPACITY: u64 = 100_000;
 /// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let store = MemorySessionStore::new().idle_ttl(Duration::from_secs(600)).max_capacity(10_000);
+/// let store = MemorySessionStore::new().idle_ttl(Duration::from_secs(600))?.max_capacity(10_000)?;
 /// let key = SessionKey::new("s1");
 /// let alice = SessionOwner::new(Principal::new().with_issuer("https://as.example").with_subject("alice"));
 /// store.bind(&key, &alice).await.unwrap();
 /// assert_eq!(store.owner(&key).await.unwrap(), Some(alice));
 /// store.unbind(&key).await.unwrap();
 /// assert_eq!(store.owner(&key).await.unwrap(), None);
-/// # });
+/// # Ok::<(), tower_bearer::mcp::MemorySessionStoreError>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct MemorySessionStore {
@@ -321,9 +349,8 @@ impl MemorySessionStore {
         Self::build(DEFAULT_SESSION_IDLE_TTL, DEFAULT_SESSION_CAPACITY)
     }
 
+    /// The store for settings already checked by [`Self::checked`].
     fn build(idle_ttl: Duration, capacity: u64) -> Self {
-        assert!(!idle_ttl.is_zero(), "session idle TTL must be positive");
-        assert!(capacity > 0, "session store capacity must be positive");
         MemorySessionStore {
             cache: Cache::builder()
                 .max_capacity(capacity)
@@ -334,30 +361,49 @@ impl MemorySessionStore {
         }
     }
 
-    /// How long a binding lives without use.
-    ///
-    /// # Panics
-    /// If `ttl` is zero.
-    ///
-    /// ```
-    /// let store = tower_bearer::mcp::MemorySessionStore::new().idle_ttl(std::time::Duration::from_secs(900));
-    /// ```
-    #[must_use]
-    pub fn idle_ttl(self, ttl: Duration) -> Self {
-        Self::build(ttl, self.capacity)
+    fn checked(idle_ttl: Duration, capacity: u64) -> Result<Self, MemorySessionStoreError> {
+        if idle_ttl.is_zero() {
+            return Err(MemorySessionStoreError::ZeroIdleTtl);
+        }
+        if idle_ttl > MAX_SESSION_IDLE_TTL {
+            return Err(MemorySessionStoreError::IdleTtlTooLong);
+        }
+        if capacity == 0 {
+            return Err(MemorySessionStoreError::ZeroCapacity);
+        }
+        Ok(Self::build(idle_ttl, capacity))
     }
 
-    /// The maximum number of bound sessions.
+    /// How long a binding lives without use (default
+    /// [`DEFAULT_SESSION_IDLE_TTL`]). The store returned starts empty: set it
+    /// before the store is used.
     ///
-    /// # Panics
-    /// If `capacity` is zero.
+    /// # Errors
+    /// [`MemorySessionStoreError::ZeroIdleTtl`] if `ttl` is zero,
+    /// [`MemorySessionStoreError::IdleTtlTooLong`] if it is over
+    /// [`MAX_SESSION_IDLE_TTL`].
     ///
     /// ```
-    /// let store = tower_bearer::mcp::MemorySessionStore::new().max_capacity(1_000);
+    /// let store = tower_bearer::mcp::MemorySessionStore::new().idle_ttl(std::time::Duration::from_secs(900))?;
+    /// # Ok::<(), tower_bearer::mcp::MemorySessionStoreError>(())
     /// ```
-    #[must_use]
-    pub fn max_capacity(self, capacity: u64) -> Self {
-        Self::build(self.idle_ttl, capacity)
+    pub fn idle_ttl(self, ttl: Duration) -> Result<Self, MemorySessionStoreError> {
+        Self::checked(ttl, self.capacity)
+    }
+
+    /// The maximum number of bound sessions (default
+    /// [`DEFAULT_SESSION_CAPACITY`]). The store returned starts empty: set it
+    /// before the store is used.
+    ///
+    /// # Errors
+    /// [`MemorySessionStoreError::ZeroCapacity`] if `capacity` is zero.
+    ///
+    /// ```
+    /// let store = tower_bearer::mcp::MemorySessionStore::new().max_capacity(1_000)?;
+    /// # Ok::<(), tower_bearer::mcp::MemorySessionStoreError>(())
+    /// ```
+    pub fn max_capacity(self, capacity: u64) -> Result<Self, MemorySessionStoreError> {
+        Self::checked(self.idle_ttl, capacity)
     }
 
     /// Runs moka's pending maintenance (evictions); for tests and metrics.
@@ -408,7 +454,7 @@ mod tests {
 
     #[tokio::test]
     async fn store_is_bounded() {
-        let store = MemorySessionStore::new().max_capacity(10);
+        let store = MemorySessionStore::new().max_capacity(10).unwrap();
         let p = SessionOwner::new(Principal::new().with_subject("s"));
         for i in 0..100 {
             store.bind(&SessionKey::new(&i.to_string()), &p).await.unwrap();
@@ -422,5 +468,28 @@ mod tests {
         let key = SessionKey::new("secret-session-id");
         assert!(!format!("{key:?}").contains("secret"));
         assert_eq!(key.to_hex()[..16], key.to_string());
+    }
+
+    #[test]
+    fn settings_out_of_range_are_refused() {
+        let store = MemorySessionStore::new;
+        let zero = store().idle_ttl(Duration::ZERO).unwrap_err();
+        assert_eq!(zero, MemorySessionStoreError::ZeroIdleTtl);
+        assert!(zero.to_string().contains("idle_ttl"), "{zero}");
+        let long = store().idle_ttl(Duration::MAX).unwrap_err();
+        assert_eq!(long, MemorySessionStoreError::IdleTtlTooLong);
+        assert!(long.to_string().contains("idle_ttl"), "{long}");
+        assert!(store().idle_ttl(MAX_SESSION_IDLE_TTL).is_ok());
+        assert!(store().idle_ttl(Duration::from_nanos(1)).is_ok());
+        let empty = store().max_capacity(0).unwrap_err();
+        assert_eq!(empty, MemorySessionStoreError::ZeroCapacity);
+        assert!(empty.to_string().contains("max_capacity"), "{empty}");
+        // Each setter keeps the other's value.
+        let set = store()
+            .max_capacity(5)
+            .unwrap()
+            .idle_ttl(Duration::from_secs(1))
+            .unwrap();
+        assert_eq!((set.capacity, set.idle_ttl), (5, Duration::from_secs(1)));
     }
 }
