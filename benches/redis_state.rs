@@ -66,7 +66,7 @@ fn new_key() -> ReplayKey {
 }
 
 /// (µs per call one after the other, calls/s with 16 in flight)
-async fn replay<C: ReplayCache>(cache: Arc<C>, calls: u32) -> (f64, f64) {
+async fn replay<C: ReplayCache + 'static>(cache: Arc<C>, calls: u32) -> (f64, f64) {
     let until = SystemTime::now() + Duration::from_secs(60);
     let started = Instant::now();
     for _ in 0..calls {

@@ -508,7 +508,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The verifier: a real issuer, or the embedded development issuer.
     let mut dev_issuer = None;
-    let (issuer, verifier): (String, Arc<dyn DynTokenVerifier>) = match &args.issuer {
+    let (issuer, verifier): (String, Arc<DynTokenVerifier<'static>>) = match &args.issuer {
         Some(issuer) => (
             issuer.clone(),
             verifier_for(&args, issuer, &audience, redis.as_ref()).await?,
@@ -528,7 +528,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .jwt_verifier_builder(&audience)
                 .verified_token_cache(args.verified_token_cache)
                 .build()?;
-            let verifier: Arc<dyn DynTokenVerifier> = if args.opaque_tokens {
+            let verifier: Arc<DynTokenVerifier<'static>> = if args.opaque_tokens {
                 let mut introspection = IntrospectionVerifier::builder()
                     .endpoint(dev.introspection_endpoint())
                     .client_credentials(dev.client_id(), dev.client_secret())
@@ -538,9 +538,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     introspection = introspection.shared_cache(redis.introspection_cache());
                 }
                 let introspection = introspection.build()?;
-                Arc::new(ShapeRouter::new(jwt, introspection))
+                DynTokenVerifier::new_arc(ShapeRouter::new(jwt, introspection))
             } else {
-                Arc::new(jwt)
+                DynTokenVerifier::new_arc(jwt)
             };
             let issuer = dev.issuer().to_owned();
             dev_issuer = Some((dev, idp));
@@ -707,7 +707,7 @@ async fn verifier_for(
     issuer: &str,
     audience: &str,
     redis: Option<&RedisStore>,
-) -> Result<Arc<dyn DynTokenVerifier>, Box<dyn std::error::Error>> {
+) -> Result<Arc<DynTokenVerifier<'static>>, Box<dyn std::error::Error>> {
     let jwt = || {
         let builder = JwtVerifier::builder().issuer(issuer).audience(audience);
         let builder = match &args.jwks_uri {
@@ -717,7 +717,7 @@ async fn verifier_for(
         builder.verified_token_cache(args.verified_token_cache).build()
     };
     let Some(endpoint) = &args.introspection_endpoint else {
-        return Ok(Arc::new(jwt()?));
+        return Ok(DynTokenVerifier::new_arc(jwt()?));
     };
     let (Some(client_id), Some(secret)) = (&args.client_id, &args.client_secret) else {
         return Err("--introspection-endpoint needs --client-id and --client-secret".into());
@@ -733,8 +733,8 @@ async fn verifier_for(
     }
     let introspection = introspection.build()?;
     Ok(match args.jwks_uri {
-        Some(_) => Arc::new(ShapeRouter::new(jwt()?, introspection)),
-        None => Arc::new(introspection),
+        Some(_) => DynTokenVerifier::new_arc(ShapeRouter::new(jwt()?, introspection)),
+        None => DynTokenVerifier::new_arc(introspection),
     })
 }
 

@@ -57,7 +57,7 @@ fn is_base64url(b: u8) -> bool {
 /// an introspection call; the token returned is the one `jwt` verified.
 ///
 /// Either side can be any [`TokenVerifier`], including your own (a database
-/// lookup) or an `Arc<dyn DynTokenVerifier>`.
+/// lookup) or an `Arc<DynTokenVerifier<'static>>`.
 ///
 /// ```
 /// use tower_bearer::compose::ShapeRouter;
@@ -265,16 +265,17 @@ mod tests {
         assert_eq!(unasked.calls(), 0);
 
         // Through `dyn` too.
-        let router: Arc<dyn DynTokenVerifier> = Arc::new(ShapeRouter::new(jwt, Fixed::new(Ok("opaque"))));
+        let router: Arc<DynTokenVerifier<'static>> =
+            DynTokenVerifier::new_arc(ShapeRouter::new(jwt, Fixed::new(Ok("opaque"))));
         assert_eq!(subject(router.verify_now(JWT).unwrap()), "jwt");
         assert!(router.verify_now("opaque").is_none());
     }
 
     #[tokio::test]
     async fn dyn_verifiers_plug_in() {
-        let jwt: Arc<dyn DynTokenVerifier> = Fixed::new(Ok("dyn-jwt"));
-        let opaque: Arc<dyn DynTokenVerifier> = Fixed::new(Ok("dyn-opaque"));
-        let router: Arc<dyn DynTokenVerifier> = Arc::new(ShapeRouter::new(jwt, opaque));
+        let jwt: Arc<DynTokenVerifier<'static>> = DynTokenVerifier::new_arc(Fixed::new(Ok("dyn-jwt")));
+        let opaque: Arc<DynTokenVerifier<'static>> = DynTokenVerifier::new_arc(Fixed::new(Ok("dyn-opaque")));
+        let router: Arc<DynTokenVerifier<'static>> = DynTokenVerifier::new_arc(ShapeRouter::new(jwt, opaque));
         assert_eq!(subject(router.verify(JWT).await), "dyn-jwt");
         assert_eq!(subject(router.verify("opaque").await), "dyn-opaque");
     }

@@ -129,7 +129,7 @@ pub struct Dpop {
     leeway: Duration,
     public_url: Option<PublicUrl>,
     nonces: Option<Arc<Nonces>>,
-    replay: Arc<dyn DynReplayCache>,
+    replay: Arc<DynReplayCache<'static>>,
     /// Proof headers already seen, by SHA-256 of their base64url text.
     keys: moka::sync::Cache<[u8; 32], Arc<proof::ProofKey>>,
 }
@@ -174,7 +174,7 @@ impl Dpop {
             leeway: DEFAULT_PROOF_LEEWAY,
             public_url: None,
             nonces: None,
-            replay: Arc::new(MemoryReplayCache::new()),
+            replay: DynReplayCache::new_arc(MemoryReplayCache::new()),
             keys: proof_key_cache(),
         }
     }
@@ -381,8 +381,8 @@ impl Dpop {
     /// # let _ = dpop;
     /// ```
     #[must_use]
-    pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
-        self.replay = Arc::new(cache);
+    pub fn replay_cache(mut self, cache: impl ReplayCache + 'static) -> Self {
+        self.replay = DynReplayCache::new_arc(cache);
         self
     }
 
@@ -536,12 +536,12 @@ impl CheckedProof {
     /// [`first_use`](Self::first_use).
     pub(crate) fn first_use_now(&self, dpop: &Dpop) -> Option<Result<(), AuthError>> {
         dpop.replay
-            .first_use_now_dyn(&self.replay, self.until)
+            .first_use_now(&self.replay, self.until)
             .map(replay_verdict)
     }
 
     pub(crate) async fn first_use(&self, dpop: &Dpop) -> Result<(), AuthError> {
-        replay_verdict(dpop.replay.first_use_boxed(&self.replay, self.until).await)
+        replay_verdict(dpop.replay.first_use(&self.replay, self.until).await)
     }
 }
 

@@ -194,7 +194,7 @@ struct Inner {
     policy: KeyPolicy,
     leeway: Duration,
     max_lifetime: Duration,
-    replay: Arc<dyn DynReplayCache>,
+    replay: Arc<DynReplayCache<'static>>,
 }
 
 struct TrustedIssuer {
@@ -368,9 +368,9 @@ impl IdJagValidator {
             .expires_at
             .checked_add(self.inner.leeway)
             .unwrap_or_else(time::far_future);
-        let answer = match replay.first_use_now_dyn(&key, until) {
+        let answer = match replay.first_use_now(&key, until) {
             Some(answer) => answer,
-            None => replay.first_use_boxed(&key, until).await,
+            None => replay.first_use(&key, until).await,
         };
         match answer {
             Ok(true) => Ok(()),
@@ -800,7 +800,7 @@ pub struct IdJagValidatorBuilder {
     leeway: Duration,
     max_lifetime: Duration,
     fetch_timeout: Duration,
-    replay: Arc<dyn DynReplayCache>,
+    replay: Arc<DynReplayCache<'static>>,
 }
 
 impl Default for IdJagValidatorBuilder {
@@ -812,7 +812,7 @@ impl Default for IdJagValidatorBuilder {
             leeway: time::DEFAULT_LEEWAY,
             max_lifetime: DEFAULT_MAX_LIFETIME,
             fetch_timeout: fetch::DEFAULT_TIMEOUT,
-            replay: Arc::new(MemoryReplayCache::new()),
+            replay: DynReplayCache::new_arc(MemoryReplayCache::new()),
         }
     }
 }
@@ -908,8 +908,8 @@ impl IdJagValidatorBuilder {
     /// use tower_bearer::replay::MemoryReplayCache;
     /// let _ = tower_bearer::id_jag::IdJagValidator::builder().replay_cache(MemoryReplayCache::new().max_capacity(1 << 16));
     /// ```
-    pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
-        self.replay = Arc::new(cache);
+    pub fn replay_cache(mut self, cache: impl ReplayCache + 'static) -> Self {
+        self.replay = DynReplayCache::new_arc(cache);
         self
     }
 
@@ -1098,11 +1098,11 @@ mod tests {
         let replay = &v.inner.replay;
         let later = at + Duration::from_secs(3600);
         assert_eq!(
-            replay.first_use_now_dyn(&ReplayKey::new("id-jag", IDP, "j1"), later),
+            replay.first_use_now(&ReplayKey::new("id-jag", IDP, "j1"), later),
             Some(Ok(false))
         );
         assert_eq!(
-            replay.first_use_now_dyn(&ReplayKey::new("id-jag", "https://other.example", "j1"), later),
+            replay.first_use_now(&ReplayKey::new("id-jag", "https://other.example", "j1"), later),
             Some(Ok(true))
         );
     }

@@ -331,7 +331,7 @@ assert_eq!(svc.into_inner(), 43);
 impl<S, V, ReqBody, ResBody> Service<Request<ReqBody>> for TokenVerifierService<S, V>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    V: TokenVerifier + ?Sized,
+    V: TokenVerifier + ?Sized + 'static,
     ResBody: Default,
 {
     type Response = Response<ResBody>;

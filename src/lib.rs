@@ -107,9 +107,7 @@ pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
 pub use refusal::RefusalFuture;
 pub use resource::{Resource, ResourceBuilder, ResourceError};
-pub use verifier::{
-    BoxVerifyFuture, DynTokenVerifier, InvalidToken, TokenVerifier, Unavailable, VerifyError,
-};
+pub use verifier::{DynTokenVerifier, InvalidToken, TokenVerifier, Unavailable, VerifyError};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -101,7 +101,9 @@ impl fmt::Debug for ReplayKey {
 /// assert_eq!(cache.first_use(&key, until).await, Ok(false), "a replay");
 /// # });
 /// ```
-pub trait ReplayCache: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub DynReplayCache = dyn(box) ReplayCache)]
+#[allow(unreachable_pub, reason = "dynosaur's erased twin of this trait is private")]
+pub trait ReplayCache: Send + Sync {
     /// Records `key` until `until`; `Ok(true)` the first time, `Ok(false)` on
     /// any later call before `until`.
     fn first_use(
@@ -138,46 +140,6 @@ impl<R: ReplayCache + ?Sized> ReplayCache for Arc<R> {
 
     fn first_use_now(&self, key: &ReplayKey, until: SystemTime) -> Option<Result<bool, Unavailable>> {
         (**self).first_use_now(key, until)
-    }
-}
-
-/// A boxed [`ReplayCache::first_use`] future, for [`DynReplayCache`].
-pub type BoxFirstUse<'a> = std::pin::Pin<Box<dyn Future<Output = Result<bool, Unavailable>> + Send + 'a>>;
-
-/// The object-safe form of [`ReplayCache`], implemented for every cache; use
-/// `Arc<dyn DynReplayCache>` to choose one at run time.
-///
-/// ```
-/// use std::sync::Arc;
-/// use tower_bearer::replay::{DynReplayCache, MemoryReplayCache};
-/// let cache: Arc<dyn DynReplayCache> = Arc::new(MemoryReplayCache::new());
-/// # let _ = cache;
-/// ```
-pub trait DynReplayCache: Send + Sync + 'static {
-    /// [`ReplayCache::first_use`], boxed.
-    fn first_use_boxed<'a>(&'a self, key: &'a ReplayKey, until: SystemTime) -> BoxFirstUse<'a>;
-
-    /// [`ReplayCache::first_use_now`], object-safe.
-    fn first_use_now_dyn(&self, key: &ReplayKey, until: SystemTime) -> Option<Result<bool, Unavailable>>;
-}
-
-impl<R: ReplayCache> DynReplayCache for R {
-    fn first_use_boxed<'a>(&'a self, key: &'a ReplayKey, until: SystemTime) -> BoxFirstUse<'a> {
-        Box::pin(self.first_use(key, until))
-    }
-
-    fn first_use_now_dyn(&self, key: &ReplayKey, until: SystemTime) -> Option<Result<bool, Unavailable>> {
-        self.first_use_now(key, until)
-    }
-}
-
-impl ReplayCache for dyn DynReplayCache {
-    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, Unavailable> {
-        self.first_use_boxed(key, until).await
-    }
-
-    fn first_use_now(&self, key: &ReplayKey, until: SystemTime) -> Option<Result<bool, Unavailable>> {
-        self.first_use_now_dyn(key, until)
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,10 @@ use crate::AccessToken;
 ///
 /// Return [`VerifyError::Invalid`] when the token is bad (401) and
 /// [`VerifyError::Unavailable`] when you could not decide (503): never mix them.
+///
+/// Like every async trait of the crate it has a dyn-compatible form,
+/// [`DynTokenVerifier`], to choose a verifier at run time
+/// (`DynTokenVerifier::new_arc(verifier)`); it is itself a `TokenVerifier`.
 ///
 /// ```
 /// use tower_bearer::{AccessToken, InvalidToken, Principal, TokenVerifier, VerifyError};
@@ -38,7 +41,9 @@ use crate::AccessToken;
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
-pub trait TokenVerifier: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub DynTokenVerifier = dyn(box) TokenVerifier)]
+#[allow(unreachable_pub, reason = "dynosaur's erased twin of this trait is private")]
+pub trait TokenVerifier: Send + Sync {
     /// Verifies `token` (the raw bearer credential, already syntax-checked).
     fn verify(&self, token: &str) -> impl Future<Output = Result<AccessToken, VerifyError>> + Send;
 
@@ -83,55 +88,6 @@ impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
 
     fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
         (**self).verify_now(token)
-    }
-}
-
-/// A boxed future returned by [`DynTokenVerifier`].
-pub type BoxVerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, VerifyError>> + Send + 'a>>;
-
-/// The object-safe form of [`TokenVerifier`], implemented for every verifier.
-///
-/// Use `Arc<dyn DynTokenVerifier>` to choose a verifier at run time; it is itself
-/// a [`TokenVerifier`].
-///
-/// ```
-/// use std::sync::Arc;
-/// use tower_bearer::{AccessToken, DynTokenVerifier, Principal, TokenVerifier, VerifyError};
-///
-/// struct Anyone;
-/// impl TokenVerifier for Anyone {
-///     async fn verify(&self, _token: &str) -> Result<AccessToken, VerifyError> {
-///         Ok(AccessToken::new(Principal::new().with_subject("anyone")))
-///     }
-/// }
-/// let verifier: Arc<dyn DynTokenVerifier> = Arc::new(Anyone);
-/// let _layer = tower_bearer::TokenVerifierLayer::new(verifier);
-/// ```
-pub trait DynTokenVerifier: Send + Sync + 'static {
-    /// Verifies `token`, boxing the future.
-    fn verify_boxed<'a>(&'a self, token: &'a str) -> BoxVerifyFuture<'a>;
-
-    /// [`TokenVerifier::verify_now`], object-safe.
-    fn verify_now_dyn(&self, token: &str) -> Option<Result<AccessToken, VerifyError>>;
-}
-
-impl<V: TokenVerifier> DynTokenVerifier for V {
-    fn verify_boxed<'a>(&'a self, token: &'a str) -> BoxVerifyFuture<'a> {
-        Box::pin(self.verify(token))
-    }
-
-    fn verify_now_dyn(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
-        self.verify_now(token)
-    }
-}
-
-impl TokenVerifier for dyn DynTokenVerifier {
-    async fn verify(&self, token: &str) -> Result<AccessToken, VerifyError> {
-        self.verify_boxed(token).await
-    }
-
-    fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
-        self.verify_now_dyn(token)
     }
 }
 

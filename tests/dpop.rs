@@ -41,7 +41,10 @@ async fn fixture(dpop: Dpop) -> Fixture {
     start(issuer, layer).await
 }
 
-async fn start<V: tower_bearer::TokenVerifier>(issuer: DevIssuer, layer: TokenVerifierLayer<V>) -> Fixture {
+async fn start<V: tower_bearer::TokenVerifier + 'static>(
+    issuer: DevIssuer,
+    layer: TokenVerifierLayer<V>,
+) -> Fixture {
     let app = Router::new()
         .route("/whoami", get(whoami).post(whoami))
         .layer(layer);

@@ -331,7 +331,7 @@ async fn discovery() {
 }
 
 /// The layer in front of a handler that echoes the principal's subject.
-fn protected<V: TokenVerifier>(
+fn protected<V: TokenVerifier + 'static>(
     verifier: V,
 ) -> impl tower::Service<Request<String>, Response = Response<String>, Error = Infallible, Future: Send> + Clone
 {
@@ -381,7 +381,7 @@ async fn garbage_flood_keeps_the_cache_bounded() {
 }
 
 /// A user-supplied verifier (think: a database of API keys), plugged in next to
-/// introspection through `Arc<dyn DynTokenVerifier>`.
+/// introspection through `Arc<DynTokenVerifier<'static>>`.
 struct ApiKeys;
 
 impl TokenVerifier for ApiKeys {
@@ -397,7 +397,7 @@ impl TokenVerifier for ApiKeys {
 }
 
 /// Serves `service` on 127.0.0.1:0 with axum; returns its base URL.
-async fn serve_http(verifier: Arc<dyn DynTokenVerifier>) -> String {
+async fn serve_http(verifier: Arc<DynTokenVerifier<'static>>) -> String {
     let app = axum::Router::new()
         .route(
             "/mcp",
@@ -418,7 +418,8 @@ async fn statuses_and_challenges_over_http() {
     server.add_token("good", "mcp:read");
     server.add_token("good-too", "mcp:read");
     let introspection = builder(&server).negative_ttl(Duration::ZERO).build().unwrap();
-    let verifier: Arc<dyn DynTokenVerifier> = Arc::new(ShapeRouter::new(ApiKeys, introspection));
+    let verifier: Arc<DynTokenVerifier<'static>> =
+        DynTokenVerifier::new_arc(ShapeRouter::new(ApiKeys, introspection));
     let url = serve_http(verifier).await;
     let client = reqwest::Client::new();
     let call = |token: Option<&str>| {

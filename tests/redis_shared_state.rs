@@ -42,7 +42,7 @@ fn fresh(id: &str) -> ReplayKey {
 }
 
 /// What every `ReplayCache` must do.
-async fn replay_contract<C: ReplayCache>(name: &str, cache: Arc<C>) {
+async fn replay_contract<C: ReplayCache + 'static>(name: &str, cache: Arc<C>) {
     let soon = SystemTime::now() + Duration::from_secs(1);
     let key = fresh("a");
     assert_eq!(cache.first_use(&key, soon).await, Ok(true), "{name}: first use");

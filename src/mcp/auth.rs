@@ -103,14 +103,14 @@ impl<V: TokenVerifier> McpAuthLayer<V> {
 
 impl<V: TokenVerifier + ?Sized> McpAuthLayer<V> {
     /// As [`builder`](Self::builder), sharing an `Arc` of a verifier (a
-    /// `dyn DynTokenVerifier` chosen at run time, or one shared with other routes).
+    /// [`DynTokenVerifier`](crate::DynTokenVerifier) chosen at run time, or one shared with other routes).
     ///
     /// ```
     /// use std::sync::Arc;
     /// use tower_bearer::{DynTokenVerifier, Resource, mcp::McpAuthLayer, jwt::JwtVerifier};
     ///
     /// let resource = Resource::builder("https://api.example.com/mcp").build().unwrap();
-    /// let verifier: Arc<dyn DynTokenVerifier> = Arc::new(
+    /// let verifier: Arc<DynTokenVerifier<'static>> = DynTokenVerifier::new_arc(
     ///     JwtVerifier::builder().issuer("https://as.example").resource(&resource).discover().build().unwrap(),
     /// );
     /// let auth = McpAuthLayer::builder_from_arc(&resource, verifier).build().unwrap();

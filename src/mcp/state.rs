@@ -229,7 +229,7 @@ pub struct StateSealer {
     current: StateKey,
     retired: Arc<[StateKey]>,
     ttl: Duration,
-    replay: Arc<dyn DynReplayCache>,
+    replay: Arc<DynReplayCache<'static>>,
 }
 
 impl fmt::Debug for StateSealer {
@@ -296,7 +296,7 @@ impl StateSealer {
             current: key,
             retired: Arc::new([]),
             ttl: DEFAULT_STATE_TTL,
-            replay: Arc::new(MemoryReplayCache::new()),
+            replay: DynReplayCache::new_arc(MemoryReplayCache::new()),
         }
     }
 
@@ -312,8 +312,8 @@ impl StateSealer {
     /// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
     /// ```
     #[must_use]
-    pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
-        self.replay = Arc::new(cache);
+    pub fn replay_cache(mut self, cache: impl ReplayCache + 'static) -> Self {
+        self.replay = DynReplayCache::new_arc(cache);
         self
     }
 
@@ -420,7 +420,7 @@ impl StateSealer {
             &opened.key_id,
             &crate::digest::hex(&opened.nonce),
         );
-        match self.replay.first_use_boxed(&key, until).await {
+        match self.replay.first_use(&key, until).await {
             Ok(true) => Ok(opened.payload),
             Ok(false) => Err(StateError::Replayed),
             Err(unavailable) => {
