@@ -51,7 +51,7 @@ use tower_bearer::mcp::{
 use tower_bearer::metadata::ProtectedResourceMetadata;
 use tower_bearer::origin::OriginLayer;
 use tower_bearer::redis::RedisStore;
-use tower_bearer::scope::ScopeHierarchy;
+use tower_bearer::scope::{ScopeError, ScopeHierarchy};
 use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Scopes, TokenVerifierLayer};
 
@@ -415,17 +415,17 @@ impl ServerHandler for Tools {
 
 /// Which scopes each MCP operation needs: every request `mcp:read`, `add_note`
 /// `mcp:write`, and any tool not listed here `mcp:admin` (never under-protected).
-fn scope_policy() -> McpScopePolicy {
+fn scope_policy() -> Result<McpScopePolicy, ScopeError> {
     McpScopePolicy::new()
-        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
-        .base(["mcp:read"])
-        .tool("whoami", ["mcp:read"])
-        .tool("echo", ["mcp:read"])
-        .tool("list_notes", ["mcp:read"])
-        .tool("add_note", ["mcp:write"])
-        .tool("save_draft", ["mcp:write"])
-        .tool("open_draft", ["mcp:read"])
-        .tool("clear_notes", ["mcp:write"])
+        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"])?)
+        .base(["mcp:read"])?
+        .tool("whoami", ["mcp:read"])?
+        .tool("echo", ["mcp:read"])?
+        .tool("list_notes", ["mcp:read"])?
+        .tool("add_note", ["mcp:write"])?
+        .tool("save_draft", ["mcp:write"])?
+        .tool("open_draft", ["mcp:read"])?
+        .tool("clear_notes", ["mcp:write"])?
         .unlisted_tools(["mcp:admin"])
 }
 
@@ -562,7 +562,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     )));
-    let policy = scope_policy();
+    let policy = scope_policy()?;
     let origins = if args.allowed_origins.is_empty() {
         vec![base.clone()]
     } else {
@@ -576,7 +576,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         keep
     };
     // DNS-rebinding protection: browser origins must be on the allowlist.
-    let origin = keep(SkippableLayer::Origin).then(|| OriginLayer::new(origins));
+    let origin = keep(SkippableLayer::Origin)
+        .then(|| OriginLayer::new(origins))
+        .transpose()?;
     let mut app = if args.no_auth {
         tracing::warn!("--no-auth: serving WITHOUT authentication");
         Router::new()
@@ -607,11 +609,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .layer(
                 ServiceBuilder::new().layer(option_layer(origin)).layer(
                     TokenVerifierLayer::from_arc(verifier)
-                        .resource_metadata(metadata_doc.metadata_url())
+                        .resource_metadata(metadata_doc.metadata_url())?
                         .dpop(dpop)
                         // What `initialize` needs: clients start with least privilege
                         // and step up when a tool asks for more.
-                        .scope_hint(policy.required("initialize", None)),
+                        .scope_hint(policy.required("initialize", None))?,
                 ),
             )
     };

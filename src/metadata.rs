@@ -131,12 +131,8 @@ impl ProtectedResourceMetadata {
     /// See the [module docs](self) for an example.
     #[must_use]
     pub fn scopes_supported(mut self, scopes: Scopes) -> Self {
-        crate::challenge::assert_scope_tokens(&scopes);
-        self.scopes_supported = scopes
-            .iter()
-            .filter(|s| *s != "offline_access")
-            .map(str::to_owned)
-            .collect();
+        crate::scope::scope_tokens("scopes_supported", &scopes).unwrap_or_else(|e| panic!("{e}"));
+        self.scopes_supported = scopes.challengeable().map(str::to_owned).collect();
         self
     }
 

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -30,20 +29,18 @@ pin_project! {
 }
 
 impl<F, B> RefusalFuture<F, B> {
-    /// Calls the service that was driven to readiness (leaving a fresh clone in
-    /// its place) when `decision` is `Ok`, or answers with the refusal.
+    /// Calls `inner` when `decision` is `Ok`, or answers with the refusal.
+    /// The decision was taken synchronously, in `call`: `inner` is still the
+    /// service that was driven to readiness, so it is called directly (as
+    /// tower-http's `ValidateRequest` does), without a clone.
     pub(crate) fn call_or_refuse<S, R>(inner: &mut S, req: R, decision: Result<(), Response<B>>) -> Self
     where
-        S: Service<R, Response = Response<B>, Future = F> + Clone,
+        S: Service<R, Response = Response<B>, Future = F>,
     {
         let state = match decision {
-            Ok(()) => {
-                let clone = inner.clone();
-                let mut ready = mem::replace(inner, clone);
-                State::Inner {
-                    future: ready.call(req),
-                }
-            }
+            Ok(()) => State::Inner {
+                future: inner.call(req),
+            },
             Err(response) => State::Refused {
                 response: Some(response),
             },
