@@ -148,7 +148,7 @@ impl IntrospectionVerifier {
     /// # });
     /// ```
     pub async fn cache_entry_count(&self) -> u64 {
-        self.inner.cache.entry_count().await
+        self.inner.cache.entry_count()
     }
 }
 
