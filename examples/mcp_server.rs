@@ -553,7 +553,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let notes = Arc::new(Mutex::new(Vec::new()));
     let drafts = Arc::new(Mutex::new(HashMap::new()));
-    let mut sealer = StateSealer::new(StateKey::generate("quickstart")).ttl(Duration::from_secs(300));
+    let mut sealer = StateSealer::new(StateKey::generate("quickstart")?).ttl(Duration::from_secs(300))?;
     if let Some(redis) = &redis {
         sealer = sealer.replay_cache(redis.replay_cache());
     }

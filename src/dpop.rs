@@ -318,26 +318,35 @@ impl Dpop {
     /// ```
     #[must_use]
     pub fn server_nonces(self) -> Self {
-        self.server_nonce_key(nonce::random_key())
+        self.with_nonce_key(&nonce::random_key())
     }
 
     /// Server nonces with a key shared by every replica (at least 32 random bytes).
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// When `key` is shorter than 32 bytes.
+    /// [`NonceKeyError::TooShort`] when `key` is shorter than 32 bytes.
     ///
     /// ```
-    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonce_key([7; 32]);
+    /// let dpop = tower_bearer::dpop::Dpop::allowed().server_nonce_key([7; 32])?;
     /// # let _ = dpop;
+    /// # Ok::<(), tower_bearer::dpop::NonceKeyError>(())
     /// ```
-    #[must_use]
-    pub fn server_nonce_key(mut self, key: impl AsRef<[u8]>) -> Self {
+    pub fn server_nonce_key(self, key: impl AsRef<[u8]>) -> Result<Self, NonceKeyError> {
+        let key = key.as_ref();
+        if key.len() < nonce::MIN_KEY_LEN {
+            return Err(NonceKeyError::TooShort { len: key.len() });
+        }
+        Ok(self.with_nonce_key(key))
+    }
+
+    /// Server nonces under `key` (long enough), keeping the nonce lifetime.
+    fn with_nonce_key(mut self, key: &[u8]) -> Self {
         let lifetime = self
             .nonces
             .as_ref()
             .map_or(DEFAULT_NONCE_LIFETIME, |n| n.lifetime());
-        self.nonces = Some(Arc::new(Nonces::new(key.as_ref(), lifetime)));
+        self.nonces = Some(Arc::new(Nonces::new(key, lifetime)));
         self
     }
 
@@ -571,6 +580,26 @@ fn replay_verdict(answer: Result<bool, crate::Unavailable>) -> Result<(), AuthEr
             Err(AuthError::Unavailable(unavailable))
         }
     }
+}
+
+/// Why [`Dpop::server_nonce_key`] refused a key; the message gives its length,
+/// never its bytes.
+///
+/// ```
+/// use tower_bearer::dpop::{Dpop, NonceKeyError};
+/// let error = Dpop::allowed().server_nonce_key([7; 16]).unwrap_err();
+/// assert_eq!(error, NonceKeyError::TooShort { len: 16 });
+/// assert!(error.to_string().starts_with("server_nonce_key: "));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NonceKeyError {
+    /// Fewer than 32 bytes.
+    #[error("server_nonce_key: {len} bytes, at least 32 needed")]
+    TooShort {
+        /// The length given.
+        len: usize,
+    },
 }
 
 /// Why a DPoP proof was refused: 401 with `error="invalid_dpop_proof"`, or

@@ -81,8 +81,8 @@ pub use scopes::{DEFAULT_BODY_LIMIT, McpScope, McpScopeFuture, McpScopeLayer, Mc
 pub use session::{
     BindingPolicy, MCP_SESSION_ID, McpSession, McpSessionLayer, SessionFuture, SessionNotFound,
 };
-pub use state::{DEFAULT_STATE_TTL, StateError, StateKey, StateRequest, StateSealer};
+pub use state::{DEFAULT_STATE_TTL, StateConfigError, StateError, StateKey, StateRequest, StateSealer};
 pub use store::{
-    DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MemorySessionStore, SessionKey, SessionOwner,
-    SessionStore, SessionStoreError,
+    DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MemorySessionStore, SessionConfigError, SessionKey,
+    SessionOwner, SessionStore, SessionStoreError,
 };

@@ -486,11 +486,11 @@ async fn server_nonces_round_trip() {
 
 #[tokio::test]
 async fn a_nonce_from_another_replica_with_the_same_key_works() {
-    let a = fixture(Dpop::allowed().server_nonce_key([9; 32])).await;
+    let a = fixture(Dpop::allowed().server_nonce_key([9; 32]).unwrap()).await;
     let b_layer = TokenVerifierLayer::new(a.issuer.jwt_verifier(AUDIENCE))
         .resource_metadata(METADATA)
         .unwrap()
-        .dpop(Dpop::allowed().server_nonce_key([9; 32]));
+        .dpop(Dpop::allowed().server_nonce_key([9; 32]).unwrap());
     let b = start(DevIssuer::start().await.unwrap(), b_layer).await;
     let nonce = a.send(None, &[]).await.nonce.unwrap();
     let token = a.bound_token();

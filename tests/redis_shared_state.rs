@@ -142,7 +142,7 @@ async fn redis_session_stores_keep_one_contract() {
     let server = RedisServer::start();
     let redis = store(&server).await;
     let idle = Duration::from_secs(2);
-    session_contract("memory", &MemorySessionStore::new().idle_ttl(idle), idle).await;
+    session_contract("memory", &MemorySessionStore::new().idle_ttl(idle).unwrap(), idle).await;
     session_contract("redis", &redis.session_store(idle), idle).await;
 }
 

@@ -11,7 +11,7 @@ use tower_bearer::mcp::{StateKey, StateSealer};
 
 fn sealer() -> &'static StateSealer {
     static SEALER: OnceLock<StateSealer> = OnceLock::new();
-    SEALER.get_or_init(|| StateSealer::new(StateKey::new("k1", [7; 32])))
+    SEALER.get_or_init(|| StateSealer::new(StateKey::new("k1", [7; 32]).unwrap()))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -36,9 +36,12 @@ pub(crate) fn random_key() -> [u8; 32] {
     key
 }
 
+/// The shortest nonce key accepted (checked by `Dpop::server_nonce_key`).
+pub(crate) const MIN_KEY_LEN: usize = 32;
+
 impl Nonces {
+    /// Nonces under `key` (at least [`MIN_KEY_LEN`] bytes, checked by the caller).
     pub(crate) fn new(key: &[u8], lifetime: Duration) -> Self {
-        assert!(key.len() >= 32, "a DPoP nonce key needs at least 32 bytes");
         Nonces {
             key: hmac::Key::new(hmac::HMAC_SHA256, key),
             raw_key: key.to_vec(),

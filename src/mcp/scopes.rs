@@ -133,15 +133,15 @@ impl McpScopePolicy {
 
     /// Scopes a JSON-RPC method needs (e.g. `resources/read`), on top of the base.
     ///
+    /// # Errors
+    /// As [`base`](Self::base) (field `McpScopePolicy::method`).
+    ///
     /// ```
     /// use tower_bearer::{Scopes, mcp::McpScopePolicy};
     /// let p = McpScopePolicy::new().method("resources/read", ["files:read"])?;
     /// assert_eq!(p.required("resources/read", None), Scopes::parse("files:read"));
     /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
-    ///
-    /// # Errors
-    /// As [`base`](Self::base) (field `McpScopePolicy::method`).
     pub fn method<I, S>(mut self, method: &str, scopes: I) -> Result<Self, ScopeError>
     where
         I: IntoIterator<Item = S>,

@@ -233,7 +233,7 @@ impl SessionNotFound {
 /// use tower::ServiceBuilder;
 /// use tower_bearer::mcp::{BindingPolicy, McpSessionLayer, MemorySessionStore};
 ///
-/// let layer = McpSessionLayer::with_store(MemorySessionStore::new().max_capacity(10_000))
+/// let layer = McpSessionLayer::with_store(MemorySessionStore::new().max_capacity(std::num::NonZeroU64::new(10_000).unwrap()))
 ///     .policy(BindingPolicy::RequireIssuerAndSubject);
 /// let svc = ServiceBuilder::new().layer(layer).service_fn(|_req: http::Request<String>| async {
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))

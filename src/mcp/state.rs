@@ -70,6 +70,38 @@ pub enum StateError {
     Crypto,
 }
 
+/// Why a [`StateKey`] or [`StateSealer`] setting was refused; the message
+/// names the setting (never a key's bytes).
+///
+/// ```
+/// use tower_bearer::mcp::{StateConfigError, StateKey};
+/// let error = StateKey::new("", [7; 32]).unwrap_err();
+/// assert_eq!(error, StateConfigError::KeyId { len: 0 });
+/// assert!(error.to_string().starts_with("StateKey id: "));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateConfigError {
+    /// The key id is empty or longer than 255 bytes.
+    #[error("StateKey id: {len} bytes, must be 1 to 255")]
+    KeyId {
+        /// The length given.
+        len: usize,
+    },
+    /// The system random number generator failed to make a key.
+    #[error("StateKey::generate: the system random number generator failed")]
+    Random,
+    /// A key with this id is already held by the sealer.
+    #[error("StateSealer::also_open_with: state key id {id:?} is used twice")]
+    DuplicateKeyId {
+        /// The id held twice (ids are not secret: they travel in every state).
+        id: String,
+    },
+    /// The state lifetime is zero: every state would be expired.
+    #[error("StateSealer::ttl: must be longer than zero")]
+    ZeroTtl,
+}
+
 /// A 256-bit AES-GCM key with an id (the id travels with each state, so states
 /// sealed under a retired key still open while it is kept for opening).
 ///
@@ -77,9 +109,10 @@ pub enum StateError {
 ///
 /// ```
 /// use tower_bearer::mcp::StateKey;
-/// let key = StateKey::new("2026-01", [7; 32]);
+/// let key = StateKey::new("2026-01", [7; 32])?;
 /// assert_eq!(key.id(), "2026-01");
 /// assert!(!format!("{key:?}").contains('7'));
+/// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct StateKey {
@@ -99,34 +132,36 @@ impl StateKey {
     /// A key from 32 secret bytes (load them from your secret store; every
     /// replica must hold the same keys).
     ///
-    /// # Panics
-    /// If `id` is empty or longer than 255 bytes.
+    /// # Errors
+    /// [`StateConfigError::KeyId`] if `id` is empty or longer than 255 bytes.
     ///
     /// See [`StateKey`] for an example.
-    pub fn new(id: &str, secret: [u8; KEY_LEN]) -> Self {
-        assert!(
-            !id.is_empty() && id.len() <= 255,
-            "state key id must be 1 to 255 bytes"
-        );
+    pub fn new(id: &str, secret: [u8; KEY_LEN]) -> Result<Self, StateConfigError> {
+        if id.is_empty() || id.len() > 255 {
+            return Err(StateConfigError::KeyId { len: id.len() });
+        }
+        // AES-256-GCM refuses only keys of another length than 32 bytes.
         let key = RandomizedNonceKey::new(&AES_256_GCM, &secret)
-            .unwrap_or_else(|_| panic!("AES-256-GCM rejected a 32-byte key"));
-        StateKey {
+            .unwrap_or_else(|_| unreachable!("AES-256-GCM takes a 32-byte key"));
+        Ok(StateKey {
             id: id.into(),
             key: Arc::new(key),
-        }
+        })
     }
 
     /// A fresh random key (one process only: states do not survive a restart).
     ///
-    /// # Panics
-    /// If the system random number generator fails, or as [`StateKey::new`].
+    /// # Errors
+    /// [`StateConfigError::Random`] if the system random number generator
+    /// fails, or as [`StateKey::new`].
     ///
     /// ```
-    /// let key = tower_bearer::mcp::StateKey::generate("k1");
+    /// let key = tower_bearer::mcp::StateKey::generate("k1")?;
+    /// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
     /// ```
-    pub fn generate(id: &str) -> Self {
+    pub fn generate(id: &str) -> Result<Self, StateConfigError> {
         let mut secret = [0; KEY_LEN];
-        aws_lc_rs::rand::fill(&mut secret).unwrap_or_else(|_| panic!("system RNG failed"));
+        aws_lc_rs::rand::fill(&mut secret).map_err(|_| StateConfigError::Random)?;
         Self::new(id, secret)
     }
 
@@ -168,8 +203,8 @@ impl StateKey {
 /// use tower_bearer::Principal;
 /// use tower_bearer::mcp::{StateError, StateKey, StateRequest, StateSealer};
 ///
-/// let sealer = StateSealer::new(StateKey::new("k2", [2; 32]))
-///     .also_open_with(StateKey::new("k1", [1; 32]));
+/// let sealer = StateSealer::new(StateKey::new("k2", [2; 32])?)
+///     .also_open_with(StateKey::new("k1", [1; 32])?)?;
 /// let alice = Principal::new().with_issuer("https://as.example").with_subject("alice");
 /// let bob = Principal::new().with_issuer("https://as.example").with_subject("bob");
 ///
@@ -182,6 +217,7 @@ impl StateKey {
 /// assert_eq!(sealer.open(&alice, &delete, &state).await.unwrap(), b"step 2 of delete_note");
 /// assert_eq!(sealer.open(&alice, &delete, &state).await, Err(StateError::Replayed));
 /// # });
+/// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct StateSealer {
@@ -266,8 +302,9 @@ impl StateSealer {
     /// ```
     /// use tower_bearer::mcp::{StateKey, StateSealer};
     /// use tower_bearer::replay::MemoryReplayCache;
-    /// let sealer = StateSealer::new(StateKey::generate("k")).replay_cache(MemoryReplayCache::new());
+    /// let sealer = StateSealer::new(StateKey::generate("k")?).replay_cache(MemoryReplayCache::new());
     /// # let _ = sealer;
+    /// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
     /// ```
     #[must_use]
     pub fn replay_cache(mut self, cache: impl ReplayCache) -> Self {
@@ -277,38 +314,40 @@ impl StateSealer {
 
     /// Also opens states sealed with `key` (a retired key during a rotation).
     ///
-    /// # Panics
-    /// If a key with the same id is already held.
+    /// # Errors
+    /// [`StateConfigError::DuplicateKeyId`] if a key with the same id is
+    /// already held.
     ///
     /// See [`StateSealer`] for an example.
-    #[must_use]
-    pub fn also_open_with(mut self, key: StateKey) -> Self {
-        assert!(
-            key.id() != self.current.id() && self.retired.iter().all(|k| k.id() != key.id()),
-            "state key id {:?} is used twice",
-            key.id()
-        );
+    pub fn also_open_with(mut self, key: StateKey) -> Result<Self, StateConfigError> {
+        if key.id() == self.current.id() || self.retired.iter().any(|k| k.id() == key.id()) {
+            return Err(StateConfigError::DuplicateKeyId {
+                id: key.id().to_owned(),
+            });
+        }
         let mut keys = self.retired.to_vec();
         keys.push(key);
         self.retired = keys.into();
-        self
+        Ok(self)
     }
 
     /// How long a sealed state stays valid.
     ///
-    /// # Panics
-    /// If `ttl` is zero.
+    /// # Errors
+    /// [`StateConfigError::ZeroTtl`] if `ttl` is zero.
     ///
     /// ```
     /// use std::time::Duration;
     /// use tower_bearer::mcp::{StateKey, StateSealer};
-    /// let sealer = StateSealer::new(StateKey::generate("k")).ttl(Duration::from_secs(120));
+    /// let sealer = StateSealer::new(StateKey::generate("k")?).ttl(Duration::from_secs(120))?;
+    /// # Ok::<(), tower_bearer::mcp::StateConfigError>(())
     /// ```
-    #[must_use]
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        assert!(!ttl.is_zero(), "state TTL must be positive");
+    pub fn ttl(mut self, ttl: Duration) -> Result<Self, StateConfigError> {
+        if ttl.is_zero() {
+            return Err(StateConfigError::ZeroTtl);
+        }
         self.ttl = ttl;
-        self
+        Ok(self)
     }
 
     /// Seals `payload` for `principal` and `request` (the request the client
@@ -484,6 +523,10 @@ mod tests {
         StateRequest::tool("delete_note")
     }
 
+    fn key(id: &str, byte: u8) -> StateKey {
+        StateKey::new(id, [byte; 32]).unwrap()
+    }
+
     /// Every check but single use.
     fn opened(s: &StateSealer, p: &Principal, sealed: &str) -> Result<Vec<u8>, StateError> {
         opened_at(s, p, sealed, SystemTime::now())
@@ -552,7 +595,7 @@ mod tests {
     }
 
     fn sealer() -> StateSealer {
-        StateSealer::new(StateKey::new("k1", [1; 32]))
+        StateSealer::new(key("k1", 1))
     }
 
     #[test]
@@ -645,13 +688,13 @@ mod tests {
     #[test]
     fn a_key_with_the_same_id_but_other_bytes_sees_tampering() {
         let sealed = sealer().seal(&alice(), &req(), b"x").unwrap();
-        let impostor = StateSealer::new(StateKey::new("k1", [9; 32]));
+        let impostor = StateSealer::new(key("k1", 9));
         assert_eq!(opened(&impostor, &alice(), &sealed), Err(StateError::Tampered));
     }
 
     #[test]
     fn expiry() {
-        let s = sealer().ttl(Duration::from_secs(60));
+        let s = sealer().ttl(Duration::from_secs(60)).unwrap();
         let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let sealed = s.seal_at(&alice(), &req(), b"x", t0).unwrap();
         assert!(opened_at(&s, &alice(), &sealed, t0 + Duration::from_secs(59)).is_ok());
@@ -675,12 +718,13 @@ mod tests {
     fn rotation() {
         let old = sealer();
         let sealed_old = old.seal(&alice(), &req(), b"old").unwrap();
-        let rotated =
-            StateSealer::new(StateKey::new("k2", [2; 32])).also_open_with(StateKey::new("k1", [1; 32]));
+        let rotated = StateSealer::new(key("k2", 2))
+            .also_open_with(key("k1", 1))
+            .unwrap();
         assert_eq!(opened(&rotated, &alice(), &sealed_old).unwrap(), b"old");
         let sealed_new = rotated.seal(&alice(), &req(), b"new").unwrap();
         assert_eq!(opened(&old, &alice(), &sealed_new), Err(StateError::UnknownKey));
-        let retired = StateSealer::new(StateKey::new("k2", [2; 32]));
+        let retired = StateSealer::new(key("k2", 2));
         assert_eq!(
             opened(&retired, &alice(), &sealed_old),
             Err(StateError::UnknownKey)
@@ -688,8 +732,32 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "used twice")]
-    fn duplicate_key_id_panics() {
-        let _ = sealer().also_open_with(StateKey::new("k1", [3; 32]));
+    fn configuration_errors_name_their_setting() {
+        let error = sealer().also_open_with(key("k1", 3)).unwrap_err();
+        assert_eq!(error, StateConfigError::DuplicateKeyId { id: "k1".into() });
+        assert!(
+            error.to_string().starts_with("StateSealer::also_open_with: "),
+            "{error}"
+        );
+        let error = sealer()
+            .also_open_with(key("k0", 3))
+            .and_then(|s| s.also_open_with(key("k0", 4)))
+            .unwrap_err();
+        assert_eq!(error, StateConfigError::DuplicateKeyId { id: "k0".into() });
+        let error = sealer().ttl(Duration::ZERO).unwrap_err();
+        assert_eq!(error, StateConfigError::ZeroTtl);
+        assert!(error.to_string().starts_with("StateSealer::ttl: "), "{error}");
+        for id in [String::new(), "x".repeat(256)] {
+            let error = StateKey::new(&id, [1; 32]).unwrap_err();
+            assert_eq!(error, StateConfigError::KeyId { len: id.len() });
+            assert!(error.to_string().starts_with("StateKey id: "), "{error}");
+            assert!(StateKey::generate(&id).is_err());
+        }
+        assert!(StateKey::new(&"x".repeat(255), [1; 32]).is_ok());
+        assert!(
+            StateConfigError::Random
+                .to_string()
+                .starts_with("StateKey::generate: ")
+        );
     }
 }

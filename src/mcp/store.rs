@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -276,25 +277,46 @@ pub const DEFAULT_SESSION_CAPACITY: u64 = 100_000;
 /// One process only; see [`SessionStore`] for a shared store.
 ///
 /// ```
+/// use std::num::NonZeroU64;
 /// use std::time::Duration;
 /// use tower_bearer::Principal;
 /// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let store = MemorySessionStore::new().idle_ttl(Duration::from_secs(600)).max_capacity(10_000);
+/// let store = MemorySessionStore::new()
+///     .idle_ttl(Duration::from_secs(600))?
+///     .max_capacity(NonZeroU64::new(10_000).unwrap());
 /// let key = SessionKey::new("s1");
 /// let alice = SessionOwner::new(Principal::new().with_issuer("https://as.example").with_subject("alice"));
 /// store.bind(&key, &alice).await.unwrap();
 /// assert_eq!(store.owner(&key).await.unwrap(), Some(alice));
 /// store.unbind(&key).await.unwrap();
 /// assert_eq!(store.owner(&key).await.unwrap(), None);
-/// # });
+/// # Ok::<(), tower_bearer::mcp::SessionConfigError>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct MemorySessionStore {
     cache: Cache<SessionKey, SessionOwner>,
     idle_ttl: Duration,
     capacity: u64,
+}
+
+/// Why a [`MemorySessionStore`] setting was refused; the message names the
+/// setting.
+///
+/// ```
+/// use tower_bearer::mcp::{MemorySessionStore, SessionConfigError};
+/// let error = MemorySessionStore::new().idle_ttl(std::time::Duration::ZERO).unwrap_err();
+/// assert_eq!(error, SessionConfigError::ZeroIdleTtl);
+/// assert!(error.to_string().starts_with("MemorySessionStore::idle_ttl: "));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionConfigError {
+    /// The idle timeout is zero: every binding would be gone at once.
+    #[error("MemorySessionStore::idle_ttl: must be longer than zero")]
+    ZeroIdleTtl,
 }
 
 impl fmt::Debug for MemorySessionStore {
@@ -321,9 +343,9 @@ impl MemorySessionStore {
         Self::build(DEFAULT_SESSION_IDLE_TTL, DEFAULT_SESSION_CAPACITY)
     }
 
+    /// `idle_ttl` is not zero and `capacity` is at least one (checked by the
+    /// setters).
     fn build(idle_ttl: Duration, capacity: u64) -> Self {
-        assert!(!idle_ttl.is_zero(), "session idle TTL must be positive");
-        assert!(capacity > 0, "session store capacity must be positive");
         MemorySessionStore {
             cache: Cache::builder()
                 .max_capacity(capacity)
@@ -336,28 +358,29 @@ impl MemorySessionStore {
 
     /// How long a binding lives without use.
     ///
-    /// # Panics
-    /// If `ttl` is zero.
+    /// # Errors
+    /// [`SessionConfigError::ZeroIdleTtl`] if `ttl` is zero.
     ///
     /// ```
-    /// let store = tower_bearer::mcp::MemorySessionStore::new().idle_ttl(std::time::Duration::from_secs(900));
+    /// let store = tower_bearer::mcp::MemorySessionStore::new().idle_ttl(std::time::Duration::from_secs(900))?;
+    /// # Ok::<(), tower_bearer::mcp::SessionConfigError>(())
     /// ```
-    #[must_use]
-    pub fn idle_ttl(self, ttl: Duration) -> Self {
-        Self::build(ttl, self.capacity)
+    pub fn idle_ttl(self, ttl: Duration) -> Result<Self, SessionConfigError> {
+        if ttl.is_zero() {
+            return Err(SessionConfigError::ZeroIdleTtl);
+        }
+        Ok(Self::build(ttl, self.capacity))
     }
 
     /// The maximum number of bound sessions.
     ///
-    /// # Panics
-    /// If `capacity` is zero.
-    ///
     /// ```
-    /// let store = tower_bearer::mcp::MemorySessionStore::new().max_capacity(1_000);
+    /// use std::num::NonZeroU64;
+    /// let store = tower_bearer::mcp::MemorySessionStore::new().max_capacity(NonZeroU64::new(1_000).unwrap());
     /// ```
     #[must_use]
-    pub fn max_capacity(self, capacity: u64) -> Self {
-        Self::build(self.idle_ttl, capacity)
+    pub fn max_capacity(self, capacity: NonZeroU64) -> Self {
+        Self::build(self.idle_ttl, capacity.get())
     }
 
     /// Runs moka's pending maintenance (evictions); for tests and metrics.
@@ -408,13 +431,28 @@ mod tests {
 
     #[tokio::test]
     async fn store_is_bounded() {
-        let store = MemorySessionStore::new().max_capacity(10);
+        let store = MemorySessionStore::new().max_capacity(NonZeroU64::new(10).unwrap());
         let p = SessionOwner::new(Principal::new().with_subject("s"));
         for i in 0..100 {
             store.bind(&SessionKey::new(&i.to_string()), &p).await.unwrap();
         }
         store.run_pending_tasks().await;
         assert!(store.entry_count() <= 10, "{}", store.entry_count());
+    }
+
+    #[test]
+    fn a_zero_idle_ttl_is_refused_naming_the_setting() {
+        let error = MemorySessionStore::new().idle_ttl(Duration::ZERO).unwrap_err();
+        assert_eq!(error, SessionConfigError::ZeroIdleTtl);
+        assert!(
+            error.to_string().starts_with("MemorySessionStore::idle_ttl: "),
+            "{error}"
+        );
+        assert!(
+            MemorySessionStore::new()
+                .idle_ttl(Duration::from_nanos(1))
+                .is_ok()
+        );
     }
 
     #[test]
