@@ -52,8 +52,12 @@ fn layer_overhead(c: &mut Criterion) {
         rt.block_on(v.verify(&token)).unwrap();
         v
     };
-    let cached = TokenVerifierLayer::new(verifier(true)).resource_metadata(METADATA);
-    let uncached = TokenVerifierLayer::new(verifier(false)).resource_metadata(METADATA);
+    let cached = TokenVerifierLayer::new(verifier(true))
+        .resource_metadata(METADATA)
+        .unwrap();
+    let uncached = TokenVerifierLayer::new(verifier(false))
+        .resource_metadata(METADATA)
+        .unwrap();
 
     let mut group = c.benchmark_group("layer");
     group.bench_function("no_layer", |b| {
@@ -111,9 +115,11 @@ fn layer_miss(c: &mut Criterion) {
     let forged = format!("{head}.{flipped}{}", &signature[1..]);
     let builder = || issuer.jwt_verifier_builder(AUDIENCE);
     let small = TokenVerifierLayer::new(builder().verified_token_cache(SMALL_CACHE).build().unwrap())
-        .resource_metadata(METADATA);
+        .resource_metadata(METADATA)
+        .unwrap();
     let uncached = TokenVerifierLayer::new(builder().no_verified_token_cache().build().unwrap())
-        .resource_metadata(METADATA);
+        .resource_metadata(METADATA)
+        .unwrap();
     rt.block_on(small.clone().layer(service_fn(noop)).oneshot(request(&tokens[0])))
         .unwrap();
 
@@ -157,7 +163,11 @@ fn extraction_and_challenges(c: &mut Criterion) {
     let token = "eyJhbGciOiJSUzI1NiJ9.".repeat(30);
     let req = request(&token);
     let extractor = BearerExtractor::new();
-    let challenge = Challenge::new().resource_metadata(METADATA).realm("mcp");
+    let challenge = Challenge::new()
+        .resource_metadata(METADATA)
+        .unwrap()
+        .realm("mcp")
+        .unwrap();
     let mut group = c.benchmark_group("http");
     group.bench_function("extract_bearer_600B", |b| {
         b.iter(|| black_box(extractor.extract(black_box(req.headers()), req.uri()).unwrap()))

@@ -55,7 +55,7 @@ use tower_bearer::mcp::{
     StateRequest, StateSealer,
 };
 use tower_bearer::redis::RedisStore;
-use tower_bearer::scope::ScopeHierarchy;
+use tower_bearer::scope::{ScopeError, ScopeHierarchy};
 use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Resource, Scopes};
 
@@ -420,16 +420,16 @@ impl ServerHandler for Tools {
 /// that change something `mcp:write`. A tool not listed needs the base scope
 /// only, so that a call to a tool that does not exist gets the server's own
 /// "tool not found", not a step-up to a scope nobody can get.
-fn scope_policy() -> McpScopePolicy {
+fn scope_policy() -> Result<McpScopePolicy, ScopeError> {
     McpScopePolicy::new()
-        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
-        .base(["mcp:read"])
-        .tool("whoami", ["mcp:read"])
-        .tool("echo", ["mcp:read"])
-        .tool("list_notes", ["mcp:read"])
-        .tool("add_note", ["mcp:write"])
-        .tool("save_draft", ["mcp:write"])
-        .tool("open_draft", ["mcp:read"])
+        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"])?)
+        .base(["mcp:read"])?
+        .tool("whoami", ["mcp:read"])?
+        .tool("echo", ["mcp:read"])?
+        .tool("list_notes", ["mcp:read"])?
+        .tool("add_note", ["mcp:write"])?
+        .tool("save_draft", ["mcp:write"])?
+        .tool("open_draft", ["mcp:read"])?
         .tool("clear_notes", ["mcp:write"])
 }
 
@@ -576,7 +576,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.allowed_origins.clone()
         })
         .binding_policy(args.session_binding.into())
-        .scope_policy(scope_policy());
+        .scope_policy(scope_policy()?);
     let auth = match &redis {
         Some(redis) => Either::Right(
             auth.session_store(redis.session_store(DEFAULT_SESSION_IDLE_TTL))

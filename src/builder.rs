@@ -5,8 +5,8 @@ use tower::ServiceBuilder;
 use tower_layer::Stack;
 
 use crate::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer, SessionStore};
-use crate::origin::OriginLayer;
-use crate::scope::RequireScopeLayer;
+use crate::origin::{OriginError, OriginLayer};
+use crate::scope::{RequireScopeLayer, ScopeError};
 use crate::{TokenVerifier, TokenVerifierLayer};
 
 mod sealed {
@@ -24,20 +24,24 @@ mod sealed {
 /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
 ///
 /// let svc = ServiceBuilder::new()
-///     .allow_origins(["https://app.example.com"])
-///     .verify_bearer(TokenVerifierLayer::new(V).resource_metadata("https://api.example.com/.well-known/oauth-protected-resource"))
+///     .allow_origins(["https://app.example.com"])?
+///     .verify_bearer(TokenVerifierLayer::new(V).resource_metadata("https://api.example.com/.well-known/oauth-protected-resource")?)
 ///     .bind_mcp_sessions(McpSessionLayer::new())
-///     .require_scope(["mcp:read"])
+///     .require_scope(["mcp:read"])?
 ///     .service_fn(|_req: http::Request<String>| async {
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 ///     });
 /// # let _ = svc;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
     /// Adds an [`OriginLayer`] allowing these browser origins.
     ///
+    /// # Errors
+    /// As [`OriginLayer::new`].
+    ///
     /// See [`ServiceBuilderExt`] for an example.
-    fn allow_origins<I, S>(self, origins: I) -> ServiceBuilder<Stack<OriginLayer, L>>
+    fn allow_origins<I, S>(self, origins: I) -> Result<ServiceBuilder<Stack<OriginLayer, L>>, OriginError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>;
@@ -63,27 +67,34 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
     /// ```
     /// use tower::ServiceBuilder;
     /// use tower_bearer::{ServiceBuilderExt, mcp::McpScopePolicy};
-    /// let builder = ServiceBuilder::new().mcp_scopes(McpScopePolicy::new().base(["mcp:read"]));
+    /// let builder = ServiceBuilder::new().mcp_scopes(McpScopePolicy::new().base(["mcp:read"])?);
     /// # let _ = builder;
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
     fn mcp_scopes(self, policy: McpScopePolicy) -> ServiceBuilder<Stack<McpScopeLayer, L>>;
 
     /// Adds a [`RequireScopeLayer`] requiring all of `scopes`.
     ///
+    /// # Errors
+    /// As [`RequireScopeLayer::new`].
+    ///
     /// See [`ServiceBuilderExt`] for an example.
-    fn require_scope<I, S>(self, scopes: I) -> ServiceBuilder<Stack<RequireScopeLayer, L>>
+    fn require_scope<I, S>(
+        self,
+        scopes: I,
+    ) -> Result<ServiceBuilder<Stack<RequireScopeLayer, L>>, ScopeError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
-    fn allow_origins<I, S>(self, origins: I) -> ServiceBuilder<Stack<OriginLayer, L>>
+    fn allow_origins<I, S>(self, origins: I) -> Result<ServiceBuilder<Stack<OriginLayer, L>>, OriginError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.layer(OriginLayer::new(origins))
+        Ok(self.layer(OriginLayer::new(origins)?))
     }
 
     fn verify_bearer<V: TokenVerifier + ?Sized>(
@@ -104,11 +115,11 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self.layer(McpScopeLayer::new(policy))
     }
 
-    fn require_scope<I, S>(self, scopes: I) -> ServiceBuilder<Stack<RequireScopeLayer, L>>
+    fn require_scope<I, S>(self, scopes: I) -> Result<ServiceBuilder<Stack<RequireScopeLayer, L>>, ScopeError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.layer(RequireScopeLayer::new(scopes))
+        Ok(self.layer(RequireScopeLayer::new(scopes)?))
     }
 }

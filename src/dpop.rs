@@ -63,6 +63,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
+use crate::extract::{SingleHeader, single_header};
 use crate::jwt::{Algorithm, KeyPolicy};
 use crate::replay::{DynReplayCache, MemoryReplayCache, ReplayCache};
 use crate::{AccessToken, AuthError, InvalidToken};
@@ -440,11 +441,7 @@ impl Dpop {
         token: &AccessToken,
     ) -> Result<(), AuthError> {
         let proof = self.check_proof(method, uri, headers, dpop_scheme, raw_token)?;
-        self.bind(token, proof.as_ref())?;
-        match proof {
-            Some(proof) => proof.first_use(self).await,
-            None => Ok(()),
-        }
+        self.admit(token, proof.as_ref()).await
     }
 
     /// The request's proof, checked on its own (everything but the token's
@@ -463,14 +460,10 @@ impl Dpop {
             }
             return Ok(None);
         }
-        let mut values = headers.get_all(DPOP).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
-            let error = if headers.contains_key(DPOP) {
-                ProofError::Multiple
-            } else {
-                ProofError::Missing
-            };
-            return Err(AuthError::DpopProof(error));
+        let value = match single_header(headers, DPOP) {
+            SingleHeader::One(value) => value,
+            SingleHeader::Absent => return Err(AuthError::DpopProof(ProofError::Missing)),
+            SingleHeader::Repeated => return Err(AuthError::DpopProof(ProofError::Multiple)),
         };
         let now = SystemTime::now();
         let target = htu::Target::of(self.public_url.as_ref(), uri, headers);
@@ -498,8 +491,41 @@ impl Dpop {
         Ok(proof.jkt)
     }
 
+    /// The checks once the token is verified, in their one order: the token's
+    /// binding to the credential, then the proof's `jti` (recorded now when
+    /// the replay cache can answer without waiting).
+    pub(crate) fn admit_now<'p>(
+        &self,
+        token: &AccessToken,
+        proof: Option<&'p CheckedProof>,
+    ) -> Admission<'p> {
+        if let Err(error) = self.bind(token, proof) {
+            return Admission::Done(Err(error));
+        }
+        match proof {
+            None => Admission::Done(Ok(())),
+            Some(proof) => match proof.first_use_now(self) {
+                Some(done) => Admission::Done(done),
+                None => Admission::Replay(proof),
+            },
+        }
+    }
+
+    /// [`admit_now`](Self::admit_now), waiting for the replay cache when it
+    /// could not answer at once.
+    pub(crate) async fn admit(
+        &self,
+        token: &AccessToken,
+        proof: Option<&CheckedProof>,
+    ) -> Result<(), AuthError> {
+        match self.admit_now(token, proof) {
+            Admission::Done(done) => done,
+            Admission::Replay(proof) => proof.first_use(self).await,
+        }
+    }
+
     /// The token's binding against the credential it came with.
-    pub(crate) fn bind(&self, token: &AccessToken, proof: Option<&CheckedProof>) -> Result<(), AuthError> {
+    fn bind(&self, token: &AccessToken, proof: Option<&CheckedProof>) -> Result<(), AuthError> {
         match (token.dpop_jkt(), proof) {
             (None, None) if self.mode == DpopMode::Required => {
                 Err(AuthError::InvalidToken(InvalidToken::DpopRequired))
@@ -521,6 +547,15 @@ impl Dpop {
     }
 }
 
+/// What [`Dpop::admit_now`] decided.
+pub(crate) enum Admission<'p> {
+    /// Every check answered.
+    Done(Result<(), AuthError>),
+    /// The binding holds; the replay cache answers later: await
+    /// [`CheckedProof::first_use`] for this proof.
+    Replay(&'p CheckedProof),
+}
+
 /// A proof that passed every check of its own; its `jti` is not recorded yet.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckedProof {
@@ -534,7 +569,7 @@ pub(crate) struct CheckedProof {
 impl CheckedProof {
     /// Records the `jti` without waiting when the cache can; `None`: await
     /// [`first_use`](Self::first_use).
-    pub(crate) fn first_use_now(&self, dpop: &Dpop) -> Option<Result<(), AuthError>> {
+    fn first_use_now(&self, dpop: &Dpop) -> Option<Result<(), AuthError>> {
         dpop.replay
             .first_use_now(&self.replay, self.until)
             .map(replay_verdict)

@@ -4,11 +4,9 @@
 //! query parameter (§2.3) is opt-in; the form-encoded body parameter (§2.2) is not
 //! supported, because it would force the layer to buffer every body.
 
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, AsHeaderName};
 use http::request::Parts;
-use http::{HeaderMap, Uri};
-
-use crate::challenge::Scheme;
+use http::{HeaderMap, HeaderValue, Uri};
 
 /// Longest token accepted, in bytes (16 KiB). Longer credentials are refused
 /// before any verification work.
@@ -37,6 +35,37 @@ pub enum ExtractError {
     /// The token is longer than [`MAX_TOKEN_LEN`].
     #[error("bearer token too long")]
     TooLong,
+}
+
+/// The authorization scheme a credential came with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    #[default]
+    Bearer,
+    Dpop,
+}
+
+/// The values of a header that may appear at most once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SingleHeader<'a> {
+    /// Not sent.
+    Absent,
+    /// Sent exactly once.
+    One(&'a HeaderValue),
+    /// Sent more than once (whatever the values).
+    Repeated,
+}
+
+/// The crate's one reading of "exactly one header value": every header the
+/// crate reads (`Authorization`, `DPoP`, `Origin`, the MCP headers) goes
+/// through it.
+pub(crate) fn single_header<K: AsHeaderName>(headers: &HeaderMap, name: K) -> SingleHeader<'_> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => SingleHeader::Absent,
+        (Some(value), None) => SingleHeader::One(value),
+        (Some(_), Some(_)) => SingleHeader::Repeated,
+    }
 }
 
 /// Reads the bearer token from a request, per RFC 6750 §2.
@@ -130,13 +159,11 @@ impl BearerExtractor {
 }
 
 fn from_authorization(headers: &HeaderMap, dpop: bool) -> Result<Option<(Scheme, &str)>, ExtractError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
+    let value = match single_header(headers, AUTHORIZATION) {
+        SingleHeader::Absent => return Ok(None),
+        SingleHeader::One(value) => value,
+        SingleHeader::Repeated => return Err(ExtractError::Multiple),
     };
-    if values.next().is_some() {
-        return Err(ExtractError::Multiple);
-    }
     let bytes = value.as_bytes();
     // The scheme is a token; it ends at the first space.
     let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
@@ -341,6 +368,21 @@ mod tests {
     fn two_headers_are_refused_even_if_both_valid() {
         assert_eq!(extract(&[b"Bearer a", b"Bearer a"]), Err(ExtractError::Multiple));
         assert_eq!(extract(&[b"Basic x", b"Bearer a"]), Err(ExtractError::Multiple));
+    }
+
+    #[test]
+    fn single_header_counts_values() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(single_header(&headers, "x-one"), SingleHeader::Absent);
+        headers.append("x-one", HeaderValue::from_static("a"));
+        assert_eq!(
+            single_header(&headers, "x-one"),
+            SingleHeader::One(&HeaderValue::from_static("a"))
+        );
+        headers.append("x-one", HeaderValue::from_static("a"));
+        assert_eq!(single_header(&headers, "x-one"), SingleHeader::Repeated);
+        headers.append("x-one", HeaderValue::from_static("b"));
+        assert_eq!(single_header(&headers, "x-one"), SingleHeader::Repeated);
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(crate) enum FetchError {
     TooLarge(usize),
     #[error("response is not valid JSON: {0}")]
     Json(String),
+    #[error("HTTP client could not be built: {0}")]
+    Client(String),
 }
 
 /// Parses `url` and checks it is `https`, or `http` to a loopback host.
@@ -56,14 +58,15 @@ pub(crate) fn is_loopback_ip(url: &Url) -> bool {
 }
 
 /// A `reqwest` client with no redirects and the given timeout for connecting and
-/// for the whole exchange.
-pub(crate) fn client(timeout: Duration) -> reqwest::Client {
+/// for the whole exchange; [`FetchError::Client`] when it cannot be built
+/// (the TLS backend does not initialise).
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(timeout)
         .timeout(timeout)
         .build()
-        .expect("the TLS backend initialises")
+        .map_err(|e| FetchError::Client(e.without_url().to_string()))
 }
 
 fn transport_error(e: reqwest::Error) -> FetchError {

@@ -110,10 +110,11 @@ pub fn discovery_document(body: &[u8]) -> Option<(Option<String>, Option<String>
 /// ```
 /// use tower_bearer::fuzzing::mcp_body_scopes;
 /// use tower_bearer::mcp::McpScopePolicy;
-/// let policy = McpScopePolicy::new().base(["mcp:read"]).tool("rm", ["mcp:write"]);
+/// let policy = McpScopePolicy::new().base(["mcp:read"])?.tool("rm", ["mcp:write"])?;
 /// let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm"}}"#;
 /// assert!(mcp_body_scopes(&policy, body).unwrap().contains("mcp:write"));
 /// assert!(mcp_body_scopes(&policy, b"[]").is_none());
+/// # Ok::<(), tower_bearer::scope::ScopeError>(())
 /// ```
 pub fn mcp_body_scopes(policy: &McpScopePolicy, body: &[u8]) -> Option<Scopes> {
     policy.required_for_body(body).ok()

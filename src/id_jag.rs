@@ -789,6 +789,10 @@ pub enum BuildError {
     /// The maximum lifetime is zero: every grant would be refused.
     #[error("max_lifetime must be longer than zero")]
     ZeroMaxLifetime,
+    /// The HTTP client for key sets could not be built (its TLS backend did
+    /// not initialise).
+    #[error("http_client: {0}")]
+    HttpClient(String),
 }
 
 /// Builds an [`IdJagValidator`]; see [`IdJagValidator::builder`].
@@ -938,7 +942,7 @@ impl IdJagValidatorBuilder {
         if self.max_lifetime.is_zero() {
             return Err(BuildError::ZeroMaxLifetime);
         }
-        let client = fetch::client(self.fetch_timeout);
+        let client = fetch::client(self.fetch_timeout).map_err(|e| BuildError::HttpClient(e.to_string()))?;
         let mut issuers: Vec<TrustedIssuer> = Vec::with_capacity(self.issuers.len());
         for (name, jwks_uri) in self.issuers {
             if name.is_empty() {

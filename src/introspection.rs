@@ -148,7 +148,7 @@ impl IntrospectionVerifier {
     /// # });
     /// ```
     pub async fn cache_entry_count(&self) -> u64 {
-        self.inner.cache.entry_count().await
+        self.inner.cache.entry_count()
     }
 }
 
@@ -275,6 +275,10 @@ pub enum BuildError {
     /// The metadata has no `introspection_endpoint`.
     #[error("authorization server metadata has no introspection_endpoint")]
     NoIntrospectionEndpoint,
+    /// The HTTP client for discovery and introspection could not be built
+    /// (its TLS backend did not initialise).
+    #[error("http_client: {0}")]
+    HttpClient(String),
 }
 
 impl BuildError {
@@ -283,6 +287,10 @@ impl BuildError {
             what,
             reason: e.to_string(),
         }
+    }
+
+    fn http_client(e: FetchError) -> BuildError {
+        BuildError::HttpClient(e.to_string())
     }
 }
 
@@ -578,7 +586,7 @@ impl IntrospectionVerifierBuilder {
         issuer: impl Into<String>,
     ) -> Result<IntrospectionVerifier, BuildError> {
         let issuer = issuer.into();
-        let http = fetch::client(self.timeout);
+        let http = fetch::client(self.timeout).map_err(BuildError::http_client)?;
         fetch::checked_url(&issuer).map_err(BuildError::url("issuer"))?;
         let metadata = crate::discovery::discover(&http, &issuer)
             .await
@@ -607,7 +615,8 @@ impl IntrospectionVerifierBuilder {
         };
         Ok(IntrospectionVerifier {
             inner: Arc::new(Inner {
-                introspector: Introspector::new(endpoint, &client_id, secret, self.auth, self.timeout, rules),
+                introspector: Introspector::new(endpoint, &client_id, secret, self.auth, self.timeout, rules)
+                    .map_err(BuildError::http_client)?,
                 cache: DecisionCache::new(self.cache_capacity, self.positive_ttl, self.negative_ttl),
                 in_flight: Semaphore::new(self.max_in_flight.clamp(1, Semaphore::MAX_PERMITS)),
                 in_flight_wait: self.in_flight_wait,
@@ -629,6 +638,16 @@ mod tests {
         IntrospectionVerifier::builder()
             .endpoint("https://as.example/introspect")
             .client_credentials("rs", "hunter2")
+    }
+
+    #[test]
+    fn an_http_client_failure_names_the_http_client() {
+        let error = BuildError::http_client(FetchError::Client("no TLS".into()));
+        assert!(matches!(&error, BuildError::HttpClient(_)));
+        assert_eq!(
+            error.to_string(),
+            "http_client: HTTP client could not be built: no TLS"
+        );
     }
 
     #[test]

@@ -40,7 +40,8 @@
 //!     .build()
 //!     .expect("valid configuration");
 //! let layer = TokenVerifierLayer::new(verifier)
-//!     .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp");
+//!     .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp")
+//!     .expect("a quotable URL");
 //! # let _ = layer;
 //! ```
 

@@ -13,10 +13,9 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::challenge::Scheme;
-use crate::dpop::{CheckedProof, DPOP_NONCE, Dpop, DpopMode, PublicUrl};
-use crate::extract::{BearerExtractor, ExtractError};
-use crate::{AccessToken, AuthError, Challenge, Resource, Scopes, TokenVerifier};
+use crate::dpop::{Admission, CheckedProof, DPOP_NONCE, Dpop, DpopMode, PublicUrl};
+use crate::extract::{BearerExtractor, ExtractError, Scheme};
+use crate::{AccessToken, AuthError, Challenge, ChallengeError, Resource, Scopes, TokenVerifier};
 
 /// Requires a verified bearer token on every request of the wrapped service.
 ///
@@ -38,7 +37,7 @@ use crate::{AccessToken, AuthError, Challenge, Resource, Scopes, TokenVerifier};
 /// # }
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let svc = ServiceBuilder::new()
-///     .layer(TokenVerifierLayer::new(Demo).resource_metadata("https://api.example/.well-known/oauth-protected-resource"))
+///     .layer(TokenVerifierLayer::new(Demo).resource_metadata("https://api.example/.well-known/oauth-protected-resource")?)
 ///     .service_fn(|req: http::Request<String>| async move {
 ///         let who = req.extensions().get::<Principal>().unwrap().subject().unwrap().to_owned();
 ///         Ok::<_, std::convert::Infallible>(http::Response::new(who))
@@ -49,7 +48,8 @@ use crate::{AccessToken, AuthError, Challenge, Resource, Scopes, TokenVerifier};
 ///
 /// let denied = svc.oneshot(http::Request::new(String::new())).await.unwrap();
 /// assert_eq!(denied.status(), 401);
-/// # });
+/// # Ok::<(), tower_bearer::ChallengeError>(())
+/// # }).unwrap();
 /// ```
 pub struct TokenVerifierLayer<V: ?Sized> {
     verifier: Arc<V>,
@@ -68,12 +68,12 @@ struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let dpop = Dpop::default();
+        let dpop = Arc::new(Dpop::default());
         Config {
             challenge: Challenge::default().with_dpop(&dpop),
             extractor: BearerExtractor::default(),
             allow_anonymous: false,
-            dpop: Arc::new(dpop),
+            dpop,
             origin: None,
         }
     }
@@ -140,7 +140,7 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     #[must_use]
     pub fn resource(mut self, resource: &Resource) -> Self {
         self.config.challenge = resource.challenge().clone();
-        self.config.dpop = Arc::new(resource.dpop().clone());
+        self.config.dpop = resource.shared_dpop().clone();
         self.config.origin = Some(resource.origin().clone());
         self
     }
@@ -148,45 +148,51 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// The RFC 9728 metadata URL put in every challenge (`resource_metadata`).
     /// MCP clients need it to discover the authorization server.
     ///
-    /// # Panics
-    /// If the URL cannot be a quoted-string (see [`Challenge::resource_metadata`]).
+    /// # Errors
+    /// As [`Challenge::resource_metadata`]: the URL cannot be a quoted-string.
     ///
     /// ```
     /// # use tower_bearer::*;
     /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
     /// let layer = TokenVerifierLayer::new(V)
-    ///     .resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp");
+    ///     .resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp")?;
+    /// # Ok::<(), ChallengeError>(())
     /// ```
-    #[must_use]
-    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        self.config.challenge = self.config.challenge.resource_metadata(url);
-        self
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Result<Self, ChallengeError> {
+        self.config.challenge = self.config.challenge.resource_metadata(url)?;
+        Ok(self)
     }
 
     /// The challenge's `realm`.
     ///
-    /// ```
-    /// # use tower_bearer::*;
-    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
-    /// let layer = TokenVerifierLayer::new(V).realm("mcp");
-    /// ```
-    #[must_use]
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.config.challenge = self.config.challenge.realm(realm);
-        self
-    }
-
-    /// Scopes hinted in the challenge to requests without a token.
+    /// # Errors
+    /// As [`Challenge::realm`]: the realm cannot be a quoted-string.
     ///
     /// ```
     /// # use tower_bearer::*;
     /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
-    /// let layer = TokenVerifierLayer::new(V).scope_hint(Scopes::parse("mcp:read"));
+    /// let layer = TokenVerifierLayer::new(V).realm("mcp")?;
+    /// # Ok::<(), ChallengeError>(())
     /// ```
-    #[must_use]
-    pub fn scope_hint(mut self, scopes: Scopes) -> Self {
-        self.config.challenge = self.config.challenge.scope_hint(scopes);
-        self
+    pub fn realm(mut self, realm: impl Into<String>) -> Result<Self, ChallengeError> {
+        self.config.challenge = self.config.challenge.realm(realm)?;
+        Ok(self)
+    }
+
+    /// Scopes hinted in the challenge to requests without a token.
+    ///
+    /// # Errors
+    /// As [`Challenge::scope_hint`]: a scope is not an RFC 6749 `scope-token`.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V).scope_hint(Scopes::parse("mcp:read"))?;
+    /// # Ok::<(), ChallengeError>(())
+    /// ```
+    pub fn scope_hint(mut self, scopes: Scopes) -> Result<Self, ChallengeError> {
+        self.config.challenge = self.config.challenge.scope_hint(scopes)?;
+        Ok(self)
     }
 
     /// `Retry-After` for 503 answers when the verifier suggests none.
@@ -207,7 +213,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     /// # use tower_bearer::*;
     /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
-    /// let layer = TokenVerifierLayer::new(V).challenge(Challenge::new().realm("api"));
+    /// let layer = TokenVerifierLayer::new(V).challenge(Challenge::new().realm("api")?);
+    /// # Ok::<(), ChallengeError>(())
     /// ```
     #[must_use]
     pub fn challenge(mut self, challenge: Challenge) -> Self {
@@ -228,12 +235,12 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     #[must_use]
     pub fn dpop(mut self, dpop: Dpop) -> Self {
-        let dpop = match &self.config.origin {
+        let dpop = Arc::new(match &self.config.origin {
             Some(origin) => dpop.with_default_public_url(origin),
             None => dpop,
-        };
+        });
         self.config.challenge = self.config.challenge.clone().with_dpop(&dpop);
-        self.config.dpop = Arc::new(dpop);
+        self.config.dpop = dpop;
         self
     }
 
@@ -371,22 +378,19 @@ where
         // A verdict at hand (a cache hit): no boxed future, no clone of the inner service.
         let mut verified = None;
         if let Some(result) = self.verifier.verify_now(token) {
-            let bound = result
-                .map_err(AuthError::from)
-                .and_then(|t| config.dpop.bind(&t, proof.as_ref()).map(|()| t));
-            let token = match bound {
+            let token = match result {
                 Ok(token) => token,
-                Err(error) => return ResponseFuture::refuse(logged(error), &challenge),
+                Err(error) => return ResponseFuture::refuse(logged(error.into()), &challenge),
             };
-            match proof.as_ref().map(|p| p.first_use_now(&config.dpop)) {
-                None | Some(Some(Ok(()))) => {
+            match config.dpop.admit_now(&token, proof.as_ref()) {
+                Admission::Done(Ok(())) => {
                     let nonce = proof.and_then(|p| p.next_nonce);
                     insert_identity(&mut req, token, challenge);
                     return ResponseFuture::inner(self.inner.call(req), nonce);
                 }
-                Some(Some(Err(error))) => return ResponseFuture::refuse(logged(error), &challenge),
+                Admission::Done(Err(error)) => return ResponseFuture::refuse(logged(error), &challenge),
                 // The replay cache answers later: go on asynchronously.
-                Some(None) => verified = Some(token),
+                Admission::Replay(_) => verified = Some(token),
             }
         }
         let raw = token.to_owned();
@@ -409,8 +413,10 @@ where
     }
 }
 
-/// The asynchronous path: the token (unless already verified), its binding,
-/// then the proof's `jti`.
+/// The asynchronous path: the token (unless verified at hand), then
+/// [`Dpop::admit`]. A token verified at hand comes here only when the replay
+/// cache could not answer at once: admitting it again checks the (pure)
+/// binding again and asks the cache, waiting this time.
 async fn verify_and_bind<V: TokenVerifier + ?Sized>(
     verifier: &V,
     dpop: &Dpop,
@@ -422,10 +428,7 @@ async fn verify_and_bind<V: TokenVerifier + ?Sized>(
         Some(token) => token,
         None => verifier.verify(raw).await.map_err(AuthError::from)?,
     };
-    dpop.bind(&token, proof.as_ref())?;
-    if let Some(proof) = proof {
-        proof.first_use(dpop).await?;
-    }
+    dpop.admit(&token, proof.as_ref()).await?;
     Ok(token)
 }
 
@@ -557,7 +560,7 @@ fn logged(error: AuthError) -> AuthError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::convert::Infallible;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -569,9 +572,9 @@ mod tests {
 
     /// Answers with the caller's subject; counts its clones and calls.
     #[derive(Default)]
-    struct Echo {
-        clones: Arc<AtomicUsize>,
-        calls: Arc<AtomicUsize>,
+    pub(crate) struct Echo {
+        pub(crate) clones: Arc<AtomicUsize>,
+        pub(crate) calls: Arc<AtomicUsize>,
     }
 
     impl Clone for Echo {

@@ -29,7 +29,8 @@
 //!     .route("/whoami", get(|who: Principal| async move { who.subject().unwrap_or("?").to_owned() }))
 //!     .layer(
 //!         TokenVerifierLayer::new(issuer.jwt_verifier(resource))
-//!             .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp"),
+//!             .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp")
+//!             .unwrap(),
 //!     );
 //!
 //! let token = issuer.token("alice", "my-app", "mcp:read", resource);
@@ -65,7 +66,6 @@
 pub mod axum;
 mod b64;
 mod builder;
-mod challenge;
 pub mod compose;
 mod digest;
 mod discovery;
@@ -101,11 +101,10 @@ mod time;
 mod verifier;
 
 pub use builder::ServiceBuilderExt;
-pub use challenge::{AuthError, Challenge, DEFAULT_RETRY_AFTER};
 pub use introspection::IntrospectionVerifier;
 pub use layer::{ResponseFuture, TokenVerifierLayer, TokenVerifierService};
 pub use principal::{AccessToken, Principal, Scopes, TokenSource};
-pub use refusal::RefusalFuture;
+pub use refusal::{AuthError, Challenge, ChallengeError, DEFAULT_RETRY_AFTER, RefusalFuture};
 pub use resource::{Resource, ResourceBuilder, ResourceError};
 pub use verifier::{DynTokenVerifier, InvalidToken, TokenVerifier, Unavailable, VerifyError};
 

@@ -46,15 +46,15 @@
 //! # }
 //!
 //! let policy = McpScopePolicy::new()
-//!     .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
-//!     .base(["mcp:read"])
-//!     .tool("search", ["mcp:read"])
-//!     .tool("delete_note", ["mcp:write"])
-//!     .unlisted_tools(["mcp:admin"]);
+//!     .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"])?)
+//!     .base(["mcp:read"])?
+//!     .tool("search", ["mcp:read"])?
+//!     .tool("delete_note", ["mcp:write"])?
+//!     .unlisted_tools(["mcp:admin"])?;
 //! let svc = ServiceBuilder::new()
-//!     .layer(OriginLayer::new(["https://app.example"]))
+//!     .layer(OriginLayer::new(["https://app.example"])?)
 //!     .layer(TokenVerifierLayer::new(MyVerifier)
-//!         .resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp"))
+//!         .resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp")?)
 //!     .layer(McpSessionLayer::new())
 //!     .layer(McpScopeLayer::new(policy))
 //!     // rmcp's StreamableHttpService goes here; any service taking
@@ -62,6 +62,8 @@
 //!     .service_fn(|_req: http::Request<http_body_util::Full<bytes::Bytes>>| async {
 //!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 //!     });
+//! # let _ = svc;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod auth;

@@ -18,6 +18,7 @@ use tower_service::Service;
 use url::Url;
 
 use crate::RefusalFuture;
+use crate::extract::{SingleHeader, single_header};
 
 /// Refuses (403, empty body) requests whose `Origin` header is not allowed.
 ///
@@ -32,7 +33,7 @@ use crate::RefusalFuture;
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let svc = ServiceBuilder::new()
-///     .layer(OriginLayer::new(["https://app.example"]))
+///     .layer(OriginLayer::new(["https://app.example"])?)
 ///     .service_fn(|_req: http::Request<()>| async { Ok::<_, std::convert::Infallible>(http::Response::new(String::new())) });
 ///
 /// let req = |origin: &str| http::Request::builder().header("origin", origin).body(()).unwrap();
@@ -40,7 +41,8 @@ use crate::RefusalFuture;
 /// assert_eq!(svc.clone().oneshot(req("http://evil.example")).await.unwrap().status(), 403);
 /// // Non-browser clients send no Origin.
 /// assert_eq!(svc.oneshot(http::Request::new(())).await.unwrap().status(), 200);
-/// # });
+/// # Ok::<(), tower_bearer::origin::OriginError>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct OriginLayer {
@@ -57,40 +59,67 @@ impl fmt::Debug for OriginLayer {
     }
 }
 
+/// Why an [`OriginLayer`] allowlist was refused; the message names the entry.
+///
+/// ```
+/// use tower_bearer::origin::{OriginError, OriginLayer};
+/// let error = OriginLayer::new(["https://app.example", "https://app.example/mcp"]).unwrap_err();
+/// assert!(matches!(&error, OriginError::NotAnOrigin { index: 1, .. }));
+/// assert!(error.to_string().starts_with("origins[1] "));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OriginError {
+    /// An entry is not an `http`/`https` origin (`scheme://host[:port]`, no
+    /// path, query, fragment or user information).
+    #[error("origins[{index}] {origin:?} is not an origin: expected scheme://host[:port] with http or https")]
+    NotAnOrigin {
+        /// The entry's position in the allowlist.
+        index: usize,
+        /// The entry refused (an allowlist holds no secrets).
+        origin: String,
+    },
+}
+
 impl OriginLayer {
     /// Allows exactly these origins (`scheme://host[:port]`).
     ///
-    /// # Panics
-    /// If an entry is not an `http`/`https` origin (no path, query, fragment or
-    /// user information), e.g. `"https://app.example/"` or `"app.example"`.
+    /// # Errors
+    /// [`OriginError::NotAnOrigin`] if an entry is not an `http`/`https` origin
+    /// (no path, query, fragment or user information), e.g.
+    /// `"https://app.example/"` or `"app.example"`.
     ///
     /// ```
-    /// let layer = tower_bearer::origin::OriginLayer::new(["https://app.example", "http://localhost:6274"]);
+    /// let layer = tower_bearer::origin::OriginLayer::new(["https://app.example", "http://localhost:6274"])?;
+    /// # Ok::<(), tower_bearer::origin::OriginError>(())
     /// ```
-    pub fn new<I, S>(origins: I) -> Self
+    pub fn new<I, S>(origins: I) -> Result<Self, OriginError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let allowed = origins
             .into_iter()
-            .map(|o| {
+            .enumerate()
+            .map(|(index, o)| {
                 let o = o.as_ref();
-                parse_origin(o).unwrap_or_else(|| {
-                    panic!("{o:?} is not an origin: expected scheme://host[:port] with http or https")
+                parse_origin(o).ok_or_else(|| OriginError::NotAnOrigin {
+                    index,
+                    origin: o.to_owned(),
                 })
             })
-            .collect();
-        OriginLayer {
+            .collect::<Result<_, _>>()?;
+        Ok(OriginLayer {
             allowed: Arc::new(allowed),
             allow_null: false,
-        }
+        })
     }
 
     /// Also accept `Origin: null`. Off by default: any page can produce it.
     ///
     /// ```
-    /// let layer = tower_bearer::origin::OriginLayer::new(["https://app.example"]).allow_null(true);
+    /// let layer = tower_bearer::origin::OriginLayer::new(["https://app.example"])?.allow_null(true);
+    /// # Ok::<(), tower_bearer::origin::OriginError>(())
     /// ```
     #[must_use]
     pub fn allow_null(mut self, allow: bool) -> Self {
@@ -102,19 +131,21 @@ impl OriginLayer {
     ///
     /// ```
     /// use tower_bearer::origin::OriginLayer;
-    /// let layer = OriginLayer::new(["https://app.example"]);
+    /// let layer = OriginLayer::new(["https://app.example"])?;
     /// let mut headers = http::HeaderMap::new();
     /// assert!(layer.allows(&headers));
     /// headers.insert("origin", "https://app.example".parse().unwrap());
     /// assert!(layer.allows(&headers));
     /// headers.insert("origin", "https://app.example.evil".parse().unwrap());
     /// assert!(!layer.allows(&headers));
+    /// # Ok::<(), tower_bearer::origin::OriginError>(())
     /// ```
     pub fn allows(&self, headers: &HeaderMap) -> bool {
-        let mut values = headers.get_all(ORIGIN).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
+        let value = match single_header(headers, ORIGIN) {
+            SingleHeader::One(value) => value,
             // No Origin passes; two are refused.
-            return headers.get(ORIGIN).is_none();
+            SingleHeader::Absent => return true,
+            SingleHeader::Repeated => return false,
         };
         let Ok(value) = value.to_str() else {
             return false;
@@ -127,11 +158,6 @@ impl OriginLayer {
 }
 
 /// The serialized origin, or `None` when `s` is not exactly an http(s) origin.
-/// Whether `s` is an `http`/`https` origin the layer accepts in its allowlist.
-pub(crate) fn is_origin(s: &str) -> bool {
-    parse_origin(s).is_some()
-}
-
 fn parse_origin(s: &str) -> Option<String> {
     let url = Url::parse(s).ok()?;
     let bare = matches!(url.scheme(), "http" | "https")
@@ -160,8 +186,9 @@ impl<S> Layer<S> for OriginLayer {
 ///
 /// ```
 /// use tower::Layer;
-/// let svc = tower_bearer::origin::OriginLayer::new(["https://app.example"]).layer(7_u8);
+/// let svc = tower_bearer::origin::OriginLayer::new(["https://app.example"])?.layer(7_u8);
 /// assert_eq!(*svc.get_ref(), 7);
+/// # Ok::<(), tower_bearer::origin::OriginError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Origin<S> {
@@ -173,7 +200,7 @@ impl<S> Origin<S> {
     crate::macros::inner_service_accessors!(
         r#"```
 use tower::Layer;
-let mut svc = tower_bearer::origin::OriginLayer::new(["https://a.example"]).layer(1_u8);
+let mut svc = tower_bearer::origin::OriginLayer::new(["https://a.example"]).unwrap().layer(1_u8);
 *svc.get_mut() += 1;
 assert_eq!(svc.into_inner(), 2);
 ```
@@ -183,7 +210,7 @@ assert_eq!(svc.into_inner(), 2);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Origin<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
     type Response = Response<ResBody>;
@@ -238,8 +265,56 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "is not an origin")]
-    fn bad_allowlist_entry_panics_at_build_time() {
-        let _ = OriginLayer::new(["https://app.example/mcp"]);
+    fn a_bad_allowlist_entry_is_refused_naming_it() {
+        let error = OriginLayer::new(["https://app.example", "https://app.example/mcp"]).unwrap_err();
+        assert_eq!(
+            error,
+            OriginError::NotAnOrigin {
+                index: 1,
+                origin: "https://app.example/mcp".into()
+            }
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("origins[1] \"https://app.example/mcp\""),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_allowed_request_calls_the_ready_service_without_a_clone() {
+        use std::sync::atomic::Ordering;
+        use tower::ServiceExt;
+
+        let echo = crate::layer::tests::Echo::default();
+        let (clones, calls) = (echo.clones.clone(), echo.calls.clone());
+        let mut svc = OriginLayer::new(["https://app.example"]).unwrap().layer(echo);
+        let request = |origin: &'static str| {
+            Request::builder()
+                .header(ORIGIN, origin)
+                .body(String::new())
+                .unwrap()
+        };
+        for _ in 0..3 {
+            let res = svc
+                .ready()
+                .await
+                .unwrap()
+                .call(request("https://app.example"))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        }
+        let refused = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(request("https://evil.example"))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(clones.load(Ordering::SeqCst), 0);
     }
 }

@@ -181,6 +181,38 @@ pub struct Scopes {
 }
 
 impl Scopes {
+    /// `offline_access` (OpenID Connect Core §11): asks the authorization
+    /// server for a refresh token. It grants nothing at a resource server, so
+    /// this crate never names it in a challenge or in metadata, and a route
+    /// cannot require it.
+    ///
+    /// ```
+    /// use tower_bearer::Scopes;
+    /// assert!(Scopes::parse("mcp:read offline_access").contains(Scopes::OFFLINE_ACCESS));
+    /// ```
+    pub const OFFLINE_ACCESS: &'static str = "offline_access";
+
+    /// Whether `scope` is an RFC 6749 §3.3 `scope-token`:
+    /// `1*( %x21 / %x23-5B / %x5D-7E )`.
+    pub(crate) fn is_scope_token(scope: &str) -> bool {
+        !scope.is_empty()
+            && scope
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    }
+
+    /// The first scope that is not a `scope-token`, if any.
+    pub(crate) fn first_invalid(&self) -> Option<&str> {
+        self.iter().find(|s| !Self::is_scope_token(s))
+    }
+
+    /// The scopes a challenge may name or metadata may advertise: every
+    /// `scope-token` but [`OFFLINE_ACCESS`](Self::OFFLINE_ACCESS), in order.
+    pub(crate) fn challengeable(&self) -> impl Iterator<Item = &str> + '_ {
+        self.iter()
+            .filter(|s| *s != Self::OFFLINE_ACCESS && Self::is_scope_token(s))
+    }
+
     /// Parses a space-delimited scope string; empty items are skipped.
     ///
     /// ```
@@ -265,25 +297,7 @@ impl Scopes {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-
-    /// The set without `offline_access`, which asks for a refresh token and is
-    /// never advertised nor demanded by a resource.
-    pub(crate) fn without_offline_access(&self) -> Scopes {
-        if self.contains(OFFLINE_ACCESS) {
-            self.iter().filter(|s| *s != OFFLINE_ACCESS).collect()
-        } else {
-            self.clone()
-        }
-    }
-
-    /// Whether `s` is an RFC 6749 §3.3 `scope-token`.
-    pub(crate) fn is_scope_token(s: &str) -> bool {
-        crate::challenge::is_scope_token(s)
-    }
 }
-
-/// The scope that asks for a refresh token (OpenID Connect Core §11).
-pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
 
 /// Collects scopes; an item with spaces is split at them, as
 /// [`Scopes::parse`] splits, and empty items are skipped.
@@ -624,6 +638,28 @@ impl fmt::Debug for AccessToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scope_token_grammar_for_every_byte() {
+        for b in 0..=255u8 {
+            let expected = b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+            let token = [b'a', b];
+            let token = std::str::from_utf8(&token).unwrap_or("\u{80}");
+            assert_eq!(Scopes::is_scope_token(token), expected, "byte {b}");
+        }
+        assert!(!Scopes::is_scope_token(""));
+        assert_eq!(Scopes::parse("a b\\ c\"").first_invalid(), Some("b\\"));
+        assert_eq!(Scopes::parse("a b").first_invalid(), None);
+    }
+
+    #[test]
+    fn challengeable_scopes_leave_out_offline_access_and_non_tokens() {
+        let scopes = Scopes::parse("mcp:write offline_access a\\b mcp:read");
+        assert_eq!(
+            scopes.challengeable().collect::<Vec<_>>(),
+            ["mcp:read", "mcp:write"]
+        );
+    }
 
     fn p(c: Option<&str>, i: Option<&str>, s: Option<&str>) -> Principal {
         let mut p = Principal::new();

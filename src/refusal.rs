@@ -1,75 +1,22 @@
-//! [`RefusalFuture`]: the response future of layers that decide before calling
-//! the inner service.
+//! Refusals: the decision ([`AuthError`]) and its rendering into a response,
+//! with the `WWW-Authenticate` challenges (RFC 6750 §3, RFC 9449 §7.1) built
+//! from plain configuration data ([`Challenge`]).
+//!
+//! | outcome | status | challenge |
+//! |---|---|---|
+//! | no credentials | 401 | `resource_metadata`, `realm`, `scope` hint; no `error` |
+//! | malformed request / two tokens | 400 | `error="invalid_request"` |
+//! | bad, expired, wrong iss/aud | 401 | `error="invalid_token"` |
+//! | valid but missing scope | 403 | `error="insufficient_scope"`, `scope="…"` |
+//! | verifier unavailable | 503 | none; `Retry-After` |
+//!
+//! Parameter values come from configuration (checked when it is set) or from a
+//! fixed list of descriptions; nothing the client sent is ever echoed.
 
-use std::fmt;
-use std::future::Future;
-use std::mem;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+mod challenge;
+mod error;
+mod future;
 
-use http::Response;
-use pin_project_lite::pin_project;
-use tower_service::Service;
-
-pin_project! {
-    /// Response future of [`RequireScope`](crate::scope::RequireScope) and
-    /// [`Origin`](crate::origin::Origin): the inner service's future, or a refusal
-    /// that is ready at once.
-    pub struct RefusalFuture<F, B> {
-        #[pin]
-        state: State<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F, B> {
-        Inner { #[pin] future: F },
-        Refused { response: Option<Response<B>> },
-    }
-}
-
-impl<F, B> RefusalFuture<F, B> {
-    /// Calls the service that was driven to readiness (leaving a fresh clone in
-    /// its place) when `decision` is `Ok`, or answers with the refusal.
-    pub(crate) fn call_or_refuse<S, R>(inner: &mut S, req: R, decision: Result<(), Response<B>>) -> Self
-    where
-        S: Service<R, Response = Response<B>, Future = F> + Clone,
-    {
-        let state = match decision {
-            Ok(()) => {
-                let clone = inner.clone();
-                let mut ready = mem::replace(inner, clone);
-                State::Inner {
-                    future: ready.call(req),
-                }
-            }
-            Err(response) => State::Refused {
-                response: Some(response),
-            },
-        };
-        RefusalFuture { state }
-    }
-}
-
-impl<F, B> fmt::Debug for RefusalFuture<F, B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RefusalFuture").finish_non_exhaustive()
-    }
-}
-
-impl<F, B, E> Future for RefusalFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Inner { future } => future.poll(cx),
-            StateProj::Refused { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("RefusalFuture polled after completion"))),
-        }
-    }
-}
+pub use challenge::{Challenge, ChallengeError, DEFAULT_RETRY_AFTER};
+pub use error::AuthError;
+pub use future::RefusalFuture;

@@ -95,7 +95,7 @@ struct Inner {
     scopes: Scopes,
     challenge: Challenge,
     origin: PublicUrl,
-    dpop: Dpop,
+    dpop: Arc<Dpop>,
 }
 
 impl fmt::Debug for Resource {
@@ -240,6 +240,10 @@ impl Resource {
     pub(crate) fn origin(&self) -> &PublicUrl {
         &self.inner.origin
     }
+
+    pub(crate) fn shared_dpop(&self) -> &Arc<Dpop> {
+        &self.inner.dpop
+    }
 }
 
 /// Builds a [`Resource`]; every value is checked by [`build`](Self::build).
@@ -350,7 +354,9 @@ impl ResourceBuilder {
         if let Some(bad) = self.scopes_supported.iter().find(|s| !Scopes::is_scope_token(s)) {
             return Err(ResourceError::Scope { value: bad.clone() });
         }
-        let scopes = Scopes::from_iter(&self.scopes_supported).without_offline_access();
+        let scopes: Scopes = Scopes::from_iter(&self.scopes_supported)
+            .challengeable()
+            .collect();
         if let Some(docs) = &self.resource_documentation {
             match url::Url::parse(docs) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") => {}
@@ -366,7 +372,7 @@ impl ResourceBuilder {
                 reason: "no valid origin",
             }
         })?;
-        let dpop = self.dpop.with_default_public_url(&origin);
+        let dpop = Arc::new(self.dpop.with_default_public_url(&origin));
         let metadata = ProtectedResourceMetadata::for_resource(
             identifier,
             self.authorization_servers,
@@ -384,6 +390,10 @@ impl ResourceBuilder {
         );
         let challenge = Challenge::new()
             .resource_metadata(metadata_url.clone())
+            .map_err(|_| ResourceError::Identifier {
+                value: shown(&self.identifier),
+                reason: "its metadata URL cannot be sent in a challenge",
+            })?
             .with_dpop(&dpop);
         Ok(Resource {
             inner: Arc::new(Inner {

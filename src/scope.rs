@@ -18,8 +18,64 @@ use http::{Extensions, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::challenge::assert_scope_tokens;
 use crate::{AccessToken, AuthError, Challenge, RefusalFuture, Scopes};
+
+/// Why scopes given in configuration were refused; the message names the
+/// setting and the scope (scopes are configuration, never secrets).
+///
+/// ```
+/// use tower_bearer::scope::{RequireScopeLayer, ScopeError};
+/// let error = RequireScopeLayer::new(["mcp:read", "offline_access"]).unwrap_err();
+/// assert_eq!(error, ScopeError::OfflineAccess { field: "RequireScopeLayer::new" });
+/// assert!(error.to_string().starts_with("RequireScopeLayer::new: "));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScopeError {
+    /// A scope is not an RFC 6749 §3.3 `scope-token`
+    /// (`1*( %x21 / %x23-5B / %x5D-7E )`).
+    #[error("{field}: {scope:?} is not an RFC 6749 scope-token")]
+    NotScopeToken {
+        /// The setting that was given the scope.
+        field: &'static str,
+        /// The scope refused.
+        scope: String,
+    },
+    /// `offline_access` was required: it never appears in a challenge, so a
+    /// client could never learn to ask for it.
+    #[error("{field}: offline_access cannot be required, it never appears in a challenge")]
+    OfflineAccess {
+        /// The setting that was given the scope.
+        field: &'static str,
+    },
+}
+
+/// Every scope of `scopes` is a `scope-token`, else the error naming `field`.
+pub(crate) fn scope_tokens(field: &'static str, scopes: &Scopes) -> Result<(), ScopeError> {
+    match scopes.first_invalid() {
+        Some(scope) => Err(ScopeError::NotScopeToken {
+            field,
+            scope: scope.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `scopes`, if a route can require them: scope-tokens, and never
+/// `offline_access` (it never appears in a challenge, so it could never be
+/// obtained).
+pub(crate) fn requirable<I, S>(field: &'static str, scopes: I) -> Result<Scopes, ScopeError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let scopes = Scopes::from_iter(scopes);
+    scope_tokens(field, &scopes)?;
+    if scopes.contains(Scopes::OFFLINE_ACCESS) {
+        return Err(ScopeError::OfflineAccess { field });
+    }
+    Ok(scopes)
+}
 
 /// Which scopes imply others: granting the broader scope grants the narrower.
 ///
@@ -31,10 +87,11 @@ use crate::{AccessToken, AuthError, Challenge, RefusalFuture, Scopes};
 /// use tower_bearer::Scopes;
 /// use tower_bearer::scope::ScopeHierarchy;
 ///
-/// let h = ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]);
+/// let h = ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"])?;
 /// assert!(h.allows(&Scopes::parse("mcp:admin"), &Scopes::parse("mcp:read")));
 /// assert!(h.allows(&Scopes::parse("mcp:write"), &Scopes::parse("mcp:read mcp:write")));
 /// assert!(!h.allows(&Scopes::parse("mcp:read"), &Scopes::parse("mcp:write")));
+/// # Ok::<(), tower_bearer::scope::ScopeError>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct ScopeHierarchy(Arc<BTreeMap<Box<str>, BTreeSet<Box<str>>>>);
@@ -52,38 +109,47 @@ impl ScopeHierarchy {
 
     /// Each scope implies the ones after it: `chain(["admin", "write", "read"])`.
     ///
-    /// # Panics
-    /// If a scope is not an RFC 6749 `scope-token`.
+    /// # Errors
+    /// [`ScopeError::NotScopeToken`] (field `ScopeHierarchy::chain`) if a scope
+    /// is not an RFC 6749 `scope-token`.
     ///
     /// ```
     /// use tower_bearer::{Scopes, scope::ScopeHierarchy};
-    /// let h = ScopeHierarchy::chain(["admin", "write", "read"]);
+    /// let h = ScopeHierarchy::chain(["admin", "write", "read"])?;
     /// assert!(h.allows(&Scopes::parse("admin"), &Scopes::parse("read")));
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
-    pub fn chain<I, S>(scopes: I) -> Self
+    pub fn chain<I, S>(scopes: I) -> Result<Self, ScopeError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
         let scopes: Vec<String> = scopes.into_iter().map(|s| s.as_ref().to_owned()).collect();
-        scopes
+        scope_tokens("ScopeHierarchy::chain", &Scopes::from_iter(&scopes))?;
+        Ok(scopes
             .windows(2)
-            .fold(Self::new(), |h, pair| h.imply(&pair[0], &pair[1]))
+            .fold(Self::new(), |h, pair| h.with_implication(&pair[0], &pair[1])))
     }
 
     /// Declares that `broader` implies `narrower` (and everything `narrower` implies).
     ///
-    /// # Panics
-    /// If a scope is not an RFC 6749 `scope-token`.
+    /// # Errors
+    /// [`ScopeError::NotScopeToken`] (field `ScopeHierarchy::imply`) if a scope
+    /// is not an RFC 6749 `scope-token`.
     ///
     /// ```
     /// use tower_bearer::{Scopes, scope::ScopeHierarchy};
-    /// let h = ScopeHierarchy::new().imply("files:admin", "files:write").imply("files:write", "files:read");
+    /// let h = ScopeHierarchy::new().imply("files:admin", "files:write")?.imply("files:write", "files:read")?;
     /// assert!(h.allows(&Scopes::parse("files:admin"), &Scopes::parse("files:read")));
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
-    #[must_use]
-    pub fn imply(self, broader: &str, narrower: &str) -> Self {
-        assert_scope_tokens(&Scopes::from_iter([broader, narrower]));
+    pub fn imply(self, broader: &str, narrower: &str) -> Result<Self, ScopeError> {
+        scope_tokens("ScopeHierarchy::imply", &Scopes::from_iter([broader, narrower]))?;
+        Ok(self.with_implication(broader, narrower))
+    }
+
+    /// [`imply`](Self::imply) for scopes already checked.
+    fn with_implication(self, broader: &str, narrower: &str) -> Self {
         let mut map = Arc::unwrap_or_clone(self.0);
         map.entry(broader.into()).or_default().insert(narrower.into());
         // Close the relation: repeat until nothing new is implied (bounded by the
@@ -113,9 +179,10 @@ impl ScopeHierarchy {
     ///
     /// ```
     /// use tower_bearer::{Scopes, scope::ScopeHierarchy};
-    /// let h = ScopeHierarchy::chain(["w", "r"]);
+    /// let h = ScopeHierarchy::chain(["w", "r"])?;
     /// assert!(h.satisfies(&Scopes::parse("w"), "r"));
     /// assert!(!h.satisfies(&Scopes::parse("r"), "w"));
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
     pub fn satisfies(&self, granted: &Scopes, required: &str) -> bool {
         granted.contains(required)
@@ -139,16 +206,6 @@ impl fmt::Debug for ScopeHierarchy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.0.iter()).finish()
     }
-}
-
-/// Panics unless `scopes` can be required by a route: scope-tokens, and never
-/// `offline_access` (it never appears in a challenge, so it could never be obtained).
-pub(crate) fn assert_requirable(scopes: &Scopes) {
-    assert_scope_tokens(scopes);
-    assert!(
-        !scopes.contains("offline_access"),
-        "offline_access cannot be required: it never appears in a challenge"
-    );
 }
 
 /// The check shared by every scope layer: a verified token (its time validity
@@ -193,7 +250,7 @@ pub(crate) fn check_scopes<B: Default>(
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let svc = ServiceBuilder::new()
-///     .layer(RequireScopeLayer::new(["mcp:write"]).hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write"])))
+///     .layer(RequireScopeLayer::new(["mcp:write"])?.hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write"])?))
 ///     .service_fn(|_req: http::Request<()>| async { Ok::<_, std::convert::Infallible>(http::Response::new(String::new())) });
 ///
 /// let mut req = http::Request::new(());
@@ -206,7 +263,8 @@ pub(crate) fn check_scopes<B: Default>(
 /// let mut req = http::Request::new(());
 /// req.extensions_mut().insert(AccessToken::new(Principal::new()).with_scopes(Scopes::parse("mcp:admin")));
 /// assert_eq!(svc.oneshot(req).await.unwrap().status(), 200);
-/// # });
+/// # Ok::<(), tower_bearer::scope::ScopeError>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone, Debug)]
 pub struct RequireScopeLayer {
@@ -217,30 +275,31 @@ pub struct RequireScopeLayer {
 impl RequireScopeLayer {
     /// Requires every scope of `scopes`.
     ///
-    /// # Panics
-    /// If a scope is not an RFC 6749 `scope-token`, or is `offline_access`.
+    /// # Errors
+    /// [`ScopeError`] (field `RequireScopeLayer::new`) if a scope is not an
+    /// RFC 6749 `scope-token`, or is `offline_access`.
     ///
     /// ```
-    /// let layer = tower_bearer::scope::RequireScopeLayer::new(["mcp:read"]);
+    /// let layer = tower_bearer::scope::RequireScopeLayer::new(["mcp:read"])?;
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
-    pub fn new<I, S>(scopes: I) -> Self
+    pub fn new<I, S>(scopes: I) -> Result<Self, ScopeError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let required = Scopes::from_iter(scopes);
-        assert_requirable(&required);
-        RequireScopeLayer {
-            required,
+        Ok(RequireScopeLayer {
+            required: requirable("RequireScopeLayer::new", scopes)?,
             hierarchy: ScopeHierarchy::new(),
-        }
+        })
     }
 
     /// The implication relation honoured by the check.
     ///
     /// ```
     /// use tower_bearer::scope::{RequireScopeLayer, ScopeHierarchy};
-    /// let layer = RequireScopeLayer::new(["read"]).hierarchy(ScopeHierarchy::chain(["write", "read"]));
+    /// let layer = RequireScopeLayer::new(["read"])?.hierarchy(ScopeHierarchy::chain(["write", "read"])?);
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
     #[must_use]
     pub fn hierarchy(mut self, hierarchy: ScopeHierarchy) -> Self {
@@ -264,8 +323,9 @@ impl<S> Layer<S> for RequireScopeLayer {
 ///
 /// ```
 /// use tower_bearer::scope::RequireScope;
-/// let svc = RequireScope::new(42_u32, ["mcp:read"]);
+/// let svc = RequireScope::new(42_u32, ["mcp:read"])?;
 /// assert_eq!(*svc.get_ref(), 42);
+/// # Ok::<(), tower_bearer::scope::ScopeError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct RequireScope<S> {
@@ -276,24 +336,28 @@ pub struct RequireScope<S> {
 impl<S> RequireScope<S> {
     /// Wraps `inner`, requiring `scopes` (no hierarchy; use the layer for one).
     ///
-    /// # Panics
+    /// # Errors
     /// As [`RequireScopeLayer::new`].
     ///
     /// See [`RequireScope`] for an example.
-    pub fn new<I, T>(inner: S, scopes: I) -> Self
+    pub fn new<I, T>(inner: S, scopes: I) -> Result<Self, ScopeError>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        RequireScopeLayer::new(scopes).layer(inner)
+        Ok(RequireScopeLayer::new(scopes)?.layer(inner))
     }
 
     /// A layer requiring `scopes`; the same as [`RequireScopeLayer::new`].
     ///
+    /// # Errors
+    /// As [`RequireScopeLayer::new`].
+    ///
     /// ```
-    /// let layer = tower_bearer::scope::RequireScope::<()>::layer(["mcp:read"]);
+    /// let layer = tower_bearer::scope::RequireScope::<()>::layer(["mcp:read"])?;
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
-    pub fn layer<I, T>(scopes: I) -> RequireScopeLayer
+    pub fn layer<I, T>(scopes: I) -> Result<RequireScopeLayer, ScopeError>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
@@ -303,7 +367,7 @@ impl<S> RequireScope<S> {
 
     crate::macros::inner_service_accessors!(
         r#"```
-let mut svc = tower_bearer::scope::RequireScope::new(1_u8, ["a"]);
+let mut svc = tower_bearer::scope::RequireScope::new(1_u8, ["a"]).unwrap();
 *svc.get_mut() += 1;
 assert_eq!(svc.into_inner(), 2);
 ```
@@ -313,7 +377,7 @@ assert_eq!(svc.into_inner(), 2);
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScope<S>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Default,
 {
     type Response = Response<ResBody>;
@@ -339,7 +403,9 @@ mod tests {
     fn ext(token: Option<AccessToken>) -> Extensions {
         let mut e = Extensions::new();
         e.insert(
-            Challenge::new().resource_metadata("https://r.example/.well-known/oauth-protected-resource"),
+            Challenge::new()
+                .resource_metadata("https://r.example/.well-known/oauth-protected-resource")
+                .unwrap(),
         );
         if let Some(t) = token {
             e.insert(t);
@@ -359,20 +425,26 @@ mod tests {
     fn hierarchy_is_transitive_in_any_declaration_order() {
         let h = ScopeHierarchy::new()
             .imply("write", "read")
-            .imply("admin", "write");
+            .unwrap()
+            .imply("admin", "write")
+            .unwrap();
         assert!(h.satisfies(&Scopes::parse("admin"), "read"));
         assert!(h.satisfies(&Scopes::parse("admin"), "write"));
         assert!(!h.satisfies(&Scopes::parse("read"), "admin"));
         assert!(!h.satisfies(&Scopes::parse("other"), "read"));
         // Cycles are an equivalence, not a loop.
-        let c = ScopeHierarchy::new().imply("a", "b").imply("b", "a");
+        let c = ScopeHierarchy::new()
+            .imply("a", "b")
+            .unwrap()
+            .imply("b", "a")
+            .unwrap();
         assert!(c.satisfies(&Scopes::parse("a"), "b") && c.satisfies(&Scopes::parse("b"), "a"));
     }
 
     #[test]
     fn order_of_checks() {
         let required = Scopes::parse("mcp:write");
-        let h = ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]);
+        let h = ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]).unwrap();
 
         let missing = check_scopes::<String>(&ext(None), &required, &h).unwrap_err();
         assert_eq!(missing.status(), 401);
@@ -408,14 +480,81 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "offline_access cannot be required")]
     fn offline_access_cannot_be_required() {
-        let _ = RequireScopeLayer::new(["mcp:read", "offline_access"]);
+        for error in [
+            RequireScopeLayer::new(["mcp:read", "offline_access"]).unwrap_err(),
+            RequireScope::new((), ["offline_access"]).unwrap_err(),
+            RequireScope::<()>::layer(["offline_access"]).unwrap_err(),
+        ] {
+            assert_eq!(
+                error,
+                ScopeError::OfflineAccess {
+                    field: "RequireScopeLayer::new"
+                }
+            );
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("RequireScopeLayer::new: offline_access"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
-    #[should_panic(expected = "scope-token")]
-    fn bad_scope_in_hierarchy_panics() {
-        let _ = ScopeHierarchy::chain(["a\"", "b"]);
+    fn scopes_outside_the_grammar_are_refused_naming_the_setting() {
+        let not_token = |field, scope: &str| ScopeError::NotScopeToken {
+            field,
+            scope: scope.to_owned(),
+        };
+        let cases = [
+            (
+                RequireScopeLayer::new(["a\\"]).map(|_| ()),
+                "RequireScopeLayer::new",
+                "a\\",
+            ),
+            (
+                ScopeHierarchy::chain(["a\"", "b"]).map(|_| ()),
+                "ScopeHierarchy::chain",
+                "a\"",
+            ),
+            (
+                ScopeHierarchy::new().imply("a", "é").map(|_| ()),
+                "ScopeHierarchy::imply",
+                "é",
+            ),
+        ];
+        for (result, field, scope) in cases {
+            let error = result.unwrap_err();
+            assert_eq!(error, not_token(field, scope));
+            assert!(error.to_string().starts_with(&format!("{field}: ")), "{error}");
+        }
+        assert!(RequireScopeLayer::new(["mcp:read", "a\u{7f}"]).is_err());
+        assert!(RequireScopeLayer::new(["mcp:read", "!#[]~"]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_allowed_request_calls_the_ready_service_without_a_clone() {
+        use tower::ServiceExt;
+
+        let echo = crate::layer::tests::Echo::default();
+        let (clones, calls) = (echo.clones.clone(), echo.calls.clone());
+        let mut svc = RequireScopeLayer::new(["mcp:read"]).unwrap().layer(echo);
+        for _ in 0..3 {
+            let mut req = Request::new(String::new());
+            req.extensions_mut().insert(token("mcp:read"));
+            let res = svc.ready().await.unwrap().call(req).await.unwrap();
+            assert_eq!(res.status(), 200);
+        }
+        let refused = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(Request::new(String::new()))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 401);
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(clones.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 }

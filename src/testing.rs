@@ -331,7 +331,7 @@ impl DevIssuerBuilder {
         let shared = Arc::new(Shared {
             dpop: crate::dpop::Dpop::allowed(),
             token_url,
-            clients: Clients::new(Client::confidential(self.client_id.clone(), &client_secret)),
+            clients: Clients::new(Client::confidential(self.client_id.clone(), &client_secret))?,
             client_id: self.client_id,
             client_secret,
             key,

@@ -37,6 +37,7 @@ async fn fixture(dpop: Dpop) -> Fixture {
     let verifier = issuer.jwt_verifier(AUDIENCE);
     let layer = TokenVerifierLayer::new(verifier)
         .resource_metadata(METADATA)
+        .unwrap()
         .dpop(dpop);
     start(issuer, layer).await
 }
@@ -492,6 +493,7 @@ async fn a_nonce_from_another_replica_with_the_same_key_works() {
     let a = fixture(Dpop::allowed().server_nonce_key(key.clone())).await;
     let b_layer = TokenVerifierLayer::new(a.issuer.jwt_verifier(AUDIENCE))
         .resource_metadata(METADATA)
+        .unwrap()
         .dpop(Dpop::allowed().server_nonce_key(key));
     let b = start(DevIssuer::start().await.unwrap(), b_layer).await;
     let nonce = a.send(None, &[]).await.nonce.unwrap();
@@ -539,7 +541,9 @@ async fn bound_opaque_tokens_by_introspection() {
         .unwrap();
     let f = start(
         issuer,
-        TokenVerifierLayer::new(verifier).resource_metadata(METADATA),
+        TokenVerifierLayer::new(verifier)
+            .resource_metadata(METADATA)
+            .unwrap(),
     )
     .await;
     let token = f

@@ -337,6 +337,7 @@ fn protected<V: TokenVerifier + 'static>(
 {
     TokenVerifierLayer::new(verifier)
         .resource_metadata(METADATA)
+        .unwrap()
         .layer(service_fn(|req: Request<String>| async move {
             let who = req
                 .extensions()
@@ -405,7 +406,11 @@ async fn serve_http(verifier: Arc<DynTokenVerifier<'static>>) -> String {
                 principal.subject().unwrap_or_default().to_owned()
             }),
         )
-        .layer(TokenVerifierLayer::new(verifier).resource_metadata(METADATA));
+        .layer(
+            TokenVerifierLayer::new(verifier)
+                .resource_metadata(METADATA)
+                .unwrap(),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

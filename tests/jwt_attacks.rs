@@ -726,7 +726,8 @@ async fn http_status(
     let svc = ServiceBuilder::new()
         .layer(
             TokenVerifierLayer::new(verifier)
-                .resource_metadata("http://127.0.0.1:7000/.well-known/oauth-protected-resource"),
+                .resource_metadata("http://127.0.0.1:7000/.well-known/oauth-protected-resource")
+                .unwrap(),
         )
         .service_fn(|req: Request<String>| async move {
             let who = req

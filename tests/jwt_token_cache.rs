@@ -135,7 +135,8 @@ async fn the_layer_refuses_a_cached_token_once_it_expires() {
         )
         .layer(
             TokenVerifierLayer::new(verifier)
-                .resource_metadata("https://rs.example/.well-known/oauth-protected-resource"),
+                .resource_metadata("https://rs.example/.well-known/oauth-protected-resource")
+                .unwrap(),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/whoami", listener.local_addr().unwrap());

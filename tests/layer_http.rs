@@ -36,9 +36,11 @@ async fn whoami(token: AccessToken, principal: Principal) -> Json<Value> {
 }
 
 async fn fixture_with(verifier: JwtVerifier, issuer: DevIssuer) -> Fixture {
-    let app = Router::new()
-        .route("/whoami", get(whoami))
-        .layer(TokenVerifierLayer::new(verifier).resource_metadata(METADATA));
+    let app = Router::new().route("/whoami", get(whoami)).layer(
+        TokenVerifierLayer::new(verifier)
+            .resource_metadata(METADATA)
+            .unwrap(),
+    );
     let addr = serve(app).await;
     Fixture {
         issuer,
@@ -336,7 +338,11 @@ async fn works_as_a_bare_hyper_service() {
 
     let issuer = DevIssuer::start().await.unwrap();
     let service = ServiceBuilder::new()
-        .layer(TokenVerifierLayer::new(issuer.jwt_verifier(AUDIENCE)).resource_metadata(METADATA))
+        .layer(
+            TokenVerifierLayer::new(issuer.jwt_verifier(AUDIENCE))
+                .resource_metadata(METADATA)
+                .unwrap(),
+        )
         .service_fn(|req: http::Request<hyper::body::Incoming>| async move {
             let who = req
                 .extensions()
@@ -379,8 +385,12 @@ async fn scope_layers_never_contradict_the_verifiers_time_verdict() {
     let issuer = DevIssuer::start().await.unwrap();
     let app = Router::new()
         .route("/whoami", get(whoami))
-        .layer(RequireScopeLayer::new(["mcp:read"]))
-        .layer(TokenVerifierLayer::new(issuer.jwt_verifier(AUDIENCE)).resource_metadata(METADATA));
+        .layer(RequireScopeLayer::new(["mcp:read"]).unwrap())
+        .layer(
+            TokenVerifierLayer::new(issuer.jwt_verifier(AUDIENCE))
+                .resource_metadata(METADATA)
+                .unwrap(),
+        );
     let f = Fixture {
         base: format!("http://{}", serve(app).await),
         issuer,

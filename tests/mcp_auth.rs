@@ -20,10 +20,11 @@ fn resource() -> Resource {
 
 fn read_write_policy() -> McpScopePolicy {
     McpScopePolicy::new()
-        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
+        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]).unwrap())
         .base(["mcp:read"])
-        .tool("read_note", ["mcp:read"])
-        .tool("delete_note", ["mcp:write"])
+        .and_then(|p| p.tool("read_note", ["mcp:read"]))
+        .and_then(|p| p.tool("delete_note", ["mcp:write"]))
+        .unwrap()
 }
 
 async fn serve_auth(auth: McpAuthLayer<FixedTokens>) -> String {
@@ -146,6 +147,7 @@ fn configuration_errors_name_their_value() {
         McpScopePolicy::new().method("resources/read", ["files:read"]),
         McpScopePolicy::new().tool("x", ["mcp:read", "mcp:admin"]),
     ] {
+        let policy = policy.unwrap();
         let error = McpAuthLayer::builder(&resource, FixedTokens)
             .scope_policy(policy)
             .build()
@@ -160,7 +162,7 @@ fn configuration_errors_name_their_value() {
     let open = Resource::builder(RESOURCE).build().unwrap();
     assert!(
         McpAuthLayer::builder(&open, FixedTokens)
-            .scope_policy(McpScopePolicy::new().unlisted_tools(["mcp:admin"]))
+            .scope_policy(McpScopePolicy::new().unlisted_tools(["mcp:admin"]).unwrap())
             .build()
             .is_ok()
     );

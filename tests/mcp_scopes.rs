@@ -99,7 +99,7 @@ async fn bad_bodies() {
 
     let small = serve(
         McpSessionLayer::new(),
-        McpScopeLayer::new(policy()).body_limit(256),
+        McpScopeLayer::new(policy()).body_limit(std::num::NonZeroUsize::new(256).unwrap()),
     )
     .await;
     let client = Client::new(&small);

@@ -10,10 +10,10 @@ use tower_bearer::scope::ScopeHierarchy;
 
 fuzz_target!(|data: &[u8]| {
     let policy = McpScopePolicy::new()
-        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
-        .base(["mcp:read"])
-        .tool("delete_note", ["mcp:write"])
-        .unlisted_tools(["mcp:admin"]);
+        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]).unwrap())
+        .base(["mcp:read"]).unwrap()
+        .tool("delete_note", ["mcp:write"]).unwrap()
+        .unlisted_tools(["mcp:admin"]).unwrap();
     if let Some(scopes) = mcp_body_scopes(&policy, data) {
         assert!(scopes.contains("mcp:read"));
     }

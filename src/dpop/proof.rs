@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::htu::Target;
 use super::nonce::NonceCheck;
 use super::{CheckedProof, Dpop, ProofError};
-use crate::jwt::json::{self, Name, Unique};
+use crate::jwt::json::{self, Name, Unique, member_bit};
 use crate::jwt::{Algorithm, VerifyingKey};
 use crate::replay::ReplayKey;
 use crate::{b64, digest, time};
@@ -186,17 +186,39 @@ impl<'de> Deserialize<'de> for Claims<'de> {
                 fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
                     Ok(Some(map.next_value::<Name<'de>>()?.0))
                 }
+                /// The members acted on; a name's position is its bit.
+                const MEMBERS: [&str; 6] = ["jti", "htm", "htu", "ath", "nonce", "iat"];
                 let mut claims = Claims::default();
                 let mut members = json::Members::default();
                 while let Some(name) = map.next_key::<Name<'de>>()? {
                     match &*name.0 {
-                        "jti" => claims.jti = members.known(0).and_then(|()| text(&mut map))?,
-                        "htm" => claims.htm = members.known(1).and_then(|()| text(&mut map))?,
-                        "htu" => claims.htu = members.known(2).and_then(|()| text(&mut map))?,
-                        "ath" => claims.ath = members.known(3).and_then(|()| text(&mut map))?,
-                        "nonce" => claims.nonce = members.known(4).and_then(|()| text(&mut map))?,
+                        "jti" => {
+                            claims.jti = members
+                                .known(member_bit!(MEMBERS, "jti"))
+                                .and_then(|()| text(&mut map))?
+                        }
+                        "htm" => {
+                            claims.htm = members
+                                .known(member_bit!(MEMBERS, "htm"))
+                                .and_then(|()| text(&mut map))?
+                        }
+                        "htu" => {
+                            claims.htu = members
+                                .known(member_bit!(MEMBERS, "htu"))
+                                .and_then(|()| text(&mut map))?
+                        }
+                        "ath" => {
+                            claims.ath = members
+                                .known(member_bit!(MEMBERS, "ath"))
+                                .and_then(|()| text(&mut map))?
+                        }
+                        "nonce" => {
+                            claims.nonce = members
+                                .known(member_bit!(MEMBERS, "nonce"))
+                                .and_then(|()| text(&mut map))?
+                        }
                         "iat" => {
-                            members.known(5)?;
+                            members.known(member_bit!(MEMBERS, "iat"))?;
                             claims.iat = Some(map.next_value::<time::NumericDate>()?.0);
                         }
                         _ => {

@@ -1,13 +1,15 @@
 //! The introspection cache: a bounded moka cache keyed by SHA-256 of the token,
-//! with per-entry lifetimes and single-flight misses.
+//! with per-entry lifetimes, read synchronously (`moka::sync`), and
+//! single-flight misses.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use moka::Expiry;
-use moka::future::Cache;
+use moka::sync::Cache;
+use tokio::sync::OnceCell;
 
 use super::client::Decision;
 use crate::Unavailable;
@@ -17,10 +19,16 @@ use crate::time;
 /// SHA-256 of the token: the raw token is never stored.
 type Key = [u8; 32];
 
+/// The outcome of one introspection, shared by every caller waiting for it.
+type Flight = OnceCell<Result<Decision, Unavailable>>;
+
 /// Cached decisions (positive and negative), never outages.
 #[derive(Clone)]
 pub(super) struct DecisionCache {
-    cache: Cache<Key, Decision>,
+    verdicts: Cache<Key, Decision>,
+    /// The misses being decided, one flight per key: concurrent callers for a
+    /// token share one call. An entry lives only while its flight does.
+    in_flight: Arc<Mutex<HashMap<Key, Arc<Flight>>>>,
 }
 
 /// Positive entries live `min(positive, exp - now)`, negative ones `negative`.
@@ -44,40 +52,84 @@ impl Expiry<Key, Decision> for Lifetimes {
 impl DecisionCache {
     pub(super) fn new(capacity: u64, positive: Duration, negative: Duration) -> Self {
         DecisionCache {
-            cache: Cache::builder()
+            verdicts: Cache::builder()
                 .name("tower-bearer introspection")
                 .max_capacity(capacity)
                 .expire_after(Lifetimes { positive, negative })
                 .build(),
+            in_flight: Arc::default(),
         }
     }
 
     /// The cached decision for `token`, or the one `decide` reaches. Concurrent
-    /// callers for one token share a single `decide`; its outages are not cached.
+    /// callers for one token share a single `decide`; its outages are shared
+    /// with them but not cached.
     pub(super) async fn get_or_decide<F>(&self, token: &str, decide: F) -> Result<Decision, Unavailable>
     where
         F: Future<Output = Result<Decision, Unavailable>>,
     {
-        self.cache
-            .try_get_with(key(token), decide)
+        let key = key(token);
+        if let Some(hit) = self.verdicts.get(&key) {
+            return Ok(hit);
+        }
+        let flight = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+            // A flight that landed after the lookup above left its verdict.
+            if let Some(hit) = self.verdicts.get(&key) {
+                return Ok(hit);
+            }
+            in_flight.entry(key).or_default().clone()
+        };
+        // One caller runs its `decide`; if it is dropped midway, a waiting
+        // caller runs its own (tokio's `OnceCell::get_or_init`).
+        flight
+            .get_or_init(|| async {
+                // Landing (done or dropped) ends the flight for later callers;
+                // those already waiting on it keep their handle.
+                let _landing = Landing {
+                    in_flight: &self.in_flight,
+                    key,
+                    flight: &flight,
+                };
+                let outcome = decide.await;
+                if let Ok(decision) = &outcome {
+                    self.verdicts.insert(key, decision.clone());
+                }
+                outcome
+            })
             .await
-            .map_err(|shared| (*shared).clone())
+            .clone()
     }
 
-    /// The cached decision on `token`, when it can be read without waiting.
+    /// The cached decision on `token`, read without waiting.
     pub(super) fn get_now(&self, token: &str) -> Option<Decision> {
-        // moka's lookup completes on its first poll unless its housekeeping is
-        // busy; then the caller takes the async path (dropping the lookup is safe).
-        match pin!(self.cache.get(&key(token))).poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(hit) => hit,
-            Poll::Pending => None,
-        }
+        self.verdicts.get(&key(token))
     }
 
     /// Entries held once pending evictions have run.
-    pub(super) async fn entry_count(&self) -> u64 {
-        self.cache.run_pending_tasks().await;
-        self.cache.entry_count()
+    pub(super) fn entry_count(&self) -> u64 {
+        self.verdicts.run_pending_tasks();
+        self.verdicts.entry_count()
+    }
+}
+
+/// Removes a flight from the map when its `decide` ends or is dropped (and
+/// only that flight: a newer one for the same key stays).
+struct Landing<'a> {
+    in_flight: &'a Mutex<HashMap<Key, Arc<Flight>>>,
+    key: Key,
+    flight: &'a Arc<Flight>,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if in_flight
+            .get(&self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, self.flight))
+        {
+            in_flight.remove(&self.key);
+        }
     }
 }
 
@@ -159,6 +211,64 @@ mod tests {
         assert!(cache.get_or_decide("t", down()).await.is_err());
         assert!(cache.get_or_decide("t", down()).await.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-        assert_eq!(cache.entry_count().await, 0);
+        assert_eq!(cache.entry_count(), 0);
+        assert!(cache.in_flight.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_misses_share_one_decision() {
+        let cache = DecisionCache::new(10, Duration::from_secs(60), Duration::from_secs(10));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, calls, gate) = (cache.clone(), calls.clone(), gate.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_decide("t", async {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            gate.notified().await;
+                            Ok(Ok(AccessToken::new(Principal::new().with_subject("alice"))))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        // Let every task reach the flight, then let the one call finish.
+        while cache.in_flight.lock().unwrap().is_empty() || calls.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        gate.notify_one();
+        for task in tasks {
+            let decision = task.await.unwrap().unwrap().unwrap();
+            assert_eq!(decision.principal().subject(), Some("alice"));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(cache.in_flight.lock().unwrap().is_empty());
+        assert!(cache.get_now("t").is_some());
+    }
+
+    #[tokio::test]
+    async fn a_dropped_decision_ends_its_flight_and_the_next_caller_decides() {
+        let cache = DecisionCache::new(10, Duration::from_secs(60), Duration::from_secs(10));
+        let stalled = cache.get_or_decide("t", std::future::pending());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), stalled)
+                .await
+                .is_err()
+        );
+        assert!(
+            cache.in_flight.lock().unwrap().is_empty(),
+            "no flight left behind"
+        );
+        let alice = AccessToken::new(Principal::new().with_subject("alice"));
+        assert!(
+            cache
+                .get_or_decide("t", async { Ok(Ok(alice)) })
+                .await
+                .unwrap()
+                .is_ok()
+        );
     }
 }

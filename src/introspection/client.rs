@@ -134,14 +134,14 @@ impl Introspector {
         method: ClientAuth,
         timeout: Duration,
         rules: Rules,
-    ) -> Self {
-        Introspector {
-            http: fetch::client(timeout),
+    ) -> Result<Self, fetch::FetchError> {
+        Ok(Introspector {
+            http: fetch::client(timeout)?,
             endpoint,
             client_id: client_id.into(),
             auth: Auth::new(method, client_id, secret),
             rules,
-        }
+        })
     }
 
     /// Asks the endpoint about `token` and applies the response rules; the

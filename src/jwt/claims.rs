@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::json::{self, Name, Unique};
+use super::json::{self, Name, Unique, member_bit};
 use crate::time;
 use crate::{AccessToken, InvalidToken, Principal, Scopes, TokenSource};
 
@@ -59,6 +59,31 @@ pub(crate) enum ClaimSet {
     /// own members are typed too.
     IdJag,
 }
+
+/// The members [`Registered`] acts on; a name's position is its bit in
+/// [`json::Members`] (see [`json::bit`]).
+const MEMBERS: [&str; 20] = [
+    "iss",
+    "sub",
+    "client_id",
+    "azp",
+    "jti",
+    "scope",
+    "scp",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "cnf",
+    "resource",
+    "tenant",
+    "aud_tenant",
+    "aud_sub",
+    "auth_time",
+    "acr",
+    "amr",
+    "email",
+];
 
 /// The claims this crate checks, read in one pass over the payload that also
 /// refuses a repeated member name at any depth. Other members are skipped here
@@ -116,19 +141,17 @@ impl<'a> Registered<'a> {
             return Err(ReadError::Malformed);
         }
         let text = std::str::from_utf8(payload).map_err(|_| ReadError::Malformed)?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let classify = |e: serde_json::Error| {
-            if e.is_syntax() || e.is_eof() || json::is_duplicate_error(&e) {
-                ReadError::Malformed
-            } else {
-                ReadError::Claims
-            }
-        };
-        let claims = (&mut de)
-            .deserialize_map(RegisteredVisitor { set })
-            .map_err(classify)?;
-        de.end().map_err(classify)?;
-        Ok(claims)
+        json::read_strict(|| {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let claims = (&mut de).deserialize_map(RegisteredVisitor { set })?;
+            de.end()?;
+            Ok(claims)
+        })
+        .map_err(|e| match e {
+            json::StrictError::Duplicate => ReadError::Malformed,
+            json::StrictError::Other(e) if e.is_syntax() || e.is_eof() => ReadError::Malformed,
+            json::StrictError::Other(_) => ReadError::Claims,
+        })
     }
 }
 
@@ -158,33 +181,107 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
         let mut members = json::Members::default();
         while let Some(name) = map.next_key::<Name<'de>>()? {
             match &*name.0 {
-                "iss" => claims.iss = members.known(0).and_then(|()| text(&mut map))?,
-                "sub" => claims.sub = members.known(1).and_then(|()| text(&mut map))?,
-                "client_id" => claims.client_id = members.known(2).and_then(|()| text(&mut map))?,
-                "azp" => claims.azp = members.known(3).and_then(|()| text(&mut map))?,
-                "jti" => claims.jti = members.known(4).and_then(|()| text(&mut map))?,
-                "scope" => claims.scope = members.known(5).and_then(|()| text(&mut map))?,
-                "scp" => claims.scp = members.known(6).and_then(|()| strings(&mut map))?,
-                "aud" => claims.aud = members.known(7).and_then(|()| strings(&mut map))?,
-                "exp" => claims.exp = members.known(8).and_then(|()| date(&mut map))?,
-                "nbf" => claims.nbf = members.known(9).and_then(|()| date(&mut map))?,
-                "iat" => claims.iat = members.known(10).and_then(|()| date(&mut map))?,
-                "cnf" => claims.cnf = members.known(11).and_then(|()| map.next_value())?,
+                "iss" => {
+                    claims.iss = members
+                        .known(member_bit!(MEMBERS, "iss"))
+                        .and_then(|()| text(&mut map))?
+                }
+                "sub" => {
+                    claims.sub = members
+                        .known(member_bit!(MEMBERS, "sub"))
+                        .and_then(|()| text(&mut map))?
+                }
+                "client_id" => {
+                    claims.client_id = members
+                        .known(member_bit!(MEMBERS, "client_id"))
+                        .and_then(|()| text(&mut map))?
+                }
+                "azp" => {
+                    claims.azp = members
+                        .known(member_bit!(MEMBERS, "azp"))
+                        .and_then(|()| text(&mut map))?
+                }
+                "jti" => {
+                    claims.jti = members
+                        .known(member_bit!(MEMBERS, "jti"))
+                        .and_then(|()| text(&mut map))?
+                }
+                "scope" => {
+                    claims.scope = members
+                        .known(member_bit!(MEMBERS, "scope"))
+                        .and_then(|()| text(&mut map))?
+                }
+                "scp" => {
+                    claims.scp = members
+                        .known(member_bit!(MEMBERS, "scp"))
+                        .and_then(|()| strings(&mut map))?
+                }
+                "aud" => {
+                    claims.aud = members
+                        .known(member_bit!(MEMBERS, "aud"))
+                        .and_then(|()| strings(&mut map))?
+                }
+                "exp" => {
+                    claims.exp = members
+                        .known(member_bit!(MEMBERS, "exp"))
+                        .and_then(|()| date(&mut map))?
+                }
+                "nbf" => {
+                    claims.nbf = members
+                        .known(member_bit!(MEMBERS, "nbf"))
+                        .and_then(|()| date(&mut map))?
+                }
+                "iat" => {
+                    claims.iat = members
+                        .known(member_bit!(MEMBERS, "iat"))
+                        .and_then(|()| date(&mut map))?
+                }
+                "cnf" => {
+                    claims.cnf = members
+                        .known(member_bit!(MEMBERS, "cnf"))
+                        .and_then(|()| map.next_value())?
+                }
                 "resource" if id_jag => {
-                    claims.resource = members.known(12).and_then(|()| strings(&mut map))?
+                    claims.resource = members
+                        .known(member_bit!(MEMBERS, "resource"))
+                        .and_then(|()| strings(&mut map))?
                 }
-                "tenant" if id_jag => claims.tenant = members.known(13).and_then(|()| text(&mut map))?,
+                "tenant" if id_jag => {
+                    claims.tenant = members
+                        .known(member_bit!(MEMBERS, "tenant"))
+                        .and_then(|()| text(&mut map))?
+                }
                 "aud_tenant" if id_jag => {
-                    claims.aud_tenant = members.known(14).and_then(|()| text(&mut map))?
+                    claims.aud_tenant = members
+                        .known(member_bit!(MEMBERS, "aud_tenant"))
+                        .and_then(|()| text(&mut map))?
                 }
-                "aud_sub" if id_jag => claims.aud_sub = members.known(15).and_then(|()| text(&mut map))?,
+                "aud_sub" if id_jag => {
+                    claims.aud_sub = members
+                        .known(member_bit!(MEMBERS, "aud_sub"))
+                        .and_then(|()| text(&mut map))?
+                }
                 "auth_time" if id_jag => {
-                    claims.auth_time = members.known(16).and_then(|()| date(&mut map))?
+                    claims.auth_time = members
+                        .known(member_bit!(MEMBERS, "auth_time"))
+                        .and_then(|()| date(&mut map))?
                 }
-                "acr" if id_jag => claims.acr = members.known(17).and_then(|()| text(&mut map))?,
+                "acr" if id_jag => {
+                    claims.acr = members
+                        .known(member_bit!(MEMBERS, "acr"))
+                        .and_then(|()| text(&mut map))?
+                }
                 // An array (OpenID Connect Core §2), never a lone string.
-                "amr" if id_jag => claims.amr = members.known(18).and_then(|()| map.next_value())?,
-                "email" if id_jag => claims.email = members.known(19).and_then(|()| text(&mut map))?,
+                "amr" if id_jag => {
+                    claims.amr = members
+                        .known(member_bit!(MEMBERS, "amr"))
+                        .and_then(|()| map.next_value())?
+                }
+                "email" if id_jag => {
+                    claims.email = members
+                        .known(member_bit!(MEMBERS, "email"))
+                        .and_then(|()| text(&mut map))?
+                }
                 _ => {
                     map.next_value_seed(Unique { top: false })?;
                     members.other(name);
@@ -218,7 +315,7 @@ impl<'de> Deserialize<'de> for Confirmation<'de> {
                 let mut members = json::Members::default();
                 while let Some(name) = map.next_key::<Name<'de>>()? {
                     if name.0 == "jkt" {
-                        members.known(0)?;
+                        members.known(member_bit!(["jkt"], "jkt"))?;
                         cnf.jkt = Some(map.next_value::<Name<'de>>()?.0);
                     } else {
                         map.next_value_seed(Unique { top: false })?;
@@ -641,6 +738,38 @@ mod tests {
         for (name, value) in &members {
             let again = format!(r#"{},"{name}":{value}}}"#, &all[..all.len() - 1]);
             assert_eq!(check(again), Err(InvalidToken::Malformed), "{name} twice");
+        }
+    }
+
+    #[test]
+    fn a_duplicate_of_every_member_read_here_is_malformed_in_both_claim_sets() {
+        let value = |name: &str| match name {
+            "exp" | "nbf" | "iat" | "auth_time" => json!(NOW),
+            "scp" | "aud" | "resource" | "amr" => json!(["a"]),
+            "cnf" => json!({"jkt": "x"}),
+            _ => json!("v"),
+        };
+        for set in [ClaimSet::AccessToken, ClaimSet::IdJag] {
+            for name in MEMBERS.into_iter().chain(["unknown"]) {
+                let value = value(name);
+                let once = format!(r#"{{"{name}":{value}}}"#);
+                assert!(Registered::read(once.as_bytes(), set).is_ok(), "{name} once");
+                let twice = format!(r#"{{"{name}":{value},"x":1,"{name}":{value}}}"#);
+                let result = Registered::read(twice.as_bytes(), set).map(|_| ());
+                assert_eq!(result, Err(ReadError::Malformed), "{name} twice in {set:?}");
+            }
+            // Inside `cnf`, and inside a member not read here.
+            for nested in [r#"{"cnf":{"jkt":"a","jkt":"a"}}"#, r#"{"x":{"y":1,"y":1}}"#] {
+                let result = Registered::read(nested.as_bytes(), set).map(|_| ());
+                assert_eq!(result, Err(ReadError::Malformed), "{nested}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_member_read_here_has_its_own_bit() {
+        for (position, name) in MEMBERS.iter().enumerate() {
+            assert_eq!(json::bit(&MEMBERS, name), position as u32);
         }
     }
 

@@ -3,22 +3,102 @@
 //! used; rejecting is the only choice that cannot disagree with another parser).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-/// The error message for a repeated member name (see [`is_duplicate_error`]).
-pub(crate) const DUPLICATE: &str = "duplicate member name";
+thread_local! {
+    /// Set when a strict reader refuses a repeated member name, so that
+    /// [`read_strict`] tells that refusal apart from the others by a flag,
+    /// not by the text of an error (serde errors carry no typed payload).
+    static DUPLICATE_SEEN: Cell<bool> = const { Cell::new(false) };
+}
 
-/// Whether a parse failed on a repeated member name.
-pub(crate) fn is_duplicate_error(e: &serde_json::Error) -> bool {
-    e.to_string().starts_with(DUPLICATE)
+/// The refusal of a repeated member name; marks it for [`read_strict`].
+fn duplicate<E: de::Error>() -> E {
+    DUPLICATE_SEEN.set(true);
+    E::custom("duplicate member name")
+}
+
+/// Why [`read_strict`] failed.
+#[derive(Debug)]
+pub(crate) enum StrictError {
+    /// A member name appeared twice in one object, at some depth.
+    Duplicate,
+    /// Any other failure (syntax, types, trailing characters …).
+    Other(serde_json::Error),
+}
+
+/// Runs the (synchronous) strict read `read`, telling a refused duplicate
+/// member name apart from any other error.
+pub(crate) fn read_strict<T>(read: impl FnOnce() -> Result<T, serde_json::Error>) -> Result<T, StrictError> {
+    DUPLICATE_SEEN.set(false);
+    let result = read();
+    let seen = DUPLICATE_SEEN.replace(false);
+    result.map_err(|error| {
+        if seen {
+            StrictError::Duplicate
+        } else {
+            StrictError::Other(error)
+        }
+    })
+}
+
+/// The bit of `name` in a table of the member names a visitor acts on, for
+/// [`Members::known`]. Meant for constant evaluation (`const { bit(&NAMES,
+/// "iss") }`), where a table of more than 32 names, a name listed twice or a
+/// name missing from the table fails to compile.
+pub(crate) const fn bit(names: &[&str], name: &str) -> u32 {
+    assert!(names.len() <= 32, "at most 32 known member names");
+    let mut found = None;
+    let mut i = 0;
+    while i < names.len() {
+        let mut j = i + 1;
+        while j < names.len() {
+            assert!(
+                !same(names[i].as_bytes(), names[j].as_bytes()),
+                "a known member name is listed twice"
+            );
+            j += 1;
+        }
+        if same(names[i].as_bytes(), name.as_bytes()) {
+            found = Some(i as u32);
+        }
+        i += 1;
+    }
+    match found {
+        Some(bit) => bit,
+        None => panic!("not in the table of known member names"),
+    }
+}
+
+/// `json::bit(&$names, $name)`, evaluated at compile time.
+macro_rules! member_bit {
+    ($names:expr, $name:literal) => {
+        const { $crate::jwt::json::bit(&$names, $name) }
+    };
+}
+pub(crate) use member_bit;
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The member names of one JSON object, checked for repeats. A visitor tells
-/// the names it acts on apart by an index each (a bit, no allocation); any
-/// other name is kept, and those are sorted and compared at the end.
+/// the names it acts on apart by a bit each (no allocation; see [`bit`]);
+/// any other name is kept, and those are sorted and compared at the end.
 #[derive(Default)]
 pub(crate) struct Members<'de> {
     known: u32,
@@ -26,13 +106,13 @@ pub(crate) struct Members<'de> {
 }
 
 impl<'de> Members<'de> {
-    /// Records the known name number `index` (below 32); fails if it came before.
-    pub(crate) fn known<E: de::Error>(&mut self, index: u32) -> Result<(), E> {
-        let bit = 1 << index;
-        if self.known & bit != 0 {
-            return Err(E::custom(DUPLICATE));
+    /// Records the known name whose [`bit`] is `bit`; fails if it came before.
+    pub(crate) fn known<E: de::Error>(&mut self, bit: u32) -> Result<(), E> {
+        let mask = 1 << bit;
+        if self.known & mask != 0 {
+            return Err(duplicate());
         }
-        self.known |= bit;
+        self.known |= mask;
         Ok(())
     }
 
@@ -46,7 +126,7 @@ impl<'de> Members<'de> {
     pub(crate) fn finish<E: de::Error>(mut self) -> Result<(), E> {
         self.others.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if self.others.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err(E::custom(DUPLICATE));
+            return Err(duplicate());
         }
         Ok(())
     }
@@ -223,7 +303,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         while let Some(key) = access.next_key::<String>()? {
             let Strict(value) = access.next_value()?;
             if map.insert(key, value).is_some() {
-                return Err(de::Error::custom(DUPLICATE));
+                return Err(duplicate());
             }
         }
         Ok(Value::Object(map))
@@ -233,6 +313,39 @@ impl<'de> Visitor<'de> for StrictVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bits_are_positions_in_the_table() {
+        const NAMES: [&str; 3] = ["a", "ab", "b"];
+        assert_eq!(NAMES.map(|n| bit(&NAMES, n)), [0, 1, 2]);
+        assert_eq!(const { bit(&NAMES, "ab") }, 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "listed twice")]
+    fn a_name_listed_twice_has_no_bit() {
+        bit(&["a", "b", "a"], "b");
+    }
+
+    #[test]
+    #[should_panic(expected = "at most 32")]
+    fn a_table_of_more_than_32_names_has_no_bits() {
+        bit(&["x"; 33], "y");
+    }
+
+    #[test]
+    fn read_strict_tells_duplicates_apart_by_a_flag() {
+        let read = |bytes: &'static [u8]| read_strict(|| serde_json::from_slice::<Strict>(bytes));
+        assert!(matches!(
+            read(br#"{"a":{"b":1,"b":2}}"#),
+            Err(StrictError::Duplicate)
+        ));
+        assert!(matches!(read(br#"{"a":1,"b":"#), Err(StrictError::Other(_))));
+        assert!(read(br#"{"a":1}"#).is_ok());
+        // The flag of a refused read does not leak into the next one.
+        assert!(matches!(read(br#"{"a":1,"a":2}"#), Err(StrictError::Duplicate)));
+        assert!(matches!(read(b"[1,"), Err(StrictError::Other(_))));
+    }
 
     #[test]
     fn duplicates_refused_at_any_depth() {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::Algorithm;
 use super::claims::JwtType;
-use super::json::{self, Name, Unique};
+use super::json::{self, Name, Unique, member_bit};
 use super::key::{KeyPolicy, KeySet, VerifyingKey};
 use crate::InvalidToken;
 use crate::b64;
@@ -112,15 +112,29 @@ impl<'de> Deserialize<'de> for Header<'de> {
                 fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Cow<'de, str>>, A::Error> {
                     Ok(Some(map.next_value::<Name<'de>>()?.0))
                 }
+                /// The members acted on; a name's position is its bit.
+                const MEMBERS: [&str; 4] = ["alg", "kid", "typ", "crit"];
                 let mut header = Header::default();
                 let mut members = json::Members::default();
                 while let Some(name) = map.next_key::<Name<'de>>()? {
                     match &*name.0 {
-                        "alg" => header.alg = members.known(0).and_then(|()| text(&mut map))?,
-                        "kid" => header.kid = members.known(1).and_then(|()| text(&mut map))?,
-                        "typ" => header.typ = members.known(2).and_then(|()| text(&mut map))?,
+                        "alg" => {
+                            header.alg = members
+                                .known(member_bit!(MEMBERS, "alg"))
+                                .and_then(|()| text(&mut map))?
+                        }
+                        "kid" => {
+                            header.kid = members
+                                .known(member_bit!(MEMBERS, "kid"))
+                                .and_then(|()| text(&mut map))?
+                        }
+                        "typ" => {
+                            header.typ = members
+                                .known(member_bit!(MEMBERS, "typ"))
+                                .and_then(|()| text(&mut map))?
+                        }
                         "crit" => {
-                            members.known(3)?;
+                            members.known(member_bit!(MEMBERS, "crit"))?;
                             map.next_value_seed(Unique { top: false })?;
                             header.crit = true;
                         }

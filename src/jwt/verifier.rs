@@ -362,6 +362,10 @@ pub enum BuildError {
         /// What is wrong with its URL.
         reason: String,
     },
+    /// The HTTP client for key sets and discovery could not be built (its TLS
+    /// backend did not initialise).
+    #[error("http_client: {0}")]
+    HttpClient(String),
     /// [`JwtVerifierBuilder::jwks_ttl`]'s lower bound exceeds its upper bound.
     #[error("jwks_ttl: min {min:?} exceeds max {max:?}")]
     JwksTtlBounds {
@@ -592,7 +596,8 @@ impl JwtVerifierBuilder {
         if min > max {
             return Err(BuildError::JwksTtlBounds { min, max });
         }
-        let client = fetch::client(self.fetch_timeout.unwrap_or(fetch::DEFAULT_TIMEOUT));
+        let client = fetch::client(self.fetch_timeout.unwrap_or(fetch::DEFAULT_TIMEOUT))
+            .map_err(|e| BuildError::HttpClient(e.to_string()))?;
         let leeway = self.leeway.unwrap_or(crate::time::DEFAULT_LEEWAY);
         let all: Vec<Issuer> = self.primary.into_iter().chain(self.issuers).collect();
         if all.is_empty() {
@@ -656,6 +661,15 @@ impl JwtVerifierBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_http_client_failure_names_the_http_client() {
+        let error = BuildError::HttpClient(fetch::FetchError::Client("no TLS".into()).to_string());
+        assert_eq!(
+            error.to_string(),
+            "http_client: HTTP client could not be built: no TLS"
+        );
+    }
 
     #[test]
     fn build_errors() {

@@ -8,8 +8,8 @@ use tower_layer::Layer;
 use super::scopes::{McpScope, McpScopeLayer, McpScopePolicy};
 use super::session::{BindingPolicy, McpSession, McpSessionLayer};
 use super::store::{MemorySessionStore, SessionStore};
-use crate::origin::{Origin, OriginLayer};
-use crate::{Resource, Scopes, TokenVerifier, TokenVerifierLayer, TokenVerifierService};
+use crate::origin::{Origin, OriginError, OriginLayer};
+use crate::{ChallengeError, Resource, Scopes, TokenVerifier, TokenVerifierLayer, TokenVerifierService};
 
 /// The whole authorization of an MCP endpoint (streamable HTTP), wired in the
 /// order the MCP specification needs, from one [`Resource`]:
@@ -37,7 +37,7 @@ use crate::{Resource, Scopes, TokenVerifier, TokenVerifierLayer, TokenVerifierSe
 ///     .scopes_supported(["mcp:read", "mcp:write"])
 ///     .build()
 ///     .unwrap();
-/// let policy = McpScopePolicy::new().base(["mcp:read"]).tool("add_note", ["mcp:write"]);
+/// let policy = McpScopePolicy::new().base(["mcp:read"])?.tool("add_note", ["mcp:write"])?;
 /// let auth = McpAuthLayer::builder(&resource, issuer.jwt_verifier(resource.identifier()))
 ///     .scope_policy(policy)
 ///     .build()
@@ -56,12 +56,13 @@ use crate::{Resource, Scopes, TokenVerifier, TokenVerifierLayer, TokenVerifierSe
 /// );
 ///
 /// // A policy that could demand a scope clients cannot get is refused.
-/// let admin = McpScopePolicy::new().unlisted_tools(["mcp:admin"]);
+/// let admin = McpScopePolicy::new().unlisted_tools(["mcp:admin"])?;
 /// let refused = McpAuthLayer::builder(&resource, issuer.jwt_verifier(resource.identifier()))
 ///     .scope_policy(admin)
 ///     .build();
 /// assert!(refused.is_err());
-/// # });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
 /// ```
 pub struct McpAuthLayer<V: ?Sized, St = MemorySessionStore> {
     origin: OriginLayer,
@@ -292,13 +293,11 @@ impl<V: TokenVerifier + ?Sized, St: SessionStore> McpAuthBuilder<V, St> {
             Some(origins) => origins,
             None => vec![self.resource.origin().as_str().to_owned()],
         };
-        if let Some(bad) = origins.iter().find(|o| !crate::origin::is_origin(o)) {
-            return Err(McpAuthError::Origin { value: bad.clone() });
-        }
-        let origin = OriginLayer::new(origins);
+        let origin = OriginLayer::new(origins)
+            .map_err(|OriginError::NotAnOrigin { origin, .. }| McpAuthError::Origin { value: origin })?;
         let token = TokenVerifierLayer::from_arc(self.verifier)
             .resource(&self.resource)
-            .scope_hint(self.policy.required("initialize", None));
+            .scope_hint(self.policy.required("initialize", None))?;
         let sessions = match self.binding {
             Some(policy) => self.sessions.policy(policy),
             None => self.sessions,
@@ -320,7 +319,7 @@ impl<V: TokenVerifier + ?Sized, St: SessionStore> McpAuthBuilder<V, St> {
 /// use tower_bearer::mcp::{McpAuthError, McpAuthLayer, McpScopePolicy};
 /// let resource = Resource::builder("https://api.example.com/mcp").scopes_supported(["mcp:read"]).build().unwrap();
 /// let e = McpAuthLayer::builder(&resource, V)
-///     .scope_policy(McpScopePolicy::new().tool("add_note", ["mcp:write"]))
+///     .scope_policy(McpScopePolicy::new().tool("add_note", ["mcp:write"]).unwrap())
 ///     .build()
 ///     .unwrap_err();
 /// assert_eq!(
@@ -337,6 +336,9 @@ pub enum McpAuthError {
         /// The value given.
         value: String,
     },
+    /// The scopes `initialize` needs cannot be hinted in a challenge.
+    #[error(transparent)]
+    Challenge(#[from] ChallengeError),
     /// The scope policy can demand a scope the resource does not advertise.
     #[error(
         "scope policy: {scope:?} is not in the resource's scopes_supported ({:?}): clients could never get it",

@@ -8,6 +8,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 
 use super::ResponseBody;
+use crate::extract::{SingleHeader, single_header};
 
 pub(crate) const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
 pub(crate) const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
@@ -62,11 +63,10 @@ pub(crate) fn read(headers: &HeaderMap) -> Result<Option<Named>, &'static str> {
 }
 
 fn one<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, &'static str> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
-        (None, _) => Ok(None),
-        (Some(value), None) => value.to_str().map(Some).map_err(|_| "MCP header is not text"),
-        (Some(_), Some(_)) => Err("repeated MCP header"),
+    match single_header(headers, name) {
+        SingleHeader::Absent => Ok(None),
+        SingleHeader::One(value) => value.to_str().map(Some).map_err(|_| "MCP header is not text"),
+        SingleHeader::Repeated => Err("repeated MCP header"),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use http::{HeaderMap, HeaderName};
 
+use crate::extract::{SingleHeader, single_header};
+
 /// The `MCP-Protocol-Version` request header (streamable HTTP, since 2025-06-18).
 pub(crate) const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 
@@ -12,8 +14,7 @@ const STATELESS_REVISION: &[u8; 10] = b"2026-07-28";
 /// `MCP-Protocol-Version` header, the revision 2026-07-28 or a later one.
 /// Revisions are dates (`YYYY-MM-DD`), so they order as strings.
 pub(crate) fn declares_stateless(headers: &HeaderMap) -> bool {
-    let mut values = headers.get_all(MCP_PROTOCOL_VERSION).iter();
-    let (Some(version), None) = (values.next(), values.next()) else {
+    let SingleHeader::One(version) = single_header(headers, MCP_PROTOCOL_VERSION) else {
         return false;
     };
     let version = version.as_bytes();

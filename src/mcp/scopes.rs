@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::mem;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -23,7 +24,7 @@ use tower_service::Service;
 
 use super::{ResponseBody, headers, revision};
 use crate::Scopes;
-use crate::scope::{ScopeHierarchy, assert_requirable, check_scopes};
+use crate::scope::{ScopeError, ScopeHierarchy, check_scopes, requirable};
 
 /// Default request body limit of [`McpScopeLayer`]: 4 MiB, rmcp's own limit.
 pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -63,14 +64,15 @@ pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// use tower_bearer::scope::ScopeHierarchy;
 ///
 /// let policy = McpScopePolicy::new()
-///     .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
-///     .base(["mcp:read"])
-///     .tool("search", ["mcp:read"])
-///     .tool("delete_note", ["mcp:write"])
-///     .unlisted_tools(["mcp:admin"]);
+///     .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"])?)
+///     .base(["mcp:read"])?
+///     .tool("search", ["mcp:read"])?
+///     .tool("delete_note", ["mcp:write"])?
+///     .unlisted_tools(["mcp:admin"])?;
 /// assert_eq!(policy.required("tools/list", None), Scopes::parse("mcp:read"));
 /// assert_eq!(policy.required("tools/call", Some("delete_note")), Scopes::parse("mcp:read mcp:write"));
 /// assert_eq!(policy.required("tools/call", Some("new_tool")), Scopes::parse("mcp:admin mcp:read"));
+/// # Ok::<(), tower_bearer::scope::ScopeError>(())
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct McpScopePolicy {
@@ -79,16 +81,6 @@ pub struct McpScopePolicy {
     methods: BTreeMap<Box<str>, Scopes>,
     tools: BTreeMap<Box<str>, Scopes>,
     unlisted_tools: Scopes,
-}
-
-fn requirable<I, S>(scopes: I) -> Scopes
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    let scopes = Scopes::from_iter(scopes);
-    assert_requirable(&scopes);
-    scopes
 }
 
 /// `a ∪ b`, sharing `a` or `b` when one already holds the other (the common
@@ -124,62 +116,71 @@ impl McpScopePolicy {
 
     /// Scopes every request needs.
     ///
-    /// # Panics
-    /// If a scope is not an RFC 6749 `scope-token`, or is `offline_access`
-    /// (this applies to every method of this builder).
+    /// # Errors
+    /// [`ScopeError`] (field `McpScopePolicy::base`) if a scope is not an
+    /// RFC 6749 `scope-token`, or is `offline_access`. The same holds for
+    /// every method of this builder that takes scopes, each naming itself.
     ///
     /// See [`McpScopePolicy`] for an example.
-    #[must_use]
-    pub fn base<I, S>(mut self, scopes: I) -> Self
+    pub fn base<I, S>(mut self, scopes: I) -> Result<Self, ScopeError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.base = requirable(scopes);
-        self
+        self.base = requirable("McpScopePolicy::base", scopes)?;
+        Ok(self)
     }
 
     /// Scopes a JSON-RPC method needs (e.g. `resources/read`), on top of the base.
     ///
+    /// # Errors
+    /// As [`base`](Self::base) (field `McpScopePolicy::method`).
+    ///
     /// ```
     /// use tower_bearer::{Scopes, mcp::McpScopePolicy};
-    /// let p = McpScopePolicy::new().method("resources/read", ["files:read"]);
+    /// let p = McpScopePolicy::new().method("resources/read", ["files:read"])?;
     /// assert_eq!(p.required("resources/read", None), Scopes::parse("files:read"));
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
     /// ```
-    #[must_use]
-    pub fn method<I, S>(mut self, method: &str, scopes: I) -> Self
+    pub fn method<I, S>(mut self, method: &str, scopes: I) -> Result<Self, ScopeError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.methods.insert(method.into(), requirable(scopes));
-        self
+        let scopes = requirable("McpScopePolicy::method", scopes)?;
+        self.methods.insert(method.into(), scopes);
+        Ok(self)
     }
 
     /// Scopes a tool needs (a `tools/call` with this `params.name`), on top of the base.
     ///
+    /// # Errors
+    /// As [`base`](Self::base) (field `McpScopePolicy::tool`).
+    ///
     /// See [`McpScopePolicy`] for an example.
-    #[must_use]
-    pub fn tool<I, S>(mut self, name: &str, scopes: I) -> Self
+    pub fn tool<I, S>(mut self, name: &str, scopes: I) -> Result<Self, ScopeError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.tools.insert(name.into(), requirable(scopes));
-        self
+        let scopes = requirable("McpScopePolicy::tool", scopes)?;
+        self.tools.insert(name.into(), scopes);
+        Ok(self)
     }
 
     /// Scopes a call to a tool without a [`tool`](Self::tool) entry needs (default: none).
     ///
+    /// # Errors
+    /// As [`base`](Self::base) (field `McpScopePolicy::unlisted_tools`).
+    ///
     /// See [`McpScopePolicy`] for an example.
-    #[must_use]
-    pub fn unlisted_tools<I, S>(mut self, scopes: I) -> Self
+    pub fn unlisted_tools<I, S>(mut self, scopes: I) -> Result<Self, ScopeError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.unlisted_tools = requirable(scopes);
-        self
+        self.unlisted_tools = requirable("McpScopePolicy::unlisted_tools", scopes)?;
+        Ok(self)
     }
 
     /// Every scope a request can be asked for: base, methods, tools and
@@ -360,7 +361,7 @@ impl JsonRpcError {
 /// use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let policy = McpScopePolicy::new().base(["mcp:read"]).tool("delete_note", ["mcp:write"]);
+/// let policy = McpScopePolicy::new().base(["mcp:read"])?.tool("delete_note", ["mcp:write"])?;
 /// let svc = ServiceBuilder::new()
 ///     .layer(McpScopeLayer::new(policy))
 ///     .service_fn(|_req: http::Request<http_body_util::Full<bytes::Bytes>>| async {
@@ -373,7 +374,8 @@ impl JsonRpcError {
 /// let res = svc.oneshot(req).await.unwrap();
 /// assert_eq!(res.status(), 403);
 /// assert!(res.headers()["www-authenticate"].to_str().unwrap().contains(r#"scope="mcp:read mcp:write""#));
-/// # });
+/// # Ok::<(), tower_bearer::scope::ScopeError>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone, Debug)]
 pub struct McpScopeLayer {
@@ -394,17 +396,14 @@ impl McpScopeLayer {
 
     /// The largest request body buffered; larger ones get 413.
     ///
-    /// # Panics
-    /// If `limit` is zero.
-    ///
     /// ```
+    /// use std::num::NonZeroUsize;
     /// use tower_bearer::mcp::{McpScopeLayer, McpScopePolicy};
-    /// let layer = McpScopeLayer::new(McpScopePolicy::new()).body_limit(1 << 20);
+    /// let layer = McpScopeLayer::new(McpScopePolicy::new()).body_limit(NonZeroUsize::new(1 << 20).unwrap());
     /// ```
     #[must_use]
-    pub fn body_limit(mut self, limit: usize) -> Self {
-        assert!(limit > 0, "body limit must be positive");
-        self.limit = limit;
+    pub fn body_limit(mut self, limit: NonZeroUsize) -> Self {
+        self.limit = limit.get();
         self
     }
 }
@@ -645,9 +644,38 @@ mod tests {
     fn policy() -> McpScopePolicy {
         McpScopePolicy::new()
             .base(["mcp:read"])
-            .method("resources/read", ["files:read"])
-            .tool("delete_note", ["mcp:write"])
-            .unlisted_tools(["mcp:admin"])
+            .and_then(|p| p.method("resources/read", ["files:read"]))
+            .and_then(|p| p.tool("delete_note", ["mcp:write"]))
+            .and_then(|p| p.unlisted_tools(["mcp:admin"]))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_setter_refuses_scopes_that_cannot_be_required_naming_itself() {
+        let p = McpScopePolicy::new;
+        let cases = [
+            (p().base(["a", "offline_access"]), "McpScopePolicy::base"),
+            (p().method("m", ["offline_access"]), "McpScopePolicy::method"),
+            (p().tool("t", ["offline_access"]), "McpScopePolicy::tool"),
+            (
+                p().unlisted_tools(["offline_access"]),
+                "McpScopePolicy::unlisted_tools",
+            ),
+        ];
+        for (result, field) in cases {
+            let error = result.unwrap_err();
+            assert_eq!(error, ScopeError::OfflineAccess { field });
+            assert!(error.to_string().starts_with(&format!("{field}: ")), "{error}");
+        }
+        let error = p().tool("t", ["a\"b"]).unwrap_err();
+        assert_eq!(
+            error,
+            ScopeError::NotScopeToken {
+                field: "McpScopePolicy::tool",
+                scope: "a\"b".into()
+            }
+        );
+        assert!(error.to_string().starts_with("McpScopePolicy::tool: "), "{error}");
     }
 
     fn req(body: &str) -> Result<String, JsonRpcError> {

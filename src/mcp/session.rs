@@ -17,6 +17,7 @@ use tower_service::Service;
 use super::{
     MemorySessionStore, ResponseBody, SessionKey, SessionOwner, SessionStore, SessionStoreError, revision,
 };
+use crate::extract::{SingleHeader, single_header};
 use crate::{AccessToken, AuthError, Challenge, Principal, Unavailable};
 
 /// The MCP streamable HTTP session header.
@@ -407,11 +408,10 @@ enum Named {
 }
 
 fn named_session(headers: &HeaderMap) -> Named {
-    let mut values = headers.get_all(MCP_SESSION_ID).iter();
-    match (values.next(), values.next()) {
-        (None, _) => Named::None,
-        (Some(v), None) => Named::Session(SessionKey::from_raw(v.as_bytes())),
-        (Some(_), Some(_)) => Named::Ambiguous,
+    match single_header(headers, MCP_SESSION_ID) {
+        SingleHeader::Absent => Named::None,
+        SingleHeader::One(v) => Named::Session(SessionKey::from_raw(v.as_bytes())),
+        SingleHeader::Repeated => Named::Ambiguous,
     }
 }
 

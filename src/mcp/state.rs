@@ -528,6 +528,10 @@ mod tests {
         StateRequest::tool("delete_note")
     }
 
+    fn key(id: &str, byte: u8) -> StateKey {
+        StateKey::new(id, [byte; 32]).unwrap()
+    }
+
     /// Every check but single use.
     fn opened(s: &StateSealer, p: &Principal, sealed: &str) -> Result<Vec<u8>, StateError> {
         opened_at(s, p, sealed, SystemTime::now())
@@ -593,10 +597,6 @@ mod tests {
             s.open(&alice(), &req(), &sealed).await,
             Err(StateError::Unavailable)
         );
-    }
-
-    fn key(id: &str, byte: u8) -> StateKey {
-        StateKey::new(id, [byte; 32]).unwrap()
     }
 
     fn sealer() -> StateSealer {

@@ -303,6 +303,7 @@ pub enum MemorySessionStoreError {
 /// One process only; see [`SessionStore`] for a shared store.
 ///
 /// ```
+/// use std::num::NonZeroU64;
 /// use std::time::Duration;
 /// use tower_bearer::Principal;
 /// use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};

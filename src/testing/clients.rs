@@ -266,16 +266,16 @@ pub(super) struct Clients {
 }
 
 impl Clients {
-    pub(super) fn new(dev: Client) -> Self {
-        Clients {
+    pub(super) fn new(dev: Client) -> std::io::Result<Self> {
+        Ok(Clients {
             dev: Arc::new(dev),
             registered: moka::sync::Cache::new(MAX_REGISTERED),
             documents: moka::future::Cache::builder()
                 .max_capacity(1000)
                 .time_to_live(DOCUMENT_TTL)
                 .build(),
-            http: crate::fetch::client(crate::fetch::DEFAULT_TIMEOUT),
-        }
+            http: crate::fetch::client(crate::fetch::DEFAULT_TIMEOUT).map_err(std::io::Error::other)?,
+        })
     }
 
     /// RFC 7591 §3: registers a client from its metadata and answers with its

@@ -108,11 +108,15 @@ pub fn dpop_key(n: usize) -> &'static tower_bearer::testing::DpopKey {
 
 pub fn policy() -> McpScopePolicy {
     McpScopePolicy::new()
-        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]))
+        .hierarchy(ScopeHierarchy::chain(["mcp:admin", "mcp:write", "mcp:read"]).unwrap())
         .base(["mcp:read"])
+        .unwrap()
         .tool("read_note", ["mcp:read"])
+        .unwrap()
         .tool("delete_note", ["mcp:write"])
+        .unwrap()
         .unlisted_tools(["mcp:admin"])
+        .unwrap()
 }
 
 /// The MCP service alone (rmcp's transport, in-memory sessions).
@@ -146,8 +150,12 @@ pub async fn serve_watched<St: SessionStore>(
     let manager = Arc::new(LocalSessionManager::default());
     let mcp = mcp_service_with(manager.clone());
     let svc = ServiceBuilder::new()
-        .layer(OriginLayer::new(["https://app.example"]))
-        .layer(TokenVerifierLayer::new(FixedTokens).resource_metadata(METADATA))
+        .layer(OriginLayer::new(["https://app.example"]).unwrap())
+        .layer(
+            TokenVerifierLayer::new(FixedTokens)
+                .resource_metadata(METADATA)
+                .unwrap(),
+        )
         .layer(sessions)
         .layer(scopes)
         .service(mcp);

@@ -1,204 +1,21 @@
-//! `WWW-Authenticate: Bearer` challenges (RFC 6750 §3) and refusal responses.
-//!
-//! | outcome | status | challenge |
-//! |---|---|---|
-//! | no credentials | 401 | `resource_metadata`, `realm`, `scope` hint; no `error` |
-//! | malformed request / two tokens | 400 | `error="invalid_request"` |
-//! | bad, expired, wrong iss/aud | 401 | `error="invalid_token"` |
-//! | valid but missing scope | 403 | `error="insufficient_scope"`, `scope="…"` |
-//! | verifier unavailable | 503 | none; `Retry-After` |
-//!
-//! Parameter values come from configuration (checked when it is built) or from a
-//! fixed list of descriptions; nothing the client sent is ever echoed.
+//! [`AuthError`]: why a request was refused, and its rendering into a
+//! response with the `WWW-Authenticate` challenges of a [`Challenge`].
 
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::time::Duration;
 
 use http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
-use crate::extract::ExtractError;
+use super::{Challenge, DEFAULT_RETRY_AFTER};
+use crate::dpop::DPOP_NONCE;
+use crate::extract::{ExtractError, Scheme};
 use crate::{InvalidToken, Scopes, Unavailable, VerifyError};
 
-/// Default `Retry-After` for 503 answers when the verifier suggests none.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
-
-/// What goes into every challenge: the RFC 9728 metadata URL, a realm and the
-/// scopes to hint when no token was sent.
-///
-/// Cheap to clone. Values are checked when set: a value that cannot be a
-/// quoted-string panics there, at configuration time, never per request.
-///
-/// ```
-/// use tower_bearer::{AuthError, Challenge};
-/// let challenge = Challenge::new()
-///     .resource_metadata("https://api.example/.well-known/oauth-protected-resource/mcp")
-///     .realm("mcp");
-/// let res = AuthError::MissingToken.into_response::<String>(&challenge);
-/// assert_eq!(res.status(), 401);
-/// assert_eq!(
-///     res.headers()["www-authenticate"],
-///     r#"Bearer realm="mcp", resource_metadata="https://api.example/.well-known/oauth-protected-resource/mcp""#
-/// );
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct Challenge {
-    inner: Arc<ChallengeInner>,
-    /// The scheme of the request's credential: its errors go in that challenge.
-    scheme: Scheme,
-}
-
-/// The authorization scheme a credential came with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Scheme {
-    #[default]
-    Bearer,
-    Dpop,
-}
-
-/// The `DPoP` challenge (RFC 9449 §7.1) sent beside (or, when DPoP is
-/// required, instead of) the `Bearer` one.
-#[derive(Clone)]
-struct DpopChallenge {
-    algs: String,
-    required: bool,
-    nonces: Option<Arc<crate::dpop::Nonces>>,
-}
-
-impl std::fmt::Debug for DpopChallenge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DpopChallenge")
-            .field("algs", &self.algs)
-            .field("required", &self.required)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-struct ChallengeInner {
-    realm: Option<String>,
-    resource_metadata: Option<String>,
-    scope_hint: Option<String>,
-    retry_after: Option<Duration>,
-    dpop: Option<DpopChallenge>,
-}
-
 impl Challenge {
-    /// A bare `Bearer` challenge.
-    ///
-    /// ```
-    /// let _ = tower_bearer::Challenge::new();
-    /// ```
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The RFC 9728 metadata URL sent as `resource_metadata` in every 401 and 403.
-    ///
-    /// # Panics
-    /// If `url` holds a `"`, a `\` or a character outside visible ASCII.
-    ///
-    /// ```
-    /// let c = tower_bearer::Challenge::new().resource_metadata("https://r.example/.well-known/oauth-protected-resource");
-    /// assert!(c.resource_metadata_url().is_some());
-    /// ```
-    #[must_use]
-    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
-        let url = url.into();
-        assert_quotable("resource_metadata", &url);
-        Arc::make_mut(&mut self.inner).resource_metadata = Some(url);
-        self
-    }
-
-    /// The `realm` parameter.
-    ///
-    /// # Panics
-    /// If `realm` holds a `"`, a `\` or a character outside visible ASCII and space.
-    ///
-    /// ```
-    /// let _ = tower_bearer::Challenge::new().realm("api");
-    /// ```
-    #[must_use]
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        let realm = realm.into();
-        assert_quotable("realm", &realm);
-        Arc::make_mut(&mut self.inner).realm = Some(realm);
-        self
-    }
-
-    /// Scopes suggested in the challenge sent when no token was presented
-    /// (MCP clients request these). `offline_access` is never hinted.
-    ///
-    /// # Panics
-    /// If a scope holds characters outside RFC 6749 `scope-token`.
-    ///
-    /// ```
-    /// use tower_bearer::{AuthError, Challenge, Scopes};
-    /// let c = Challenge::new().scope_hint(Scopes::parse("mcp:read offline_access"));
-    /// let res = AuthError::MissingToken.into_response::<String>(&c);
-    /// assert_eq!(res.headers()["www-authenticate"], r#"Bearer scope="mcp:read""#);
-    /// ```
-    #[must_use]
-    pub fn scope_hint(mut self, scopes: Scopes) -> Self {
-        assert_scope_tokens(&scopes);
-        let hint = challenge_scope(&scopes);
-        Arc::make_mut(&mut self.inner).scope_hint = (!hint.is_empty()).then_some(hint);
-        self
-    }
-
-    /// `Retry-After` for 503 answers when the verifier gives none
-    /// (default [`DEFAULT_RETRY_AFTER`]).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let _ = tower_bearer::Challenge::new().retry_after(Duration::from_secs(30));
-    /// ```
-    #[must_use]
-    pub fn retry_after(mut self, after: Duration) -> Self {
-        Arc::make_mut(&mut self.inner).retry_after = Some(after);
-        self
-    }
-
-    /// The configured metadata URL.
-    ///
-    /// ```
-    /// assert!(tower_bearer::Challenge::new().resource_metadata_url().is_none());
-    /// ```
-    pub fn resource_metadata_url(&self) -> Option<&str> {
-        self.inner.resource_metadata.as_deref()
-    }
-
-    /// Renders the `WWW-Authenticate` value for an optional error and scope.
-    /// The DPoP challenge of `dpop` (none when DPoP is off).
-    pub(crate) fn with_dpop(mut self, dpop: &crate::dpop::Dpop) -> Self {
-        use crate::dpop::DpopMode;
-        Arc::make_mut(&mut self.inner).dpop = (dpop.mode() != DpopMode::Off).then(|| DpopChallenge {
-            algs: dpop.algorithm_names(),
-            required: dpop.mode() == DpopMode::Required,
-            nonces: dpop.nonces().cloned(),
-        });
-        self
-    }
-
-    /// This challenge for a request whose credential came with `scheme`.
-    pub(crate) fn for_scheme(&self, scheme: Scheme) -> Self {
-        Challenge {
-            inner: self.inner.clone(),
-            scheme,
-        }
-    }
-
-    /// A fresh `DPoP-Nonce` when server nonces are on.
-    pub(crate) fn dpop_nonce(&self) -> Option<HeaderValue> {
-        let nonces = self.inner.dpop.as_ref()?.nonces.as_ref()?;
-        Some(nonces.fresh(std::time::SystemTime::now()))
-    }
-
     /// Appends the `WWW-Authenticate` challenges: `Bearer` unless DPoP is
     /// required, then `DPoP` when it is on. `error` and `scope` go in the
     /// challenge of the request's scheme; without an error, `scope` in each.
-    fn write(&self, headers: &mut http::HeaderMap, error: Option<(&str, &str)>, scope: Option<&str>) {
+    fn write(&self, headers: &mut HeaderMap, error: Option<(&str, &str)>, scope: Option<&str>) {
         let dpop = self.inner.dpop.as_ref();
         let in_dpop = self.scheme == Scheme::Dpop || dpop.is_some_and(|d| d.required);
         let for_scheme = |dpop_challenge: bool| {
@@ -215,9 +32,6 @@ impl Challenge {
         if let Some(d) = dpop {
             let (error, scope) = for_scheme(true);
             headers.append(WWW_AUTHENTICATE, self.render("DPoP", error, scope, Some(&d.algs)));
-            if let Some(nonce) = self.dpop_nonce() {
-                headers.insert(crate::dpop::DPOP_NONCE, nonce);
-            }
         }
     }
 
@@ -256,40 +70,16 @@ impl Challenge {
     }
 }
 
-fn challenge_scope(scopes: &Scopes) -> String {
+/// The scopes of `scopes` a challenge names, space-separated.
+pub(super) fn challenge_scope(scopes: &Scopes) -> String {
     let mut out = String::new();
-    for s in scopes
-        .iter()
-        .filter(|s| *s != "offline_access" && is_scope_token(s))
-    {
+    for s in scopes.challengeable() {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(s);
     }
     out
-}
-
-pub(crate) fn is_scope_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-}
-
-/// Panics unless every scope is an RFC 6749 `scope-token`; for configuration time.
-pub(crate) fn assert_scope_tokens(scopes: &Scopes) {
-    for s in scopes.iter() {
-        assert!(is_scope_token(s), "scope {s:?} is not an RFC 6749 scope-token");
-    }
-}
-
-fn assert_quotable(what: &str, value: &str) {
-    assert!(
-        value
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'),
-        "{what} {value:?} cannot be sent as a quoted-string in WWW-Authenticate"
-    );
 }
 
 /// Why a request was refused by this crate's layers; renders its own response.
@@ -410,7 +200,13 @@ impl AuthError {
                     .or(challenge.inner.retry_after)
                     .unwrap_or(DEFAULT_RETRY_AFTER);
                 headers.insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+                return res;
             }
+        }
+        // Every challenge comes with a fresh nonce when server nonces are on:
+        // asked of the DPoP configuration now, as the response is written.
+        if let Some(nonce) = challenge.inner.dpop.as_ref().and_then(|d| d.dpop.fresh_nonce()) {
+            headers.insert(DPOP_NONCE, nonce);
         }
         res
     }
@@ -426,7 +222,11 @@ fn request_description(e: ExtractError) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use super::*;
+    use crate::dpop::Dpop;
 
     fn www(e: AuthError, c: &Challenge) -> String {
         let res = e.into_response::<String>(c);
@@ -438,7 +238,9 @@ mod tests {
 
     #[test]
     fn table_of_refusals() {
-        let c = Challenge::new().resource_metadata("https://r.example/.well-known/oauth-protected-resource");
+        let c = Challenge::new()
+            .resource_metadata("https://r.example/.well-known/oauth-protected-resource")
+            .unwrap();
         let rm = r#"resource_metadata="https://r.example/.well-known/oauth-protected-resource""#;
         assert_eq!(www(AuthError::MissingToken, &c), format!("Bearer {rm}"));
         assert_eq!(
@@ -465,14 +267,20 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "quoted-string")]
-    fn config_with_quote_panics_at_build_time() {
-        let _ = Challenge::new().realm("a\"b");
-    }
-
-    #[test]
-    #[should_panic(expected = "scope-token")]
-    fn scope_with_backslash_panics_at_build_time() {
-        let _ = Challenge::new().scope_hint(Scopes::parse("a\\b"));
+    fn a_dpop_nonce_is_asked_of_the_dpop_configuration_for_each_challenge() {
+        let with_nonces = Challenge::new().with_dpop(&Arc::new(Dpop::allowed().server_nonces().unwrap()));
+        let without = Challenge::new().with_dpop(&Arc::new(Dpop::allowed()));
+        for error in [
+            AuthError::MissingToken,
+            AuthError::InvalidToken(InvalidToken::Expired),
+            AuthError::InsufficientScope(Scopes::parse("a")),
+        ] {
+            let res = error.clone().into_response::<String>(&with_nonces);
+            assert!(res.headers().contains_key(DPOP_NONCE), "{error:?}");
+            let res = error.into_response::<String>(&without);
+            assert!(!res.headers().contains_key(DPOP_NONCE));
+        }
+        let res = AuthError::Unavailable(Unavailable::new("x")).into_response::<String>(&with_nonces);
+        assert!(!res.headers().contains_key(DPOP_NONCE), "no challenge, no nonce");
     }
 }
