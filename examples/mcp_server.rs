@@ -1,7 +1,7 @@
 //! Quickstart: an MCP server (rmcp, streamable HTTP) protected by tower-bearer.
 //!
 //! ```text
-//! cargo run --example mcp_server --features testing
+//! cargo run --example mcp_server
 //! ```
 //!
 //! With no `--issuer` it starts an embedded development issuer and prints a token
@@ -52,8 +52,8 @@ use tower_bearer::metadata::ProtectedResourceMetadata;
 use tower_bearer::origin::OriginLayer;
 use tower_bearer::redis::RedisStore;
 use tower_bearer::scope::ScopeHierarchy;
-use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Scopes, TokenVerifierLayer};
+use tower_bearer_issuer::DevIssuer;
 
 /// An MCP server protected by tower-bearer.
 #[derive(Parser, Debug)]
@@ -754,7 +754,7 @@ fn print_dpop_instructions(dev: &DevIssuer, audience: &str, required: bool) {
     );
     println!("  Then call with `Authorization: DPoP <token>` and a fresh `DPoP: <proof>` per request");
     println!("  (htm, htu = the URL without query, ath = SHA-256 of the token). In Rust tests,");
-    println!("  tower_bearer::testing::DpopKey::proof(method, url, Some(token)) builds the proofs.");
+    println!("  tower_bearer_issuer::DpopKey::proof(method, url, Some(token)) builds the proofs.");
 }
 
 fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, args: &Args) {
