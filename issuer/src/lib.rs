@@ -50,7 +50,6 @@
 
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(unreachable_pub, unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod authorize;
 mod clients;
