@@ -31,7 +31,7 @@ need() { # command package
 build_ours() {
   [[ -z "${BENCH_OURS_BIN:-}" ]] || return 0
   say "building examples/mcp_server (release)"
-  (cd "$ROOT" && cargo build --release --quiet --features testing --example mcp_server >&2)
+  (cd "$ROOT" && cargo build --release --quiet --example mcp_server >&2)
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

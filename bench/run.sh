@@ -133,7 +133,7 @@ install_all() {
 
   if has_target ours && [[ -z "${BENCH_OURS_BIN:-}" ]]; then
     say "building examples/mcp_server (release)"
-    (cd "$ROOT" && cargo build --release --quiet --features testing --example mcp_server >&2)
+    (cd "$ROOT" && cargo build --release --quiet --example mcp_server >&2)
   fi
 }
 

@@ -56,8 +56,8 @@ use tower_bearer::mcp::{
 };
 use tower_bearer::redis::RedisStore;
 use tower_bearer::scope::{ScopeError, ScopeHierarchy};
-use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Resource, Scopes};
+use tower_bearer_issuer::DevIssuer;
 
 /// An MCP server protected by tower-bearer.
 #[derive(Parser, Debug)]
@@ -781,7 +781,7 @@ fn print_dpop_instructions(dev: &DevIssuer, audience: &str, required: bool) {
     );
     println!("  Then call with `Authorization: DPoP <token>` and a fresh `DPoP: <proof>` per request");
     println!("  (htm, htu = the URL without query, ath = SHA-256 of the token). In Rust tests,");
-    println!("  tower_bearer::testing::DpopKey::proof(method, url, Some(token)) builds the proofs.");
+    println!("  tower_bearer_issuer::DpopKey::proof(method, url, Some(token)) builds the proofs.");
 }
 
 fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, args: &Args) {

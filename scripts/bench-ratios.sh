@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the ratios of benches/jwt.rs after `cargo bench --bench jwt`:
+# Prints the ratios of benches/benches/jwt.rs after `cargo bench --bench jwt`:
 # jwt_verifier, verify_jws and jsonwebtoken_decode over raw_aws_lc_rs per
 # algorithm (DESIGN §6 target: jwt_verifier ≤ 1.1 × raw), and the cache hit time,
 # from the medians.

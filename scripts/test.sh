@@ -35,16 +35,28 @@ need() {
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy (all targets, all features, -D warnings)"
-cargo clippy --all-targets --all-features -- -D warnings
+step "cargo clippy (workspace, all targets, all features, -D warnings)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo doc (warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 
 step "test tools (Node + oidc-provider + oauth4webapi, MCP Python SDK, redis-server)"
 need "Node, oidc-provider and oauth4webapi" scripts/setup-node.sh interop_node_
 need "the MCP Python SDK" scripts/setup-python.sh interop_python_ interop_node_python_
 need "redis-server" scripts/setup-redis.sh redis_
 
-step "cargo test (all features)"
-cargo test --all-features -- "${skips[@]}"
+step "feature combinations build (each feature alone, none, all)"
+# Every feature of tower-bearer's [features] table but `default`, `fuzzing`
+# (hidden) included: read from Cargo.toml, so a new feature is checked too.
+mapfile -t features < <(sed -n '/^\[features\]/,/^\[/{/^[a-z][a-z0-9_-]* *=/s/ *=.*//p}' Cargo.toml | grep -vx default)
+[[ ${#features[@]} -gt 0 ]] || { echo "FAILED: no feature read from Cargo.toml" >&2; exit 1; }
+cargo check --quiet -p tower-bearer --no-default-features
+for feature in "${features[@]}"; do
+  cargo check --quiet -p tower-bearer --no-default-features --features "$feature"
+done
+cargo check --quiet -p tower-bearer --all-features
+cargo check --quiet -p tower-bearer-issuer
+
+step "cargo test (workspace, all features)"
+cargo test --workspace --all-features -- "${skips[@]}"

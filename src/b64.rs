@@ -7,7 +7,8 @@ use std::mem::MaybeUninit;
 
 use base64_simd::{Out, URL_SAFE_NO_PAD};
 
-pub(crate) fn decode(input: &[u8]) -> Option<Vec<u8>> {
+/// Decodes canonical unpadded base64url; `None` otherwise.
+pub fn decode(input: &[u8]) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode_to_vec(input).ok()
 }
 
@@ -22,7 +23,8 @@ pub(crate) fn decode_into<'b>(input: &[u8], buf: &'b mut [MaybeUninit<u8>]) -> O
         .map(|b| &*b)
 }
 
-pub(crate) fn encode(input: impl AsRef<[u8]>) -> String {
+/// Encodes as unpadded base64url.
+pub fn encode(input: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode_to_string(input)
 }
 

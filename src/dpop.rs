@@ -33,7 +33,8 @@
 //! ```
 //! use axum::{Router, routing::get};
 //! use tower::ServiceExt;
-//! use tower_bearer::{TokenVerifierLayer, dpop::Dpop, testing::{DevIssuer, DpopKey}};
+//! use tower_bearer::{TokenVerifierLayer, dpop::Dpop};
+//! use tower_bearer_issuer::{DevIssuer, DpopKey};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let issuer = DevIssuer::start().await.unwrap();
@@ -55,7 +56,7 @@
 
 mod htu;
 mod nonce;
-mod proof;
+pub(crate) mod proof;
 
 use std::fmt;
 use std::sync::Arc;
@@ -416,7 +417,8 @@ impl Dpop {
     /// `dpop_scheme` tells whether the credential came as `Authorization: DPoP`.
     ///
     /// ```
-    /// use tower_bearer::{dpop::Dpop, testing::{DevIssuer, DpopKey}, TokenVerifier};
+    /// use tower_bearer::{dpop::Dpop, TokenVerifier};
+    /// use tower_bearer_issuer::{DevIssuer, DpopKey};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let issuer = DevIssuer::start().await.unwrap();
     /// let key = DpopKey::generate();
@@ -473,22 +475,6 @@ impl Dpop {
                 ProofError::NonceRequired | ProofError::Nonce => AuthError::UseDpopNonce(e),
                 other => AuthError::DpopProof(other),
             })
-    }
-
-    /// A token request's proof (RFC 9449 §5): checked against `url` (the token
-    /// endpoint), with no token to hash, and its `jti` recorded. The thumbprint
-    /// of the proof key on success.
-    #[cfg(feature = "testing")]
-    pub(crate) async fn check_token_request(
-        &self,
-        proof: &[u8],
-        url: &PublicUrl,
-    ) -> Result<String, AuthError> {
-        let target = htu::Target::Fixed(url, "");
-        let proof = proof::check(self, proof, &Method::POST, &target, None, SystemTime::now())
-            .map_err(AuthError::DpopProof)?;
-        proof.first_use(self).await?;
-        Ok(proof.jkt)
     }
 
     /// The checks once the token is verified, in their one order: the token's
@@ -695,22 +681,5 @@ impl ProofError {
             ProofError::NonceRequired | ProofError::Nonce => "use_dpop_nonce",
             _ => "invalid_dpop_proof",
         }
-    }
-}
-
-/// Reads a token's `cnf` (RFC 7800) as the verifiers see it: `jkt` (the only
-/// confirmation method this crate can check) or nothing. A `cnf` with any other
-/// member is bound by a method that cannot be checked here: refused.
-pub(crate) fn confirmation(jkt: Option<&str>, other_members: bool) -> Result<Option<Arc<str>>, InvalidToken> {
-    if other_members {
-        return Err(InvalidToken::Binding);
-    }
-    match jkt {
-        None => Err(InvalidToken::Binding),
-        // A base64url SHA-256 thumbprint: 43 characters, 32 bytes.
-        Some(jkt) if jkt.len() == 43 && crate::b64::decode(jkt.as_bytes()).is_some_and(|b| b.len() == 32) => {
-            Ok(Some(Arc::from(jkt)))
-        }
-        Some(_) => Err(InvalidToken::Claims),
     }
 }

@@ -8,32 +8,40 @@ use bytes::{Bytes, BytesMut};
 use reqwest::Url;
 
 /// Default timeout for connecting and for the whole exchange.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why an outbound call failed. Reasons name the endpoint's job, never a token
 /// or a secret.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum FetchError {
+pub enum FetchError {
+    /// Neither https nor http to loopback.
     #[error("url must be https (plain http is allowed for loopback only): {0}")]
     Insecure(String),
+    /// Not a URL.
     #[error("invalid url: {0}")]
     BadUrl(String),
+    /// No answer in time.
     #[error("timed out")]
     Timeout,
+    /// Connection or protocol failure.
     #[error("request failed: {0}")]
     Transport(String),
+    /// A status other than 2xx.
     #[error("unexpected status {0}")]
     Status(u16),
+    /// A body over the limit.
     #[error("response larger than {0} bytes")]
     TooLarge(usize),
+    /// A body that is not (strict) JSON of the expected shape.
     #[error("response is not valid JSON: {0}")]
     Json(String),
+    /// The HTTP client could not be built (its TLS backend did not initialise).
     #[error("HTTP client could not be built: {0}")]
     Client(String),
 }
 
 /// Parses `url` and checks it is `https`, or `http` to a loopback host.
-pub(crate) fn checked_url(url: &str) -> Result<Url, FetchError> {
+pub fn checked_url(url: &str) -> Result<Url, FetchError> {
     let parsed = Url::parse(url).map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
     match parsed.scheme() {
         "https" => Ok(parsed),
@@ -43,13 +51,13 @@ pub(crate) fn checked_url(url: &str) -> Result<Url, FetchError> {
 }
 
 /// A loopback host: `localhost` or a loopback IP literal.
-pub(crate) fn is_loopback(url: &Url) -> bool {
+pub fn is_loopback(url: &Url) -> bool {
     matches!(url.host(), Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost"))
         || is_loopback_ip(url)
 }
 
 /// A loopback IP literal (`127.0.0.0/8`, `::1`).
-pub(crate) fn is_loopback_ip(url: &Url) -> bool {
+pub fn is_loopback_ip(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -60,7 +68,7 @@ pub(crate) fn is_loopback_ip(url: &Url) -> bool {
 /// A `reqwest` client with no redirects and the given timeout for connecting and
 /// for the whole exchange; [`FetchError::Client`] when it cannot be built
 /// (the TLS backend does not initialise).
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, FetchError> {
+pub fn client(timeout: Duration) -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(timeout)
@@ -80,7 +88,7 @@ fn transport_error(e: reqwest::Error) -> FetchError {
 }
 
 /// Sends `request`, requires a 2xx status, and reads at most `limit` bytes of body.
-pub(crate) async fn send_limited(
+pub async fn send_limited(
     request: reqwest::RequestBuilder,
     limit: usize,
 ) -> Result<(reqwest::header::HeaderMap, Bytes), FetchError> {
@@ -124,7 +132,7 @@ pub(crate) fn strict_document<T: serde::de::DeserializeOwned>(body: &[u8]) -> Re
 
 /// An outside document read by the crate's one strict JSON reader: a JSON object
 /// without duplicate member names at any depth, else [`FetchError::Json`].
-pub(crate) fn strict_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, FetchError> {
+pub fn strict_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, FetchError> {
     crate::jwt::json::object(body)
         .ok_or_else(|| FetchError::Json("not a JSON object, or duplicate member names".into()))
 }

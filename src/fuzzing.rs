@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::jwt::claims::ClaimRules;
 use crate::jwt::jws::Unverified;
-use crate::jwt::{KeyPolicy, KeySet, Profile};
+use crate::jwt::key::KeySet;
+use crate::jwt::{KeyPolicy, Profile};
 use crate::mcp::McpScopePolicy;
 use crate::{AccessToken, InvalidToken, Scopes, discovery, fetch, introspection, time};
 
@@ -54,7 +55,7 @@ pub fn jwt_claims(payload: &[u8], at_jwt: bool, profile: Profile) -> Result<Acce
 ///
 /// ```
 /// use tower_bearer::fuzzing::verify_jwt;
-/// use tower_bearer::{InvalidToken, jwt::{KeyPolicy, KeySet}};
+/// use tower_bearer::{InvalidToken, __private::KeySet, jwt::KeyPolicy};
 /// assert_eq!(verify_jwt("a.b.c", &KeySet::default(), &KeyPolicy::default()).unwrap_err(), InvalidToken::Malformed);
 /// ```
 pub fn verify_jwt(token: &str, keys: &KeySet, policy: &KeyPolicy) -> Result<AccessToken, InvalidToken> {

@@ -50,13 +50,13 @@ pub(crate) mod claims;
 pub(crate) mod json;
 pub(crate) mod jwks;
 pub(crate) mod jws;
-mod key;
+pub(crate) mod key;
 mod verifier;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use claims::Profile;
-pub use jws::{MAX_KIDLESS_KEYS, VerifiedJws, verify_jws};
-pub use key::{KeyError, KeyPolicy, KeySet, MAX_KEYS, MIN_RSA_BITS, VerifyingKey};
+pub use key::KeyPolicy;
+pub(crate) use key::VerifyingKey;
 pub use verifier::{
     BuildError, DEFAULT_VERIFIED_TOKEN_CACHE, Issuer, JwtVerifier, JwtVerifierBuilder, MAX_CACHED_TOKEN_LEN,
     MAX_VERIFIED_TOKEN_TTL,

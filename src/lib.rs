@@ -11,14 +11,15 @@
 //! and 503 — never 401 — when the authorization server cannot be reached.
 //! Sender-constrained tokens are checked too: a DPoP-bound token (RFC 9449)
 //! needs a proof by its key ([`dpop`]; single-use identifiers in [`replay`]).
-//! For the authorization server of an enterprise deployment, [`id_jag`]
-//! validates the Identity Assertion JWT Authorization Grants (MCP SEP-990)
-//! that clients present with the RFC 7523 JWT-bearer grant.
+//! The authorization-server side lives in the companion crate
+//! `tower-bearer-issuer`: a development issuer (`DevIssuer`, used below) and
+//! the validator of Identity Assertion JWT Authorization Grants (MCP SEP-990).
 //!
 //! ```
 //! use axum::{Router, routing::get};
 //! use tower::ServiceExt;
-//! use tower_bearer::{Principal, TokenVerifierLayer, testing::DevIssuer};
+//! use tower_bearer::{Principal, TokenVerifierLayer};
+//! use tower_bearer_issuer::DevIssuer;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! // A development issuer on loopback; in production: JwtVerifier::builder()...
@@ -54,7 +55,6 @@
 //! ## Features
 //!
 //! - `axum` (default): [`AccessToken`] and [`Principal`] extractors.
-//! - `testing`: [`testing::DevIssuer`], a development authorization server.
 //! - `redis`: [`redis::RedisStore`], replay cache and session store shared by replicas.
 //! - `rmcp`: [`Principal`] and [`AccessToken`] as parameters of rmcp tool handlers ([`rmcp`](mod@rmcp)).
 #![warn(missing_docs, rust_2018_idioms)]
@@ -75,7 +75,6 @@ mod fetch;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod id_jag;
 pub mod introspection;
 pub mod jwt;
 mod layer;
@@ -94,11 +93,46 @@ pub mod resource;
 #[cfg_attr(docsrs, doc(cfg(feature = "rmcp")))]
 pub mod rmcp;
 pub mod scope;
-#[cfg(feature = "testing")]
-#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
-pub mod testing;
 mod time;
 mod verifier;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Not an API: shared with tower-bearer-issuer and the fuzz/bench crates;
+    //! no semver promise.
+
+    /// Unpadded base64url (RFC 7515 §2), canonical encodings only.
+    pub mod b64 {
+        pub use crate::b64::{decode, encode};
+    }
+
+    /// Outbound HTTP rules: URL checks, the client, bounded strict bodies.
+    pub mod fetch {
+        pub use crate::fetch::{
+            DEFAULT_TIMEOUT, FetchError, checked_url, client, is_loopback, is_loopback_ip, send_limited,
+            strict_object,
+        };
+    }
+
+    /// Clock helpers and the default leeway.
+    pub mod time {
+        pub use crate::time::{DEFAULT_LEEWAY, far_future, unix_seconds};
+    }
+
+    /// The strict JWT claims reader and its checks.
+    pub mod claims {
+        pub use crate::jwt::claims::{
+            ClaimSet, Confirmation, JwtType, ReadError, Registered, check_times, confirmation,
+        };
+    }
+
+    pub use crate::digest::sha256;
+    pub use crate::dpop::proof::check_token_request;
+    pub use crate::jwt::jwks::{CacheSettings, KeyCache, KeySource};
+    pub use crate::jwt::jws::{MAX_KIDLESS_KEYS, Unverified, VerifiedJws, verify_jws};
+    pub use crate::jwt::key::{KeyError, KeySet, MAX_KEYS, MIN_RSA_BITS, VerifyingKey};
+    pub use crate::principal::Claims;
+}
 
 pub use builder::ServiceBuilderExt;
 pub use introspection::IntrospectionVerifier;

@@ -383,14 +383,14 @@ struct Inner {
 /// The raw claims, parsed on first use: a JWT's payload is checked without
 /// building this map, and most handlers never read it.
 #[derive(Clone, Default)]
-pub(crate) struct Claims {
+pub struct Claims {
     json: Option<Vec<u8>>,
     parsed: OnceLock<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Claims {
     /// Claims from a JSON object already checked by a verifier.
-    pub(crate) fn from_json(json: Vec<u8>) -> Self {
+    pub fn from_json(json: Vec<u8>) -> Self {
         Claims {
             json: Some(json),
             parsed: OnceLock::new(),
@@ -398,7 +398,7 @@ impl Claims {
     }
 
     /// The claims, parsed on the first call.
-    pub(crate) fn map(&self) -> &serde_json::Map<String, serde_json::Value> {
+    pub fn map(&self) -> &serde_json::Map<String, serde_json::Value> {
         self.parsed.get_or_init(|| {
             // The verifier checked it is a JSON object before accepting the token.
             self.json

@@ -590,11 +590,6 @@ pub fn audience_matches(configured: &str, presented: &str) -> bool {
     }
 }
 
-/// RFC 8707 §2: a resource identifier is an absolute URI without a fragment.
-pub(crate) fn is_resource_identifier(value: &str) -> bool {
-    url::Url::parse(value).is_ok_and(|url| url.fragment().is_none())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use tokio::time::Instant;
 
 /// Default clock leeway for `exp`, `nbf` and `iat`, for every verifier.
-pub(crate) const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 
 /// Latest accepted NumericDate (9999-12-31T23:59:59Z): larger values are
 /// refused rather than saturated.
@@ -59,11 +59,12 @@ impl<'de> Deserialize<'de> for NumericDate {
 /// Whole seconds since the Unix epoch, saturating (0 before it).
 /// The last instant a NumericDate can name (9999-12-31T23:59:59Z), always
 /// representable: the deadline of a configured duration too long to add.
-pub(crate) fn far_future() -> SystemTime {
+pub fn far_future() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(MAX_NUMERIC_DATE)
 }
 
-pub(crate) fn unix_seconds(t: SystemTime) -> u64 {
+/// Seconds since the Unix epoch (0 before it).
+pub fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 

@@ -107,7 +107,7 @@ type DpopKnob = fn(tower_bearer::dpop::Dpop, Duration) -> tower_bearer::dpop::Dp
 #[tokio::test]
 async fn dpop_duration_knobs_never_panic_a_request() {
     use tower_bearer::dpop::Dpop;
-    use tower_bearer::testing::DpopKey;
+    use tower_bearer_issuer::DpopKey;
     let key = DpopKey::generate();
     let url = "https://api.example.com/mcp";
     let token = tower_bearer::AccessToken::new(Principal::new().with_subject("alice"))

@@ -13,8 +13,8 @@ use support::serve;
 use tower_bearer::dpop::{Dpop, MAX_PROOF_LEN, NonceKey};
 use tower_bearer::jwt::Algorithm;
 use tower_bearer::replay::MemoryReplayCache;
-use tower_bearer::testing::{DevIssuer, DpopKey};
 use tower_bearer::{AccessToken, IntrospectionVerifier, Principal, TokenVerifierLayer};
+use tower_bearer_issuer::{DevIssuer, DpopKey};
 
 const METADATA: &str = "http://127.0.0.1/.well-known/oauth-protected-resource/mcp";
 const AUDIENCE: &str = "http://127.0.0.1/mcp";

@@ -14,7 +14,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support_jwks::*;
 use tokio::task::JoinSet;
-use tower_bearer::jwt::{Algorithm, JwtVerifier, KeyPolicy, KeySet};
+use tower_bearer::__private::KeySet;
+use tower_bearer::jwt::{Algorithm, JwtVerifier, KeyPolicy};
 use tower_bearer::{InvalidToken, TokenVerifier, VerifyError};
 
 fn token(key: &TestKey, server: &JwksServer) -> String {

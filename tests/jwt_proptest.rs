@@ -11,8 +11,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use support_jwks::*;
 use tower::{ServiceBuilder, ServiceExt};
+use tower_bearer::__private::{KeySet, verify_jws};
 use tower_bearer::extract::{BearerExtractor, MAX_TOKEN_LEN};
-use tower_bearer::jwt::{Algorithm, JwtVerifier, KeyPolicy, KeySet, verify_jws};
+use tower_bearer::jwt::{Algorithm, JwtVerifier, KeyPolicy};
 use tower_bearer::{TokenVerifier, TokenVerifierLayer, VerifyError};
 
 /// A JWKS server and a warm verifier on a runtime shared by every case.

@@ -13,8 +13,8 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use support_jwks::{JwksServer, TestKey, access_token_claims, verifier_for};
 use tower_bearer::jwt::{Algorithm, MAX_CACHED_TOKEN_LEN};
-use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, TokenVerifierLayer, VerifyError};
+use tower_bearer_issuer::DevIssuer;
 
 const AUDIENCE: &str = "https://rs.example/mcp";
 

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use tower_bearer::jwt::{Algorithm, KeyPolicy, KeySet, VerifyingKey, verify_jws};
+use tower_bearer::__private::{KeySet, VerifyingKey, verify_jws};
+use tower_bearer::jwt::{Algorithm, KeyPolicy};
 
 fn load(file: &str) -> Value {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "vectors", "wycheproof", file]

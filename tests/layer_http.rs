@@ -9,8 +9,8 @@ use axum::{Json, Router, routing::get};
 use serde_json::{Value, json};
 use support::{serve, www_authenticate};
 use tower_bearer::jwt::JwtVerifier;
-use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AccessToken, Principal, TokenVerifierLayer};
+use tower_bearer_issuer::DevIssuer;
 
 const METADATA: &str = "http://127.0.0.1/.well-known/oauth-protected-resource/mcp";
 const AUDIENCE: &str = "http://127.0.0.1/mcp";

@@ -197,7 +197,7 @@ async fn quickstart_skips_only_the_layers_it_is_told_to() {
 /// bearer tokens and `--dpop off` bound ones.
 #[tokio::test]
 async fn quickstart_dpop_from_token_request_to_resource() {
-    use tower_bearer::testing::DpopKey;
+    use tower_bearer_issuer::DpopKey;
     let qs = start(&[]);
     let client = reqwest::Client::new();
     let key = DpopKey::generate();

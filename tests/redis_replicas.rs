@@ -15,7 +15,7 @@ use serde_json::json;
 use support::quickstart::{Quickstart, start};
 use support::redis::RedisServer;
 use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer, RESOURCE, now};
-use tower_bearer::testing::DpopKey;
+use tower_bearer_issuer::DpopKey;
 
 fn replica(redis: &RedisServer, authorization_server: &IntrospectionServer) -> Quickstart {
     replica_with(redis, authorization_server, &[])

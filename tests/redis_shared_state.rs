@@ -23,8 +23,8 @@ use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionStore};
 use tower_bearer::redis::{RedisStore, RedisStoreBuilder, RedisStoreError};
 use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
-use tower_bearer::testing::{DevIssuer, DpopKey};
 use tower_bearer::{Principal, TokenVerifier, TokenVerifierLayer};
+use tower_bearer_issuer::{DevIssuer, DpopKey};
 
 /// Connected to `server`, trusting its CA when it speaks TLS.
 async fn store(server: &RedisServer) -> RedisStore {

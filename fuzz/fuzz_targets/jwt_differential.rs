@@ -30,8 +30,9 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use support_differential::{Oracle, Rules, Tally};
+use tower_bearer::__private::KeySet;
 use tower_bearer::fuzzing::{AUDIENCE, ISSUER, verify_jwt};
-use tower_bearer::jwt::{KeyPolicy, KeySet};
+use tower_bearer::jwt::KeyPolicy;
 
 struct Signer {
     kid: &'static str,

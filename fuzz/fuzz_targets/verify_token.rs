@@ -18,8 +18,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Uri};
 use libfuzzer_sys::fuzz_target;
+use tower_bearer::__private::{KeySet, verify_jws};
 use tower_bearer::extract::BearerExtractor;
-use tower_bearer::jwt::{KeyPolicy, KeySet, verify_jws};
+use tower_bearer::jwt::KeyPolicy;
 
 struct Fixture {
     keys: KeySet,

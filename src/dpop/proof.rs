@@ -13,9 +13,10 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::htu::Target;
+use super::htu::{PublicUrl, Target};
 use super::nonce::NonceCheck;
 use super::{CheckedProof, Dpop, ProofError};
+use crate::AuthError;
 use crate::jwt::json::{self, Name, Unique, member_bit};
 use crate::jwt::{Algorithm, VerifyingKey};
 use crate::replay::ReplayKey;
@@ -23,6 +24,17 @@ use crate::{b64, digest, time};
 
 /// The longest `DPoP` header accepted: 8 KiB, room for an RSA-4096 `jwk`.
 pub const MAX_PROOF_LEN: usize = 8 * 1024;
+
+/// A token request's proof (RFC 9449 §5): checked against `url` (the token
+/// endpoint), with no token to hash, and its `jti` recorded. The thumbprint
+/// of the proof key on success.
+pub async fn check_token_request(dpop: &Dpop, proof: &[u8], url: &PublicUrl) -> Result<String, AuthError> {
+    let target = Target::Fixed(url, "");
+    let proof =
+        check(dpop, proof, &Method::POST, &target, None, SystemTime::now()).map_err(AuthError::DpopProof)?;
+    proof.first_use(dpop).await?;
+    Ok(proof.jkt)
+}
 
 pub(crate) fn check(
     dpop: &Dpop,

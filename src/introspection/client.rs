@@ -230,7 +230,7 @@ pub(crate) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime
                 Some(Value::String(jkt)) => Some(jkt.as_str()),
                 Some(_) => return Err(InvalidToken::Claims),
             };
-            crate::dpop::confirmation(jkt, cnf.keys().any(|k| k != "jkt"))?
+            crate::jwt::claims::confirmation(jkt, cnf.keys().any(|k| k != "jkt"))?
         }
         Some(_) => return Err(InvalidToken::Claims),
     };

@@ -52,7 +52,7 @@ pub(crate) struct Checked {
 /// Which claims set a payload is read as: the members typed beyond those of
 /// every JWT differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ClaimSet {
+pub enum ClaimSet {
     /// An access token (RFC 9068): the ID-JAG members are left as other claims.
     AccessToken,
     /// An ID-JAG (draft-ietf-oauth-identity-assertion-authz-grant §3.1): its
@@ -91,32 +91,50 @@ const MEMBERS: [&str; 20] = [
 /// [`AccessToken::claims`], parsed only if a handler asks. The members after
 /// `cnf` are read only for [`ClaimSet::IdJag`].
 #[derive(Default)]
-pub(crate) struct Registered<'a> {
-    pub(crate) iss: Option<Cow<'a, str>>,
-    pub(crate) sub: Option<Cow<'a, str>>,
-    pub(crate) client_id: Option<Cow<'a, str>>,
+pub struct Registered<'a> {
+    /// `iss`.
+    pub iss: Option<Cow<'a, str>>,
+    /// `sub`.
+    pub sub: Option<Cow<'a, str>>,
+    /// `client_id`.
+    pub client_id: Option<Cow<'a, str>>,
     azp: Option<Cow<'a, str>>,
-    pub(crate) jti: Option<Cow<'a, str>>,
-    pub(crate) scope: Option<Cow<'a, str>>,
+    /// `jti`.
+    pub jti: Option<Cow<'a, str>>,
+    /// `scope`, space-separated.
+    pub scope: Option<Cow<'a, str>>,
     scp: Option<Vec<String>>,
-    pub(crate) aud: Option<Vec<String>>,
-    pub(crate) exp: Option<SystemTime>,
-    pub(crate) nbf: Option<SystemTime>,
-    pub(crate) iat: Option<SystemTime>,
-    pub(crate) cnf: Option<Confirmation<'a>>,
-    pub(crate) resource: Option<Vec<String>>,
-    pub(crate) tenant: Option<Cow<'a, str>>,
-    pub(crate) aud_tenant: Option<Cow<'a, str>>,
-    pub(crate) aud_sub: Option<Cow<'a, str>>,
-    pub(crate) auth_time: Option<SystemTime>,
-    pub(crate) acr: Option<Cow<'a, str>>,
-    pub(crate) amr: Option<Vec<String>>,
-    pub(crate) email: Option<Cow<'a, str>>,
+    /// `aud`, a string read as a one-element array.
+    pub aud: Option<Vec<String>>,
+    /// `exp`.
+    pub exp: Option<SystemTime>,
+    /// `nbf`.
+    pub nbf: Option<SystemTime>,
+    /// `iat`.
+    pub iat: Option<SystemTime>,
+    /// `cnf` (RFC 7800).
+    pub cnf: Option<Confirmation<'a>>,
+    /// `resource` (RFC 8707), ID-JAG only.
+    pub resource: Option<Vec<String>>,
+    /// `tenant`, ID-JAG only.
+    pub tenant: Option<Cow<'a, str>>,
+    /// `aud_tenant`, ID-JAG only.
+    pub aud_tenant: Option<Cow<'a, str>>,
+    /// `aud_sub`, ID-JAG only.
+    pub aud_sub: Option<Cow<'a, str>>,
+    /// `auth_time`, ID-JAG only.
+    pub auth_time: Option<SystemTime>,
+    /// `acr`, ID-JAG only.
+    pub acr: Option<Cow<'a, str>>,
+    /// `amr`, ID-JAG only.
+    pub amr: Option<Vec<String>>,
+    /// `email`, ID-JAG only.
+    pub email: Option<Cow<'a, str>>,
 }
 
 /// Why a claims set could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ReadError {
+pub enum ReadError {
     /// Not a JSON object, not UTF-8, bad syntax, or a member name twice.
     Malformed,
     /// A member read here has the wrong type or range.
@@ -136,7 +154,7 @@ impl<'a> Registered<'a> {
     /// Reads a verified payload as `set`, strictly: a JSON object (UTF-8,
     /// RFC 8259 §8.1, checked once here in one pass rather than string by
     /// string inside the parser) with no repeated member name at any depth.
-    pub(crate) fn read(payload: &'a [u8], set: ClaimSet) -> Result<Self, ReadError> {
+    pub fn read(payload: &'a [u8], set: ClaimSet) -> Result<Self, ReadError> {
         if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ReadError::Malformed);
         }
@@ -295,9 +313,11 @@ impl<'de> Visitor<'de> for RegisteredVisitor {
 
 /// `cnf` (RFC 7800 §3.1): its `jkt`, and whether it names any other method.
 #[derive(Default)]
-pub(crate) struct Confirmation<'a> {
-    pub(crate) jkt: Option<Cow<'a, str>>,
-    pub(crate) others: bool,
+pub struct Confirmation<'a> {
+    /// The JWK SHA-256 thumbprint (RFC 9449 §6.1), if named.
+    pub jkt: Option<Cow<'a, str>>,
+    /// Whether any other confirmation method is named.
+    pub others: bool,
 }
 
 impl<'de> Deserialize<'de> for Confirmation<'de> {
@@ -328,6 +348,23 @@ impl<'de> Deserialize<'de> for Confirmation<'de> {
             }
         }
         deserializer.deserialize_map(V)
+    }
+}
+
+/// Reads a token's `cnf` (RFC 7800) as the verifiers see it: `jkt` (the only
+/// confirmation method this crate can check) or nothing. A `cnf` with any other
+/// member is bound by a method that cannot be checked here: refused.
+pub fn confirmation(jkt: Option<&str>, other_members: bool) -> Result<Option<Arc<str>>, InvalidToken> {
+    if other_members {
+        return Err(InvalidToken::Binding);
+    }
+    match jkt {
+        None => Err(InvalidToken::Binding),
+        // A base64url SHA-256 thumbprint: 43 characters, 32 bytes.
+        Some(jkt) if jkt.len() == 43 && crate::b64::decode(jkt.as_bytes()).is_some_and(|b| b.len() == 32) => {
+            Ok(Some(Arc::from(jkt)))
+        }
+        Some(_) => Err(InvalidToken::Claims),
     }
 }
 
@@ -407,7 +444,7 @@ impl ClaimRules {
         }
         let not_before = claims.nbf.into_iter().chain(claims.iat).max();
         let binding = match &claims.cnf {
-            Some(cnf) => crate::dpop::confirmation(cnf.jkt.as_deref(), cnf.others)?,
+            Some(cnf) => confirmation(cnf.jkt.as_deref(), cnf.others)?,
             None => None,
         };
         let mut token = AccessToken::new(principal)
@@ -444,7 +481,7 @@ impl ClaimRules {
 
 /// The validity window of a JWT (RFC 7519 §4.1.4–4.1.6): `exp` must be after
 /// `now - leeway`; `nbf` and `iat` before `now + leeway`.
-pub(crate) fn check_times(
+pub fn check_times(
     exp: SystemTime,
     nbf: Option<SystemTime>,
     iat: Option<SystemTime>,
@@ -464,7 +501,7 @@ pub(crate) fn check_times(
 /// The explicitly typed JWTs (RFC 8725 §3.11) this crate tells apart by the
 /// header's `typ`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JwtType {
+pub enum JwtType {
     /// `at+jwt`: an access token (RFC 9068 §4).
     AccessToken,
     /// `oauth-id-jag+jwt`: an Identity Assertion JWT Authorization Grant.

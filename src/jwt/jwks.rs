@@ -29,15 +29,17 @@ pub(crate) const MAX_JWKS_BYTES: usize = 256 * 1024;
 
 /// Where an issuer's keys come from.
 #[derive(Debug, Clone)]
-pub(crate) enum KeySource {
+pub enum KeySource {
+    /// A `jwks_uri`.
     Jwks(Url),
+    /// An issuer whose metadata names the `jwks_uri` (RFC 8414, OIDC Discovery).
     Discover(String),
 }
 
 impl KeySource {
     /// The keys at `jwks_uri`, or (`None`) those named by `issuer`'s metadata;
     /// the URL fetched first is checked (https, or http to loopback).
-    pub(crate) fn new(issuer: &str, jwks_uri: Option<&str>) -> Result<KeySource, fetch::FetchError> {
+    pub fn new(issuer: &str, jwks_uri: Option<&str>) -> Result<KeySource, fetch::FetchError> {
         match jwks_uri {
             Some(url) => fetch::checked_url(url).map(KeySource::Jwks),
             None => fetch::checked_url(issuer).map(|_| KeySource::Discover(issuer.to_owned())),
@@ -47,7 +49,7 @@ impl KeySource {
 
 /// Timing policy of a key cache.
 #[derive(Debug, Clone)]
-pub(crate) struct CacheSettings {
+pub struct CacheSettings {
     pub(crate) default_ttl: Duration,
     pub(crate) min_ttl: Duration,
     pub(crate) max_ttl: Duration,
@@ -71,7 +73,9 @@ impl Default for CacheSettings {
     }
 }
 
-pub(crate) struct KeyCache {
+/// One issuer's JWK Set: parsed once, refreshed in the background, refetched
+/// once (single flight) for an unknown `kid`, served stale while the issuer is down.
+pub struct KeyCache {
     source: KeySource,
     client: reqwest::Client,
     policy: KeyPolicy,
@@ -103,7 +107,8 @@ impl State {
 }
 
 impl KeyCache {
-    pub(crate) fn new(
+    /// A cache of the keys from `source`, fetched with `client`, under `policy`.
+    pub fn new(
         source: KeySource,
         client: reqwest::Client,
         policy: KeyPolicy,
@@ -138,7 +143,7 @@ impl KeyCache {
     }
 
     /// The current key set; fetches it first on a cold start or when it is too stale.
-    pub(crate) async fn keys(self: &Arc<Self>) -> Result<Arc<KeySet>, Unavailable> {
+    pub async fn keys(self: &Arc<Self>) -> Result<Arc<KeySet>, Unavailable> {
         let now = Instant::now();
         let (usable, attempts, refresh_due, recent_failure) = {
             let st = self.read();
@@ -232,7 +237,7 @@ impl KeyCache {
     /// Verifies the signature of `token` with the current key set; a key the
     /// set lacks causes one [refetch](Self::refetch_for_unknown_key). The set
     /// and the fingerprint of the key that verified the signature.
-    pub(crate) async fn verify(
+    pub async fn verify(
         self: &Arc<Self>,
         token: &Unverified<'_>,
     ) -> Result<(Arc<KeySet>, [u8; 32]), VerifyError> {

@@ -24,14 +24,14 @@ use crate::extract::MAX_TOKEN_LEN;
 /// check: issuers with larger sets name the key in `kid`.
 ///
 /// ```
-/// assert_eq!(tower_bearer::jwt::MAX_KIDLESS_KEYS, 2);
+/// assert_eq!(tower_bearer::__private::MAX_KIDLESS_KEYS, 2);
 /// ```
 pub const MAX_KIDLESS_KEYS: usize = 2;
 
 /// A JWS whose signature verified: its protected header and payload.
 ///
 /// ```
-/// # use tower_bearer::jwt::VerifiedJws;
+/// # use tower_bearer::__private::VerifiedJws;
 /// fn typ(jws: &VerifiedJws) -> Option<&str> {
 ///     jws.header().get("typ").and_then(|v| v.as_str())
 /// }
@@ -68,7 +68,7 @@ impl VerifiedJws {
     /// The algorithm the signature was verified with.
     ///
     /// ```
-    /// # fn f(jws: &tower_bearer::jwt::VerifiedJws) {
+    /// # fn f(jws: &tower_bearer::__private::VerifiedJws) {
     /// let _alg = jws.algorithm();
     /// # }
     /// ```
@@ -79,7 +79,7 @@ impl VerifiedJws {
     /// The payload bytes (for a JWT, the claims set).
     ///
     /// ```
-    /// # fn f(jws: &tower_bearer::jwt::VerifiedJws) {
+    /// # fn f(jws: &tower_bearer::__private::VerifiedJws) {
     /// let claims: serde_json::Value = serde_json::from_slice(jws.payload()).unwrap_or_default();
     /// # }
     /// ```
@@ -153,7 +153,7 @@ impl<'de> Deserialize<'de> for Header<'de> {
 }
 
 /// The parts of a compact JWS that passed the pre-checks, before the signature.
-pub(crate) struct Unverified<'a> {
+pub struct Unverified<'a> {
     header_b64: &'a [u8],
     algorithm: Algorithm,
     kid: Option<String>,
@@ -168,7 +168,7 @@ impl<'a> Unverified<'a> {
     /// is a JSON object without duplicate members whose `alg`, `kid` and `typ` are
     /// strings, an allowed `alg`, and no `crit` (no extension is understood, so
     /// any `crit` must be refused, RFC 7515 §4.1.11).
-    pub(crate) fn parse(token: &'a str, policy: &KeyPolicy) -> Result<Self, InvalidToken> {
+    pub fn parse(token: &'a str, policy: &KeyPolicy) -> Result<Self, InvalidToken> {
         let bytes = token.as_bytes();
         if bytes.len() > MAX_TOKEN_LEN {
             return Err(InvalidToken::Malformed);
@@ -260,7 +260,7 @@ impl<'a> Unverified<'a> {
     }
 
     /// The decoded payload (call after [`Unverified::verify_signature`]).
-    pub(crate) fn decode_payload(&self) -> Result<Vec<u8>, InvalidToken> {
+    pub fn decode_payload(&self) -> Result<Vec<u8>, InvalidToken> {
         b64::decode(self.payload_b64).ok_or(InvalidToken::Malformed)
     }
 
@@ -270,7 +270,7 @@ impl<'a> Unverified<'a> {
     }
 
     /// The type the header's `typ` names.
-    pub(crate) fn typ(&self) -> JwtType {
+    pub fn typ(&self) -> JwtType {
         self.typ
     }
 
@@ -278,10 +278,7 @@ impl<'a> Unverified<'a> {
     /// signature is checked: only for choosing whose keys to try (the claims
     /// are checked after the signature). [`InvalidToken::Issuer`] when there
     /// is no `iss` or `position` finds none.
-    pub(crate) fn select_issuer(
-        &self,
-        position: impl FnOnce(&str) -> Option<usize>,
-    ) -> Result<usize, InvalidToken> {
+    pub fn select_issuer(&self, position: impl FnOnce(&str) -> Option<usize>) -> Result<usize, InvalidToken> {
         #[derive(serde::Deserialize)]
         struct Iss<'a> {
             #[serde(borrow)]
@@ -300,7 +297,7 @@ impl<'a> Unverified<'a> {
 /// the signature, but no claims check. The payload need not be JSON.
 ///
 /// ```
-/// use tower_bearer::{InvalidToken, jwt::{KeyPolicy, KeySet, verify_jws}};
+/// use tower_bearer::{InvalidToken, __private::{KeySet, verify_jws}, jwt::KeyPolicy};
 /// let keys = KeySet::default();
 /// assert_eq!(verify_jws("a.b", &keys, &KeyPolicy::default()).unwrap_err(), InvalidToken::Malformed);
 /// // {"alg":"none"}

@@ -141,7 +141,8 @@ impl KeyPolicy {
 /// Why a JWK or JWK Set was refused.
 ///
 /// ```
-/// use tower_bearer::jwt::{KeyError, KeyPolicy, VerifyingKey};
+/// use tower_bearer::__private::{KeyError, VerifyingKey};
+/// use tower_bearer::jwt::KeyPolicy;
 /// let oct = serde_json::json!({"kty": "oct", "k": "c2VjcmV0"});
 /// assert_eq!(VerifyingKey::from_jwk(&oct, &KeyPolicy::default()).unwrap_err(), KeyError::Symmetric);
 /// ```
@@ -183,7 +184,8 @@ pub enum KeyError {
 /// without `alg` may verify RS256 and PS256 (when allowed), never ES256.
 ///
 /// ```
-/// use tower_bearer::jwt::{Algorithm, KeyPolicy, VerifyingKey};
+/// use tower_bearer::__private::VerifyingKey;
+/// use tower_bearer::jwt::{Algorithm, KeyPolicy};
 /// let jwk = serde_json::json!({
 ///     "kty": "OKP", "crv": "Ed25519", "kid": "k1",
 ///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
@@ -311,7 +313,8 @@ impl VerifyingKey {
     /// Whether this key may verify `algorithm`.
     ///
     /// ```
-    /// use tower_bearer::jwt::{Algorithm, KeyPolicy, VerifyingKey};
+    /// use tower_bearer::__private::VerifyingKey;
+    /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
     /// let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
     /// let key = VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap();
     /// assert!(!key.supports(Algorithm::RS256));
@@ -326,7 +329,7 @@ impl VerifyingKey {
     /// `algorithm`, [`InvalidToken::Signature`] when the signature does not verify.
     ///
     /// ```
-    /// use tower_bearer::{InvalidToken, jwt::{Algorithm, KeyPolicy, VerifyingKey}};
+    /// use tower_bearer::{InvalidToken, __private::VerifyingKey, jwt::{Algorithm, KeyPolicy}};
     /// let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
     /// let key = VerifyingKey::from_jwk(&jwk, &KeyPolicy::default()).unwrap();
     /// assert_eq!(key.verify(Algorithm::EdDSA, b"msg", &[0; 64]), Err(InvalidToken::Signature));
@@ -467,7 +470,8 @@ fn der_len(out: &mut Vec<u8>, len: usize) {
 /// are parsed once.
 ///
 /// ```
-/// use tower_bearer::jwt::{KeyPolicy, KeySet};
+/// use tower_bearer::__private::KeySet;
+/// use tower_bearer::jwt::KeyPolicy;
 /// let jwks = br#"{"keys": [
 ///     {"kty": "OKP", "crv": "Ed25519", "kid": "a", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
 ///     {"kty": "oct", "kid": "b", "k": "c2VjcmV0"}
@@ -488,7 +492,7 @@ impl KeySet {
     /// ignored (a `kid` must name one key).
     ///
     /// ```
-    /// use tower_bearer::jwt::KeySet;
+    /// use tower_bearer::__private::KeySet;
     /// assert!(KeySet::new(Vec::new()).is_empty());
     /// ```
     pub fn new(keys: Vec<VerifyingKey>) -> Self {
@@ -555,7 +559,7 @@ impl KeySet {
     /// All keys.
     ///
     /// ```
-    /// use tower_bearer::jwt::KeySet;
+    /// use tower_bearer::__private::KeySet;
     /// assert_eq!(KeySet::default().iter().count(), 0);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = &VerifyingKey> + '_ {
@@ -572,7 +576,7 @@ impl KeySet {
     /// True when the set has no key.
     ///
     /// ```
-    /// assert!(tower_bearer::jwt::KeySet::default().is_empty());
+    /// assert!(tower_bearer::__private::KeySet::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

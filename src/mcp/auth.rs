@@ -28,7 +28,8 @@ use crate::{ChallengeError, Resource, Scopes, TokenVerifier, TokenVerifierLayer,
 /// ```
 /// use tower::ServiceExt;
 /// use tower_bearer::mcp::{McpAuthLayer, McpScopePolicy};
-/// use tower_bearer::{Resource, testing::DevIssuer};
+/// use tower_bearer::Resource;
+/// use tower_bearer_issuer::DevIssuer;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let issuer = DevIssuer::start().await.unwrap();

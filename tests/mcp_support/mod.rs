@@ -96,12 +96,12 @@ impl TokenVerifier for FixedTokens {
 }
 
 /// Two DPoP keys: "alice-dpop-a" is bound to key 0, "alice-dpop-b" to key 1.
-pub fn dpop_key(n: usize) -> &'static tower_bearer::testing::DpopKey {
-    static KEYS: std::sync::OnceLock<[tower_bearer::testing::DpopKey; 2]> = std::sync::OnceLock::new();
+pub fn dpop_key(n: usize) -> &'static tower_bearer_issuer::DpopKey {
+    static KEYS: std::sync::OnceLock<[tower_bearer_issuer::DpopKey; 2]> = std::sync::OnceLock::new();
     &KEYS.get_or_init(|| {
         [
-            tower_bearer::testing::DpopKey::generate(),
-            tower_bearer::testing::DpopKey::generate(),
+            tower_bearer_issuer::DpopKey::generate(),
+            tower_bearer_issuer::DpopKey::generate(),
         ]
     })[n]
 }

@@ -15,8 +15,8 @@ use http::{Request, Response};
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_bearer::extract::BearerExtractor;
 use tower_bearer::jwt::JwtVerifier;
-use tower_bearer::testing::DevIssuer;
 use tower_bearer::{AuthError, Challenge, InvalidToken, Principal, TokenVerifier, TokenVerifierLayer};
+use tower_bearer_issuer::DevIssuer;
 
 const AUDIENCE: &str = "https://api.example.com/mcp";
 const METADATA: &str = "https://api.example.com/.well-known/oauth-protected-resource/mcp";

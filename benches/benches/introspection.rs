@@ -2,7 +2,7 @@
 //! `verify_now`, what the layer asks first) and a miss answered by the
 //! loopback test server (one HTTP round trip, response rules, cache insert).
 
-#[path = "../tests/support_introspection/server.rs"]
+#[path = "../../tests/support_introspection/server.rs"]
 mod server;
 
 use std::hint::black_box;

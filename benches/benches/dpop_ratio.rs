@@ -29,11 +29,12 @@ use std::time::{Duration, SystemTime};
 
 use cpu_time::{Alternated, alternate, quantile, timed};
 use http::{HeaderMap, HeaderValue, Method, Uri};
+use tower_bearer::__private::VerifyingKey;
 use tower_bearer::dpop::Dpop;
-use tower_bearer::jwt::{Algorithm, KeyPolicy, VerifyingKey};
+use tower_bearer::jwt::{Algorithm, KeyPolicy};
 use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
-use tower_bearer::testing::DpopKey;
 use tower_bearer::{AccessToken, Principal, Unavailable};
+use tower_bearer_issuer::DpopKey;
 
 const BATCH: Duration = Duration::from_millis(2);
 const URL: &str = "https://api.example.com/mcp";

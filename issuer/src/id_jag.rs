@@ -20,7 +20,7 @@
 //!
 //! 1. **Size**: at most [`MAX_TOKEN_LEN`]
 //!    (16 KiB), the crate's token limit ([`IdJagError::TooLong`]).
-//! 2. **JWS pre-checks**, as for access tokens ([`crate::jwt`]): three
+//! 2. **JWS pre-checks**, as for access tokens ([`tower_bearer::jwt`]): three
 //!    segments of canonical base64url, a strict JSON header, `alg` on the
 //!    [`KeyPolicy`] (never `none` or HMAC), no `crit`.
 //! 3. **Type**: header `typ` is `oauth-id-jag+jwt` (RFC 8725 §3.11),
@@ -36,7 +36,7 @@
 //!    any depth, typed members): `iss` is the IdP; `aud` is this server's
 //!    issuer identifier — a string, or an array of exactly that one value
 //!    (draft §4.4.1), compared by the crate's one audience check
-//!    ([`audience_matches`](crate::resource::audience_matches): case of scheme
+//!    ([`audience_matches`](tower_bearer::resource::audience_matches): case of scheme
 //!    and host, default port and trailing slash aside, never a prefix);
 //!    `sub`, `client_id` and `jti` are non-empty strings;
 //!    `resource` values are absolute URIs without fragment (RFC 8707 §2).
@@ -73,8 +73,8 @@
 //! ```
 //! use std::time::{SystemTime, UNIX_EPOCH};
 //! use serde_json::json;
-//! use tower_bearer::id_jag::{IdJagError, IdJagValidator};
-//! use tower_bearer::testing::DevIssuer;
+//! use tower_bearer_issuer::id_jag::{IdJagError, IdJagValidator};
+//! use tower_bearer_issuer::DevIssuer;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! // The enterprise IdP: here a development issuer on loopback.
@@ -113,19 +113,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::extract::MAX_TOKEN_LEN;
-use crate::jwt::KeyPolicy;
-use crate::jwt::claims::{self, ClaimSet, JwtType, ReadError, Registered};
-use crate::jwt::jwks::{CacheSettings, KeyCache, KeySource};
-use crate::jwt::jws::Unverified;
-use crate::principal::Claims;
-use crate::replay::{DynReplayCache, MemoryReplayCache, ReplayCache, ReplayKey};
-use crate::{InvalidToken, Principal, Scopes, Unavailable, VerifyError, fetch, time};
+use tower_bearer::__private::claims::{self, ClaimSet, JwtType, ReadError, Registered, confirmation};
+use tower_bearer::__private::{CacheSettings, Claims, KeyCache, KeySource, Unverified, fetch, time};
+use tower_bearer::extract::MAX_TOKEN_LEN;
+use tower_bearer::jwt::KeyPolicy;
+use tower_bearer::replay::{DynReplayCache, MemoryReplayCache, ReplayCache, ReplayKey};
+use tower_bearer::{InvalidToken, Principal, Scopes, Unavailable, VerifyError};
 
 /// The `grant_type` of a token request that presents an ID-JAG (RFC 7523 §2.1).
 ///
 /// ```
-/// assert_eq!(tower_bearer::id_jag::JWT_BEARER_GRANT_TYPE, "urn:ietf:params:oauth:grant-type:jwt-bearer");
+/// assert_eq!(tower_bearer_issuer::id_jag::JWT_BEARER_GRANT_TYPE, "urn:ietf:params:oauth:grant-type:jwt-bearer");
 /// ```
 pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -133,7 +131,7 @@ pub const JWT_BEARER_GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-be
 /// (`requested_token_type` / `issued_token_type`, draft §9.2).
 ///
 /// ```
-/// assert_eq!(tower_bearer::id_jag::ID_JAG_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:id-jag");
+/// assert_eq!(tower_bearer_issuer::id_jag::ID_JAG_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:id-jag");
 /// ```
 pub const ID_JAG_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
 
@@ -141,14 +139,14 @@ pub const ID_JAG_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
 /// its metadata's `authorization_grant_profiles_supported` (draft §7).
 ///
 /// ```
-/// assert_eq!(tower_bearer::id_jag::ID_JAG_GRANT_PROFILE, "urn:ietf:params:oauth:grant-profile:id-jag");
+/// assert_eq!(tower_bearer_issuer::id_jag::ID_JAG_GRANT_PROFILE, "urn:ietf:params:oauth:grant-profile:id-jag");
 /// ```
 pub const ID_JAG_GRANT_PROFILE: &str = "urn:ietf:params:oauth:grant-profile:id-jag";
 
 /// The header `typ` of an ID-JAG (draft §3.1, RFC 8725 §3.11).
 ///
 /// ```
-/// assert_eq!(tower_bearer::id_jag::ID_JAG_TYP, "oauth-id-jag+jwt");
+/// assert_eq!(tower_bearer_issuer::id_jag::ID_JAG_TYP, "oauth-id-jag+jwt");
 /// ```
 pub const ID_JAG_TYP: &str = "oauth-id-jag+jwt";
 
@@ -163,7 +161,7 @@ pub const ID_JAG_TYP: &str = "oauth-id-jag+jwt";
 /// `jti` for more than this plus the leeway.
 ///
 /// ```
-/// assert_eq!(tower_bearer::id_jag::DEFAULT_MAX_LIFETIME.as_secs(), 300);
+/// assert_eq!(tower_bearer_issuer::id_jag::DEFAULT_MAX_LIFETIME.as_secs(), 300);
 /// ```
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(300);
 
@@ -174,7 +172,7 @@ pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(300);
 /// fetched on first use (or with [`IdJagValidator::prefetch`]).
 ///
 /// ```
-/// use tower_bearer::id_jag::IdJagValidator;
+/// use tower_bearer_issuer::id_jag::IdJagValidator;
 ///
 /// let validator = IdJagValidator::builder()
 ///     .audience("https://as.example.com")
@@ -248,7 +246,7 @@ impl IdJagValidator {
     /// first token request does not wait for them. Validation works without it.
     ///
     /// ```no_run
-    /// # async fn f(validator: tower_bearer::id_jag::IdJagValidator) {
+    /// # async fn f(validator: tower_bearer_issuer::id_jag::IdJagValidator) {
     /// if let Err(e) = validator.prefetch().await {
     ///     eprintln!("IdP keys not reachable yet: {e}");
     /// }
@@ -282,6 +280,8 @@ impl IdJagValidator {
         issuer.keys.verify(&unverified).await.map_err(|e| match e {
             VerifyError::Invalid(invalid) => refusal(invalid),
             VerifyError::Unavailable(unavailable) => IdJagError::Unavailable(unavailable),
+            // `VerifyError` is non-exhaustive: a refusal it may gain is a refusal here.
+            _ => IdJagError::Malformed,
         })?;
         let payload = unverified.decode_payload().map_err(refusal)?;
         let grant = self.check_claims(&issuer.issuer, payload, authenticated_client_id, now)?;
@@ -308,17 +308,14 @@ impl IdJagValidator {
         // Draft §4.4.1: one audience, this server's issuer identifier; an
         // array with more is refused (audience injection).
         match claims.aud.as_deref() {
-            Some([aud]) if crate::resource::audience_matches(&inner.audience, aud) => {}
+            Some([aud]) if tower_bearer::resource::audience_matches(&inner.audience, aud) => {}
             _ => return Err(IdJagError::Audience),
         }
         let subject = required(claims.sub, "sub")?;
         let client_id = required(claims.client_id, "client_id")?;
         let jti = required(claims.jti, "jti")?;
         let resource = claims.resource.unwrap_or_default();
-        if !resource
-            .iter()
-            .all(|r| crate::resource::is_resource_identifier(r))
-        {
+        if !resource.iter().all(|r| crate::is_resource_identifier(r)) {
             return Err(IdJagError::InvalidClaim);
         }
         let expires_at = claims.exp.ok_or(IdJagError::MissingClaim("exp"))?;
@@ -334,7 +331,7 @@ impl IdJagValidator {
             return Err(IdJagError::ClientMismatch);
         }
         let dpop_jkt = match &claims.cnf {
-            Some(cnf) => crate::dpop::confirmation(cnf.jkt.as_deref(), cnf.others).map_err(refusal)?,
+            Some(cnf) => confirmation(cnf.jkt.as_deref(), cnf.others).map_err(refusal)?,
             None => None,
         };
         let owned = |s: Option<std::borrow::Cow<'_, str>>| s.map(|s| s.into_owned());
@@ -415,8 +412,8 @@ fn refusal(invalid: InvalidToken) -> IdJagError {
 /// ```
 /// use std::time::{SystemTime, UNIX_EPOCH};
 /// use serde_json::json;
-/// use tower_bearer::id_jag::IdJagValidator;
-/// use tower_bearer::testing::DevIssuer;
+/// use tower_bearer_issuer::id_jag::IdJagValidator;
+/// use tower_bearer_issuer::DevIssuer;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let idp = DevIssuer::start().await.unwrap();
@@ -621,7 +618,7 @@ impl IdJag {
     /// a proof by its key; an unbound one accepts either.
     ///
     /// ```
-    /// # fn f(grant: tower_bearer::id_jag::IdJag, proof_jkt: Option<&str>) -> Result<(), tower_bearer::id_jag::IdJagError> {
+    /// # fn f(grant: tower_bearer_issuer::id_jag::IdJag, proof_jkt: Option<&str>) -> Result<(), tower_bearer_issuer::id_jag::IdJagError> {
     /// grant.check_dpop_proof(proof_jkt)?;
     /// # Ok(())
     /// # }
@@ -664,7 +661,7 @@ impl IdJag {
 /// `Retry-After` from [`Unavailable::retry_after`]).
 ///
 /// ```
-/// use tower_bearer::id_jag::IdJagError;
+/// use tower_bearer_issuer::id_jag::IdJagError;
 /// assert_eq!(IdJagError::ClientMismatch.oauth_error(), "invalid_grant");
 /// assert_eq!(IdJagError::MissingClaim("jti").to_string(), "required claim jti missing or empty");
 /// let outage = IdJagError::Unavailable(tower_bearer::Unavailable::new("IdP keys unreachable"));
@@ -762,7 +759,7 @@ impl IdJagError {
 /// Why an [`IdJagValidatorBuilder`] could not build.
 ///
 /// ```
-/// use tower_bearer::id_jag::{BuildError, IdJagValidator};
+/// use tower_bearer_issuer::id_jag::{BuildError, IdJagValidator};
 /// let err = IdJagValidator::builder().audience("https://as.example.com").build().unwrap_err();
 /// assert_eq!(err, BuildError::NoTrustedIssuer);
 /// ```
@@ -859,7 +856,7 @@ impl IdJagValidatorBuilder {
     /// `issuer` must be `issuer` exactly), fetched on first use.
     ///
     /// ```
-    /// let validator = tower_bearer::id_jag::IdJagValidator::builder()
+    /// let validator = tower_bearer_issuer::id_jag::IdJagValidator::builder()
     ///     .audience("https://as.example.com")
     ///     .trusted_issuer_discovery("https://acme.idp.example")
     ///     .build();
@@ -875,7 +872,7 @@ impl IdJagValidatorBuilder {
     ///
     /// ```
     /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
-    /// let _ = tower_bearer::id_jag::IdJagValidator::builder().key_policy(KeyPolicy::default().allow(Algorithm::ES384));
+    /// let _ = tower_bearer_issuer::id_jag::IdJagValidator::builder().key_policy(KeyPolicy::default().allow(Algorithm::ES384));
     /// ```
     pub fn key_policy(mut self, policy: KeyPolicy) -> Self {
         self.policy = policy;
@@ -886,7 +883,7 @@ impl IdJagValidatorBuilder {
     /// tokens); replayed `jti`s are refused until `exp` plus this.
     ///
     /// ```
-    /// let _ = tower_bearer::id_jag::IdJagValidator::builder().leeway(std::time::Duration::from_secs(30));
+    /// let _ = tower_bearer_issuer::id_jag::IdJagValidator::builder().leeway(std::time::Duration::from_secs(30));
     /// ```
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
@@ -898,7 +895,7 @@ impl IdJagValidatorBuilder {
     /// grants are refused with [`IdJagError::LifetimeTooLong`].
     ///
     /// ```
-    /// let _ = tower_bearer::id_jag::IdJagValidator::builder().max_lifetime(std::time::Duration::from_secs(600));
+    /// let _ = tower_bearer_issuer::id_jag::IdJagValidator::builder().max_lifetime(std::time::Duration::from_secs(600));
     /// ```
     pub fn max_lifetime(mut self, max_lifetime: Duration) -> Self {
         self.max_lifetime = max_lifetime;
@@ -910,7 +907,7 @@ impl IdJagValidatorBuilder {
     ///
     /// ```
     /// use tower_bearer::replay::MemoryReplayCache;
-    /// let _ = tower_bearer::id_jag::IdJagValidator::builder().replay_cache(MemoryReplayCache::new().max_capacity(1 << 16));
+    /// let _ = tower_bearer_issuer::id_jag::IdJagValidator::builder().replay_cache(MemoryReplayCache::new().max_capacity(1 << 16));
     /// ```
     pub fn replay_cache(mut self, cache: impl ReplayCache + 'static) -> Self {
         self.replay = DynReplayCache::new_arc(cache);
@@ -921,7 +918,7 @@ impl IdJagValidatorBuilder {
     /// (default 5 s).
     ///
     /// ```
-    /// let _ = tower_bearer::id_jag::IdJagValidator::builder().fetch_timeout(std::time::Duration::from_secs(2));
+    /// let _ = tower_bearer_issuer::id_jag::IdJagValidator::builder().fetch_timeout(std::time::Duration::from_secs(2));
     /// ```
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.fetch_timeout = timeout;

@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::keys::random_string;
-use crate::digest::sha256;
+use tower_bearer::__private::sha256;
 
 /// At most this many families are kept; beyond it the expired ones go, then the
 /// oldest.

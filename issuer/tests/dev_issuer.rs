@@ -4,8 +4,6 @@
 //! rotating refresh tokens with family revocation, the consent page, DPoP-bound
 //! refresh tokens. Each refusal is checked with its error.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -14,7 +12,7 @@ use axum::routing::get;
 use base64::Engine as _;
 use serde_json::{Value, json};
 use tower_bearer::TokenVerifier;
-use tower_bearer::testing::{DevIssuer, DpopKey, RefreshPolicy};
+use tower_bearer_issuer::{DevIssuer, DpopKey, RefreshPolicy};
 
 const RESOURCE: &str = "http://127.0.0.1:7000/mcp";
 const REDIRECT: &str = "http://127.0.0.1/callback";
@@ -24,6 +22,18 @@ fn http() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// GETs `url` and parses its JSON body (panics on any failure).
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    let res = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    res.json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
 
 /// A PKCE verifier and its S256 challenge, computed here with the `base64` crate
@@ -162,7 +172,7 @@ fn error(answer: &(u16, Value)) -> (u16, &str) {
 #[tokio::test]
 async fn metadata_lists_exactly_what_is_supported() {
     let issuer = DevIssuer::start().await.unwrap();
-    let m = support::get_json(&http(), &issuer.metadata_url()).await;
+    let m = get_json(&http(), &issuer.metadata_url()).await;
     assert_eq!(m["issuer"], issuer.issuer());
     assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(m["response_types_supported"], json!(["code"]));
@@ -926,7 +936,7 @@ async fn jwt_bearer_exchanges_an_id_jag_from_a_trusted_identity_provider() {
         .start()
         .await
         .unwrap();
-    let m = support::get_json(&http(), &issuer.metadata_url()).await;
+    let m = get_json(&http(), &issuer.metadata_url()).await;
     assert!(
         m["grant_types_supported"]
             .as_array()

@@ -17,8 +17,7 @@ use super::clients::AUTHORIZATION_CODE;
 use super::keys::random_string;
 use super::params::Params;
 use super::refresh::Grant;
-use crate::b64;
-use crate::digest::sha256;
+use tower_bearer::__private::{b64, sha256};
 
 /// How long an authorization code can be redeemed.
 const CODE_TTL: Duration = Duration::from_secs(60);

@@ -10,9 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tower_bearer::Unavailable;
 use tower_bearer::extract::MAX_TOKEN_LEN;
-use tower_bearer::id_jag::{BuildError, IdJagError, IdJagValidator, IdJagValidatorBuilder};
 use tower_bearer::replay::{ReplayCache, ReplayKey};
-use tower_bearer::testing::DevIssuer;
+use tower_bearer_issuer::DevIssuer;
+use tower_bearer_issuer::id_jag::{BuildError, IdJagError, IdJagValidator, IdJagValidatorBuilder};
 
 /// This authorization server's issuer identifier.
 const AS: &str = "https://as.example.com";

@@ -6,14 +6,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::keys::{SigningKey, random_string};
-use crate::b64;
-use crate::jwt::Algorithm;
+use tower_bearer::__private::{b64, sha256};
+use tower_bearer::jwt::Algorithm;
 
 /// A client's DPoP key pair (ES256 unless chosen otherwise), signing proofs
 /// with `jsonwebtoken` (RFC 9449 §4.2), for tests of DPoP-protected apps.
 ///
 /// ```
-/// use tower_bearer::testing::{DevIssuer, DpopKey};
+/// use tower_bearer_issuer::{DevIssuer, DpopKey};
 /// use tower_bearer::TokenVerifier;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -56,7 +56,8 @@ impl DpopKey {
     /// A fresh key for `algorithm`.
     ///
     /// ```
-    /// use tower_bearer::{jwt::Algorithm, testing::DpopKey};
+    /// use tower_bearer::jwt::Algorithm;
+    /// use tower_bearer_issuer::DpopKey;
     /// let key = DpopKey::generate_with(Algorithm::EdDSA);
     /// assert_eq!(key.jwk()["kty"], "OKP");
     /// ```
@@ -98,7 +99,7 @@ impl DpopKey {
     /// [`DpopKey::proof`] carrying a server `nonce` (RFC 9449 §9).
     ///
     /// ```
-    /// let key = tower_bearer::testing::DpopKey::generate();
+    /// let key = tower_bearer_issuer::DpopKey::generate();
     /// let proof = key.proof_with_nonce("GET", "https://rs.example/mcp", Some("t0ken"), "n0nce");
     /// # let _ = proof;
     /// ```
@@ -112,7 +113,7 @@ impl DpopKey {
     /// The header [`DpopKey::proof`] signs: `typ: dpop+jwt`, `alg`, `jwk`.
     ///
     /// ```
-    /// let key = tower_bearer::testing::DpopKey::generate();
+    /// let key = tower_bearer_issuer::DpopKey::generate();
     /// assert_eq!(key.proof_header()["typ"], "dpop+jwt");
     /// ```
     pub fn proof_header(&self) -> Value {
@@ -123,7 +124,7 @@ impl DpopKey {
     /// `ath`, `nonce` when given; to alter before [`DpopKey::sign_proof`].
     ///
     /// ```
-    /// let key = tower_bearer::testing::DpopKey::generate();
+    /// let key = tower_bearer_issuer::DpopKey::generate();
     /// let mut claims = key.proof_claims("GET", "https://rs.example/mcp", Some("t0ken"), None);
     /// claims["iat"] = 1.into();
     /// let old = key.sign_proof(&key.proof_header(), &claims);
@@ -137,7 +138,7 @@ impl DpopKey {
             "iat": SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
         });
         if let Some(token) = token {
-            claims["ath"] = b64::encode(crate::digest::sha256(token.as_bytes())).into();
+            claims["ath"] = b64::encode(sha256(token.as_bytes())).into();
         }
         if let Some(nonce) = nonce {
             claims["nonce"] = nonce.into();

@@ -6,7 +6,7 @@
 //!   token's signing input: the floor;
 //! - `jwt_verifier`: `JwtVerifier::verify` on a realistic RFC 9068 access token
 //!   with warm keys (everything: pre-checks, header, signature, claims, AccessToken);
-//! - `verify_jws`: `tower_bearer::jwt::verify_jws` on the same token and key set
+//! - `verify_jws`: `tower_bearer::__private::verify_jws` on the same token and key set
 //!   (pre-checks, header, signature; no claims): splits the verifier's overhead;
 //! - `jsonwebtoken_decode`: `jsonwebtoken::decode` with a `DecodingKey` built once,
 //!   for reference.
@@ -25,7 +25,7 @@
 
 #[path = "jwt_fixture/mod.rs"]
 mod jwt_fixture;
-#[path = "../tests/support_jwks/mod.rs"]
+#[path = "../../tests/support_jwks/mod.rs"]
 mod support_jwks;
 
 use std::hint::black_box;
@@ -36,8 +36,9 @@ use jsonwebtoken::{DecodingKey, Validation};
 use jwt_fixture::fixture;
 use serde_json::Value;
 use support_jwks::{AUDIENCE, jwks};
+use tower_bearer::__private::{KeySet, verify_jws};
 use tower_bearer::TokenVerifier;
-use tower_bearer::jwt::{Algorithm, KeyPolicy, KeySet, verify_jws};
+use tower_bearer::jwt::{Algorithm, KeyPolicy};
 
 fn verify_path(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -1,7 +1,7 @@
 //! The JWT verify path over the raw signature verification, measured so that the
 //! machine's drift cancels out (DESIGN §6 target: at most 1.1×).
 //!
-//! `benches/jwt.rs` (criterion) measures each function on its own, seconds apart;
+//! `benches/benches/jwt.rs` (criterion) measures each function on its own, seconds apart;
 //! on a shared machine the speed moves in between, and ratios computed from two
 //! such medians move by ±5 %, too much to answer "≤ 1.1×". Here, for each of
 //! RS256, PS256, ES256 and EdDSA, short batches of the two alternate (which one
@@ -22,7 +22,7 @@
 
 #[path = "jwt_fixture/mod.rs"]
 mod jwt_fixture;
-#[path = "../tests/support_jwks/mod.rs"]
+#[path = "../../tests/support_jwks/mod.rs"]
 mod support_jwks;
 
 #[path = "cpu_time/mod.rs"]

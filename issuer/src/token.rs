@@ -21,15 +21,13 @@ use super::error::OAuthError;
 use super::params::Params;
 use super::refresh::Grant;
 use super::{RefreshPolicy, Shared};
-use crate::Scopes;
-use crate::digest::sha256;
+use tower_bearer::__private::{check_token_request, sha256};
+use tower_bearer::Scopes;
+use tower_bearer::dpop::DPOP;
 
 /// RFC 8707 §2: each `resource` is an absolute URI without a fragment.
 pub(super) fn check_resources(resources: &[String]) -> Result<Vec<String>, &'static str> {
-    if !resources
-        .iter()
-        .all(|r| crate::resource::is_resource_identifier(r))
-    {
+    if !resources.iter().all(|r| crate::is_resource_identifier(r)) {
         return Err("resource must be an absolute URI without a fragment");
     }
     Ok(resources.to_vec())
@@ -110,10 +108,10 @@ async fn token(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OA
         ));
     }
     // RFC 9449 §5: a token request with one valid proof gets a token bound to its key.
-    let mut proofs = headers.get_all(crate::dpop::DPOP).iter();
+    let mut proofs = headers.get_all(DPOP).iter();
     let jkt = match (proofs.next(), proofs.next()) {
         (None, _) => None,
-        (Some(proof), None) => match s.dpop.check_token_request(proof.as_bytes(), &s.token_url).await {
+        (Some(proof), None) => match check_token_request(&s.dpop, proof.as_bytes(), &s.token_url).await {
             Ok(jkt) => Some(jkt),
             Err(e) => return Err(OAuthError::new("invalid_dpop_proof", e.to_string())),
         },

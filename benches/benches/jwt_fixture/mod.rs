@@ -1,4 +1,4 @@
-//! What `benches/jwt.rs` and `benches/jwt_ratio.rs` share: a realistic RFC 9068
+//! What `benches/benches/jwt.rs` and `benches/benches/jwt_ratio.rs` share: a realistic RFC 9068
 //! access token, the verifier that accepts it (keys fetched from a loopback JWKS
 //! server), and the same key parsed once for the raw aws-lc-rs verification.
 #![allow(dead_code)] // each bench uses a different part of this module

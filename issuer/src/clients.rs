@@ -17,8 +17,8 @@ use super::Shared;
 use super::error::OAuthError;
 use super::keys::random_string;
 use super::params::Params;
-use crate::digest::sha256;
-use crate::fetch::is_loopback_ip;
+use tower_bearer::__private::fetch::{self, is_loopback_ip};
+use tower_bearer::__private::sha256;
 
 /// At most this many clients registered at run time are kept (the oldest go).
 const MAX_REGISTERED: u64 = 10_000;
@@ -154,7 +154,7 @@ fn check_redirect_uri(uri: &str) -> Result<(), MetadataError> {
     }
     match parsed.scheme() {
         "https" => Ok(()),
-        "http" if crate::fetch::is_loopback(&parsed) => Ok(()),
+        "http" if fetch::is_loopback(&parsed) => Ok(()),
         "http" => Err(invalid_redirect(format!("{uri:?}: http only to a loopback host"))),
         scheme if scheme.contains('.') => Ok(()),
         _ => Err(invalid_redirect(format!(
@@ -274,7 +274,7 @@ impl Clients {
                 .max_capacity(1000)
                 .time_to_live(DOCUMENT_TTL)
                 .build(),
-            http: crate::fetch::client(crate::fetch::DEFAULT_TIMEOUT).map_err(std::io::Error::other)?,
+            http: fetch::client(fetch::DEFAULT_TIMEOUT).map_err(std::io::Error::other)?,
         })
     }
 
@@ -329,7 +329,7 @@ impl Clients {
     /// redirects; 5 s; 16 KiB), strict JSON, `client_id` equal to its URL, a
     /// public client (no shared secret can be published).
     async fn fetch_document(&self, id: &str) -> Result<Arc<Client>, String> {
-        let url = crate::fetch::checked_url(id).map_err(|e| e.to_string())?;
+        let url = fetch::checked_url(id).map_err(|e| e.to_string())?;
         let bad_path = url.path() == "/" || url.path().split('/').any(|s| s == "." || s == "..");
         if bad_path || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
             return Err(
@@ -337,10 +337,10 @@ impl Clients {
             );
         }
         let request = self.http.get(url).header(header::ACCEPT, "application/json");
-        let (_, body) = crate::fetch::send_limited(request, MAX_METADATA_BYTES)
+        let (_, body) = fetch::send_limited(request, MAX_METADATA_BYTES)
             .await
             .map_err(|e| e.to_string())?;
-        let metadata = crate::fetch::strict_object(&body).map_err(|e| e.to_string())?;
+        let metadata = fetch::strict_object(&body).map_err(|e| e.to_string())?;
         if metadata.get("client_id").and_then(Value::as_str) != Some(id) {
             return Err("its client_id is not the URL it was fetched from".into());
         }
@@ -388,7 +388,7 @@ impl Clients {
 /// `POST /register` (RFC 7591 §3): open registration from a JSON document
 /// read by the crate's strict JSON reader.
 pub(super) async fn register(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    let metadata = match crate::fetch::strict_object(&body) {
+    let metadata = match fetch::strict_object(&body) {
         Ok(metadata) => metadata,
         Err(e) => return OAuthError::new("invalid_client_metadata", e.to_string()).into_response(),
     };

@@ -7,8 +7,8 @@ use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair};
 use serde_json::Value;
 
-use crate::b64;
-use crate::jwt::Algorithm;
+use tower_bearer::__private::b64;
+use tower_bearer::jwt::Algorithm;
 
 /// `bytes` random bytes, base64url.
 pub(super) fn random_string(bytes: usize) -> std::io::Result<String> {

@@ -1,4 +1,8 @@
-//! A development authorization server for tests and demos (feature `testing`).
+//! # tower-bearer-issuer
+//!
+//! The authorization-server side of [`tower_bearer`]: a development
+//! authorization server for tests and demos, and the validator of ID-JAGs
+//! ([`id_jag`]) that an authorization server checks before it issues a token.
 //!
 //! [`DevIssuer`] generates a key pair and serves, on loopback, what an MCP
 //! client needs to log in by itself:
@@ -32,7 +36,8 @@
 //! loopback, no login.
 //!
 //! ```
-//! use tower_bearer::{TokenVerifier, testing::DevIssuer};
+//! use tower_bearer::TokenVerifier;
+//! use tower_bearer_issuer::DevIssuer;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let issuer = DevIssuer::start().await.unwrap();
@@ -43,10 +48,14 @@
 //! # });
 //! ```
 
+#![warn(missing_docs, rust_2018_idioms)]
+#![deny(unreachable_pub, unsafe_code)]
+
 mod authorize;
 mod clients;
 mod dpop_key;
 mod error;
+pub mod id_jag;
 mod keys;
 mod params;
 mod refresh;
@@ -66,13 +75,13 @@ use serde_json::{Value, json};
 
 pub use dpop_key::DpopKey;
 
-use crate::b64;
-use crate::digest::sha256;
 use crate::id_jag::{ID_JAG_TYP, IdJagValidator};
-use crate::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
 use clients::{AuthMethod, Client, Clients, GRANT_TYPES};
 use keys::{SigningKey, random_string};
 use refresh::{Grant, RefreshTokens};
+use tower_bearer::__private::{b64, sha256};
+use tower_bearer::dpop::{Dpop, PublicUrl};
+use tower_bearer::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
 
 /// Lifetime of the access tokens a [`DevIssuer`] mints, unless changed.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
@@ -85,10 +94,15 @@ const ID_JAG_TTL: Duration = Duration::from_secs(300);
 /// The largest form or registration body read.
 const MAX_BODY: usize = 64 * 1024;
 
+/// RFC 8707 §2: a resource identifier is an absolute URI without a fragment.
+fn is_resource_identifier(value: &str) -> bool {
+    url::Url::parse(value).is_ok_and(|url| url.fragment().is_none())
+}
+
 /// When the authorization code grant issues refresh tokens.
 ///
 /// ```
-/// use tower_bearer::testing::{DevIssuer, RefreshPolicy};
+/// use tower_bearer_issuer::{DevIssuer, RefreshPolicy};
 /// let _ = DevIssuer::builder().refresh_tokens(RefreshPolicy::OfflineAccess);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -103,7 +117,7 @@ pub enum RefreshPolicy {
 
 /// A development authorization server on loopback; stops when dropped.
 ///
-/// See the [module docs](self) for an example.
+/// See the [crate docs](crate) for an example.
 pub struct DevIssuer {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -121,8 +135,8 @@ struct Shared {
     opaque: moka::sync::Cache<[u8; 32], Value>,
     issue_opaque: bool,
     /// Checks the proofs of DPoP token requests (RFC 9449 §5).
-    dpop: crate::dpop::Dpop,
-    token_url: crate::dpop::PublicUrl,
+    dpop: Dpop,
+    token_url: PublicUrl,
     clients: Clients,
     codes: authorize::Codes,
     refresh: RefreshTokens,
@@ -185,7 +199,7 @@ impl DevIssuerBuilder {
     /// Address to listen on (default `127.0.0.1:0`, any free port).
     ///
     /// ```
-    /// let _ = tower_bearer::testing::DevIssuer::builder().bind(([127, 0, 0, 1], 9000).into());
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().bind(([127, 0, 0, 1], 9000).into());
     /// ```
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
@@ -197,7 +211,7 @@ impl DevIssuerBuilder {
     ///
     /// ```
     /// use tower_bearer::jwt::Algorithm;
-    /// let _ = tower_bearer::testing::DevIssuer::builder().algorithm(Algorithm::EdDSA);
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().algorithm(Algorithm::EdDSA);
     /// ```
     pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
         self.algorithm = algorithm;
@@ -208,7 +222,7 @@ impl DevIssuerBuilder {
     /// random secret).
     ///
     /// ```
-    /// let _ = tower_bearer::testing::DevIssuer::builder().client("ci", "s3cret");
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().client("ci", "s3cret");
     /// ```
     pub fn client(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.client_id = id.into();
@@ -219,7 +233,7 @@ impl DevIssuerBuilder {
     /// Lifetime of minted tokens (default one hour).
     ///
     /// ```
-    /// let _ = tower_bearer::testing::DevIssuer::builder().token_ttl(std::time::Duration::from_secs(60));
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().token_ttl(std::time::Duration::from_secs(60));
     /// ```
     pub fn token_ttl(mut self, ttl: Duration) -> Self {
         self.token_ttl = ttl;
@@ -230,7 +244,7 @@ impl DevIssuerBuilder {
     /// instead of JWTs.
     ///
     /// ```
-    /// let _ = tower_bearer::testing::DevIssuer::builder().opaque_tokens(true);
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().opaque_tokens(true);
     /// ```
     pub fn opaque_tokens(mut self, opaque: bool) -> Self {
         self.issue_opaque = opaque;
@@ -241,7 +255,7 @@ impl DevIssuerBuilder {
     /// grant; default [`DEFAULT_USER`]).
     ///
     /// ```
-    /// let _ = tower_bearer::testing::DevIssuer::builder().user("alice");
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().user("alice");
     /// ```
     pub fn user(mut self, subject: impl Into<String>) -> Self {
         self.user = subject.into();
@@ -252,7 +266,7 @@ impl DevIssuerBuilder {
     /// instead of approving at once (default: at once).
     ///
     /// ```
-    /// let _ = tower_bearer::testing::DevIssuer::builder().consent_page(true);
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().consent_page(true);
     /// ```
     pub fn consent_page(mut self, consent: bool) -> Self {
         self.consent = consent;
@@ -272,7 +286,7 @@ impl DevIssuerBuilder {
     /// started it, however often it rotates (default one day).
     ///
     /// ```
-    /// let _ = tower_bearer::testing::DevIssuer::builder().refresh_token_lifetime(std::time::Duration::from_secs(600));
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().refresh_token_lifetime(std::time::Duration::from_secs(600));
     /// ```
     pub fn refresh_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.refresh_lifetime = lifetime;
@@ -284,7 +298,7 @@ impl DevIssuerBuilder {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use tower_bearer::testing::DevIssuer;
+    /// use tower_bearer_issuer::DevIssuer;
     /// let idp = DevIssuer::start().await.unwrap();
     /// let issuer = DevIssuer::builder().trust_id_jag_issuer(idp.issuer(), idp.jwks_uri()).start().await.unwrap();
     /// # let _ = issuer;
@@ -297,7 +311,7 @@ impl DevIssuerBuilder {
 
     /// Generates the key, binds the listener and starts serving.
     ///
-    /// See the [module docs](self) for an example.
+    /// See the [crate docs](crate) for an example.
     pub async fn start(self) -> std::io::Result<DevIssuer> {
         let listener = tokio::net::TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
@@ -313,7 +327,7 @@ impl DevIssuerBuilder {
             None => random_string(18)?,
         };
         let issuer = format!("http://{host}:{}", addr.port());
-        let token_url = crate::dpop::PublicUrl::parse(&format!("{issuer}/token"))
+        let token_url = PublicUrl::parse(&format!("{issuer}/token"))
             .map_err(|e| std::io::Error::other(format!("token endpoint URL: {e}")))?;
         let id_jag = if self.id_jag_issuers.is_empty() {
             None
@@ -329,7 +343,7 @@ impl DevIssuerBuilder {
             )
         };
         let shared = Arc::new(Shared {
-            dpop: crate::dpop::Dpop::allowed(),
+            dpop: Dpop::allowed(),
             token_url,
             clients: Clients::new(Client::confidential(self.client_id.clone(), &client_secret))?,
             client_id: self.client_id,
@@ -374,7 +388,7 @@ impl DevIssuerBuilder {
 impl DevIssuer {
     /// Starts a development issuer on `127.0.0.1` with an RS256 key.
     ///
-    /// See the [module docs](self) for an example.
+    /// See the [crate docs](crate) for an example.
     pub async fn start() -> std::io::Result<DevIssuer> {
         DevIssuer::builder().start().await
     }
@@ -383,7 +397,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::builder().client("ci", "s3cret").start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::builder().client("ci", "s3cret").start().await.unwrap();
     /// assert_eq!(issuer.client_id(), "ci");
     /// # });
     /// ```
@@ -409,7 +423,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// assert_eq!(issuer.jwks_uri(), format!("{}/jwks", issuer.issuer()));
     /// assert!(issuer.issuer().ends_with(&issuer.local_addr().port().to_string()));
     /// # });
@@ -429,7 +443,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// assert_eq!(issuer.metadata_url(), format!("{}/.well-known/oauth-authorization-server", issuer.issuer()));
     /// # });
     /// ```
@@ -441,7 +455,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// assert_eq!(issuer.authorization_endpoint(), format!("{}/authorize", issuer.issuer()));
     /// # });
     /// ```
@@ -453,7 +467,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// let answer: serde_json::Value = reqwest::Client::new()
     ///     .post(issuer.registration_endpoint())
     ///     .json(&serde_json::json!({"redirect_uris": ["http://127.0.0.1/callback"], "token_endpoint_auth_method": "none"}))
@@ -486,7 +500,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// println!("curl -u {}:{} -d grant_type=client_credentials {}", issuer.client_id(), issuer.client_secret(), issuer.token_endpoint());
     /// # });
     /// ```
@@ -496,7 +510,7 @@ impl DevIssuer {
 
     /// A verifier for this issuer's JWTs with audience `audience`.
     ///
-    /// See the [module docs](self) for an example.
+    /// See the [crate docs](crate) for an example.
     pub fn jwt_verifier(&self, audience: &str) -> JwtVerifier {
         self.jwt_verifier_builder(audience)
             .build()
@@ -507,7 +521,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// let verifier = issuer.jwt_verifier_builder("https://rs.example").verified_token_cache(1000).build().unwrap();
     /// # let _ = verifier;
     /// # });
@@ -523,7 +537,7 @@ impl DevIssuer {
     /// Mints an RFC 9068 access token: `typ: at+jwt`, `iss`, `sub`, `client_id`,
     /// `aud`, `scope`, `iat`, `exp`, `jti`.
     ///
-    /// See the [module docs](self) for an example.
+    /// See the [crate docs](crate) for an example.
     pub fn token(&self, subject: &str, client_id: &str, scopes: &str, audience: &str) -> String {
         self.sign_claims(&self.shared.claims(subject, client_id, scopes, audience))
     }
@@ -533,7 +547,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// let mut claims = issuer.claims("alice", "app", "", "https://rs.example");
     /// claims["exp"] = 1.into();
     /// let expired = issuer.sign_claims(&claims);
@@ -557,7 +571,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// let jws = issuer.sign(&serde_json::json!({"alg": "RS256", "kid": "other"}), &serde_json::json!({}));
     /// assert_eq!(jws.split('.').count(), 3);
     /// # });
@@ -570,7 +584,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// assert_eq!(issuer.jwks()["keys"].as_array().unwrap().len(), 1);
     /// # });
     /// ```
@@ -583,7 +597,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let issuer = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// let token = issuer.opaque_token("alice", "app", "mcp:read", "https://rs.example/mcp");
     /// assert!(!token.contains('.'));
     /// issuer.revoke(&token);
@@ -622,7 +636,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use tower_bearer::testing::{DevIssuer, DpopKey};
+    /// use tower_bearer_issuer::{DevIssuer, DpopKey};
     /// let issuer = DevIssuer::start().await.unwrap();
     /// let token = issuer.opaque_dpop_token("alice", "app", "mcp", "https://rs.example/mcp", &DpopKey::generate());
     /// assert!(!token.contains('.'));
@@ -649,7 +663,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// use tower_bearer::testing::DevIssuer;
+    /// use tower_bearer_issuer::DevIssuer;
     /// let idp = DevIssuer::start().await.unwrap();
     /// let id_jag = idp.id_jag("alice@corp", "https://as.example", "mcp-client", "https://rs.example/mcp", "mcp:read");
     /// assert_eq!(id_jag.split('.').count(), 3);
@@ -683,7 +697,7 @@ impl DevIssuer {
     ///
     /// ```
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let idp = tower_bearer::testing::DevIssuer::start().await.unwrap();
+    /// let idp = tower_bearer_issuer::DevIssuer::start().await.unwrap();
     /// assert_eq!(idp.id_jag_header()["typ"], "oauth-id-jag+jwt");
     /// # });
     /// ```
@@ -799,3 +813,8 @@ async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
 async fn jwks(State(s): State<Arc<Shared>>) -> Response {
     ([(header::CACHE_CONTROL, "public, max-age=300")], Json(s.jwks())).into_response()
 }
+
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
