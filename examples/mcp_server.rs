@@ -45,15 +45,16 @@ use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde_json::json;
 use tower::Layer;
 use tower::ServiceBuilder;
-use tower::util::{Either, option_layer};
+use tower::util::option_layer;
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::dpop::Dpop;
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::{Algorithm, JwtVerifier};
 use tower_bearer::mcp::{
-    BindingPolicy, DEFAULT_SESSION_IDLE_TTL, HandleKey, McpAuthLayer, McpScopePolicy, StateError, StateKey,
-    StateRequest, StateSealer,
+    BindingPolicy, DEFAULT_SESSION_IDLE_TTL, DynSessionStore, HandleKey, McpAuthLayer, McpScopePolicy,
+    MemorySessionStore, StateError, StateKey, StateRequest, StateSealer,
 };
+use tower_bearer::origin::OriginLayer;
 use tower_bearer::redis::RedisStore;
 use tower_bearer::scope::{ScopeError, ScopeHierarchy};
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Resource, Scopes};
@@ -569,38 +570,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )));
     // Origin check -> token -> session bound to its principal -> per-tool
     // scopes (403 step-up challenges) -> the MCP transport, in one layer.
+    // Session owners in memory, or on Redis for several replicas: one type
+    // either way (the dyn-compatible form of the store trait).
+    let sessions: Arc<DynSessionStore<'static>> = match &redis {
+        Some(redis) => DynSessionStore::new_arc(redis.session_store(DEFAULT_SESSION_IDLE_TTL)),
+        None => DynSessionStore::new_arc(MemorySessionStore::new()),
+    };
     let auth = McpAuthLayer::builder_from_arc(&resource, verifier)
         .allowed_origins(if args.allowed_origins.is_empty() {
             vec![base.clone()]
         } else {
             args.allowed_origins.clone()
         })
+        .session_store(sessions)
         .binding_policy(args.session_binding.into())
-        .scope_policy(scope_policy()?);
-    let auth = match &redis {
-        Some(redis) => Either::Right(
-            auth.session_store(redis.session_store(DEFAULT_SESSION_IDLE_TTL))
-                .build()?,
-        ),
-        None => Either::Left(auth.build()?),
+        .scope_policy(scope_policy()?)
+        .build()?;
+    // /whoami: the same Origin check and token layer as /mcp.
+    let whoami_layers = |origin: Option<OriginLayer>| {
+        ServiceBuilder::new()
+            .layer(option_layer(origin))
+            .layer(auth.token_layer().clone())
     };
     let mut app = if args.no_auth {
         tracing::warn!("--no-auth: serving WITHOUT authentication");
-        let origin = either_ref(&auth, |a| a.origin_layer().clone(), |a| a.origin_layer().clone());
+        let origin = auth.origin_layer().clone();
         Router::new()
             .route_service("/mcp", origin.layer(mcp))
             .route("/whoami", get(whoami).layer(origin))
     } else if args.skip_layers.is_empty() {
-        // /whoami: the same Origin check and token layer as /mcp.
-        let token = either_ref(&auth, |a| a.token_layer().clone(), |a| a.token_layer().clone());
-        let origin = either_ref(&auth, |a| a.origin_layer().clone(), |a| a.origin_layer().clone());
-        let mcp = match auth {
-            Either::Left(auth) => Either::Left(auth.layer(mcp)),
-            Either::Right(auth) => Either::Right(auth.layer(mcp)),
-        };
-        Router::new().route_service("/mcp", mcp).route(
+        Router::new().route_service("/mcp", auth.layer(mcp)).route(
             "/whoami",
-            get(whoami).layer(ServiceBuilder::new().layer(origin).layer(token)),
+            get(whoami).layer(whoami_layers(Some(auth.origin_layer().clone()))),
         )
     } else {
         // Benchmarks only: the same layers, some left out.
@@ -611,25 +612,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             keep
         };
-        let token = either_ref(&auth, |a| a.token_layer().clone(), |a| a.token_layer().clone());
-        let origin = keep(SkippableLayer::Origin)
-            .then(|| either_ref(&auth, |a| a.origin_layer().clone(), |a| a.origin_layer().clone()));
-        let sessions = keep(SkippableLayer::SessionBinding).then(|| match &auth {
-            Either::Left(a) => Either::Left(a.session_layer().clone()),
-            Either::Right(a) => Either::Right(a.session_layer().clone()),
-        });
-        let scopes = keep(SkippableLayer::ToolScopes)
-            .then(|| either_ref(&auth, |a| a.scope_layer().clone(), |a| a.scope_layer().clone()));
+        let origin = keep(SkippableLayer::Origin).then(|| auth.origin_layer().clone());
+        let sessions = keep(SkippableLayer::SessionBinding).then(|| auth.session_layer().clone());
+        let scopes = keep(SkippableLayer::ToolScopes).then(|| auth.scope_layer().clone());
         let mcp = ServiceBuilder::new()
             .layer(option_layer(origin.clone()))
-            .layer(token.clone())
+            .layer(auth.token_layer().clone())
             .layer(option_layer(sessions))
             .layer(option_layer(scopes))
             .service(mcp);
-        Router::new().route_service("/mcp", mcp).route(
-            "/whoami",
-            get(whoami).layer(ServiceBuilder::new().layer(option_layer(origin)).layer(token)),
-        )
+        Router::new()
+            .route_service("/mcp", mcp)
+            .route("/whoami", get(whoami).layer(whoami_layers(origin)))
     };
     for path in resource.well_known_paths() {
         app = app.route_service(&path, resource.metadata_service());
@@ -663,14 +657,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await?;
     Ok(())
-}
-
-/// One value read from whichever layer was built (in memory or on Redis).
-fn either_ref<A, B, T>(either: &Either<A, B>, left: impl FnOnce(&A) -> T, right: impl FnOnce(&B) -> T) -> T {
-    match either {
-        Either::Left(a) => left(a),
-        Either::Right(b) => right(b),
-    }
 }
 
 /// rmcp's transport behind an `Arc`. Tower services are cloned per request (by

@@ -6,19 +6,9 @@ use crate::{AccessToken, TokenVerifier, VerifyError};
 /// Largest JWT header segment looked at, in base64url characters.
 const MAX_HEADER_SEGMENT: usize = 4096;
 
-/// Whether `token` looks like a JWS compact JWT: three non-empty base64url
-/// segments whose first decodes to a JSON object with a non-empty string `alg`.
-///
-/// Only the shape is checked: nothing is verified.
-///
-/// ```
-/// use tower_bearer::compose::looks_like_jwt;
-/// // {"alg":"RS256"} . {} . sig
-/// assert!(looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"));
-/// assert!(!looks_like_jwt("2YotnFZFEjr1zCsicMWpAA"));
-/// assert!(!looks_like_jwt("a.b.c"));
-/// ```
-pub fn looks_like_jwt(token: &str) -> bool {
+/// Whether `token` has the shape of a JWS compact serialization: three
+/// base64url segments whose header decodes to a JSON object with an `alg`.
+pub(crate) fn looks_like_jwt(token: &str) -> bool {
     let mut segments = token.split('.');
     let (Some(header), Some(payload), Some(signature), None) =
         (segments.next(), segments.next(), segments.next(), segments.next())
@@ -47,8 +37,8 @@ fn is_base64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// Routes each token by its shape: [`looks_like_jwt`] tokens to `jwt` (e.g. a
-/// JWT verifier, which picks keys by issuer), all others to `opaque` (e.g. an
+/// Routes each token by its shape: JWTs (three base64url segments whose header
+/// is a JSON object with an `alg`) to `jwt` (e.g. a JWT verifier, which picks keys by issuer), all others to `opaque` (e.g. an
 /// [`IntrospectionVerifier`](crate::introspection::IntrospectionVerifier)).
 ///
 /// With [`check_revocation(true)`](Self::check_revocation), a JWT must pass

@@ -80,11 +80,11 @@ pub const DPOP: http::HeaderName = http::HeaderName::from_static("dpop");
 pub const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
 
 /// The default largest age of a proof's `iat`.
-pub const DEFAULT_PROOF_MAX_AGE: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_PROOF_MAX_AGE: Duration = Duration::from_secs(60);
 /// The default tolerance for a proof's `iat` in the future (client clocks run fast).
-pub const DEFAULT_PROOF_LEEWAY: Duration = Duration::from_secs(5);
+pub(crate) const DEFAULT_PROOF_LEEWAY: Duration = Duration::from_secs(5);
 /// The default lifetime of a server nonce: each is accepted for one to two of these.
-pub const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Whether DPoP is accepted, and whether bearer tokens still are.
 ///
@@ -257,7 +257,7 @@ impl Dpop {
         self.policy.algorithms().map(Algorithm::name)
     }
 
-    /// How old a proof's `iat` may be (default [`DEFAULT_PROOF_MAX_AGE`]; the
+    /// How old a proof's `iat` may be (default 60 s; the
     /// replay cache remembers each proof that long).
     ///
     /// ```
@@ -271,7 +271,7 @@ impl Dpop {
         self
     }
 
-    /// How far in the future a proof's `iat` may be (default [`DEFAULT_PROOF_LEEWAY`]).
+    /// How far in the future a proof's `iat` may be (default 5 s).
     ///
     /// ```
     /// use std::time::Duration;
@@ -357,7 +357,7 @@ impl Dpop {
         self
     }
 
-    /// How long each nonce slice lasts (default [`DEFAULT_NONCE_LIFETIME`]; at
+    /// How long each nonce slice lasts (default 60 s; at
     /// least one second). Has an effect once nonces are on.
     ///
     /// ```

@@ -59,7 +59,7 @@ use cache::DecisionCache;
 use client::{Decision, Introspector, Rules, Secret};
 
 pub use client::ClientAuth;
-pub use shared::{SharedFuture, SharedIntrospectionCache};
+pub use shared::{DynSharedIntrospectionCache, SharedIntrospectionCache};
 
 use crate::discovery::DiscoveryError;
 use crate::fetch::{self, FetchError};
@@ -67,17 +67,17 @@ use crate::{AccessToken, TokenVerifier, Unavailable, VerifyError};
 use tokio::sync::Semaphore;
 
 /// Default number of cached decisions.
-pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
+pub(crate) const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 /// Default (and maximum) lifetime of a cached positive answer.
-pub const DEFAULT_POSITIVE_TTL: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_POSITIVE_TTL: Duration = Duration::from_secs(60);
 /// Default lifetime of a cached negative answer.
-pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(10);
 /// Default clock leeway for `exp` and `nbf`.
-pub const DEFAULT_LEEWAY: Duration = crate::time::DEFAULT_LEEWAY;
+pub(crate) const DEFAULT_LEEWAY: Duration = crate::time::DEFAULT_LEEWAY;
 /// Default bound on concurrent calls to the introspection endpoint, per verifier.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// Default time a cache miss waits for a free call slot before 503.
-pub const DEFAULT_IN_FLIGHT_WAIT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_IN_FLIGHT_WAIT: Duration = Duration::from_secs(1);
 
 /// Verifies opaque tokens by RFC 7662 introspection, with a bounded cache.
 ///
@@ -110,7 +110,7 @@ struct Inner {
 
 /// The shared (L2) cache and the lifetimes answers get in it.
 struct Shared {
-    cache: Box<dyn SharedIntrospectionCache>,
+    cache: Box<DynSharedIntrospectionCache<'static>>,
     positive_ttl: Duration,
     negative_ttl: Duration,
 }
@@ -318,7 +318,7 @@ pub struct IntrospectionVerifierBuilder {
     leeway: Duration,
     max_in_flight: usize,
     in_flight_wait: Duration,
-    shared: Option<Box<dyn SharedIntrospectionCache>>,
+    shared: Option<Box<DynSharedIntrospectionCache<'static>>>,
 }
 
 impl fmt::Debug for IntrospectionVerifierBuilder {
@@ -453,7 +453,7 @@ impl IntrospectionVerifierBuilder {
     }
 
     /// At most this many calls to the introspection endpoint at once (default
-    /// [`DEFAULT_MAX_IN_FLIGHT`]; 0 counts as 1). A flood of distinct tokens —
+    /// 64; 0 counts as 1). A flood of distinct tokens —
     /// each a cache miss — then costs the authorization server at most this many
     /// concurrent requests; a miss over the bound waits up to
     /// [`in_flight_wait`](Self::in_flight_wait) for a slot, then gets 503 with
@@ -469,7 +469,7 @@ impl IntrospectionVerifierBuilder {
     }
 
     /// How long a cache miss waits for a call slot (default
-    /// [`DEFAULT_IN_FLIGHT_WAIT`]) before 503; see [`max_in_flight`](Self::max_in_flight).
+    /// 1 s) before 503; see [`max_in_flight`](Self::max_in_flight).
     ///
     /// ```
     /// # use std::time::Duration;
@@ -486,8 +486,8 @@ impl IntrospectionVerifierBuilder {
     /// answers are written there too. See [`SharedIntrospectionCache`].
     ///
     /// See [`SharedIntrospectionCache`] for an example.
-    pub fn shared_cache(mut self, cache: impl SharedIntrospectionCache) -> Self {
-        self.shared = Some(Box::new(cache));
+    pub fn shared_cache(mut self, cache: impl SharedIntrospectionCache + 'static) -> Self {
+        self.shared = Some(DynSharedIntrospectionCache::new_box(cache));
         self
     }
 

@@ -17,7 +17,7 @@
 //!    right type, with no duplicate member.
 //!
 //! Verified tokens are cached (keyed by SHA-256 of the token; on by default,
-//! [`DEFAULT_VERIFIED_TOKEN_CACHE`] entries): a hit skips the signature, checks
+//! 4096 entries entries): a hit skips the signature, checks
 //! the clock again and needs the issuer's current key set to still hold the
 //! key that verified it.
 //!
@@ -57,7 +57,4 @@ pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use claims::Profile;
 pub use key::KeyPolicy;
 pub(crate) use key::VerifyingKey;
-pub use verifier::{
-    BuildError, DEFAULT_VERIFIED_TOKEN_CACHE, Issuer, JwtVerifier, JwtVerifierBuilder, MAX_CACHED_TOKEN_LEN,
-    MAX_VERIFIED_TOKEN_TTL,
-};
+pub use verifier::{BuildError, Issuer, JwtVerifier, JwtVerifierBuilder};

@@ -79,12 +79,12 @@ mod store;
 pub use auth::{McpAuthBuilder, McpAuthError, McpAuthLayer};
 pub use body::ResponseBody;
 pub use handle::HandleKey;
-pub use scopes::{DEFAULT_BODY_LIMIT, McpScope, McpScopeFuture, McpScopeLayer, McpScopePolicy};
+pub use scopes::{McpScope, McpScopeFuture, McpScopeLayer, McpScopePolicy};
 pub use session::{
     BindingPolicy, MCP_SESSION_ID, McpSession, McpSessionLayer, SessionFuture, SessionNotFound,
 };
-pub use state::{DEFAULT_STATE_TTL, StateConfigError, StateError, StateKey, StateRequest, StateSealer};
+pub use state::{StateConfigError, StateError, StateKey, StateRequest, StateSealer};
 pub use store::{
-    DEFAULT_SESSION_CAPACITY, DEFAULT_SESSION_IDLE_TTL, MAX_SESSION_IDLE_TTL, MemorySessionStore,
-    MemorySessionStoreError, SessionKey, SessionOwner, SessionStore, SessionStoreError,
+    DEFAULT_SESSION_IDLE_TTL, DynSessionStore, MemorySessionStore, MemorySessionStoreError, SessionKey,
+    SessionOwner, SessionStore,
 };

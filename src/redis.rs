@@ -51,18 +51,18 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{AsyncCommands as _, Client, RedisError, SetExpiry, SetOptions};
 
 use crate::Unavailable;
-use crate::introspection::{SharedFuture, SharedIntrospectionCache};
-use crate::mcp::{SessionKey, SessionOwner, SessionStore, SessionStoreError};
+use crate::introspection::SharedIntrospectionCache;
+use crate::mcp::{SessionKey, SessionOwner, SessionStore};
 use crate::replay::{ReplayCache, ReplayKey};
 
 /// The default key prefix.
-pub const DEFAULT_PREFIX: &str = "tower-bearer:";
+pub(crate) const DEFAULT_PREFIX: &str = "tower-bearer:";
 /// The default time to connect (and reconnect) to Redis.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The default time a command may take before the request gets 503.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 /// The default `Retry-After` of a 503 caused by Redis.
-pub const DEFAULT_REDIS_RETRY_AFTER: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_REDIS_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 /// Why a [`RedisStore`] could not be made.
 ///
@@ -203,7 +203,7 @@ impl RedisStore {
 }
 
 impl RedisStoreBuilder {
-    /// The prefix of every key (default [`DEFAULT_PREFIX`]).
+    /// The prefix of every key (default `tower-bearer:`).
     ///
     /// ```
     /// let b = tower_bearer::redis::RedisStore::builder("redis://127.0.0.1").prefix("app1:");
@@ -215,7 +215,7 @@ impl RedisStoreBuilder {
     }
 
     /// How long connecting (and each reconnection attempt) may take (default
-    /// [`DEFAULT_CONNECT_TIMEOUT`]).
+    /// 2 s).
     ///
     /// ```
     /// use std::time::Duration;
@@ -228,7 +228,7 @@ impl RedisStoreBuilder {
     }
 
     /// How long a command may take before the request is answered 503
-    /// (default [`DEFAULT_COMMAND_TIMEOUT`]).
+    /// (default 500 ms).
     ///
     /// ```
     /// use std::time::Duration;
@@ -241,7 +241,7 @@ impl RedisStoreBuilder {
     }
 
     /// The `Retry-After` of a 503 caused by Redis (default
-    /// [`DEFAULT_REDIS_RETRY_AFTER`]).
+    /// 2 s).
     ///
     /// ```
     /// use std::time::Duration;
@@ -409,46 +409,36 @@ pub struct RedisSessionStore {
     idle_secs: u64,
 }
 
-fn session_error(_: Unavailable) -> SessionStoreError {
-    SessionStoreError::new("redis unavailable")
-}
-
 impl SessionStore for RedisSessionStore {
-    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), SessionStoreError> {
-        let json =
-            serde_json::to_string(owner).map_err(|_| SessionStoreError::new("owner not serializable"))?;
+    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), Unavailable> {
+        let json = serde_json::to_string(owner).map_err(|_| Unavailable::new("owner not serializable"))?;
         let redis_key = self.store.key("session", &key.to_hex());
         let mut connection = self.store.connection.clone();
         self.store
             .run(connection.set_ex::<_, _, ()>(redis_key, json, self.idle_secs))
             .await
-            .map_err(session_error)
     }
 
-    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
+    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, Unavailable> {
         let redis_key = self.store.key("session", &key.to_hex());
         let mut connection = self.store.connection.clone();
         let json: Option<String> = self
             .store
             .run(connection.get_ex(redis_key, ::redis::Expiry::EX(self.idle_secs)))
-            .await
-            .map_err(session_error)?;
+            .await?;
         match json {
             None => Ok(None),
             // An entry that does not parse is not anybody's session: fail closed (503).
             Some(json) => serde_json::from_str(&json)
                 .map(Some)
-                .map_err(|_| SessionStoreError::new("unreadable session entry")),
+                .map_err(|_| Unavailable::new("unreadable session entry")),
         }
     }
 
-    async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
+    async fn unbind(&self, key: &SessionKey) -> Result<(), Unavailable> {
         let redis_key = self.store.key("session", &key.to_hex());
         let mut connection = self.store.connection.clone();
-        self.store
-            .run(connection.del::<_, ()>(redis_key))
-            .await
-            .map_err(session_error)
+        self.store.run(connection.del::<_, ()>(redis_key)).await
     }
 }
 
@@ -484,22 +474,18 @@ impl RedisStore {
 }
 
 impl SharedIntrospectionCache for RedisIntrospectionCache {
-    fn get<'a>(&'a self, key: &'a [u8; 32]) -> SharedFuture<'a, Option<Vec<u8>>> {
-        Box::pin(async move {
-            let mut connection = self.store.connection.clone();
-            let redis_key = self.store.key("introspection", &crate::digest::hex(key));
-            self.store.run(connection.get(redis_key)).await
-        })
+    async fn get(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, Unavailable> {
+        let mut connection = self.store.connection.clone();
+        let redis_key = self.store.key("introspection", &crate::digest::hex(key));
+        self.store.run(connection.get(redis_key)).await
     }
 
-    fn put<'a>(&'a self, key: &'a [u8; 32], answer: &'a [u8], ttl: Duration) -> SharedFuture<'a, ()> {
-        Box::pin(async move {
-            let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-            let mut connection = self.store.connection.clone();
-            let redis_key = self.store.key("introspection", &crate::digest::hex(key));
-            self.store
-                .run(connection.pset_ex(redis_key, answer, millis))
-                .await
-        })
+    async fn put(&self, key: &[u8; 32], answer: &[u8], ttl: Duration) -> Result<(), Unavailable> {
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut connection = self.store.connection.clone();
+        let redis_key = self.store.key("introspection", &crate::digest::hex(key));
+        self.store
+            .run(connection.pset_ex(redis_key, answer, millis))
+            .await
     }
 }

@@ -23,7 +23,7 @@ use crate::time;
 
 /// The default [`MemoryReplayCache`] capacity: 262,144 identifiers (about
 /// 16 MiB when full).
-pub const DEFAULT_REPLAY_CAPACITY: usize = 1 << 18;
+pub(crate) const DEFAULT_REPLAY_CAPACITY: usize = 1 << 18;
 
 /// An identifier as replay caches see it: SHA-256 of a scope (what kind of
 /// value, e.g. `dpop` and the proof key's thumbprint) and the identifier.
@@ -214,7 +214,7 @@ impl Default for MemoryReplayCache {
 }
 
 impl MemoryReplayCache {
-    /// A cache of [`DEFAULT_REPLAY_CAPACITY`] identifiers. Allocates as it fills.
+    /// A cache of 262,144 identifiers identifiers. Allocates as it fills.
     ///
     /// ```
     /// assert!(tower_bearer::replay::MemoryReplayCache::new().is_empty());

@@ -524,18 +524,7 @@ fn shown(value: &str) -> String {
 /// segments resolved, no trailing slash on the path (the root path is empty).
 /// Identifiers with a fragment or user information are refused (RFC 8707 §2
 /// forbids fragments; credentials have no place in an identifier).
-///
-/// ```
-/// use tower_bearer::resource::canonical_resource;
-/// assert_eq!(
-///     canonical_resource("HTTPS://API.Example:443/mcp/").as_deref(),
-///     Some("https://api.example/mcp")
-/// );
-/// assert_eq!(canonical_resource("https://api.example/").as_deref(), Some("https://api.example"));
-/// assert_eq!(canonical_resource("https://api.example/mcp#frag"), None);
-/// assert_eq!(canonical_resource("urn:example:api"), None);
-/// ```
-pub fn canonical_resource(uri: &str) -> Option<String> {
+pub(crate) fn canonical_resource(uri: &str) -> Option<String> {
     let url = Url::parse(uri).ok()?;
     if !matches!(url.scheme(), "http" | "https")
         || url.fragment().is_some()
@@ -563,8 +552,8 @@ pub fn canonical_resource(uri: &str) -> Option<String> {
 
 /// Whether the audience `presented` in a token names the `configured` resource.
 ///
-/// For an `http`/`https` resource the canonical forms (see
-/// [`canonical_resource`]) must be equal; any other configured audience (a URN,
+/// For an `http`/`https` resource the canonical forms (scheme and host
+/// lower-case, default port removed, no trailing slash) must be equal; any other configured audience (a URN,
 /// an opaque API name) must be equal byte for byte. Never a prefix match.
 ///
 /// ```

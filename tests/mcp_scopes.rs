@@ -169,7 +169,8 @@ async fn stateless_requests_are_judged_by_their_headers_and_checked_against_the_
     assert_eq!(honest.status, 403);
     assert_eq!(honest.www(), step_up("mcp:read mcp:write"));
     // That refusal needs no body: one over the body limit is not read (413 otherwise).
-    let huge = " ".repeat(tower_bearer::mcp::DEFAULT_BODY_LIMIT + 1);
+    // The default body limit is 4 MiB (documented on `McpScopeLayer`).
+    let huge = " ".repeat(4 * 1024 * 1024 + 1);
     let unread = send(
         "alice-read",
         vec![("mcp-method", "tools/call"), ("mcp-name", "delete_note")],

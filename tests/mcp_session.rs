@@ -5,8 +5,7 @@ mod mcp_support;
 use mcp_support::*;
 use reqwest::Method;
 use tower_bearer::mcp::{
-    BindingPolicy, McpScopeLayer, McpSessionLayer, MemorySessionStore, SessionKey, SessionOwner,
-    SessionStore, SessionStoreError,
+    BindingPolicy, McpScopeLayer, McpSessionLayer, MemorySessionStore, SessionKey, SessionOwner, SessionStore,
 };
 
 /// rmcp 3.11's own answer for an unknown session.
@@ -44,13 +43,13 @@ async fn owner_uses_the_session_others_get_the_unknown_session_404() {
 struct AsyncOnly(MemorySessionStore);
 
 impl SessionStore for AsyncOnly {
-    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), SessionStoreError> {
+    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), tower_bearer::Unavailable> {
         self.0.bind(key, owner).await
     }
-    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
+    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, tower_bearer::Unavailable> {
         self.0.owner(key).await
     }
-    async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
+    async fn unbind(&self, key: &SessionKey) -> Result<(), tower_bearer::Unavailable> {
         self.0.unbind(key).await
     }
 }
@@ -270,17 +269,18 @@ struct DownStore {
 }
 
 impl SessionStore for DownStore {
-    async fn bind(&self, _: &SessionKey, _: &SessionOwner) -> Result<(), SessionStoreError> {
-        Err(SessionStoreError::new("backend down"))
+    async fn bind(&self, _: &SessionKey, _: &SessionOwner) -> Result<(), tower_bearer::Unavailable> {
+        Err(tower_bearer::Unavailable::new("backend down"))
     }
-    async fn owner(&self, _: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
-        Err(SessionStoreError::new("backend down"))
+    async fn owner(&self, _: &SessionKey) -> Result<Option<SessionOwner>, tower_bearer::Unavailable> {
+        Err(tower_bearer::Unavailable::new("backend down"))
     }
-    async fn unbind(&self, _: &SessionKey) -> Result<(), SessionStoreError> {
-        Err(SessionStoreError::new("backend down"))
+    async fn unbind(&self, _: &SessionKey) -> Result<(), tower_bearer::Unavailable> {
+        Err(tower_bearer::Unavailable::new("backend down"))
     }
-    fn owner_now(&self, _: &SessionKey) -> Option<Result<Option<SessionOwner>, SessionStoreError>> {
-        self.at_hand.then(|| Err(SessionStoreError::new("backend down")))
+    fn owner_now(&self, _: &SessionKey) -> Option<Result<Option<SessionOwner>, tower_bearer::Unavailable>> {
+        self.at_hand
+            .then(|| Err(tower_bearer::Unavailable::new("backend down")))
     }
 }
 

@@ -93,7 +93,7 @@ async fn replay<C: ReplayCache + 'static>(cache: Arc<C>, calls: u32) -> (f64, f6
     )
 }
 
-async fn sessions<S: SessionStore>(store: Arc<S>, calls: u32) -> (f64, f64) {
+async fn sessions<S: SessionStore + 'static>(store: Arc<S>, calls: u32) -> (f64, f64) {
     let key = SessionKey::new("bench-session");
     let owner = SessionOwner::new(Principal::new().with_issuer("https://as").with_subject("alice"));
     store.bind(&key, &owner).await.unwrap();

@@ -2,13 +2,9 @@
 //! under L1): [`SharedIntrospectionCache`].
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use crate::Unavailable;
-
-/// A boxed future of a [`SharedIntrospectionCache`].
-pub type SharedFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Unavailable>> + Send + 'a>>;
 
 /// Introspection answers shared by several replicas, so that each token costs
 /// the authorization server one call, not one per replica.
@@ -29,27 +25,36 @@ pub type SharedFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Unavailable
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
 /// use std::time::Duration;
-/// use tower_bearer::introspection::{IntrospectionVerifier, SharedFuture, SharedIntrospectionCache};
+/// use tower_bearer::Unavailable;
+/// use tower_bearer::introspection::{IntrospectionVerifier, SharedIntrospectionCache};
 ///
 /// /// One process's map: fine for a test (no expiry), useless across replicas.
 /// #[derive(Default)]
 /// struct MapCache(Mutex<HashMap<[u8; 32], Vec<u8>>>);
 ///
 /// impl SharedIntrospectionCache for MapCache {
-///     fn get<'a>(&'a self, key: &'a [u8; 32]) -> SharedFuture<'a, Option<Vec<u8>>> {
-///         Box::pin(async move { Ok(self.0.lock().unwrap().get(key).cloned()) })
+///     async fn get(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, Unavailable> {
+///         Ok(self.0.lock().unwrap().get(key).cloned())
 ///     }
-///     fn put<'a>(&'a self, key: &'a [u8; 32], answer: &'a [u8], _ttl: Duration) -> SharedFuture<'a, ()> {
-///         Box::pin(async move { Ok(drop(self.0.lock().unwrap().insert(*key, answer.to_vec()))) })
+///     async fn put(&self, key: &[u8; 32], answer: &[u8], _ttl: Duration) -> Result<(), Unavailable> {
+///         self.0.lock().unwrap().insert(*key, answer.to_vec());
+///         Ok(())
 ///     }
 /// }
 /// let builder = IntrospectionVerifier::builder().shared_cache(MapCache::default());
 /// # let _ = builder;
 /// ```
-pub trait SharedIntrospectionCache: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub DynSharedIntrospectionCache = dyn(box) SharedIntrospectionCache)]
+#[allow(unreachable_pub, reason = "dynosaur's erased twin of this trait is private")]
+pub trait SharedIntrospectionCache: Send + Sync {
     /// The answer kept for `key`, if any.
-    fn get<'a>(&'a self, key: &'a [u8; 32]) -> SharedFuture<'a, Option<Vec<u8>>>;
+    fn get(&self, key: &[u8; 32]) -> impl Future<Output = Result<Option<Vec<u8>>, Unavailable>> + Send;
 
     /// Keeps `answer` for `key` during `ttl` (more than zero).
-    fn put<'a>(&'a self, key: &'a [u8; 32], answer: &'a [u8], ttl: Duration) -> SharedFuture<'a, ()>;
+    fn put(
+        &self,
+        key: &[u8; 32],
+        answer: &[u8],
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), Unavailable>> + Send;
 }

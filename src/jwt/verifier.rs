@@ -15,16 +15,16 @@ use crate::fetch;
 use crate::{AccessToken, InvalidToken, TokenVerifier, Unavailable, VerifyError};
 
 /// Longest time a verified token is kept in the verified-token cache.
-pub const MAX_VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(300);
+pub(crate) const MAX_VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(300);
 
 /// Entries of the verified-token cache unless configured
 /// ([`JwtVerifierBuilder::verified_token_cache`]).
-pub const DEFAULT_VERIFIED_TOKEN_CACHE: u64 = 4096;
+pub(crate) const DEFAULT_VERIFIED_TOKEN_CACHE: u64 = 4096;
 
 /// Tokens longer than this are verified every time, never cached: an entry
 /// holds its token's claims, so this bounds the cache's memory (about
 /// 5 KiB per entry at most; 20 MiB for the default capacity).
-pub const MAX_CACHED_TOKEN_LEN: usize = 4096;
+pub(crate) const MAX_CACHED_TOKEN_LEN: usize = 4096;
 
 /// Verifies JWT access tokens against the keys of one or more issuers.
 ///
@@ -559,17 +559,17 @@ impl JwtVerifierBuilder {
     }
 
     /// Entries of the verified-token cache (default
-    /// [`DEFAULT_VERIFIED_TOKEN_CACHE`]; 0 turns it off, as
+    /// 4096 entries; 0 turns it off, as
     /// [`no_verified_token_cache`](Self::no_verified_token_cache) does).
     ///
     /// The cache is keyed by SHA-256 of the token (never the token). A hit
     /// skips the signature check and checks `exp`/`nbf` against the clock
     /// again. An entry lives until the token expires, at most
-    /// [`MAX_VERIFIED_TOKEN_TTL`], and is honoured only while the issuer's
+    /// 5 minutes, and is honoured only while the issuer's
     /// current key set still holds the key that verified it and is not due
     /// for a refresh: when a refresh drops a key, every token it verified is
     /// verified again at its next use (and refused). Tokens longer than
-    /// [`MAX_CACHED_TOKEN_LEN`] are not cached, so memory stays bounded.
+    /// 4 KiB are not cached, so memory stays bounded.
     ///
     /// ```
     /// let _ = tower_bearer::jwt::JwtVerifier::builder().verified_token_cache(10_000);

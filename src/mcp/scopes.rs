@@ -27,7 +27,7 @@ use crate::Scopes;
 use crate::scope::{ScopeError, ScopeHierarchy, check_scopes, requirable};
 
 /// Default request body limit of [`McpScopeLayer`]: 4 MiB, rmcp's own limit.
-pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// Which scopes each MCP operation needs.
 ///
@@ -331,7 +331,7 @@ impl JsonRpcError {
 ///
 /// Place it inside the [`TokenVerifierLayer`](crate::TokenVerifierLayer) (and the
 /// [`McpSessionLayer`](super::McpSessionLayer)). It buffers the request body
-/// (at most [`DEFAULT_BODY_LIMIT`], see [`body_limit`](Self::body_limit)), reads
+/// (at most 4 MiB, see [`body_limit`](Self::body_limit)), reads
 /// the JSON-RPC method and tool name, checks the token, then hands the **same
 /// bytes** on: the inner service receives `Request<Full<Bytes>>` (accepted by
 /// axum routers and by rmcp's `StreamableHttpService`).

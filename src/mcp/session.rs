@@ -14,9 +14,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{
-    MemorySessionStore, ResponseBody, SessionKey, SessionOwner, SessionStore, SessionStoreError, revision,
-};
+use super::{MemorySessionStore, ResponseBody, SessionKey, SessionOwner, SessionStore, revision};
 use crate::extract::{SingleHeader, single_header};
 use crate::{AccessToken, AuthError, Challenge, Principal, Unavailable};
 
@@ -415,12 +413,12 @@ fn named_session(headers: &HeaderMap) -> Named {
     }
 }
 
-type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, SessionStoreError>> + Send>>;
+type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, Unavailable>> + Send>>;
 
 impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for McpSession<S, St>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    St: SessionStore,
+    St: SessionStore + 'static,
     ReqBody: Default,
     ResBody: ResponseBody,
 {
@@ -498,7 +496,7 @@ impl<St> Shared<St> {
     fn admit<S, B, ResBody: ResponseBody>(
         &self,
         key: SessionKey,
-        owner: Result<Option<SessionOwner>, SessionStoreError>,
+        owner: Result<Option<SessionOwner>, Unavailable>,
         req: &Request<B>,
     ) -> Result<After<S>, Response<ResBody>> {
         let requester = req.extensions().get::<Principal>();
@@ -512,7 +510,7 @@ impl<St> Shared<St> {
             })
         };
         match owner {
-            Err(error) => Err(unavailable(&error, &challenge_of(req))),
+            Err(error) => Err(unavailable(error, &challenge_of(req))),
             Ok(Some(owner))
                 if requester.is_some_and(|r| self.policy.permits(owner.principal(), r))
                     && same_key(&owner) =>
@@ -697,15 +695,15 @@ where
     }
 }
 
-fn unavailable<B: Default>(error: &SessionStoreError, challenge: &Challenge) -> Response<B> {
+fn unavailable<B: Default>(error: Unavailable, challenge: &Challenge) -> Response<B> {
     tracing::warn!(%error, "MCP session store unavailable");
-    AuthError::Unavailable(Unavailable::new(error.to_string())).into_response(challenge)
+    AuthError::Unavailable(error).into_response(challenge)
 }
 
 impl<S, St, ReqBody, ResBody> Future for SessionFuture<S, St, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    St: SessionStore,
+    St: SessionStore + 'static,
     ReqBody: Default,
     ResBody: ResponseBody,
 {
@@ -794,7 +792,7 @@ where
                             return Poll::Ready(Ok(response));
                         }
                         (Err(error), Some(unbound)) => {
-                            let refused = unavailable(&error, &challenge_in(&unbound.reap.extensions));
+                            let refused = unavailable(error, &challenge_in(&unbound.reap.extensions));
                             this.state.set(State::reap(*unbound, refused));
                         }
                     }

@@ -18,7 +18,7 @@ use crate::replay::{DynReplayCache, MemoryReplayCache, ReplayCache, ReplayKey};
 use crate::{Principal, b64, time};
 
 /// Default lifetime of a sealed state: 10 minutes.
-pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_STATE_TTL: Duration = Duration::from_secs(600);
 
 const VERSION: u8 = 2;
 const KEY_LEN: usize = 32;
@@ -201,7 +201,7 @@ impl StateKey {
 /// must equal the sealer's, component by component.
 ///
 /// Key rotation: seal with the current key, keep retired keys for opening with
-/// [`StateSealer::also_open_with`] until [`DEFAULT_STATE_TTL`] (or your TTL) has
+/// [`StateSealer::also_open_with`] until 10 minutes (or your TTL) has
 /// passed since the rotation.
 ///
 /// ```
@@ -288,7 +288,7 @@ impl StateRequest {
 }
 
 impl StateSealer {
-    /// Seals with `key`, states living [`DEFAULT_STATE_TTL`].
+    /// Seals with `key`, states living 10 minutes.
     ///
     /// See [`StateSealer`] for an example.
     pub fn new(key: StateKey) -> Self {
@@ -336,7 +336,7 @@ impl StateSealer {
         Ok(self)
     }
 
-    /// How long a sealed state stays valid (default [`DEFAULT_STATE_TTL`]).
+    /// How long a sealed state stays valid (default 10 minutes).
     ///
     /// # Errors
     /// [`StateConfigError::ZeroTtl`] if `ttl` is zero.

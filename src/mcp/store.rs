@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
-use crate::Principal;
 use crate::digest::{hex, sha256};
+use crate::{Principal, Unavailable};
 
 /// A session id as stores see it: SHA-256 of the `Mcp-Session-Id` value.
 ///
@@ -66,30 +66,6 @@ impl fmt::Display for SessionKey {
 impl fmt::Debug for SessionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SessionKey({self})")
-    }
-}
-
-/// A session store could not answer (network, server down). The session layer
-/// answers 503 with `Retry-After`: an outage never looks like a foreign session.
-///
-/// ```
-/// let e = tower_bearer::mcp::SessionStoreError::new("redis: connection refused");
-/// assert_eq!(e.to_string(), "session store unavailable: redis: connection refused");
-/// ```
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("session store unavailable: {reason}")]
-pub struct SessionStoreError {
-    reason: Arc<str>,
-}
-
-impl SessionStoreError {
-    /// An outage with an operator-facing reason (logged, never sent to clients).
-    ///
-    /// See [`SessionStoreError`] for an example.
-    pub fn new(reason: impl Into<Arc<str>>) -> Self {
-        SessionStoreError {
-            reason: reason.into(),
-        }
     }
 }
 
@@ -166,51 +142,55 @@ impl SessionOwner {
 /// - `owner` → `GETEX key EX <idle-ttl>` (reading refreshes the idle TTL),
 /// - `unbind` → `DEL key`,
 ///
-/// and returns [`SessionStoreError`] on any Redis error, so the layer answers
+/// and returns [`Unavailable`] (the crate's one outage error) on any Redis
+/// error, so the layer answers
 /// 503 rather than guessing. Use one idle TTL at least as long as the
 /// transport's own session timeout.
 ///
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
-/// use tower_bearer::mcp::{SessionKey, SessionOwner, SessionStore, SessionStoreError};
+/// use tower_bearer::Unavailable;
+/// use tower_bearer::mcp::{SessionKey, SessionOwner, SessionStore};
 ///
 /// /// An unbounded store without expiry: fine for a test, not for production.
 /// #[derive(Default)]
 /// struct MapStore(Mutex<HashMap<SessionKey, SessionOwner>>);
 ///
 /// impl SessionStore for MapStore {
-///     async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), SessionStoreError> {
+///     async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), Unavailable> {
 ///         self.0.lock().unwrap().insert(*key, owner.clone());
 ///         Ok(())
 ///     }
-///     async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
+///     async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, Unavailable> {
 ///         Ok(self.0.lock().unwrap().get(key).cloned())
 ///     }
-///     async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
+///     async fn unbind(&self, key: &SessionKey) -> Result<(), Unavailable> {
 ///         self.0.lock().unwrap().remove(key);
 ///         Ok(())
 ///     }
 /// }
 /// let _layer = tower_bearer::mcp::McpSessionLayer::with_store(MapStore::default());
 /// ```
-pub trait SessionStore: Send + Sync + 'static {
+#[dynosaur::dynosaur(pub DynSessionStore = dyn(box) SessionStore)]
+#[allow(unreachable_pub, reason = "dynosaur's erased twin of this trait is private")]
+pub trait SessionStore: Send + Sync {
     /// Records `owner` as the owner of the session `key` (replacing any entry).
     fn bind(
         &self,
         key: &SessionKey,
         owner: &SessionOwner,
-    ) -> impl Future<Output = Result<(), SessionStoreError>> + Send;
+    ) -> impl Future<Output = Result<(), Unavailable>> + Send;
 
     /// The owner of the session `key`, if bound and not expired. Reading should
     /// refresh the entry's idle timeout.
     fn owner(
         &self,
         key: &SessionKey,
-    ) -> impl Future<Output = Result<Option<SessionOwner>, SessionStoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<SessionOwner>, Unavailable>> + Send;
 
     /// Forgets the session `key`.
-    fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), SessionStoreError>> + Send;
+    fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), Unavailable>> + Send;
 
     /// The owner of the session `key` when the store can tell without waiting
     /// (an in-process store); `None` means "call [`owner`](Self::owner)". A
@@ -227,7 +207,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// assert_eq!(owner.unwrap().principal().subject(), Some("alice"));
     /// # });
     /// ```
-    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, SessionStoreError>> {
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, Unavailable>> {
         let _ = key;
         None
     }
@@ -238,22 +218,22 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
         &self,
         key: &SessionKey,
         owner: &SessionOwner,
-    ) -> impl Future<Output = Result<(), SessionStoreError>> + Send {
+    ) -> impl Future<Output = Result<(), Unavailable>> + Send {
         (**self).bind(key, owner)
     }
 
     fn owner(
         &self,
         key: &SessionKey,
-    ) -> impl Future<Output = Result<Option<SessionOwner>, SessionStoreError>> + Send {
+    ) -> impl Future<Output = Result<Option<SessionOwner>, Unavailable>> + Send {
         (**self).owner(key)
     }
 
-    fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), SessionStoreError>> + Send {
+    fn unbind(&self, key: &SessionKey) -> impl Future<Output = Result<(), Unavailable>> + Send {
         (**self).unbind(key)
     }
 
-    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, SessionStoreError>> {
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, Unavailable>> {
         (**self).owner_now(key)
     }
 }
@@ -266,11 +246,11 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
 pub const DEFAULT_SESSION_IDLE_TTL: Duration = Duration::from_secs(3600);
 
 /// Default capacity of [`MemorySessionStore`]: 100 000 sessions.
-pub const DEFAULT_SESSION_CAPACITY: u64 = 100_000;
+pub(crate) const DEFAULT_SESSION_CAPACITY: u64 = 100_000;
 
 /// The longest idle timeout [`MemorySessionStore::idle_ttl`] accepts: 1000
 /// years (365-day years), the most its cache can hold.
-pub const MAX_SESSION_IDLE_TTL: Duration = Duration::from_secs(1000 * 365 * 24 * 3600);
+pub(crate) const MAX_SESSION_IDLE_TTL: Duration = Duration::from_secs(1000 * 365 * 24 * 3600);
 
 /// Why a [`MemorySessionStore`] setting was refused (a configuration error,
 /// reported when the store is configured).
@@ -287,7 +267,7 @@ pub enum MemorySessionStoreError {
     /// A zero idle timeout: every binding would expire at once.
     #[error("MemorySessionStore idle_ttl must be positive")]
     ZeroIdleTtl,
-    /// An idle timeout over [`MAX_SESSION_IDLE_TTL`].
+    /// An idle timeout over 1000 years.
     #[error("MemorySessionStore idle_ttl must be at most 1000 years")]
     IdleTtlTooLong,
     /// A zero capacity: no session could be bound.
@@ -297,7 +277,7 @@ pub enum MemorySessionStoreError {
 
 /// The in-memory [`SessionStore`]: a bounded moka cache with an idle timeout.
 ///
-/// Defaults: [`DEFAULT_SESSION_IDLE_TTL`], [`DEFAULT_SESSION_CAPACITY`]. When it
+/// Defaults: [`DEFAULT_SESSION_IDLE_TTL`], 100,000 sessions. When it
 /// is full the least useful entries are evicted, and their sessions answer 404
 /// (the client re-initializes): the layer never lets an unbound session through.
 /// One process only; see [`SessionStore`] for a shared store.
@@ -382,7 +362,7 @@ impl MemorySessionStore {
     /// # Errors
     /// [`MemorySessionStoreError::ZeroIdleTtl`] if `ttl` is zero,
     /// [`MemorySessionStoreError::IdleTtlTooLong`] if it is over
-    /// [`MAX_SESSION_IDLE_TTL`].
+    /// 1000 years.
     ///
     /// ```
     /// let store = tower_bearer::mcp::MemorySessionStore::new().idle_ttl(std::time::Duration::from_secs(900))?;
@@ -393,7 +373,7 @@ impl MemorySessionStore {
     }
 
     /// The maximum number of bound sessions (default
-    /// [`DEFAULT_SESSION_CAPACITY`]). The store returned starts empty: set it
+    /// 100,000 sessions). The store returned starts empty: set it
     /// before the store is used.
     ///
     /// # Errors
@@ -429,21 +409,21 @@ impl MemorySessionStore {
 }
 
 impl SessionStore for MemorySessionStore {
-    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), SessionStoreError> {
+    async fn bind(&self, key: &SessionKey, owner: &SessionOwner) -> Result<(), Unavailable> {
         self.cache.insert(*key, owner.clone());
         Ok(())
     }
 
-    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, SessionStoreError> {
+    async fn owner(&self, key: &SessionKey) -> Result<Option<SessionOwner>, Unavailable> {
         Ok(self.cache.get(key))
     }
 
     /// Always at hand: the bindings are in this process.
-    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, SessionStoreError>> {
+    fn owner_now(&self, key: &SessionKey) -> Option<Result<Option<SessionOwner>, Unavailable>> {
         Some(Ok(self.cache.get(key)))
     }
 
-    async fn unbind(&self, key: &SessionKey) -> Result<(), SessionStoreError> {
+    async fn unbind(&self, key: &SessionKey) -> Result<(), Unavailable> {
         self.cache.invalidate(key);
         Ok(())
     }

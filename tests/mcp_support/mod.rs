@@ -137,13 +137,16 @@ fn mcp_service_with(sessions: Arc<LocalSessionManager>) -> StreamableHttpService
 }
 
 /// Serves the full stack on 127.0.0.1:0 and returns the MCP endpoint URL.
-pub async fn serve<St: SessionStore>(sessions: McpSessionLayer<St>, scopes: McpScopeLayer) -> String {
+pub async fn serve<St: SessionStore + 'static>(
+    sessions: McpSessionLayer<St>,
+    scopes: McpScopeLayer,
+) -> String {
     serve_watched(sessions, scopes).await.0
 }
 
 /// [`serve`], also returning rmcp's session manager, to count the sessions the
 /// transport holds.
-pub async fn serve_watched<St: SessionStore>(
+pub async fn serve_watched<St: SessionStore + 'static>(
     sessions: McpSessionLayer<St>,
     scopes: McpScopeLayer,
 ) -> (String, Arc<LocalSessionManager>) {
