@@ -59,9 +59,10 @@ fn add_bound_token(authorization_server: &IntrospectionServer, token: &str, key:
     );
 }
 
-/// Both replicas serve one public host (as behind a load balancer), so a
-/// proof names the same `htu` whichever replica gets it.
-const PUBLIC: &str = "http://api.example/whoami";
+/// Both replicas serve one resource (`--audience`), so a proof names its
+/// origin in `htu` whichever replica gets it, as behind a load balancer: the
+/// quickstart's `Resource` gives the layer its public origin.
+const PUBLIC: &str = "http://127.0.0.1:7000/whoami";
 
 async fn whoami(
     client: &reqwest::Client,
@@ -73,7 +74,6 @@ async fn whoami(
     let proof = proof.map_or_else(|| key.proof("GET", PUBLIC, Some(token)), str::to_owned);
     client
         .get(format!("{}/whoami", qs.base))
-        .header("host", "api.example")
         .header("authorization", format!("DPoP {token}"))
         .header("dpop", proof)
         .send()
