@@ -15,26 +15,32 @@
 //! `tower-bearer-issuer`: a development issuer (`DevIssuer`, used below) and
 //! the validator of Identity Assertion JWT Authorization Grants (MCP SEP-990).
 //!
+//! Describe the resource once with [`Resource`]: the layer's challenges, the
+//! RFC 9728 document, the verifier's audience and the DPoP origin derive from it.
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use tower::ServiceExt;
-//! use tower_bearer::{Principal, TokenVerifierLayer};
+//! use tower_bearer::{Principal, Resource};
 //! use tower_bearer_issuer::DevIssuer;
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! // A development issuer on loopback; in production: JwtVerifier::builder()...
 //! let issuer = DevIssuer::start().await.unwrap();
-//! let resource = "https://api.example.com/mcp";
+//! let resource = Resource::builder("https://api.example.com/mcp")
+//!     .authorization_server(issuer.issuer())
+//!     .scopes_supported(["mcp:read"])
+//!     .build()
+//!     .unwrap();
 //!
-//! let app = Router::new()
+//! let mut app = Router::new()
 //!     .route("/whoami", get(|who: Principal| async move { who.subject().unwrap_or("?").to_owned() }))
-//!     .layer(
-//!         TokenVerifierLayer::new(issuer.jwt_verifier(resource))
-//!             .resource_metadata("https://api.example.com/.well-known/oauth-protected-resource/mcp")
-//!             .unwrap(),
-//!     );
+//!     .layer(resource.token_layer(issuer.jwt_verifier(resource.identifier())));
+//! for path in resource.well_known_paths() {
+//!     app = app.route_service(&path, resource.metadata_service());
+//! }
 //!
-//! let token = issuer.token("alice", "my-app", "mcp:read", resource);
+//! let token = issuer.token("alice", "my-app", "mcp:read", resource.identifier());
 //! let request = http::Request::get("/whoami")
 //!     .header("authorization", format!("Bearer {token}"))
 //!     .body(axum::body::Body::empty())
@@ -51,6 +57,9 @@
 //! );
 //! # });
 //! ```
+//!
+//! For an MCP server, [`mcp::McpAuthLayer`] wires Origin check → token →
+//! session binding → per-tool scopes from the same `Resource`.
 //!
 //! ## Features
 //!
