@@ -53,7 +53,7 @@ use crate::{AccessToken, AuthError, Challenge, ChallengeError, Resource, Scopes,
 /// ```
 pub struct TokenVerifierLayer<V: ?Sized> {
     verifier: Arc<V>,
-    config: Config,
+    config: Arc<Config>,
 }
 
 #[derive(Clone, Debug)]
@@ -122,7 +122,7 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     pub fn from_arc(verifier: Arc<V>) -> Self {
         TokenVerifierLayer {
             verifier,
-            config: Config::default(),
+            config: Arc::new(Config::default()),
         }
     }
 
@@ -139,9 +139,10 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     #[must_use]
     pub fn resource(mut self, resource: &Resource) -> Self {
-        self.config.challenge = resource.challenge().clone();
-        self.config.dpop = resource.shared_dpop().clone();
-        self.config.origin = Some(resource.origin().clone());
+        let config = Arc::make_mut(&mut self.config);
+        config.challenge = resource.challenge().clone();
+        config.dpop = resource.shared_dpop().clone();
+        config.origin = Some(resource.origin().clone());
         self
     }
 
@@ -159,7 +160,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// # Ok::<(), ChallengeError>(())
     /// ```
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Result<Self, ChallengeError> {
-        self.config.challenge = self.config.challenge.resource_metadata(url)?;
+        let config = Arc::make_mut(&mut self.config);
+        config.challenge = config.challenge.clone().resource_metadata(url)?;
         Ok(self)
     }
 
@@ -175,7 +177,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// # Ok::<(), ChallengeError>(())
     /// ```
     pub fn realm(mut self, realm: impl Into<String>) -> Result<Self, ChallengeError> {
-        self.config.challenge = self.config.challenge.realm(realm)?;
+        let config = Arc::make_mut(&mut self.config);
+        config.challenge = config.challenge.clone().realm(realm)?;
         Ok(self)
     }
 
@@ -191,7 +194,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// # Ok::<(), ChallengeError>(())
     /// ```
     pub fn scope_hint(mut self, scopes: Scopes) -> Result<Self, ChallengeError> {
-        self.config.challenge = self.config.challenge.scope_hint(scopes)?;
+        let config = Arc::make_mut(&mut self.config);
+        config.challenge = config.challenge.clone().scope_hint(scopes)?;
         Ok(self)
     }
 
@@ -204,7 +208,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     #[must_use]
     pub fn retry_after(mut self, after: Duration) -> Self {
-        self.config.challenge = self.config.challenge.retry_after(after);
+        let config = Arc::make_mut(&mut self.config);
+        config.challenge = config.challenge.clone().retry_after(after);
         self
     }
 
@@ -218,7 +223,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     #[must_use]
     pub fn challenge(mut self, challenge: Challenge) -> Self {
-        self.config.challenge = challenge.with_dpop(&self.config.dpop);
+        let config = Arc::make_mut(&mut self.config);
+        config.challenge = challenge.with_dpop(&config.dpop);
         self
     }
 
@@ -239,8 +245,9 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
             Some(origin) => dpop.with_default_public_url(origin),
             None => dpop,
         });
-        self.config.challenge = self.config.challenge.clone().with_dpop(&dpop);
-        self.config.dpop = dpop;
+        let config = Arc::make_mut(&mut self.config);
+        config.challenge = config.challenge.clone().with_dpop(&dpop);
+        config.dpop = dpop;
         self
     }
 
@@ -253,7 +260,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     #[must_use]
     pub fn allow_query_token(mut self, allow: bool) -> Self {
-        self.config.extractor = self.config.extractor.allow_query(allow);
+        let config = Arc::make_mut(&mut self.config);
+        config.extractor = config.extractor.clone().allow_query(allow);
         self
     }
 
@@ -268,7 +276,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// ```
     #[must_use]
     pub fn allow_anonymous(mut self, allow: bool) -> Self {
-        self.config.allow_anonymous = allow;
+        let config = Arc::make_mut(&mut self.config);
+        config.allow_anonymous = allow;
         self
     }
 }
@@ -299,7 +308,7 @@ impl<S, V: ?Sized> Layer<S> for TokenVerifierLayer<V> {
 pub struct TokenVerifierService<S, V: ?Sized> {
     inner: S,
     verifier: Arc<V>,
-    config: Config,
+    config: Arc<Config>,
 }
 
 impl<S: Clone, V: ?Sized> Clone for TokenVerifierService<S, V> {
