@@ -261,7 +261,7 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     #[must_use]
     pub fn allow_query_token(mut self, allow: bool) -> Self {
         let config = Arc::make_mut(&mut self.config);
-        config.extractor = config.extractor.clone().allow_query(allow);
+        config.extractor = config.extractor.allow_query(allow);
         self
     }
 
