@@ -59,4 +59,4 @@ cargo check --quiet -p tower-bearer --all-features
 cargo check --quiet -p tower-bearer-issuer
 
 step "cargo test (workspace, all features)"
-cargo test --workspace --all-features -- "${skips[@]}"
+cargo test --workspace --all-features --no-fail-fast -- "${skips[@]}"

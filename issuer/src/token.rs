@@ -220,7 +220,7 @@ fn authorization_code(
     };
     let refresh_token = match s.refresh_policy {
         RefreshPolicy::Always => true,
-        RefreshPolicy::OfflineAccess => Scopes::parse(&grant.scope).contains("offline_access"),
+        RefreshPolicy::OfflineAccess => Scopes::parse(&grant.scope).contains(Scopes::OFFLINE_ACCESS),
     }
     .then(|| s.refresh.start(grant.clone()))
     .transpose()

@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::OnceCell;
 
 /// How long to wait for the server's ready line.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Access token format of the resource.
 #[derive(Clone, Copy, Debug)]

@@ -38,10 +38,20 @@ pub const TOOLS: [&str; 7] = [
     "whoami",
 ];
 
-/// Builds the quickstart and returns its path.
+/// Builds the quickstart and returns its path. With the feature selection of
+/// `scripts/test.sh` (`--workspace --all-features`), so that after its build
+/// this finds the binary up to date instead of rebuilding the crate while
+/// other tests are starting their servers.
 pub fn example_binary() -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "mcp_server"])
+        .args([
+            "build",
+            "--quiet",
+            "--workspace",
+            "--all-features",
+            "--example",
+            "mcp_server",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("run cargo build");
