@@ -272,9 +272,10 @@ impl ResourceBuilder {
         self
     }
 
-    /// The scopes clients may request (RFC 6749 scope-tokens; `offline_access`
-    /// is accepted and left out of the document). Scope policies built on this
-    /// resource may demand only these.
+    /// The scopes clients may request (RFC 6749 scope-tokens; an item with
+    /// spaces is split at them, as in a `scope` parameter; `offline_access` is
+    /// accepted and left out of the document). Scope policies built on this
+    /// resource may demand only these. May be called several times.
     ///
     /// ```
     /// use tower_bearer::{Resource, ResourceError};
