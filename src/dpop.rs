@@ -116,7 +116,7 @@ pub enum DpopMode {
 /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
 ///
 /// let dpop = Dpop::required()
-///     .algorithms(KeyPolicy::only([Algorithm::ES256, Algorithm::EdDSA]))
+///     .algorithms(KeyPolicy::only(Algorithm::ES256).allow(Algorithm::EdDSA))
 ///     .proof_max_age(Duration::from_secs(30))
 ///     .public_url(PublicUrl::parse("https://api.example.com")?)
 ///     .server_nonces()?;
@@ -226,7 +226,7 @@ impl Dpop {
     /// ```
     /// use tower_bearer::dpop::Dpop;
     /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
-    /// let dpop = Dpop::allowed().algorithms(KeyPolicy::only([Algorithm::ES256]));
+    /// let dpop = Dpop::allowed().algorithms(KeyPolicy::only(Algorithm::ES256));
     /// assert_eq!(dpop.algorithm_names(), "ES256");
     /// ```
     #[must_use]

@@ -74,25 +74,17 @@ impl fmt::Debug for KeyPolicy {
 }
 
 impl KeyPolicy {
-    /// A policy allowing exactly `algorithms`.
-    ///
-    /// # Panics
-    /// If the list is empty (a verifier that accepts no algorithm is a
-    /// configuration mistake, found when the program starts).
+    /// A policy allowing `algorithm` alone; add more with [`allow`](Self::allow).
+    /// Never empty: a verifier that accepts no algorithm cannot be configured.
     ///
     /// ```
     /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
-    /// let only_es256 = KeyPolicy::only([Algorithm::ES256]);
+    /// let only_es256 = KeyPolicy::only(Algorithm::ES256);
     /// assert!(!only_es256.allows(Algorithm::RS256));
+    /// assert!(only_es256.allow(Algorithm::EdDSA).allows(Algorithm::EdDSA));
     /// ```
-    pub fn only(algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        let policy = KeyPolicy { allowed: Vec::new() };
-        let policy = algorithms.into_iter().fold(policy, KeyPolicy::allow);
-        assert!(
-            !policy.allowed.is_empty(),
-            "a key policy must allow at least one algorithm"
-        );
-        policy
+    pub fn only(algorithm: Algorithm) -> Self {
+        KeyPolicy { allowed: Vec::new() }.allow(algorithm)
     }
 
     /// Also allows `algorithm`.
@@ -113,7 +105,7 @@ impl KeyPolicy {
     ///
     /// ```
     /// use tower_bearer::jwt::{Algorithm, KeyPolicy};
-    /// let policy = KeyPolicy::only([Algorithm::ES256, Algorithm::EdDSA]);
+    /// let policy = KeyPolicy::only(Algorithm::ES256).allow(Algorithm::EdDSA);
     /// assert_eq!(policy.algorithms().collect::<Vec<_>>(), [Algorithm::ES256, Algorithm::EdDSA]);
     /// ```
     pub fn algorithms(&self) -> impl Iterator<Item = Algorithm> + '_ {
