@@ -91,8 +91,9 @@ struct Args {
     /// servers that never return `aud`; an `aud` present must still match.
     #[arg(long, env = "TB_INTROSPECTION_ALLOW_MISSING_AUD")]
     introspection_allow_missing_aud: bool,
-    /// Scopes advertised in the resource metadata. The tools need `mcp:read`;
-    /// `add_note` needs `mcp:write` (implied by `mcp:admin`).
+    /// Scopes advertised in the resource metadata, besides those the tools
+    /// need (always advertised: `mcp:read`, and `mcp:write` for the tools that
+    /// change something).
     #[arg(long, env = "TB_SCOPES", default_value = "mcp:read mcp:write")]
     scopes: String,
     /// Browser origins allowed to call /mcp (repeatable); requests without an
@@ -551,9 +552,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // This resource, once: the metadata document, every challenge's
     // resource_metadata, the DPoP origin and the scopes a policy may demand
     // all derive from it.
+    // `--scopes` are advertised, and so is every scope a tool can ask for:
+    // a step-up challenge never names a scope clients cannot get.
+    let policy = scope_policy()?;
     let resource = Resource::builder(&audience)
         .authorization_server(&issuer)
         .scopes_supported(args.scopes.split(' '))
+        .scopes_supported(policy.demandable().iter())
         .dpop(dpop)
         .build()?;
 
@@ -584,7 +589,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .session_store(sessions)
         .binding_policy(args.session_binding.into())
-        .scope_policy(scope_policy()?)
+        .scope_policy(policy)
         .build()?;
     // /whoami: the same Origin check and token layer as /mcp.
     let whoami_layers = |origin: Option<OriginLayer>| {

@@ -397,3 +397,21 @@ async fn quickstart_exchanges_the_printed_id_jag_once() {
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["error"], "invalid_grant");
 }
+
+/// `--scopes` adds to what the tools ask for: a narrower list starts the
+/// server all the same, and the metadata still lists every scope a step-up
+/// challenge can name.
+#[tokio::test]
+async fn quickstart_scopes_add_to_what_the_tools_need() {
+    let qs = start(&["--scopes", "openid mcp:read"]);
+    let client = reqwest::Client::new();
+    let metadata: Value = get_json(
+        &client,
+        &format!("{}/.well-known/oauth-protected-resource/mcp", qs.base),
+    )
+    .await;
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["mcp:read", "mcp:write", "openid"])
+    );
+}

@@ -184,8 +184,17 @@ impl McpScopePolicy {
     }
 
     /// Every scope a request can be asked for: base, methods, tools and
-    /// unlisted tools (the hierarchy only widens what satisfies them).
-    pub(crate) fn demandable(&self) -> Scopes {
+    /// unlisted tools (the hierarchy only widens what satisfies them). A
+    /// resource that serves this policy must list them in `scopes_supported`
+    /// ([`McpAuthLayer`](super::McpAuthLayer) checks it).
+    ///
+    /// ```
+    /// use tower_bearer::mcp::McpScopePolicy;
+    /// let policy = McpScopePolicy::new().base(["mcp:read"])?.tool("add_note", ["mcp:write"])?;
+    /// assert_eq!(policy.demandable().to_string(), "mcp:read mcp:write");
+    /// # Ok::<(), tower_bearer::scope::ScopeError>(())
+    /// ```
+    pub fn demandable(&self) -> Scopes {
         let all = [&self.base, &self.unlisted_tools]
             .into_iter()
             .chain(self.methods.values())
