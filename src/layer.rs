@@ -129,7 +129,8 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     /// Configures the layer for `resource`: its metadata URL in every
     /// challenge (`resource_metadata`), its DPoP settings, and its origin as
     /// the one DPoP proofs name in `htu` (also for a [`dpop`](Self::dpop)
-    /// configuration set later). [`Resource::token_layer`] is the shorthand.
+    /// configuration set later). A realm, scope hint or `Retry-After` set
+    /// before stays. [`Resource::token_layer`] is the shorthand.
     ///
     /// ```
     /// # use tower_bearer::*;
@@ -140,7 +141,7 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
     #[must_use]
     pub fn resource(mut self, resource: &Resource) -> Self {
         let config = Arc::make_mut(&mut self.config);
-        config.challenge = resource.challenge().clone();
+        config.challenge = config.challenge.clone().with_resource_of(resource.challenge());
         config.dpop = resource.shared_dpop().clone();
         config.origin = Some(resource.origin().clone());
         self
@@ -668,5 +669,26 @@ pub(crate) mod tests {
         let (res, ..) = once(Fixed::at_hand(down())).await;
         assert_eq!(res.status(), 503);
         assert!(res.headers().contains_key("retry-after"));
+    }
+
+    #[tokio::test]
+    async fn a_resource_keeps_the_realm_and_hint_set_before_it() {
+        let resource = Resource::builder("https://api.example/mcp").build().unwrap();
+        let layer = TokenVerifierLayer::from_arc(Fixed::new(Ok("alice")))
+            .realm("api")
+            .unwrap()
+            .scope_hint(Scopes::parse("mcp:read"))
+            .unwrap()
+            .resource(&resource);
+        let res = layer
+            .layer(Echo::default())
+            .oneshot(Request::new(String::new()))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            r#"Bearer realm="api", scope="mcp:read", resource_metadata="https://api.example/.well-known/oauth-protected-resource/mcp""#
+        );
     }
 }

@@ -178,6 +178,16 @@ impl Challenge {
         self
     }
 
+    /// This challenge with the resource's parts of `resource` (its checked
+    /// `resource_metadata` and its DPoP challenge), keeping this one's realm,
+    /// scope hint and `Retry-After`.
+    pub(crate) fn with_resource_of(mut self, resource: &Challenge) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.resource_metadata = resource.inner.resource_metadata.clone();
+        inner.dpop = resource.inner.dpop.clone();
+        self
+    }
+
     /// This challenge for a request whose credential came with `scheme`.
     pub(crate) fn for_scheme(&self, scheme: Scheme) -> Self {
         Challenge {
