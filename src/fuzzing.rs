@@ -83,7 +83,7 @@ pub fn verify_jwt(token: &str, keys: &KeySet, policy: &KeyPolicy) -> Result<Acce
 pub fn introspection_answer(body: &[u8]) -> Option<Result<AccessToken, InvalidToken>> {
     let rules = introspection::client::Rules {
         issuer: Some(Arc::from(ISSUER)),
-        audience: Some(AUDIENCE.to_owned()),
+        audiences: vec![AUDIENCE.to_owned()],
         require_audience: true,
         leeway: time::DEFAULT_LEEWAY,
     };

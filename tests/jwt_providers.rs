@@ -462,7 +462,7 @@ async fn refusals_through_the_layer_are_401_with_fixed_descriptions() {
             &cognito,
             Provider::Cognito,
             cognito.access_token("alice", "stranger", "x"),
-            "client not allowed",
+            "token audience not accepted",
         ),
         (
             &entra,
@@ -484,5 +484,106 @@ async fn refusals_through_the_layer_are_401_with_fixed_descriptions() {
             challenge,
             format!(r#"Bearer error="invalid_token", error_description="{description}""#)
         );
+    }
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn refusals_are_logged_with_reason_expectation_and_hint_never_the_token_or_its_claims() {
+    // The process-wide subscriber (a thread's own misses events of callsites
+    // other tests registered first); lines are told apart by the issuer.
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let dev = DevIssuer::start().await.unwrap();
+    let issuer = "https://logs.okta.example/oauth2/default";
+    let okta = dev.dialect(Provider::Okta).with_issuer(issuer);
+    let rfc9068 = JwtVerifier::builder()
+        .audience(RESOURCE)
+        .add_issuer(okta.verifier_issuer().profile(Profile::rfc9068()))
+        .build()
+        .unwrap();
+    let subject = "secret-subject-4711";
+    let access = okta.access_token(subject, "client-0815", "notes:read");
+    let id = okta.id_token(subject, "client-0815");
+    let okta_verifier = verifier(&okta, Provider::Okta);
+    for _ in 0..3 {
+        assert_eq!(refusal(&rfc9068, &access).await, InvalidToken::Type);
+    }
+    assert_eq!(refusal(&okta_verifier, &id).await, InvalidToken::IdToken);
+    let elsewhere = okta
+        .clone()
+        .with_audience(Some(json!("api://elsewhere")))
+        .access_token(subject, "client-0815", "notes:read");
+    assert_eq!(refusal(&okta_verifier, &elsewhere).await, InvalidToken::Audience);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let refused: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("JWT refused") && l.contains(issuer))
+        .collect();
+    assert_eq!(refused.len(), 5, "one event per refusal:\n{logs}");
+    let typ = refused
+        .iter()
+        .filter(|l| l.contains("reason=\"typ_not_accepted\""))
+        .count();
+    assert_eq!(typ, 3);
+    // The first of a reason at warn, the next ones at debug (within the minute).
+    let typ_warns = refused
+        .iter()
+        .filter(|l| l.contains("reason=\"typ_not_accepted\"") && l.contains("WARN"))
+        .count();
+    assert!(typ_warns <= 1, "{logs}");
+    let first = refused[0];
+    assert!(
+        first.contains("typ=\"application/okta-internal-at+jwt\""),
+        "{first}"
+    );
+    assert!(first.contains("expected=\"typ at+jwt\""), "{first}");
+    assert!(first.contains("okta preset"), "{first}");
+    assert!(
+        refused
+            .iter()
+            .any(|l| l.contains("reason=\"id_token_presented\""))
+    );
+    let audience = refused
+        .iter()
+        .find(|l| l.contains("reason=\"audience_mismatch\""))
+        .unwrap();
+    assert!(
+        audience.contains("api://default") && audience.contains("accept_audience"),
+        "{audience}"
+    );
+    assert!(
+        !audience.contains("api://elsewhere"),
+        "the token's aud is not logged: {audience}"
+    );
+    for secret in [subject, "client-0815", &access[access.len() - 40..], &id[id.len() - 40..]] {
+        assert!(!logs.contains(secret), "{secret} logged:\n{logs}");
     }
 }

@@ -437,20 +437,12 @@ impl ClaimRules {
         client_id: Option<&str>,
     ) -> Result<(), InvalidToken> {
         match audience {
-            Some(audience) if audience.iter().any(|a| self.accepts_audience(a)) => Ok(()),
+            Some(audience) if crate::resource::names_accepted_audience(&self.audiences, audience) => Ok(()),
             Some(_) => Err(InvalidToken::Audience),
             None if self.allowed_clients.is_empty() => Err(InvalidToken::AudienceMissing),
             None if client_id.is_some_and(|c| self.allowed_clients.iter().any(|a| a == c)) => Ok(()),
             None => Err(InvalidToken::ClientNotAllowed),
         }
-    }
-
-    /// Whether a presented audience names this resource (canonical comparison:
-    /// case of scheme and host, default port, trailing slash; never a prefix).
-    fn accepts_audience(&self, presented: &str) -> bool {
-        self.audiences
-            .iter()
-            .any(|c| crate::resource::audience_matches(c, presented))
     }
 
     /// [`check_times`] with this issuer's leeway.
