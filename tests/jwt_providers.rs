@@ -583,7 +583,12 @@ async fn refusals_are_logged_with_reason_expectation_and_hint_never_the_token_or
         !audience.contains("api://elsewhere"),
         "the token's aud is not logged: {audience}"
     );
-    for secret in [subject, "client-0815", &access[access.len() - 40..], &id[id.len() - 40..]] {
+    for secret in [
+        subject,
+        "client-0815",
+        &access[access.len() - 40..],
+        &id[id.len() - 40..],
+    ] {
         assert!(!logs.contains(secret), "{secret} logged:\n{logs}");
     }
 }
