@@ -231,9 +231,10 @@ pub enum ClaimRule {
     AnyPresent(Vec<ClaimPath>),
     /// The claim is absent (or `null`).
     Absent(ClaimPath),
-    /// The claim is a string equal to one `/`-separated segment of the
+    /// The claim is a string equal to the first path segment of the
     /// configured issuer (Entra's `tid` in
-    /// `https://login.microsoftonline.com/{tid}/v2.0`).
+    /// `https://login.microsoftonline.com/{tid}/v2.0` and
+    /// `https://sts.windows.net/{tid}/`).
     IssuerSegment(ClaimPath),
 }
 
@@ -247,7 +248,7 @@ impl fmt::Display for ClaimRule {
                 write!(f, "{} present", names.join(" or "))
             }
             ClaimRule::Absent(path) => write!(f, "no {path}"),
-            ClaimRule::IssuerSegment(path) => write!(f, "{path} in the issuer"),
+            ClaimRule::IssuerSegment(path) => write!(f, "{path} = the issuer's first path segment"),
         }
     }
 }
@@ -812,6 +813,12 @@ fn is_registered(path: &ClaimPath) -> bool {
     path.top().is_some_and(|name| REGISTERED.contains(&name))
 }
 
+/// The first path segment of an issuer URL (`scheme://host/{this}/…`).
+fn first_path_segment(issuer: &str) -> Option<&str> {
+    let (_, rest) = issuer.split_once("://")?;
+    rest.split('/').nth(1)
+}
+
 /// What marks a JWT as an OpenID Connect ID token rather than an access
 /// token (Core §2, §3.1.3.6; Cognito `token_use`; Keycloak `typ`).
 fn looks_like_id_token(view: &View<'_, '_>) -> bool {
@@ -928,7 +935,7 @@ impl<'a, 'p> View<'a, 'p> {
             ClaimRule::AnyPresent(paths) => paths.iter().any(present),
             ClaimRule::Absent(path) => !present(path),
             ClaimRule::IssuerSegment(path) => {
-                text(path).is_some_and(|v| !v.is_empty() && issuer.split('/').any(|segment| segment == v))
+                text(path).is_some_and(|v| !v.is_empty() && first_path_segment(issuer) == Some(v))
             }
         }
     }
@@ -1015,5 +1022,75 @@ impl<'a, 'p> View<'a, 'p> {
             }
         }
         Ok(scopes.into_iter().filter(|s| !s.is_empty()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tenant_is_the_first_path_segment_of_the_issuer() {
+        let tid = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert_eq!(
+            first_path_segment(&format!("https://login.microsoftonline.com/{tid}/v2.0")),
+            Some(tid)
+        );
+        assert_eq!(
+            first_path_segment(&format!("https://sts.windows.net/{tid}/")),
+            Some(tid)
+        );
+        assert_eq!(first_path_segment("https://sts.windows.net"), None);
+        assert_eq!(first_path_segment("not a url"), None);
+    }
+
+    #[test]
+    fn typ_policies_compare_media_types() {
+        let jwt = TypPolicy::one_of(["JWT", "application/at+jwt"]).unwrap();
+        for typ in ["JWT", "jwt", "application/JWT", "at+jwt", "APPLICATION/AT+JWT"] {
+            assert!(jwt.accepts(Some(typ)), "{typ}");
+        }
+        for typ in ["", "application/", "JWT2", "dpop+jwt", "text/jwt"] {
+            assert!(!jwt.accepts(Some(typ)), "{typ}");
+        }
+        assert!(!jwt.accepts(None));
+        assert_eq!(
+            TypPolicy::one_of([""]).unwrap_err(),
+            ProfileError::Typ(String::new())
+        );
+        assert_eq!(
+            TypPolicy::one_of(["application/"]).unwrap_err(),
+            ProfileError::Typ("application/".into())
+        );
+        assert!(TypPolicy::one_of(["a b"]).is_err());
+    }
+
+    #[test]
+    fn presets_name_their_provider_and_parse_back() {
+        for provider in Provider::ALL {
+            assert_eq!(provider.name().parse::<Provider>(), Ok(provider));
+            assert_eq!(provider.profile().name(), provider.name());
+            // Every preset refuses something by `typ` or by a claim rule.
+            let profile = provider.profile();
+            assert!(
+                !profile.typ.any && (!profile.access_token.is_empty() || provider == Provider::Rfc9068),
+                "{provider}"
+            );
+        }
+        assert_eq!(
+            "Okta".parse::<Provider>(),
+            Err(ProfileError::UnknownProvider("Okta".into()))
+        );
+        assert_eq!(Profile::keycloak().typ(TypPolicy::any()).name(), "custom");
+        let with_roles = Profile::keycloak().also_scopes_from(ClaimPath::new("roles").unwrap());
+        assert_eq!(with_roles.name(), "keycloak");
+        assert!(
+            with_roles.to_string().contains("scopes from scope, roles"),
+            "{with_roles}"
+        );
+        assert_eq!(
+            ClaimPath::nested(["a", ""]).unwrap_err(),
+            ProfileError::EmptyClaimName
+        );
     }
 }
