@@ -324,7 +324,7 @@ pub struct Profile {
     client_id: Vec<ClaimPath>,
     scopes: Vec<ClaimPath>,
     access_token: Vec<ClaimRule>,
-    first_party_audiences: Vec<&'static str>,
+    first_party_audiences: Vec<String>,
     refuse_header_nonce: bool,
 }
 
@@ -441,7 +441,7 @@ impl Profile {
             .rule(ClaimRule::IssuerSegment(ClaimPath::known("tid")))
             .rule(ClaimRule::AnyPresent(paths(&["scp", "roles"])));
         profile.required.extend(paths(client_id));
-        profile.first_party_audiences = MICROSOFT_FIRST_PARTY.to_vec();
+        profile.first_party_audiences = MICROSOFT_FIRST_PARTY.map(String::from).to_vec();
         profile.refuse_header_nonce = true;
         profile
     }
@@ -642,8 +642,41 @@ impl Profile {
         self
     }
 
-    /// Whether tokens the issuer minted for its own APIs are refused
-    /// (`first_party_token`): on for the Entra presets.
+    /// `aud` values of the issuer's own APIs (Microsoft Graph for the Entra
+    /// presets): a token for one of them is refused as `first_party_token`
+    /// before the audience check, so the operator learns the client asked for
+    /// the wrong token. Adds to the list.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::Profile;
+    /// let p = Profile::relaxed().first_party_audiences(["https://graph.microsoft.com"]).refuse_header_nonce(true);
+    /// assert_eq!(p.name(), "custom");
+    /// ```
+    #[must_use]
+    pub fn first_party_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.first_party_audiences
+            .extend(audiences.into_iter().map(Into::into));
+        self.name = "custom";
+        self
+    }
+
+    /// Refuse tokens whose header has a `nonce` member, before the signature
+    /// check (`first_party_token`): Entra's tokens for Microsoft APIs, whose
+    /// signature no third party can verify. On for the Entra presets.
+    ///
+    /// See [`Profile::first_party_audiences`] for an example.
+    #[must_use]
+    pub fn refuse_header_nonce(mut self, refuse: bool) -> Self {
+        self.refuse_header_nonce = refuse;
+        self.name = "custom";
+        self
+    }
+
+    /// Whether tokens with a header `nonce` are refused.
     pub(crate) fn refuses_header_nonce(&self) -> bool {
         self.refuse_header_nonce
     }
@@ -984,7 +1017,7 @@ impl<'a, 'p> View<'a, 'p> {
                 .aud
                 .iter()
                 .flatten()
-                .any(|a| profile.first_party_audiences.contains(&a.as_str()))
+                .any(|a| profile.first_party_audiences.iter().any(|f| f == a))
     }
 
     /// The client id: the first source present, which must be a string.
