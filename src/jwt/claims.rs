@@ -44,7 +44,9 @@ pub enum ClaimSet {
 }
 
 /// The members [`Registered`] acts on; a name's position is its bit in
-/// [`json::Members`] (see [`json::bit`]).
+/// [`json::Members`] (see [`json::bit`]). The first
+/// [`ACCESS_TOKEN_MEMBERS`] are read for every claim set, the others for
+/// ID-JAGs only.
 const MEMBERS: [&str; 20] = [
     "iss",
     "sub",
@@ -67,6 +69,9 @@ const MEMBERS: [&str; 20] = [
     "amr",
     "email",
 ];
+
+/// The members [`Registered`] reads for an access token (up to `cnf`).
+pub(crate) const ACCESS_TOKEN_MEMBERS: &[&str] = MEMBERS.split_at(12).0;
 
 /// The claims this crate checks, read in one pass over the payload that also
 /// refuses a repeated member name at any depth. Other members are skipped here
@@ -782,6 +787,12 @@ mod tests {
                 assert_eq!(result, Err(ReadError::Malformed), "{nested}");
             }
         }
+    }
+
+    #[test]
+    fn access_token_members_end_with_cnf_and_id_jag_ones_follow() {
+        assert_eq!(ACCESS_TOKEN_MEMBERS.last(), Some(&"cnf"));
+        assert_eq!(MEMBERS[ACCESS_TOKEN_MEMBERS.len()], "resource");
     }
 
     #[test]

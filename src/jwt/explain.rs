@@ -15,26 +15,28 @@ pub(crate) fn refused(reason: InvalidToken, rules: Option<&ClaimRules>, typ: Opt
     let (expected, hint) = explain(reason, rules, typ);
     let issuer = rules.map(|r| &*r.issuer);
     let profile = rules.map(|r| r.profile.name());
+    // One event per refusal; its level is a constant in each arm.
+    macro_rules! refused_event {
+        ($level:expr, $message:literal) => {
+            tracing::event!(
+                $level,
+                reason = reason.reason(),
+                issuer,
+                profile,
+                typ,
+                expected = expected.as_deref(),
+                hint,
+                $message
+            )
+        };
+    }
     if warn_now(reason.reason()) {
-        tracing::warn!(
-            reason = reason.reason(),
-            issuer,
-            profile,
-            typ,
-            expected = expected.as_deref(),
-            hint,
+        refused_event!(
+            tracing::Level::WARN,
             "JWT refused (this reason is logged at debug for the next minute)"
         );
     } else {
-        tracing::debug!(
-            reason = reason.reason(),
-            issuer,
-            profile,
-            typ,
-            expected = expected.as_deref(),
-            hint,
-            "JWT refused"
-        );
+        refused_event!(tracing::Level::DEBUG, "JWT refused");
     }
     reason
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
-use super::claims::Registered;
+use super::claims::{ACCESS_TOKEN_MEMBERS, Registered};
 use crate::{InvalidToken, Scopes};
 
 /// Why a piece of a [`Profile`] could not be configured.
@@ -826,24 +826,9 @@ pub(crate) struct View<'a, 'p> {
     rest: Option<Value>,
 }
 
-/// Claims [`Registered`] reads for access tokens.
-const REGISTERED: [&str; 12] = [
-    "iss",
-    "sub",
-    "client_id",
-    "azp",
-    "jti",
-    "scope",
-    "scp",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "cnf",
-];
-
 fn is_registered(path: &ClaimPath) -> bool {
-    path.top().is_some_and(|name| REGISTERED.contains(&name))
+    path.top()
+        .is_some_and(|name| ACCESS_TOKEN_MEMBERS.contains(&name))
 }
 
 /// The first path segment of an issuer URL (`scheme://host/{this}/…`).
