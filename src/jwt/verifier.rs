@@ -379,6 +379,11 @@ impl Issuer {
         self
     }
 
+    /// A preset's issuer: keys by discovery.
+    fn discovered(issuer: impl Into<String>, profile: Profile) -> Self {
+        Issuer::new(issuer).discover().profile(profile)
+    }
+
     /// Microsoft Entra ID v2.0 tokens of one tenant: issuer
     /// `https://login.microsoftonline.com/{tenant}/v2.0`, keys by OIDC
     /// discovery, [`Profile::entra`]. Accept the API's client ID (or App ID URI)
@@ -395,9 +400,10 @@ impl Issuer {
     /// assert!(verifier.is_ok());
     /// ```
     pub fn entra(tenant: &str) -> Self {
-        Issuer::new(format!("https://login.microsoftonline.com/{tenant}/v2.0"))
-            .discover()
-            .profile(Profile::entra())
+        Issuer::discovered(
+            format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            Profile::entra(),
+        )
     }
 
     /// Microsoft Entra ID v1.0 tokens of one tenant: issuer
@@ -423,9 +429,7 @@ impl Issuer {
     /// let _ = tower_bearer::jwt::Issuer::auth0("example.eu.auth0.com").accept_audience("https://api.example.com");
     /// ```
     pub fn auth0(domain: &str) -> Self {
-        Issuer::new(format!("https://{domain}/"))
-            .discover()
-            .profile(Profile::auth0())
+        Issuer::discovered(format!("https://{domain}/"), Profile::auth0())
     }
 
     /// An Okta custom authorization server: issuer
@@ -435,9 +439,7 @@ impl Issuer {
     /// let _ = tower_bearer::jwt::Issuer::okta("dev-123.okta.com", "default").accept_audience("api://default");
     /// ```
     pub fn okta(org: &str, server_id: &str) -> Self {
-        Issuer::new(format!("https://{org}/oauth2/{server_id}"))
-            .discover()
-            .profile(Profile::okta())
+        Issuer::discovered(format!("https://{org}/oauth2/{server_id}"), Profile::okta())
     }
 
     /// An Amazon Cognito user pool: issuer
@@ -449,9 +451,10 @@ impl Issuer {
     /// let _ = tower_bearer::jwt::Issuer::cognito("eu-west-1", "eu-west-1_AbCdEf").allowed_client_ids(["app-client"]);
     /// ```
     pub fn cognito(region: &str, pool_id: &str) -> Self {
-        Issuer::new(format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"))
-            .discover()
-            .profile(Profile::cognito())
+        Issuer::discovered(
+            format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"),
+            Profile::cognito(),
+        )
     }
 
     /// A Keycloak realm (`base_url` such as `https://sso.example.com`, without
@@ -464,9 +467,7 @@ impl Issuer {
     /// let _ = tower_bearer::jwt::Issuer::keycloak("https://sso.example.com", "acme").accept_audience("mcp-server");
     /// ```
     pub fn keycloak(base_url: &str, realm: &str) -> Self {
-        Issuer::new(format!("{base_url}/realms/{realm}"))
-            .discover()
-            .profile(Profile::keycloak())
+        Issuer::discovered(format!("{base_url}/realms/{realm}"), Profile::keycloak())
     }
 
     /// A WorkOS AuthKit domain (`example.authkit.app`): issuer
@@ -476,9 +477,7 @@ impl Issuer {
     /// let _ = tower_bearer::jwt::Issuer::workos("example.authkit.app");
     /// ```
     pub fn workos(domain: &str) -> Self {
-        Issuer::new(format!("https://{domain}"))
-            .discover()
-            .profile(Profile::workos())
+        Issuer::discovered(format!("https://{domain}"), Profile::workos())
     }
 
     /// An Ory Hydra issuer (its configured URL, exactly), keys by discovery,
@@ -488,7 +487,7 @@ impl Issuer {
     /// let _ = tower_bearer::jwt::Issuer::hydra("https://auth.example.com/");
     /// ```
     pub fn hydra(issuer: &str) -> Self {
-        Issuer::new(issuer).discover().profile(Profile::hydra())
+        Issuer::discovered(issuer, Profile::hydra())
     }
 
     /// Clock leeway for this issuer (default: the builder's).
