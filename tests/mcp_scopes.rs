@@ -273,10 +273,21 @@ async fn stateless_methods_the_layer_does_not_know_reach_the_server() {
             reply.status,
             reply.body
         );
-        assert!(reply.body.contains("-32601"), "{method}: {} {}", reply.status, reply.body);
+        assert!(
+            reply.body.contains("-32601"),
+            "{method}: {} {}",
+            reply.status,
+            reply.body
+        );
         // Without a token it is still refused with the bare challenge.
         let anonymous = client
-            .send(Method::POST, None, None, &[("mcp-method", method)], Some(body.to_string()))
+            .send(
+                Method::POST,
+                None,
+                None,
+                &[("mcp-method", method)],
+                Some(body.to_string()),
+            )
             .await;
         assert_eq!(anonymous.status, 401, "{method}");
     }
