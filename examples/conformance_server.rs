@@ -1,0 +1,470 @@
+//! The fixture server of the official MCP conformance suite
+//! (`@modelcontextprotocol/conformance`), behind the full tower-bearer stack.
+//!
+//! ```text
+//! cargo run --example conformance_server             # with the auth layers
+//! cargo run --example conformance_server -- --no-auth
+//! ```
+//!
+//! It serves the tools, prompts and `test://` resources the suite's server
+//! scenarios call, with rmcp's streamable HTTP transport (both the 2025-11-25
+//! session lifecycle and the stateless 2026-07-28 one on one endpoint). With
+//! the auth layers an embedded development issuer is started, and the server
+//! prints a token holding every scope the policy can ask for
+//! (`export TB_TOKEN=…`), which the suite's requests carry
+//! (`tests/interop/conformance/bearer.cjs`), and the issuer's client, for the
+//! suite's authorization-server scenarios. `tests/interop_conformance.rs` runs
+//! the suite both ways and requires every scenario that passes without the
+//! auth layers to pass with them.
+
+// The 2025-11-25 scenarios set the log level, receive log messages and
+// subscribe to resources: features rmcp marks deprecated (SEP-2577, SEP-2575).
+#![expect(
+    deprecated,
+    reason = "the suite's 2025-11-25 scenarios use logging and resource subscriptions"
+)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use clap::Parser;
+use rmcp::model::{
+    AudioContent, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
+    CompleteResult, CompletionInfo, ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
+    LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam, Prompt,
+    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Reference, Resource as McpResource, ResourceContents, ResourceTemplate, Role, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use rmcp::{ErrorData, ServerHandler};
+use serde_json::{Value, json};
+use tower::Layer;
+use tower_bearer::Resource;
+use tower_bearer::jwt::Algorithm;
+use tower_bearer::mcp::{McpAuthLayer, McpScopePolicy};
+use tower_bearer::scope::{ScopeError, ScopeHierarchy};
+use tower_bearer_issuer::DevIssuer;
+
+/// The conformance suite's fixture server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Serve without the token, session and scope layers (the `Origin` check
+    /// stays): the baseline the suite's results with auth are compared with.
+    #[arg(long)]
+    no_auth: bool,
+}
+
+/// A 1×1 PNG.
+const PNG: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg==";
+/// A WAV file of no samples.
+const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEARKwAAIhYAQACABAAZGF0YQAAAAA=";
+const STATIC_TEXT: &str = "test://static-text";
+const STATIC_BINARY: &str = "test://static-binary";
+
+/// The tools the suite calls, each with an empty-object input schema.
+const TOOLS: [(&str, &str); 8] = [
+    ("test_simple_text", "Returns simple text content"),
+    ("test_image_content", "Returns image content"),
+    ("test_audio_content", "Returns audio content"),
+    ("test_embedded_resource", "Returns embedded resource content"),
+    (
+        "test_multiple_content_types",
+        "Returns text, image and resource content",
+    ),
+    (
+        "test_tool_with_logging",
+        "Sends logging notifications while it runs",
+    ),
+    ("test_error_handling", "Always returns a tool error"),
+    ("test_tool_with_progress", "Reports progress notifications"),
+];
+
+/// Which scopes the fixtures need: every request `mcp:read`; the tools that
+/// notify the client while they run `mcp:write` (so that the suite's token
+/// goes through a per-tool decision as well as the base one).
+fn scope_policy() -> Result<McpScopePolicy, ScopeError> {
+    McpScopePolicy::new()
+        .hierarchy(ScopeHierarchy::chain(["mcp:write", "mcp:read"])?)
+        .base(["mcp:read"])?
+        .tool("test_tool_with_logging", ["mcp:write"])?
+        .tool("test_tool_with_progress", ["mcp:write"])
+}
+
+/// The fixtures: stateless but for the log level, which they do not read.
+#[derive(Clone, Debug, Default)]
+struct Fixtures;
+
+fn text_resource(uri: &str, mime_type: &str, text: impl Into<String>) -> ResourceContents {
+    ResourceContents::TextResourceContents {
+        uri: uri.into(),
+        mime_type: Some(mime_type.into()),
+        text: text.into(),
+        meta: None,
+    }
+}
+
+/// The `{id}` of `test://template/{id}/data`.
+fn template_id(uri: &str) -> Option<&str> {
+    uri.strip_prefix("test://template/")?.strip_suffix("/data")
+}
+
+/// Log messages and progress steps are this far apart.
+const STEP: Duration = Duration::from_millis(50);
+
+impl Fixtures {
+    async fn logging(&self, context: &RequestContext<RoleServer>) -> CallToolResult {
+        for message in [
+            "Tool execution started",
+            "Tool processing data",
+            "Tool execution completed",
+        ] {
+            let notification = LoggingMessageNotificationParam::new(LoggingLevel::Info, json!(message))
+                .with_logger("conformance");
+            // A client that went away gets no more notifications; the tool still answers.
+            let _ = context.peer.notify_logging_message(notification).await;
+            tokio::time::sleep(STEP).await;
+        }
+        CallToolResult::success(vec![ContentBlock::text("Logging test completed")])
+    }
+
+    async fn progress(&self, context: &RequestContext<RoleServer>) -> CallToolResult {
+        let token = context.meta.get_progress_token();
+        for (progress, message) in [(0.0, "Starting"), (50.0, "Halfway"), (100.0, "Complete")] {
+            if let Some(token) = &token {
+                let notification = ProgressNotificationParam::new(token.clone(), progress)
+                    .with_total(100.0)
+                    .with_message(message);
+                let _ = context.peer.notify_progress(notification).await;
+            }
+            tokio::time::sleep(STEP).await;
+        }
+        CallToolResult::success(vec![ContentBlock::text("Progress test completed")])
+    }
+}
+
+impl ServerHandler for Fixtures {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .enable_logging()
+                .enable_completions()
+                .build(),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let schema = Arc::new(serde_json::Map::from_iter([
+            ("type".to_owned(), json!("object")),
+            ("properties".to_owned(), json!({})),
+        ]));
+        Ok(ListToolsResult::with_all_items(
+            TOOLS
+                .iter()
+                .map(|(name, description)| Tool::new(*name, *description, schema.clone()))
+                .collect(),
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let result = match request.name.as_ref() {
+            "test_simple_text" => CallToolResult::success(vec![ContentBlock::text(
+                "This is a simple text response for testing.",
+            )]),
+            "test_image_content" => CallToolResult::success(vec![ContentBlock::image(PNG, "image/png")]),
+            "test_audio_content" => {
+                CallToolResult::success(vec![ContentBlock::Audio(AudioContent::new(WAV, "audio/wav"))])
+            }
+            "test_embedded_resource" => CallToolResult::success(vec![ContentBlock::resource(text_resource(
+                "test://embedded-resource",
+                "text/plain",
+                "This is an embedded resource content.",
+            ))]),
+            "test_multiple_content_types" => CallToolResult::success(vec![
+                ContentBlock::text("Multiple content types test:"),
+                ContentBlock::image(PNG, "image/png"),
+                ContentBlock::resource(text_resource(
+                    "test://mixed-content-resource",
+                    "application/json",
+                    r#"{"test":"data","value":123}"#,
+                )),
+            ]),
+            "test_tool_with_logging" => self.logging(&context).await,
+            "test_error_handling" => CallToolResult::error(vec![ContentBlock::text(
+                "This tool intentionally returns an error for testing",
+            )]),
+            "test_tool_with_progress" => self.progress(&context).await,
+            other => {
+                return Err(ErrorData::invalid_params(format!("Unknown tool: {other}"), None));
+            }
+        };
+        Ok(result.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![
+            McpResource::new(STATIC_TEXT, "Static Text Resource")
+                .with_description("A static text resource for testing")
+                .with_mime_type("text/plain"),
+            McpResource::new(STATIC_BINARY, "Static Binary Resource")
+                .with_description("A static binary resource for testing")
+                .with_mime_type("image/png"),
+        ]))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![
+            ResourceTemplate::new("test://template/{id}/data", "Dynamic Resource")
+                .with_description("A resource whose content names its id")
+                .with_mime_type("application/json"),
+        ]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let uri = request.uri.as_str();
+        let contents = match uri {
+            STATIC_TEXT => text_resource(
+                uri,
+                "text/plain",
+                "This is the content of the static text resource.",
+            ),
+            STATIC_BINARY => ResourceContents::BlobResourceContents {
+                uri: uri.into(),
+                mime_type: Some("image/png".into()),
+                blob: PNG.into(),
+                meta: None,
+            },
+            _ => match template_id(uri) {
+                Some(id) => text_resource(
+                    uri,
+                    "application/json",
+                    json!({"id": id, "templateTest": true, "data": format!("Data for ID: {id}")}).to_string(),
+                ),
+                None => {
+                    return Err(ErrorData::resource_not_found(
+                        format!("Resource not found: {uri}"),
+                        Some(json!({ "uri": uri })),
+                    ));
+                }
+            },
+        };
+        Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
+    async fn subscribe(
+        &self,
+        _request: SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        _request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let arguments = vec![
+            PromptArgument::new("arg1")
+                .with_description("First test argument")
+                .with_required(true),
+            PromptArgument::new("arg2")
+                .with_description("Second test argument")
+                .with_required(false),
+        ];
+        Ok(ListPromptsResult::with_all_items(vec![
+            Prompt::new(
+                "test_simple_prompt",
+                Some("A simple test prompt with no arguments"),
+                None,
+            ),
+            Prompt::new(
+                "test_prompt_with_arguments",
+                Some("A test prompt that accepts arguments"),
+                Some(arguments),
+            ),
+            Prompt::new(
+                "test_prompt_with_embedded_resource",
+                Some("A test prompt that includes an embedded resource"),
+                None,
+            ),
+            Prompt::new(
+                "test_prompt_with_image",
+                Some("A test prompt that includes an image"),
+                None,
+            ),
+        ]))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let user = |text: &str| PromptMessage::new_text(Role::User, text);
+        let messages = match request.name.as_str() {
+            "test_simple_prompt" => vec![user("This is a simple test prompt.")],
+            "test_prompt_with_arguments" => {
+                let arguments = request.arguments.unwrap_or_default();
+                let argument = |name: &str| {
+                    arguments
+                        .get(name)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                vec![user(&format!(
+                    "Prompt with arguments: arg1='{}', arg2='{}'",
+                    argument("arg1"),
+                    argument("arg2")
+                ))]
+            }
+            "test_prompt_with_embedded_resource" => vec![
+                user("Here is a resource:"),
+                PromptMessage::new_resource(
+                    Role::User,
+                    STATIC_TEXT.into(),
+                    Some("text/plain".into()),
+                    Some("Resource content for prompt".into()),
+                    None,
+                    None,
+                    None,
+                ),
+            ],
+            "test_prompt_with_image" => vec![
+                user("Here is an image:"),
+                PromptMessage::new(Role::User, ContentBlock::image(PNG, "image/png")),
+            ],
+            other => {
+                return Err(ErrorData::invalid_params(
+                    format!("Unknown prompt: {other}"),
+                    None,
+                ));
+            }
+        };
+        Ok(GetPromptResult::new(messages).into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let values = match &request.r#ref {
+            Reference::Prompt(prompt) => vec![prompt.name.clone()],
+            _ => Vec::new(),
+        };
+        let completion = CompletionInfo::new(values).map_err(|e| ErrorData::internal_error(e, None))?;
+        Ok(CompleteResult::new(completion))
+    }
+
+    async fn set_level(
+        &self,
+        _request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let audience = format!("{base}/mcp");
+    let mcp = StreamableHttpService::new(
+        || Ok(Fixtures),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+
+    let policy = scope_policy()?;
+    // An EdDSA key: generated at once.
+    let issuer = DevIssuer::builder().algorithm(Algorithm::EdDSA).start().await?;
+    let resource = Resource::builder(&audience)
+        .authorization_server(issuer.issuer())
+        .scopes_supported(policy.demandable().iter())
+        .build()?;
+    let auth = McpAuthLayer::builder(&resource, issuer.jwt_verifier(&audience))
+        .scope_policy(policy.clone())
+        .build()?;
+    let mut app = if args.no_auth {
+        Router::new().route_service("/mcp", auth.origin_layer().layer(mcp))
+    } else {
+        Router::new().route_service("/mcp", auth.layer(mcp))
+    };
+    for path in resource.well_known_paths() {
+        app = app.route_service(&path, resource.metadata_service());
+    }
+
+    println!("conformance server: MCP server at {audience}");
+    if !args.no_auth {
+        let scopes = policy.demandable().to_string();
+        println!("  authorization server: {}", issuer.issuer());
+        println!(
+            "  development issuer: client id {} / secret {}",
+            issuer.client_id(),
+            issuer.client_secret()
+        );
+        println!(
+            "export TB_TOKEN={}",
+            issuer.token("conformance", issuer.client_id(), &scopes, &audience)
+        );
+    }
+    println!("ready");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
