@@ -95,10 +95,11 @@ pub fn spawn_ready(binary: &std::path::Path, args: &[&str]) -> (Child, Vec<Strin
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("{} did not print `ready`; got {lines:#?}", binary.display()));
         if line == "ready" {
-            return (child, lines);
+            break;
         }
         lines.push(line);
     }
+    (child, lines)
 }
 
 /// Starts the quickstart with `args` (on a free loopback port unless they
