@@ -460,3 +460,25 @@ async fn quickstart_unknown_tools_and_removed_methods_are_the_servers_to_answer(
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], -32020, "{body}");
 }
+
+/// The DPoP section of the start-up text is a command that runs: the
+/// dpop_client example gets a DPoP-bound token and reaches /whoami with it,
+/// server nonces included.
+#[tokio::test]
+async fn quickstart_prints_a_runnable_dpop_command() {
+    let qs = start(&["--dpop-nonce"]);
+    let command = qs
+        .printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("cargo run --example dpop_client -- "))
+        .unwrap_or_else(|| panic!("no DPoP command in {:#?}", qs.printed));
+    let output = std::process::Command::new(support::quickstart::example("dpop_client"))
+        .args(command.split_whitespace())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("token_type: \"DPoP\""), "{stdout}");
+    assert!(stdout.contains("/whoami: 200 OK"), "{stdout}");
+    assert!(stdout.contains(r#""subject":"dev-client""#), "{stdout}");
+}

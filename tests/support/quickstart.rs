@@ -18,6 +18,8 @@ pub struct Quickstart {
     pub printed_token: Option<String>,
     /// The ID-JAG of its demo identity provider it printed, with the embedded issuer.
     pub printed_id_jag: Option<String>,
+    /// Everything it printed before `ready`.
+    pub printed: Vec<String>,
 }
 
 impl Drop for Quickstart {
@@ -148,6 +150,7 @@ pub fn start(args: &[&str]) -> Quickstart {
         base,
         issuer,
         client,
+        printed: lines,
     }
 }
 
