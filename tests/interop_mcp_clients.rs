@@ -22,6 +22,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::exchanges;
 use support::quickstart::{free_loopback_addr, start};
 use tokio::process::Command;
 
@@ -61,23 +62,6 @@ async fn run_client(script: &str, args: &[&str], envs: &[(&str, &Path)]) -> Valu
     );
     let line = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(line).unwrap_or_else(|e| panic!("one JSON line, not {stdout:?} ({e})\n{stderr}"))
-}
-
-/// (method, path, status, grant type of a token request).
-fn exchanges(report: &Value) -> Vec<(String, String, u64, Option<String>)> {
-    report["http"]
-        .as_array()
-        .expect("an http log")
-        .iter()
-        .map(|e| {
-            (
-                e[0].as_str().unwrap().to_owned(),
-                e[1].as_str().unwrap().to_owned(),
-                e[2].as_u64().unwrap(),
-                e.get(3).and_then(Value::as_str).map(str::to_owned),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -9,25 +9,9 @@
 mod support;
 
 use serde_json::{Value, json};
+use support::exchanges;
 use support::python::{python, run_python};
 use support::quickstart::start;
-
-/// (method, path, status, grant type of a token request).
-fn exchanges(out: &Value) -> Vec<(String, String, u64, Option<String>)> {
-    out["http"]
-        .as_array()
-        .expect("an http log")
-        .iter()
-        .map(|e| {
-            (
-                e[0].as_str().unwrap().to_owned(),
-                e[1].as_str().unwrap().to_owned(),
-                e[2].as_u64().unwrap(),
-                e.get(3).and_then(Value::as_str).map(str::to_owned),
-            )
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn interop_python_sdk_logs_in_with_the_authorization_code_flow_and_refreshes() {

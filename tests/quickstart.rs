@@ -477,7 +477,11 @@ async fn quickstart_prints_a_runnable_dpop_command() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("token_type: \"DPoP\""), "{stdout}");
     assert!(stdout.contains("/whoami: 200 OK"), "{stdout}");
     assert!(stdout.contains(r#""subject":"dev-client""#), "{stdout}");

@@ -366,6 +366,14 @@ mod tests {
             .map(|r| r.unwrap())
     }
 
+    /// The family's grant without its scope (a narrowed request).
+    fn without_scope(granted: &Grant) -> Result<Grant, ()> {
+        Ok(Grant {
+            scope: String::new(),
+            ..granted.clone()
+        })
+    }
+
     #[test]
     fn a_retry_within_the_grace_gets_the_same_answer() {
         let tokens = RefreshTokens::new(DAY, DEFAULT_REUSE_GRACE);
@@ -400,18 +408,9 @@ mod tests {
         let tokens = RefreshTokens::new(DAY, DEFAULT_REUSE_GRACE);
         let (_, first) = tokens.start(grant("app")).unwrap();
         let answer = rotated(&tokens, &first, "app", None).unwrap();
-        let narrower = tokens.rotate(
-            &first,
-            "app",
-            None,
-            |g| {
-                Ok::<_, ()>(Grant {
-                    scope: String::new(),
-                    ..g.clone()
-                })
-            },
-            |_| String::from("never minted"),
-        );
+        let narrower = tokens.rotate(&first, "app", None, without_scope, |_| {
+            String::from("never minted")
+        });
         assert_eq!(narrower.unwrap_err(), RefreshError::Reused);
         assert_eq!(
             rotate(&tokens, &answer.refresh_token, "app", None).unwrap_err(),
@@ -531,18 +530,7 @@ mod tests {
             ),
             Ok(Err("too wide"))
         );
-        let narrowed = tokens.rotate(
-            &token,
-            "app",
-            None,
-            |g| {
-                Ok::<_, ()>(Grant {
-                    scope: String::new(),
-                    ..g.clone()
-                })
-            },
-            |g| format!("at-{}", g.scope),
-        );
+        let narrowed = tokens.rotate(&token, "app", None, without_scope, |g| format!("at-{}", g.scope));
         let narrowed = narrowed.unwrap().unwrap();
         assert_eq!(narrowed.grant.scope, "");
         assert_eq!(narrowed.access_token, "at-", "minted for the narrowed grant");

@@ -1109,6 +1109,18 @@ async fn a_dpop_bound_id_jag_needs_a_proof_of_its_key() {
     assert_eq!(same["token_type"], "DPoP");
 }
 
+/// A public client signed in with the authorization code flow: its id and
+/// first refresh token.
+async fn signed_in(issuer: &DevIssuer) -> (String, String) {
+    let client_id = public_client(issuer).await;
+    let (verifier, challenge) = pkce();
+    let code = code(issuer, &authorization(&client_id, &challenge)).await;
+    let first = exchange(issuer, &client_id, &code, &verifier).await;
+    assert_eq!(first.0, 200, "{}", first.1);
+    let refresh_token = first.1["refresh_token"].as_str().unwrap().to_owned();
+    (client_id, refresh_token)
+}
+
 /// Two requests meet the same expired access token and refresh at once with
 /// the same refresh token: within the reuse grace both get the same answer (no
 /// new branch, no revocation), and the client goes on with it. Presented again
@@ -1116,11 +1128,7 @@ async fn a_dpop_bound_id_jag_needs_a_proof_of_its_key() {
 #[tokio::test]
 async fn two_concurrent_refreshes_get_the_same_successor_pair() {
     let issuer = DevIssuer::start().await.unwrap();
-    let client_id = public_client(&issuer).await;
-    let (verifier, challenge) = pkce();
-    let code = code(&issuer, &authorization(&client_id, &challenge)).await;
-    let first = exchange(&issuer, &client_id, &code, &verifier).await;
-    let r1 = first.1["refresh_token"].as_str().unwrap().to_owned();
+    let (client_id, r1) = signed_in(&issuer).await;
 
     let (a, b) = tokio::join!(
         refresh(&issuer, &client_id, &r1),
@@ -1164,11 +1172,7 @@ async fn after_the_reuse_grace_a_spent_refresh_token_revokes_the_family() {
             .start()
             .await
             .unwrap();
-        let client_id = public_client(&issuer).await;
-        let (verifier, challenge) = pkce();
-        let code = code(&issuer, &authorization(&client_id, &challenge)).await;
-        let first = exchange(&issuer, &client_id, &code, &verifier).await;
-        let r1 = first.1["refresh_token"].as_str().unwrap().to_owned();
+        let (client_id, r1) = signed_in(&issuer).await;
         let second = refresh(&issuer, &client_id, &r1).await;
         assert_eq!(second.0, 200, "{}", second.1);
         tokio::time::sleep(wait).await;
