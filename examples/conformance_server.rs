@@ -12,16 +12,16 @@
 //! the auth layers an embedded development issuer is started, and the server
 //! prints a token holding every scope the policy can ask for
 //! (`export TB_TOKEN=…`), which the suite's requests carry
-//! (`tests/interop/conformance/bearer.cjs`), and the issuer's client, for the
-//! suite's authorization-server scenarios. `tests/interop_conformance.rs` runs
-//! the suite both ways and requires every scenario that passes without the
+//! (`tests/interop/conformance/bearer.cjs`). `tests/interop_conformance.rs`
+//! runs the suite both ways and requires every check that passes without the
 //! auth layers to pass with them.
 
-// The 2025-11-25 scenarios set the log level, receive log messages and
-// subscribe to resources: features rmcp marks deprecated (SEP-2577, SEP-2575).
+// The 2025-11-25 scenarios set the log level, receive log messages, ask the
+// client for sampling and subscribe to resources: features rmcp marks
+// deprecated (SEP-2577, SEP-2575).
 #![expect(
     deprecated,
-    reason = "the suite's 2025-11-25 scenarios use logging and resource subscriptions"
+    reason = "the suite's 2025-11-25 scenarios use logging, sampling and resource subscriptions"
 )]
 
 use std::net::SocketAddr;
@@ -32,12 +32,14 @@ use axum::Router;
 use clap::Parser;
 use rmcp::model::{
     AudioContent, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams,
-    CompleteResult, CompletionInfo, ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult,
-    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
+    CompleteResult, CompletionInfo, ContentBlock, CreateMessageRequestParams, ElicitRequestParams,
+    ElicitationSchema, GetPromptRequestParams, GetPromptResponse, GetPromptResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
     LoggingMessageNotificationParam, PaginatedRequestParams, ProgressNotificationParam, Prompt,
     PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    Reference, Resource as McpResource, ResourceContents, ResourceTemplate, Role, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+    Reference, Resource as McpResource, ResourceContents, ResourceTemplate, Role, SamplingMessage,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::transport::streamable_http_server::{
@@ -73,23 +75,138 @@ const WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEARKwAAIhYAQACABAAZGF0YQAAAAA="
 const STATIC_TEXT: &str = "test://static-text";
 const STATIC_BINARY: &str = "test://static-binary";
 
-/// The tools the suite calls, each with an empty-object input schema.
-const TOOLS: [(&str, &str); 8] = [
-    ("test_simple_text", "Returns simple text content"),
-    ("test_image_content", "Returns image content"),
-    ("test_audio_content", "Returns audio content"),
-    ("test_embedded_resource", "Returns embedded resource content"),
+/// The tools the suite calls, and the string argument each requires, if any.
+const TOOLS: [(&str, &str, Option<&str>); 13] = [
+    ("test_simple_text", "Returns simple text content", None),
+    ("test_image_content", "Returns image content", None),
+    ("test_audio_content", "Returns audio content", None),
+    (
+        "test_embedded_resource",
+        "Returns embedded resource content",
+        None,
+    ),
     (
         "test_multiple_content_types",
         "Returns text, image and resource content",
+        None,
     ),
     (
         "test_tool_with_logging",
         "Sends logging notifications while it runs",
+        None,
     ),
-    ("test_error_handling", "Always returns a tool error"),
-    ("test_tool_with_progress", "Reports progress notifications"),
+    ("test_error_handling", "Always returns a tool error", None),
+    ("test_tool_with_progress", "Reports progress notifications", None),
+    (
+        "test_sampling",
+        "Asks the client for an LLM completion of the prompt",
+        Some("prompt"),
+    ),
+    (
+        "test_elicitation",
+        "Asks the user for a username and an email",
+        Some("message"),
+    ),
+    (
+        "test_elicitation_sep1034_defaults",
+        "Asks the user, every field with a default (SEP-1034)",
+        None,
+    ),
+    (
+        "json_schema_2020_12_tool",
+        "Tool with JSON Schema 2020-12 features",
+        None,
+    ),
+    (
+        "test_elicitation_sep1330_enums",
+        "Asks the user to choose, in the five enum forms (SEP-1330)",
+        None,
+    ),
 ];
+
+/// A tool's input schema: an object of its string argument, if any; the
+/// suite's JSON Schema 2020-12 one for `json_schema_2020_12_tool` (SEP-1613,
+/// SEP-2106: every keyword kept as written).
+fn input_schema(tool: &str, argument: Option<&str>) -> Value {
+    match (tool, argument) {
+        ("json_schema_2020_12_tool", _) => json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "$defs": {"address": {
+                "$anchor": "addressDef",
+                "type": "object",
+                "properties": {"street": {"type": "string"}, "city": {"type": "string"}}
+            }},
+            "properties": {
+                "name": {"type": "string"},
+                "address": {"$ref": "#/$defs/address"},
+                "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+                "phone": {"type": "string"},
+                "email": {"type": "string"}
+            },
+            "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+            "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+            "then": {"required": ["phone"]},
+            "else": {"required": ["email"]},
+            "additionalProperties": false
+        }),
+        (_, Some(argument)) => json!({
+            "type": "object",
+            "properties": {argument: {"type": "string"}},
+            "required": [argument]
+        }),
+        (_, None) => json!({"type": "object", "properties": {}}),
+    }
+}
+
+/// `elicitation/create` schemas of the elicitation tools.
+fn elicitation_schema(tool: &str) -> Value {
+    let titled = |titles: [&str; 3]| {
+        let values = ["value1", "value2", "value3"];
+        Value::from_iter(
+            values
+                .iter()
+                .zip(titles)
+                .map(|(v, t)| json!({"const": v, "title": t})),
+        )
+    };
+    match tool {
+        "test_elicitation" => json!({
+            "type": "object",
+            "properties": {
+                "username": {"type": "string", "description": "User's response"},
+                "email": {"type": "string", "description": "User's email address"}
+            },
+            "required": ["username", "email"]
+        }),
+        "test_elicitation_sep1034_defaults" => json!({
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "description": "User's name", "default": "John Doe"},
+                "age": {"type": "integer", "description": "User's age", "default": 30},
+                "score": {"type": "number", "description": "User's score", "default": 95.5},
+                "status": {
+                    "type": "string", "description": "User's status",
+                    "enum": ["active", "inactive", "pending"], "default": "active"
+                },
+                "verified": {"type": "boolean", "description": "Whether the user is verified", "default": true}
+            }
+        }),
+        _ => json!({
+            "type": "object",
+            "properties": {
+                "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+                "titledSingle": {"type": "string", "oneOf": titled(["First Option", "Second Option", "Third Option"])},
+                "legacyEnum": {
+                    "type": "string", "enum": ["opt1", "opt2", "opt3"],
+                    "enumNames": ["Option One", "Option Two", "Option Three"]
+                },
+                "untitledMulti": {"type": "array", "items": {"type": "string", "enum": ["option1", "option2", "option3"]}},
+                "titledMulti": {"type": "array", "items": {"anyOf": titled(["First Choice", "Second Choice", "Third Choice"])}}
+            }
+        }),
+    }
+}
 
 /// Which scopes the fixtures need: every request `mcp:read`; the tools that
 /// notify the client while they run `mcp:write` (so that the suite's token
@@ -102,7 +219,8 @@ fn scope_policy() -> Result<McpScopePolicy, ScopeError> {
         .tool("test_tool_with_progress", ["mcp:write"])
 }
 
-/// The fixtures: stateless but for the log level, which they do not read.
+/// The fixtures. They keep no state: the log level and subscriptions the
+/// suite sets are acknowledged, not used.
 #[derive(Clone, Debug, Default)]
 struct Fixtures;
 
@@ -124,6 +242,52 @@ fn template_id(uri: &str) -> Option<&str> {
 const STEP: Duration = Duration::from_millis(50);
 
 impl Fixtures {
+    /// `sampling/createMessage` to the client, for `prompt`.
+    async fn sampling(&self, prompt: &str, context: &RequestContext<RoleServer>) -> CallToolResult {
+        let request = CreateMessageRequestParams::new(vec![SamplingMessage::user_text(prompt)], 100);
+        match context.peer.create_message(request).await {
+            Ok(answer) => {
+                let text = answer
+                    .message
+                    .content
+                    .first()
+                    .and_then(|c| c.as_text())
+                    .map(|t| t.text.clone());
+                CallToolResult::success(vec![ContentBlock::text(format!(
+                    "LLM response: {}",
+                    text.unwrap_or_default()
+                ))])
+            }
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(format!("Sampling error: {e}"))]),
+        }
+    }
+
+    /// `elicitation/create` to the client with the tool's schema.
+    async fn elicitation(
+        &self,
+        tool: &str,
+        message: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let schema = match serde_json::from_value::<ElicitationSchema>(elicitation_schema(tool)) {
+            Ok(schema) => schema,
+            Err(e) => return CallToolResult::error(vec![ContentBlock::text(format!("schema: {e}"))]),
+        };
+        let request = ElicitRequestParams::FormElicitationParams {
+            meta: None,
+            message: message.to_owned(),
+            requested_schema: schema,
+        };
+        match context.peer.create_elicitation(request).await {
+            Ok(answer) => CallToolResult::success(vec![ContentBlock::text(format!(
+                "Elicitation completed: action={}, content={}",
+                json!(answer.action),
+                json!(answer.content)
+            ))]),
+            Err(e) => CallToolResult::error(vec![ContentBlock::text(format!("Elicitation error: {e}"))]),
+        }
+    }
+
     async fn logging(&self, context: &RequestContext<RoleServer>) -> CallToolResult {
         for message in [
             "Tool execution started",
@@ -173,16 +337,13 @@ impl ServerHandler for Fixtures {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let schema = Arc::new(serde_json::Map::from_iter([
-            ("type".to_owned(), json!("object")),
-            ("properties".to_owned(), json!({})),
-        ]));
-        Ok(ListToolsResult::with_all_items(
-            TOOLS
-                .iter()
-                .map(|(name, description)| Tool::new(*name, *description, schema.clone()))
-                .collect(),
-        ))
+        let tools = TOOLS.iter().map(|(name, description, argument)| {
+            let Value::Object(schema) = input_schema(name, *argument) else {
+                unreachable!("a JSON object literal")
+            };
+            Tool::new(*name, *description, Arc::new(schema))
+        });
+        Ok(ListToolsResult::with_all_items(tools.collect()))
     }
 
     async fn call_tool(
@@ -190,6 +351,14 @@ impl ServerHandler for Fixtures {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        let argument = |name: &str| {
+            let arguments = request.arguments.as_ref();
+            arguments
+                .and_then(|a| a.get(name))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let result = match request.name.as_ref() {
             "test_simple_text" => CallToolResult::success(vec![ContentBlock::text(
                 "This is a simple text response for testing.",
@@ -217,6 +386,17 @@ impl ServerHandler for Fixtures {
                 "This tool intentionally returns an error for testing",
             )]),
             "test_tool_with_progress" => self.progress(&context).await,
+            "test_sampling" => self.sampling(&argument("prompt"), &context).await,
+            "json_schema_2020_12_tool" => {
+                CallToolResult::success(vec![ContentBlock::text(format!("Hello, {}!", argument("name")))])
+            }
+            "test_elicitation" => {
+                self.elicitation("test_elicitation", &argument("message"), &context)
+                    .await
+            }
+            tool @ ("test_elicitation_sep1034_defaults" | "test_elicitation_sep1330_enums") => {
+                self.elicitation(tool, "Please provide values", &context).await
+            }
             other => {
                 return Err(ErrorData::invalid_params(format!("Unknown tool: {other}"), None));
             }
@@ -450,11 +630,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !args.no_auth {
         let scopes = policy.demandable().to_string();
         println!("  authorization server: {}", issuer.issuer());
-        println!(
-            "  development issuer: client id {} / secret {}",
-            issuer.client_id(),
-            issuer.client_secret()
-        );
         println!(
             "export TB_TOKEN={}",
             issuer.token("conformance", issuer.client_id(), &scopes, &audience)

@@ -36,8 +36,9 @@ const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Scenarios that must pass with the auth layers, so that a run that checks
 /// nothing (a server that refuses everything, a suite that found no scenario)
-/// cannot pass: the session lifecycle, DNS-rebinding protection, the
-/// SEP-2243 header checks and the stateless revision among them.
+/// cannot pass: the session lifecycle, server-to-client requests answered on
+/// the session, DNS-rebinding protection, the SEP-2243 header checks and the
+/// stateless revision among them.
 const MUST_PASS: [(&str, &[&str]); 2] = [
     (
         "2025-11-25",
@@ -46,6 +47,8 @@ const MUST_PASS: [(&str, &[&str]); 2] = [
             "ping",
             "tools-call-simple-text",
             "tools-call-with-progress",
+            "tools-call-sampling",
+            "tools-call-elicitation",
             "resources-subscribe",
             "prompts-get-with-args",
             "dns-rebinding-protection",
@@ -86,7 +89,7 @@ fn node_and_suite() -> (PathBuf, PathBuf) {
     (node, suite)
 }
 
-/// A fresh directory for the results of one run.
+/// A fresh directory for the results of one run (the last run's are kept for reading).
 fn output_dir(name: &str) -> PathBuf {
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conformance-{name}-{}", std::process::id()));
