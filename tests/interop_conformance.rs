@@ -91,8 +91,7 @@ fn node_and_suite() -> (PathBuf, PathBuf) {
 
 /// A fresh directory for the results of one run (the last run's are kept for reading).
 fn output_dir(name: &str) -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conformance-{name}-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("conformance-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
