@@ -24,6 +24,8 @@
     reason = "the suite's 2025-11-25 scenarios use logging, sampling and resource subscriptions"
 )]
 
+mod mrtr;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,10 +50,11 @@ use rmcp::transport::streamable_http_server::{
 use rmcp::{ErrorData, ServerHandler};
 use serde_json::{Value, json};
 use tower::Layer;
-use tower_bearer::Resource;
 use tower_bearer::jwt::Algorithm;
 use tower_bearer::mcp::{McpAuthLayer, McpScopePolicy};
+use tower_bearer::mcp::{StateKey, StateRequest, StateSealer};
 use tower_bearer::scope::{ScopeError, ScopeHierarchy};
+use tower_bearer::{AccessToken, Principal, Resource};
 use tower_bearer_issuer::DevIssuer;
 
 /// The conformance suite's fixture server.
@@ -219,10 +222,25 @@ fn scope_policy() -> Result<McpScopePolicy, ScopeError> {
         .tool("test_tool_with_progress", ["mcp:write"])
 }
 
-/// The fixtures. They keep no state: the log level and subscriptions the
-/// suite sets are acknowledged, not used.
-#[derive(Clone, Debug, Default)]
-struct Fixtures;
+/// The fixtures. The log level and subscriptions the suite sets are
+/// acknowledged, not kept; the multi round-trip ones seal their state.
+#[derive(Clone, Debug)]
+struct Fixtures {
+    sealer: StateSealer,
+}
+
+/// Who calls: the verified token's principal, or, without the auth layers,
+/// one "anonymous" principal for every caller.
+fn caller(context: &RequestContext<RoleServer>) -> Principal {
+    let token = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<AccessToken>());
+    match token {
+        Some(token) => token.principal().clone(),
+        None => Principal::new().with_subject("anonymous"),
+    }
+}
 
 fn text_resource(uri: &str, mime_type: &str, text: impl Into<String>) -> ResourceContents {
     ResourceContents::TextResourceContents {
@@ -343,7 +361,15 @@ impl ServerHandler for Fixtures {
             };
             Tool::new(*name, *description, Arc::new(schema))
         });
-        Ok(ListToolsResult::with_all_items(tools.collect()))
+        let round_trips = mrtr::TOOLS.iter().map(|name| {
+            let Value::Object(schema) = input_schema(name, None) else {
+                unreachable!("a JSON object literal")
+            };
+            Tool::new(*name, "Asks for input first (SEP-2322)", Arc::new(schema))
+        });
+        Ok(ListToolsResult::with_all_items(
+            tools.chain(round_trips).collect(),
+        ))
     }
 
     async fn call_tool(
@@ -396,6 +422,22 @@ impl ServerHandler for Fixtures {
             }
             tool @ ("test_elicitation_sep1034_defaults" | "test_elicitation_sep1330_enums") => {
                 self.elicitation(tool, "Please provide values", &context).await
+            }
+            fixture if mrtr::TOOLS.contains(&fixture) => {
+                let call = mrtr::Call {
+                    fixture,
+                    request: StateRequest::tool(fixture),
+                    principal: &caller(&context),
+                    capabilities: context.meta.client_capabilities(),
+                    responses: request.input_responses.as_ref(),
+                    state: request.request_state.as_deref(),
+                };
+                return Ok(match call.run(&self.sealer).await? {
+                    mrtr::Outcome::InputRequired(input) => input.into(),
+                    mrtr::Outcome::Complete(text) => {
+                        CallToolResult::success(vec![ContentBlock::text(text)]).into()
+                    }
+                });
             }
             other => {
                 return Err(ErrorData::invalid_params(format!("Unknown tool: {other}"), None));
@@ -512,6 +554,11 @@ impl ServerHandler for Fixtures {
                 None,
             ),
             Prompt::new(
+                mrtr::PROMPT,
+                Some("A prompt that asks for its context first (SEP-2322)"),
+                None,
+            ),
+            Prompt::new(
                 "test_prompt_with_image",
                 Some("A test prompt that includes an image"),
                 None,
@@ -522,10 +569,24 @@ impl ServerHandler for Fixtures {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         let user = |text: &str| PromptMessage::new_text(Role::User, text);
         let messages = match request.name.as_str() {
+            mrtr::PROMPT => {
+                let call = mrtr::Call {
+                    fixture: mrtr::PROMPT,
+                    request: StateRequest::new("prompts/get").named(mrtr::PROMPT),
+                    principal: &caller(&context),
+                    capabilities: context.meta.client_capabilities(),
+                    responses: request.input_responses.as_ref(),
+                    state: request.request_state.as_deref(),
+                };
+                match call.run(&self.sealer).await? {
+                    mrtr::Outcome::InputRequired(input) => return Ok(input.into()),
+                    mrtr::Outcome::Complete(text) => vec![user(&text)],
+                }
+            }
             "test_simple_prompt" => vec![user("This is a simple test prompt.")],
             "test_prompt_with_arguments" => {
                 let arguments = request.arguments.unwrap_or_default();
@@ -601,8 +662,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let audience = format!("{base}/mcp");
+    let sealer = StateSealer::new(StateKey::generate("conformance")?);
     let mcp = StreamableHttpService::new(
-        || Ok(Fixtures),
+        move || {
+            Ok(Fixtures {
+                sealer: sealer.clone(),
+            })
+        },
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     );
