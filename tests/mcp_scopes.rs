@@ -117,12 +117,12 @@ async fn get_and_delete_need_the_base_scope_only() {
     assert_eq!(delete.status, 202, "{}", delete.body);
 }
 
-/// MCP 2026-07-28 (SEP-2243): `Mcp-Method` / `Mcp-Name` name the operation. A
-/// refusal may come from them alone (the body is not read); an acceptance needs
-/// the body to say the same, else 400 with JSON-RPC -32020 before any scope
-/// decision. Older revisions ignore the headers.
+/// MCP 2026-07-28 (SEP-2243): `Mcp-Method` / `Mcp-Name` name the operation,
+/// and the body must say the same, else 400 with JSON-RPC -32020 before any
+/// scope decision (a header is never judged alone); only then are the scopes
+/// checked. Older revisions ignore the headers.
 #[tokio::test]
-async fn stateless_requests_are_judged_by_their_headers_and_checked_against_the_body() {
+async fn stateless_headers_must_agree_with_the_body_before_any_scope_decision() {
     let url = serve_default().await;
     let client = Client::new(&url).speaking("2026-07-28");
     let call = |tool: &str| {
