@@ -20,6 +20,29 @@ import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 const mcpUrl = new URL(process.argv[2]);
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
+/// Lets `count` callers through together, once all have arrived (or after
+/// `ms`, so that a missing one fails the test instead of hanging it).
+function barrier(count, ms) {
+  let arrived = 0;
+  let release;
+  const open = new Promise((resolve) => {
+    release = resolve;
+  });
+  const timer = setTimeout(release, ms);
+  return async () => {
+    arrived += 1;
+    if (arrived >= count) {
+      clearTimeout(timer);
+      release();
+    }
+    await open;
+  };
+}
+
+// While set, refresh requests wait for each other: two refreshes started at
+// once both go out with the refresh token they read, whatever the timing.
+let refreshesTogether = null;
+
 // Every HTTP exchange, for the test to read: no tokens, only what was asked.
 const http = [];
 const originalFetch = globalThis.fetch;
@@ -29,6 +52,9 @@ globalThis.fetch = async (input, init) => {
   let grant = null;
   if (url.pathname === '/token' && init?.body) {
     grant = new URLSearchParams(String(init.body)).get('grant_type');
+  }
+  if (grant === 'refresh_token' && refreshesTogether) {
+    await refreshesTogether();
   }
   const response = await originalFetch(input, init);
   http.push(grant ? [method, url.pathname, response.status, grant] : [method, url.pathname, response.status]);
@@ -115,12 +141,15 @@ report.whoami = JSON.parse(text(await client.callTool({ name: 'whoami', argument
 
 // 2. The access token stops working (its signature no longer verifies, as an
 // expired token no longer does): two requests at once both get 401 and both
-// refresh with the same refresh token.
+// refresh with the same refresh token (the first refresh is held until the
+// second is sent, as on a slow network).
+refreshesTogether = barrier(2, 10_000);
 provider.stored = { ...provider.stored, access_token: `${provider.stored.access_token.slice(0, -4)}AAAA` };
 const both = await Promise.all([
   client.callTool({ name: 'whoami', arguments: {} }),
   client.callTool({ name: 'list_notes', arguments: {} }),
 ]);
+refreshesTogether = null;
 report.whoami_after_refresh = JSON.parse(text(both[0]));
 // How many refreshes answered, and how many distinct refresh tokens they gave.
 const refreshes = provider.issued.slice(1);
