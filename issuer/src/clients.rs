@@ -33,10 +33,17 @@ pub(super) const AUTHORIZATION_CODE: &str = "authorization_code";
 pub(super) const REFRESH_TOKEN: &str = "refresh_token";
 pub(super) const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub(super) const JWT_BEARER: &str = crate::id_jag::JWT_BEARER_GRANT_TYPE;
+pub(super) const TOKEN_EXCHANGE: &str = tower_bearer::exchange::TOKEN_EXCHANGE_GRANT;
 /// The grant types this issuer answers, as listed in its metadata.
-pub(super) const GRANT_TYPES: [&str; 4] = [AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, JWT_BEARER];
+pub(super) const GRANT_TYPES: [&str; 5] = [
+    AUTHORIZATION_CODE,
+    REFRESH_TOKEN,
+    CLIENT_CREDENTIALS,
+    JWT_BEARER,
+    TOKEN_EXCHANGE,
+];
 /// Grants that need a client secret.
-const CONFIDENTIAL_GRANTS: [&str; 2] = [CLIENT_CREDENTIALS, JWT_BEARER];
+const CONFIDENTIAL_GRANTS: [&str; 3] = [CLIENT_CREDENTIALS, JWT_BEARER, TOKEN_EXCHANGE];
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

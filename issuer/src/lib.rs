@@ -55,10 +55,12 @@ mod authorize;
 mod clients;
 mod dpop_key;
 mod error;
+mod exchange;
 pub mod id_jag;
 mod keys;
 mod params;
 mod refresh;
+mod revoke;
 mod token;
 
 use std::fmt;
@@ -144,6 +146,10 @@ struct Shared {
     user: String,
     consent: bool,
     id_jag: Option<IdJagValidator>,
+    /// Who may use the token-exchange grant, for which targets.
+    exchange: exchange::Policy,
+    /// The refresh family of each access token, for revocation.
+    families: revoke::Families,
 }
 
 impl fmt::Debug for DevIssuer {
@@ -176,6 +182,7 @@ pub struct DevIssuerBuilder {
     refresh_policy: RefreshPolicy,
     refresh_lifetime: Duration,
     id_jag_issuers: Vec<(String, String)>,
+    exchange: exchange::Policy,
 }
 
 impl Default for DevIssuerBuilder {
@@ -192,6 +199,7 @@ impl Default for DevIssuerBuilder {
             refresh_policy: RefreshPolicy::default(),
             refresh_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
             id_jag_issuers: Vec::new(),
+            exchange: exchange::Policy::default(),
         }
     }
 }
@@ -309,6 +317,20 @@ impl DevIssuerBuilder {
         self
     }
 
+    /// Let `client_id` use the token-exchange grant (RFC 8693) for `target`,
+    /// an audience or resource (repeatable). The issued token has `aud` =
+    /// the target, the subject token's `sub`, `act.sub` = the client, and at
+    /// most the subject token's scopes.
+    ///
+    /// ```
+    /// let _ = tower_bearer_issuer::DevIssuer::builder()
+    ///     .allow_token_exchange("dev-client", "https://downstream.example/api");
+    /// ```
+    pub fn allow_token_exchange(mut self, client_id: impl Into<String>, target: impl Into<String>) -> Self {
+        self.exchange.allow(client_id.into(), target.into());
+        self
+    }
+
     /// Generates the key, binds the listener and starts serving.
     ///
     /// See the [crate docs](crate) for an example.
@@ -362,6 +384,8 @@ impl DevIssuerBuilder {
             user: self.user,
             consent: self.consent,
             id_jag,
+            exchange: self.exchange,
+            families: revoke::Families::new(self.refresh_lifetime),
             issuer,
         });
         let app = Router::new()
@@ -374,6 +398,7 @@ impl DevIssuerBuilder {
             .route("/token", post(token::token_endpoint))
             .route("/register", post(clients::register))
             .route("/introspect", post(token::introspect))
+            .route("/revoke", post(revoke::revoke))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -485,6 +510,25 @@ impl DevIssuer {
     /// See [`DevIssuer::opaque_token`] for an example.
     pub fn introspection_endpoint(&self) -> String {
         format!("{}/introspect", self.shared.issuer)
+    }
+
+    /// The RFC 7009 revocation endpoint. Revoking a refresh token revokes its
+    /// family and the opaque access tokens issued with it; JWT access tokens
+    /// stay valid until they expire.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
+    /// let status = reqwest::Client::new()
+    ///     .post(issuer.revocation_endpoint())
+    ///     .basic_auth(issuer.client_id(), Some(issuer.client_secret()))
+    ///     .form(&[("token", "unknown")])
+    ///     .send().await.unwrap().status();
+    /// assert_eq!(status, 200, "unknown tokens too (RFC 7009 §2.2)");
+    /// # });
+    /// ```
+    pub fn revocation_endpoint(&self) -> String {
+        format!("{}/revoke", self.shared.issuer)
     }
 
     /// The issuer's own confidential client, accepted by the token (every grant
@@ -794,10 +838,14 @@ async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
         "token_endpoint": url("/token"),
         "registration_endpoint": url("/register"),
         "introspection_endpoint": url("/introspect"),
-        // The jwt-bearer grant only when an identity provider is trusted.
+        "revocation_endpoint": url("/revoke"),
+        "revocation_endpoint_auth_methods_supported": AuthMethod::SUPPORTED,
+        // The jwt-bearer grant only when an identity provider is trusted, token
+        // exchange only when a client may use it.
         "grant_types_supported": GRANT_TYPES
             .iter()
             .filter(|grant| **grant != clients::JWT_BEARER || s.id_jag.is_some())
+            .filter(|grant| **grant != clients::TOKEN_EXCHANGE || !s.exchange.is_empty())
             .collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
