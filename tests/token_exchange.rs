@@ -453,3 +453,52 @@ async fn a_dpop_bound_exchanged_token_works_downstream_only_with_the_servers_pro
         "only the server's call got through"
     );
 }
+
+#[tokio::test]
+async fn the_outbound_layer_attaches_the_exchanged_token_to_a_tower_client() {
+    use tower::{Service, ServiceExt};
+    use tower_bearer::exchange::{ExchangeLayer, OutboundError, carry_subject};
+
+    let (dev, api) = start(allow).await;
+    let http = reqwest::Client::new();
+    let mut client = tower::ServiceBuilder::new()
+        .layer(ExchangeLayer::new(
+            exchange_of(&dev).build().unwrap(),
+            Downstream::resource(&api.url).unwrap(),
+        ))
+        .service_fn(move |req: http::Request<String>| {
+            let http = http.clone();
+            async move { http.execute(reqwest::Request::try_from(req)?).await }
+        });
+    let incoming = dev.token("alice", "mcp-client", "mcp:read", UPSTREAM);
+    let verified = tower_bearer::TokenVerifier::verify(&dev.jwt_verifier(UPSTREAM), &incoming)
+        .await
+        .unwrap();
+    let mut extensions = http::Extensions::new();
+    extensions.insert(SubjectToken::new(incoming.as_str()));
+    extensions.insert(verified);
+
+    // The incoming credentials the tool might have copied are replaced.
+    let mut request = http::Request::get(&api.url)
+        .header("authorization", format!("Bearer {incoming}"))
+        .body(String::new())
+        .unwrap();
+    assert!(carry_subject(&extensions, request.extensions_mut()));
+    let answer = client.ready().await.unwrap().call(request).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let seen: Value = answer.json().await.unwrap();
+    assert_eq!(
+        (seen["sub"].as_str(), seen["act"][0].as_str()),
+        (Some("alice"), Some("dev-client"))
+    );
+    assert!(!api.seen.lock().unwrap()[0].contains(&incoming));
+
+    // Without the subject token nothing is sent.
+    let bare = http::Request::get(&api.url).body(String::new()).unwrap();
+    let error = client.ready().await.unwrap().call(bare).await.unwrap_err();
+    assert!(matches!(
+        error,
+        OutboundError::Exchange(ExchangeError::NoSubjectToken)
+    ));
+    assert_eq!(api.seen.lock().unwrap().len(), 1);
+}
