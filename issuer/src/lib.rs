@@ -89,6 +89,9 @@ use tower_bearer::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// Absolute lifetime of a family of refresh tokens, unless changed.
 pub const DEFAULT_REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The id of the issuer's own confidential client, unless changed
+/// ([`DevIssuerBuilder::client`]).
+pub const DEFAULT_CLIENT_ID: &str = "dev-client";
 /// The development user who approves authorization requests, unless changed.
 pub const DEFAULT_USER: &str = "dev-user";
 /// How long the ID-JAGs [`DevIssuer::id_jag`] mints live.
@@ -190,7 +193,7 @@ impl Default for DevIssuerBuilder {
         DevIssuerBuilder {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             algorithm: Algorithm::RS256,
-            client_id: "dev-client".into(),
+            client_id: DEFAULT_CLIENT_ID.into(),
             client_secret: None,
             token_ttl: DEFAULT_TOKEN_TTL,
             issue_opaque: false,
