@@ -392,6 +392,22 @@ impl Clients {
     }
 }
 
+/// A form request's parameters and the client it authenticates as
+/// (`invalid_request` when the form is refused, `invalid_client` when the
+/// authentication is).
+pub(super) async fn authenticated_form(
+    clients: &Clients,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Params, Arc<Client>), OAuthError> {
+    let params = Params::parse(body).map_err(|e| OAuthError::new("invalid_request", e.to_string()))?;
+    let client = clients
+        .authenticate(headers, &params)
+        .await
+        .ok_or_else(|| OAuthError::new("invalid_client", "client authentication failed"))?;
+    Ok((params, client))
+}
+
 /// `POST /register` (RFC 7591 §3): open registration from a JSON document
 /// read by the crate's strict JSON reader.
 pub(super) async fn register(State(s): State<Arc<Shared>>, body: Bytes) -> Response {

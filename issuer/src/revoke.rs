@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::Shared;
+use super::clients::authenticated_form;
 use super::error::OAuthError;
-use super::params::Params;
 use tower_bearer::__private::sha256;
 
 /// The refresh family each access token was issued with, by SHA-256 of the
@@ -72,12 +72,7 @@ pub(super) async fn revoke(State(s): State<Arc<Shared>>, headers: HeaderMap, bod
 }
 
 async fn revoke_token(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
-    let params = Params::parse(body).map_err(|e| OAuthError::new("invalid_request", e.to_string()))?;
-    let client = s
-        .clients
-        .authenticate(headers, &params)
-        .await
-        .ok_or_else(|| OAuthError::new("invalid_client", "client authentication failed"))?;
+    let (params, client) = authenticated_form(&s.clients, headers, body).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::authorize::Redeemed;
 use super::clients::{
     AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, GRANT_TYPES, JWT_BEARER, REFRESH_TOKEN, TOKEN_EXCHANGE,
+    authenticated_form,
 };
 use super::error::OAuthError;
 use super::params::Params;
@@ -83,12 +84,7 @@ pub(super) async fn token_endpoint(
 }
 
 async fn token(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
-    let params = Params::parse(body).map_err(|e| OAuthError::new("invalid_request", e.to_string()))?;
-    let client = s
-        .clients
-        .authenticate(headers, &params)
-        .await
-        .ok_or_else(|| OAuthError::new("invalid_client", "client authentication failed"))?;
+    let (params, client) = authenticated_form(&s.clients, headers, body).await?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;

@@ -165,6 +165,12 @@ async fn refresh(issuer: &DevIssuer, client_id: &str, refresh_token: &str) -> (u
     .await
 }
 
+/// The grant types the issuer's metadata lists.
+async fn grant_types(issuer: &DevIssuer) -> Vec<Value> {
+    let m = get_json(&http(), &issuer.metadata_url()).await;
+    m["grant_types_supported"].as_array().unwrap().clone()
+}
+
 fn error(answer: &(u16, Value)) -> (u16, &str) {
     (answer.0, answer.1["error"].as_str().unwrap_or("(none)"))
 }
@@ -937,13 +943,7 @@ async fn jwt_bearer_exchanges_an_id_jag_from_a_trusted_identity_provider() {
         .start()
         .await
         .unwrap();
-    let m = get_json(&http(), &issuer.metadata_url()).await;
-    assert!(
-        m["grant_types_supported"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(JWT_BEARER))
-    );
+    assert!(grant_types(&issuer).await.contains(&json!(JWT_BEARER)));
     let me = issuer.client_id();
     let jag = idp.id_jag("alice@corp", issuer.issuer(), me, RESOURCE, "mcp:read mcp:write");
     let ok = exchange_id_jag(&issuer, &jag, &[]).await;
@@ -1144,25 +1144,13 @@ async fn exchange_for(issuer: &DevIssuer, subject: &str, extra: &[(&str, &str)])
 #[tokio::test]
 async fn token_exchange_follows_its_policy_and_never_widens() {
     let unlisted = DevIssuer::start().await.unwrap();
-    let m = get_json(&http(), &unlisted.metadata_url()).await;
-    assert!(
-        !m["grant_types_supported"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(TOKEN_EXCHANGE))
-    );
+    assert!(!grant_types(&unlisted).await.contains(&json!(TOKEN_EXCHANGE)));
     let issuer = DevIssuer::builder()
         .allow_token_exchange("dev-client", DOWNSTREAM)
         .start()
         .await
         .unwrap();
-    let m = get_json(&http(), &issuer.metadata_url()).await;
-    assert!(
-        m["grant_types_supported"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(TOKEN_EXCHANGE))
-    );
+    assert!(grant_types(&issuer).await.contains(&json!(TOKEN_EXCHANGE)));
 
     // The happy path: aud = target, sub kept, act.sub = the client, earlier actors nested.
     let mut claims = issuer.claims("alice", "mcp-client", "mcp:read mcp:write", RESOURCE);
