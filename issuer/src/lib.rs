@@ -28,6 +28,13 @@
 //!   RFC 7523 **jwt-bearer grant with an ID-JAG** (SEP-990) from the identity
 //!   providers it trusts ([`DevIssuerBuilder::trust_id_jag_issuer`]), validated
 //!   by the library's [`IdJagValidator`];
+//! - **token exchange** (RFC 8693) for the clients and audiences allowed by
+//!   [`DevIssuerBuilder::allow_token_exchange`]: `aud` = the target, `act.sub`
+//!   = the exchanging client, scopes never wider than the subject token's;
+//! - **revocation** (RFC 7009) at [`DevIssuer::revocation_endpoint`]: a refresh
+//!   token with its family and the opaque access tokens issued with it, an
+//!   access token with its family (a JWT access token stays valid until it
+//!   expires: only introspection sees revocation at once);
 //! - DPoP: a token request with a valid `DPoP` proof gets a token bound to the
 //!   proof's key (RFC 9449 §5, `token_type: DPoP`); [`DpopKey`] makes keys and
 //!   proofs for tests of DPoP-protected apps.

@@ -53,6 +53,12 @@ pub(super) fn htu(url: &url::Url) -> String {
     url.into()
 }
 
+/// Removes any credentials (`Authorization`, `DPoP`) from outbound headers.
+fn strip_credentials(headers: &mut HeaderMap) {
+    headers.remove(AUTHORIZATION);
+    headers.remove(DPOP);
+}
+
 /// Puts `token` into `headers` in place of any credentials: `Authorization`
 /// with its scheme and, for a DPoP-bound token, a fresh proof by `key` for
 /// `method` and `url`.
@@ -63,8 +69,7 @@ fn authorize(
     token: &ExchangedToken,
     key: Option<&ClientKey>,
 ) -> Result<(), ExchangeError> {
-    headers.remove(AUTHORIZATION);
-    headers.remove(DPOP);
+    strip_credentials(headers);
     let value = HeaderValue::try_from(format!("{} {}", token.token_type().scheme(), token.secret()))
         .map_err(|_| Unavailable::new("exchanged token is not a header value"))?;
     if token.token_type() == TokenType::Dpop {
@@ -106,7 +111,7 @@ impl TokenExchange {
         verified: &AccessToken,
         downstream: &Downstream,
     ) -> Result<ExchangedToken, ExchangeError> {
-        request.headers_mut().remove(AUTHORIZATION);
+        strip_credentials(request.headers_mut());
         let token = self.exchange(subject, verified, downstream).await?;
         let (method, url) = (request.method().clone(), request.url().clone());
         authorize(request.headers_mut(), &method, &url, &token, self.dpop_key())?;
@@ -254,7 +259,7 @@ where
         let exchange = self.exchange.clone();
         let downstream = self.downstream.clone();
         ExchangeFuture(Box::pin(async move {
-            req.headers_mut().remove(AUTHORIZATION);
+            strip_credentials(req.headers_mut());
             let subject = req.extensions_mut().remove::<SubjectToken>();
             let verified = req.extensions_mut().remove::<AccessToken>();
             let (Some(subject), Some(verified)) = (subject, verified) else {
