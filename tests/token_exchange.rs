@@ -502,3 +502,46 @@ async fn the_outbound_layer_attaches_the_exchanged_token_to_a_tower_client() {
     ));
     assert_eq!(api.seen.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_the_exchange() {
+    let key = ClientKey::generate().unwrap().with_kid("rs-1");
+    let jwk = key.public_jwk();
+    let (dev, api) = start(|url| {
+        DevIssuer::builder()
+            .private_key_jwt_client("rs", jwk.clone())
+            .allow_token_exchange("rs", url)
+    })
+    .await;
+    let exchange = TokenExchange::builder()
+        .issuer(dev.issuer())
+        .private_key_jwt("rs", key)
+        .build()
+        .unwrap();
+    let addr = upstream(&dev, exchange, Downstream::resource(&api.url).unwrap(), &api.url).await;
+    let token = dev.token("alice", "mcp-client", "mcp:read", UPSTREAM);
+    for _ in 0..2 {
+        let (status, _, body) = call(addr, &token).await;
+        assert_eq!(status, 200, "{body}");
+        let seen: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            (seen["client_id"].as_str(), seen["act"][0].as_str()),
+            (Some("rs"), Some("rs"))
+        );
+    }
+    let bob = dev.token("bob", "mcp-client", "mcp:read", UPSTREAM);
+    assert_eq!(
+        call(addr, &bob).await.0,
+        200,
+        "a fresh assertion for each exchange"
+    );
+
+    // Another key than the registered one: the issuer refuses this server (503).
+    let wrong = TokenExchange::builder()
+        .issuer(dev.issuer())
+        .private_key_jwt("rs", ClientKey::generate().unwrap())
+        .build()
+        .unwrap();
+    let addr = upstream(&dev, wrong, Downstream::resource(&api.url).unwrap(), &api.url).await;
+    assert_eq!(call(addr, &token).await.0, 503);
+}

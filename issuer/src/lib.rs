@@ -58,6 +58,7 @@
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(unreachable_pub, unsafe_code)]
 
+mod assertion;
 mod authorize;
 mod clients;
 mod dpop_key;
@@ -88,7 +89,7 @@ use crate::id_jag::{ID_JAG_TYP, IdJagValidator};
 use clients::{AuthMethod, Client, Clients, GRANT_TYPES};
 use keys::{SigningKey, random_string};
 use refresh::{Grant, RefreshTokens};
-use tower_bearer::__private::{b64, sha256};
+use tower_bearer::__private::{VerifyingKey, b64, sha256};
 use tower_bearer::dpop::{Dpop, PublicUrl};
 use tower_bearer::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
 
@@ -160,6 +161,8 @@ struct Shared {
     exchange: exchange::Policy,
     /// The refresh family of each access token, for revocation.
     families: revoke::Families,
+    /// Whether some client authenticates with `private_key_jwt`.
+    private_key_jwt: bool,
 }
 
 impl fmt::Debug for DevIssuer {
@@ -193,6 +196,7 @@ pub struct DevIssuerBuilder {
     refresh_lifetime: Duration,
     id_jag_issuers: Vec<(String, String)>,
     exchange: exchange::Policy,
+    key_clients: Vec<(String, Value)>,
 }
 
 impl Default for DevIssuerBuilder {
@@ -210,6 +214,7 @@ impl Default for DevIssuerBuilder {
             refresh_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
             id_jag_issuers: Vec::new(),
             exchange: exchange::Policy::default(),
+            key_clients: Vec::new(),
         }
     }
 }
@@ -341,6 +346,22 @@ impl DevIssuerBuilder {
         self
     }
 
+    /// A confidential client `client_id` that authenticates with
+    /// `private_key_jwt` (RFC 7523 §2.2): assertions signed by the key whose
+    /// public JWK is `jwk`, `iss` = `sub` = the client, `aud` = the issuer or
+    /// its token endpoint, each `jti` once. It may use client credentials and
+    /// token exchange (repeatable).
+    ///
+    /// ```
+    /// use tower_bearer::exchange::ClientKey;
+    /// let key = ClientKey::generate().unwrap();
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().private_key_jwt_client("rs", key.public_jwk());
+    /// ```
+    pub fn private_key_jwt_client(mut self, client_id: impl Into<String>, jwk: Value) -> Self {
+        self.key_clients.push((client_id.into(), jwk));
+        self
+    }
+
     /// Generates the key, binds the listener and starts serving.
     ///
     /// See the [crate docs](crate) for an example.
@@ -374,10 +395,24 @@ impl DevIssuerBuilder {
                     .map_err(|e| std::io::Error::other(format!("ID-JAG issuers: {e}")))?,
             )
         };
+        let key_clients = self
+            .key_clients
+            .iter()
+            .map(|(id, jwk)| {
+                VerifyingKey::from_jwk(jwk, &KeyPolicy::default())
+                    .map(|key| Client::with_key(id.clone(), key))
+                    .map_err(|e| std::io::Error::other(format!("private_key_jwt client {id}: {e}")))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let private_key_jwt = !key_clients.is_empty();
         let shared = Arc::new(Shared {
             dpop: Dpop::allowed(),
             token_url,
-            clients: Clients::new(Client::confidential(self.client_id.clone(), &client_secret))?,
+            clients: Clients::new(
+                Client::confidential(self.client_id.clone(), &client_secret),
+                key_clients,
+                assertion::Assertions::new(&issuer, &format!("{issuer}/token")),
+            )?,
             client_id: self.client_id,
             client_secret,
             key,
@@ -395,6 +430,7 @@ impl DevIssuerBuilder {
             consent: self.consent,
             id_jag,
             exchange: self.exchange,
+            private_key_jwt,
             families: revoke::Families::new(self.refresh_lifetime),
             issuer,
         });
@@ -860,7 +896,10 @@ async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": AuthMethod::SUPPORTED,
+        "token_endpoint_auth_methods_supported": AuthMethod::SUPPORTED
+            .iter()
+            .chain(s.private_key_jwt.then_some(&"private_key_jwt"))
+            .collect::<Vec<_>>(),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "client_id_metadata_document_supported": true,
         "authorization_response_iss_parameter_supported": true,

@@ -1397,3 +1397,90 @@ async fn revocation_reaches_the_family_and_introspection_at_once() {
         (400, "invalid_grant")
     );
 }
+
+#[tokio::test]
+async fn private_key_jwt_clients_authenticate_with_a_fresh_assertion_once() {
+    let key = DpopKey::generate();
+    let issuer = DevIssuer::builder()
+        .private_key_jwt_client("rs", key.jwk())
+        .start()
+        .await
+        .unwrap();
+    let m = get_json(&http(), &issuer.metadata_url()).await;
+    assert!(
+        m["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("private_key_jwt"))
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = |jti: &str| json!({"iss": "rs", "sub": "rs", "aud": issuer.token_endpoint(), "jti": jti, "iat": now, "exp": now + 60});
+    let header = json!({"alg": "ES256", "typ": "JWT"});
+    let sign = |claims: &Value| key.sign_proof(&header, claims);
+    let request = |assertion: String, assertion_type: &'static str| {
+        let issuer = &issuer;
+        async move {
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", "rs"),
+                ("client_assertion_type", assertion_type),
+                ("client_assertion", assertion.as_str()),
+                ("resource", RESOURCE),
+            ];
+            token_request(issuer, &form).await
+        }
+    };
+    const TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let first = sign(&claims("a1"));
+    let ok = request(first.clone(), TYPE).await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    let seen = issuer
+        .jwt_verifier(RESOURCE)
+        .verify(ok.1["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(seen.principal().client_id(), Some("rs"));
+    assert_eq!(
+        error(&request(first, TYPE).await),
+        (401, "invalid_client"),
+        "replayed"
+    );
+    let mut bad = Vec::new();
+    for (name, value) in [
+        ("aud", json!("https://elsewhere.example/token")),
+        ("exp", json!(now - 1)),
+        ("exp", json!(now + 3600)),
+        ("iss", json!("other")),
+        ("sub", json!("other")),
+        ("jti", Value::Null),
+    ] {
+        let mut c = claims(&format!("bad-{name}-{value}"));
+        c[name] = value;
+        bad.push(sign(&c));
+    }
+    bad.push(DpopKey::generate().sign_proof(&header, &claims("other-key")));
+    for assertion in bad {
+        assert_eq!(error(&request(assertion, TYPE).await), (401, "invalid_client"));
+    }
+    assert_eq!(
+        error(&request(sign(&claims("wrong-type")), "urn:other").await),
+        (401, "invalid_client")
+    );
+    // With a secret beside it: refused.
+    let res = http()
+        .post(issuer.token_endpoint())
+        .basic_auth("rs", Some("x"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", TYPE),
+            ("client_assertion", sign(&claims("with-basic")).as_str()),
+            ("resource", RESOURCE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
