@@ -258,16 +258,20 @@ pub struct Downstream {
     resources: Vec<String>,
     scopes: Scopes,
     requested_token_type: String,
+    /// The cache key's downstream half, kept up to date by every setter.
+    key: [u8; 32],
 }
 
 impl Downstream {
-    fn empty() -> Self {
+    fn new(audiences: Vec<String>, resources: Vec<String>) -> Self {
         Downstream {
-            audiences: Vec::new(),
-            resources: Vec::new(),
+            audiences,
+            resources,
             scopes: Scopes::default(),
             requested_token_type: ACCESS_TOKEN_TYPE.to_owned(),
+            key: [0; 32],
         }
+        .rekeyed()
     }
 
     /// A downstream named by its resource URI (absolute, no fragment): the
@@ -284,9 +288,7 @@ impl Downstream {
         if !ok || !printable(&uri) {
             return Err(ExchangeConfigError::BadValue("resource"));
         }
-        let mut downstream = Self::empty();
-        downstream.resources.push(uri);
-        Ok(downstream)
+        Ok(Self::new(Vec::new(), vec![uri]))
     }
 
     /// A downstream named by a logical audience the authorization server knows.
@@ -301,9 +303,7 @@ impl Downstream {
         if !printable(&audience) {
             return Err(ExchangeConfigError::BadValue("audience"));
         }
-        let mut downstream = Self::empty();
-        downstream.audiences.push(audience);
-        Ok(downstream)
+        Ok(Self::new(vec![audience], Vec::new()))
     }
 
     /// The scopes asked for (none: whatever the authorization server grants).
@@ -312,7 +312,7 @@ impl Downstream {
     #[must_use]
     pub fn scopes(mut self, scopes: Scopes) -> Self {
         self.scopes = scopes;
-        self
+        self.rekeyed()
     }
 
     /// RFC 8693 `requested_token_type` (default [`ACCESS_TOKEN_TYPE`]).
@@ -334,20 +334,21 @@ impl Downstream {
             return Err(ExchangeConfigError::BadValue("requested_token_type"));
         }
         self.requested_token_type = token_type;
-        Ok(self)
+        Ok(self.rekeyed())
     }
 
-    /// The cache key's downstream half: every field, unambiguously.
-    fn key(&self) -> [u8; 32] {
+    /// Recomputes the cache key's downstream half: every field, unambiguously.
+    fn rekeyed(mut self) -> Self {
         let audiences = self.audiences.join(" ");
         let resources = self.resources.join(" ");
         let scopes = self.scopes.to_string();
-        digest::length_prefixed([
+        self.key = digest::length_prefixed([
             Some(&audiences),
             Some(&resources),
             Some(&scopes),
             Some(&self.requested_token_type),
-        ])
+        ]);
+        self
     }
 }
 
@@ -691,7 +692,7 @@ impl TokenExchange {
         if verified.is_expired_at(now, Duration::ZERO) {
             return Err(ExchangeError::Refused(ExchangeRefusal::SubjectExpired));
         }
-        let key = (digest::sha256(subject.raw().as_bytes()), downstream.key());
+        let key = (digest::sha256(subject.raw().as_bytes()), downstream.key);
         let inner = &self.inner;
         let cached = inner
             .cache
@@ -884,17 +885,17 @@ mod tests {
     fn downstream_keys_differ_by_every_field() {
         let a = Downstream::audience("api").unwrap();
         let keys = [
-            a.key(),
-            Downstream::audience("api2").unwrap().key(),
-            Downstream::resource("https://api").unwrap().key(),
-            a.clone().scopes(Scopes::parse("read")).key(),
-            a.clone().requested_token_type("urn:x").unwrap().key(),
+            a.key,
+            Downstream::audience("api2").unwrap().key,
+            Downstream::resource("https://api").unwrap().key,
+            a.clone().scopes(Scopes::parse("read")).key,
+            a.clone().requested_token_type("urn:x").unwrap().key,
         ];
         for (i, k) in keys.iter().enumerate() {
             for other in &keys[i + 1..] {
                 assert_ne!(k, other);
             }
         }
-        assert_eq!(a.key(), Downstream::audience("api").unwrap().key());
+        assert_eq!(a.key, Downstream::audience("api").unwrap().key);
     }
 }
