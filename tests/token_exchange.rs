@@ -457,15 +457,16 @@ async fn a_dpop_bound_exchanged_token_works_downstream_only_with_the_servers_pro
 #[tokio::test]
 async fn the_outbound_layer_attaches_the_exchanged_token_to_a_tower_client() {
     use tower::{Service, ServiceExt};
-    use tower_bearer::exchange::{ExchangeLayer, OutboundError, carry_subject};
+    use tower_bearer::ServiceBuilderExt;
+    use tower_bearer::exchange::{OutboundError, carry_subject};
 
     let (dev, api) = start(allow).await;
     let http = reqwest::Client::new();
     let mut client = tower::ServiceBuilder::new()
-        .layer(ExchangeLayer::new(
+        .exchange_token(
             exchange_of(&dev).build().unwrap(),
             Downstream::resource(&api.url).unwrap(),
-        ))
+        )
         .service_fn(move |req: http::Request<String>| {
             let http = http.clone();
             async move { http.execute(reqwest::Request::try_from(req)?).await }
