@@ -81,7 +81,7 @@ pub use request::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT};
 use request::{ActorToken, Call, ClientAuth};
 
 use crate::fetch::{self, FetchError};
-use crate::{AccessToken, Scopes, Unavailable, digest, time};
+use crate::{AccessToken, Principal, Scopes, Unavailable, digest, time};
 
 /// Default bound on exchanges in flight at once.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
@@ -159,6 +159,8 @@ pub struct ExchangedToken(Arc<Exchanged>);
 
 struct Exchanged {
     token: String,
+    /// Who the subject token spoke for: the caller the token acts for.
+    subject: Principal,
     token_type: TokenType,
     expires_at: Option<SystemTime>,
     scopes: Option<Scopes>,
@@ -175,11 +177,31 @@ impl ExchangedToken {
     ) -> Self {
         ExchangedToken(Arc::new(Exchanged {
             token: token.to_owned(),
+            subject: Principal::new(),
             token_type,
             expires_at,
             scopes,
             issued_token_type: issued_token_type.to_owned(),
         }))
+    }
+
+    /// Records who the subject token spoke for (a token fresh from the server).
+    fn for_subject(mut self, subject: &Principal) -> Self {
+        if let Some(exchanged) = Arc::get_mut(&mut self.0) {
+            exchanged.subject = subject.clone();
+        }
+        self
+    }
+
+    /// The principal of the subject token this was exchanged for: the caller
+    /// the downstream call is made for (the exchanged token names this
+    /// server as its actor).
+    ///
+    /// ```
+    /// # fn f(t: tower_bearer::exchange::ExchangedToken) { let _ = t.subject().subject(); }
+    /// ```
+    pub fn subject(&self) -> &Principal {
+        &self.0.subject
     }
 
     /// The token itself, to send to the downstream it was issued for (and
@@ -233,6 +255,7 @@ impl fmt::Debug for ExchangedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExchangedToken")
             .field("token", &"<redacted>")
+            .field("subject", &self.0.subject)
             .field("token_type", &self.0.token_type)
             .field("expires_at", &self.0.expires_at)
             .field("scopes", &self.0.scopes)
@@ -697,7 +720,10 @@ impl TokenExchange {
         let cached = inner
             .cache
             .try_get_with(key, async {
-                let token = inner.fetch(subject.raw(), downstream).await?;
+                let token = inner
+                    .fetch(subject.raw(), downstream)
+                    .await?
+                    .for_subject(verified.principal());
                 let ttl = inner.ttl(&token, verified.expires_at(), SystemTime::now());
                 Ok::<_, ExchangeError>(Cached { token, ttl })
             })

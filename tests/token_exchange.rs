@@ -24,7 +24,8 @@ use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tower_bearer::exchange::{
-    ClientKey, Downstream, ExchangeError, ExchangeRefusal, SubjectToken, TokenExchange, TokenExchangeBuilder,
+    ClientKey, Downstream, ExchangeError, ExchangeRefusal, ExchangedToken, SubjectToken, TokenExchange,
+    TokenExchangeBuilder,
 };
 use tower_bearer::{AccessToken, Resource, Scopes, TokenVerifierLayer};
 use tower_bearer_issuer::{DevIssuer, DpopKey};
@@ -310,10 +311,15 @@ async fn one_exchange_per_subject_token_and_downstream_under_100_concurrent_call
         .await
         .unwrap();
     let narrower = downstream.scopes(Scopes::parse("mcp:read"));
-    exchange
+    let narrowed = exchange
         .exchange(&SubjectToken::new(alice.as_str()), &alice_token, &narrower)
         .await
         .unwrap();
+    assert_eq!(narrowed.subject().subject(), Some("alice"));
+    assert_eq!(
+        narrowed.scopes().map(ToString::to_string).as_deref(),
+        Some("mcp:read")
+    );
     assert_eq!(exchanges.load(Ordering::SeqCst), 3);
 }
 
@@ -469,7 +475,10 @@ async fn the_outbound_layer_attaches_the_exchanged_token_to_a_tower_client() {
         )
         .service_fn(move |req: http::Request<String>| {
             let http = http.clone();
-            async move { http.execute(reqwest::Request::try_from(req)?).await }
+            async move {
+                let answer = http.execute(reqwest::Request::try_from(req)?).await?;
+                Ok::<_, reqwest::Error>(http::Response::from(answer))
+            }
         });
     let incoming = dev.token("alice", "mcp-client", "mcp:read", UPSTREAM);
     let verified = tower_bearer::TokenVerifier::verify(&dev.jwt_verifier(UPSTREAM), &incoming)
@@ -487,7 +496,18 @@ async fn the_outbound_layer_attaches_the_exchanged_token_to_a_tower_client() {
     assert!(carry_subject(&extensions, request.extensions_mut()));
     let answer = client.ready().await.unwrap().call(request).await.unwrap();
     assert_eq!(answer.status(), 200);
-    let seen: Value = answer.json().await.unwrap();
+    let used = answer
+        .extensions()
+        .get::<ExchangedToken>()
+        .expect("the token used")
+        .clone();
+    assert_eq!(used.subject().subject(), Some("alice"));
+    assert_eq!(api.seen.lock().unwrap()[0], format!("Bearer {}", used.secret()));
+    let body = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let seen: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
         (seen["sub"].as_str(), seen["act"][0].as_str()),
         (Some("alice"), Some("dev-client"))

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::AUTHORIZATION;
-use http::{HeaderMap, HeaderValue, Method, Request};
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -123,7 +123,8 @@ impl TokenExchange {
 /// exchanged for one [`Downstream`]. Each request must carry the incoming
 /// request's [`SubjectToken`] and [`AccessToken`] in its extensions (see
 /// [`carry_subject`]); without them it is not sent
-/// ([`ExchangeError::NoSubjectToken`]).
+/// ([`ExchangeError::NoSubjectToken`]). The response carries the
+/// [`ExchangedToken`] used in its extensions.
 ///
 /// ```
 /// use tower::{ServiceBuilder, ServiceExt};
@@ -238,15 +239,15 @@ impl<R, E> Future for ExchangeFuture<R, E> {
     }
 }
 
-impl<S, B> Service<Request<B>> for ExchangeService<S>
+impl<S, B, RB> Service<Request<B>> for ExchangeService<S>
 where
-    S: Service<Request<B>> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
     S::Future: Send,
     B: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = Response<RB>;
     type Error = OutboundError<S::Error>;
-    type Future = ExchangeFuture<S::Response, S::Error>;
+    type Future = ExchangeFuture<Response<RB>, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(OutboundError::Inner)
@@ -275,7 +276,10 @@ where
             let method = req.method().clone();
             authorize(req.headers_mut(), &method, &url, &token, exchange.dpop_key())
                 .map_err(OutboundError::Exchange)?;
-            inner.call(req).await.map_err(OutboundError::Inner)
+            let mut response = inner.call(req).await.map_err(OutboundError::Inner)?;
+            // For the tool that made the call: which token, for whom.
+            response.extensions_mut().insert(token);
+            Ok(response)
         }))
     }
 }
