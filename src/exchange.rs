@@ -62,9 +62,11 @@
 //! ```
 
 mod client_key;
+mod downstream;
 mod error;
 mod outbound;
 mod request;
+mod tokens;
 
 use std::fmt;
 use std::sync::Arc;
@@ -74,14 +76,17 @@ use moka::Expiry;
 use tokio::sync::{OnceCell, Semaphore};
 
 pub use client_key::ClientKey;
+pub use downstream::Downstream;
 pub use error::{ExchangeConfigError, ExchangeError, ExchangeRefusal};
 pub use outbound::{ExchangeFuture, ExchangeLayer, ExchangeService, OutboundError, carry_subject};
 pub use request::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT};
+pub use tokens::{ExchangedToken, SubjectToken, TokenType};
 
+use downstream::printable;
 use request::{ActorToken, Call, ClientAuth};
 
 use crate::fetch::{self, FetchError};
-use crate::{AccessToken, Principal, Scopes, Unavailable, digest, time};
+use crate::{AccessToken, Unavailable, digest, time};
 
 /// Default bound on exchanges in flight at once.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
@@ -90,294 +95,6 @@ pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 /// Default margin taken off an exchanged token's lifetime before it is
 /// exchanged again.
 pub const DEFAULT_SKEW: Duration = Duration::from_secs(30);
-
-/// The raw incoming access token, kept in the request extensions only when
-/// [`TokenVerifierLayer::keep_subject_token`](crate::TokenVerifierLayer::keep_subject_token)
-/// is on, for [`TokenExchange`]. Its `Debug` is redacted, it has no `Display`,
-/// and the raw text is not reachable through the crate's API: it goes to the
-/// token endpoint only.
-///
-/// ```
-/// let subject = tower_bearer::exchange::SubjectToken::new("eyJhbGciOi...");
-/// assert_eq!(format!("{subject:?}"), "SubjectToken(<redacted>)");
-/// ```
-#[derive(Clone)]
-pub struct SubjectToken(Arc<str>);
-
-impl SubjectToken {
-    /// Wraps a token obtained elsewhere (the layer makes these itself).
-    ///
-    /// See [`SubjectToken`] for an example.
-    pub fn new(raw: impl Into<Arc<str>>) -> Self {
-        SubjectToken(raw.into())
-    }
-
-    pub(crate) fn raw(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SubjectToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SubjectToken(<redacted>)")
-    }
-}
-
-/// Whether an exchanged token is a bearer token or bound to the server's
-/// [`ClientKey`] (RFC 9449).
-///
-/// ```
-/// use tower_bearer::exchange::TokenType;
-/// assert_eq!(TokenType::Dpop.scheme(), "DPoP");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TokenType {
-    /// `Authorization: Bearer`.
-    Bearer,
-    /// `Authorization: DPoP` with a proof by the server's key.
-    Dpop,
-}
-
-impl TokenType {
-    /// The `Authorization` scheme.
-    ///
-    /// See [`TokenType`] for an example.
-    pub fn scheme(self) -> &'static str {
-        match self {
-            TokenType::Bearer => "Bearer",
-            TokenType::Dpop => "DPoP",
-        }
-    }
-}
-
-/// A token obtained by exchange, for one downstream. `Debug` is redacted.
-///
-/// See the [module docs](self) for an example.
-#[derive(Clone)]
-pub struct ExchangedToken(Arc<Exchanged>);
-
-struct Exchanged {
-    token: String,
-    /// Who the subject token spoke for: the caller the token acts for.
-    subject: Principal,
-    token_type: TokenType,
-    expires_at: Option<SystemTime>,
-    scopes: Option<Scopes>,
-    issued_token_type: String,
-}
-
-impl ExchangedToken {
-    fn new(
-        token: &str,
-        token_type: TokenType,
-        expires_at: Option<SystemTime>,
-        scopes: Option<Scopes>,
-        issued_token_type: &str,
-    ) -> Self {
-        ExchangedToken(Arc::new(Exchanged {
-            token: token.to_owned(),
-            subject: Principal::new(),
-            token_type,
-            expires_at,
-            scopes,
-            issued_token_type: issued_token_type.to_owned(),
-        }))
-    }
-
-    /// Records who the subject token spoke for (a token fresh from the server).
-    fn for_subject(mut self, subject: &Principal) -> Self {
-        if let Some(exchanged) = Arc::get_mut(&mut self.0) {
-            exchanged.subject = subject.clone();
-        }
-        self
-    }
-
-    /// The principal of the subject token this was exchanged for: the caller
-    /// the downstream call is made for (the exchanged token names this
-    /// server as its actor).
-    ///
-    /// ```
-    /// # fn f(t: tower_bearer::exchange::ExchangedToken) { let _ = t.subject().subject(); }
-    /// ```
-    pub fn subject(&self) -> &Principal {
-        &self.0.subject
-    }
-
-    /// The token itself, to send to the downstream it was issued for (and
-    /// nowhere else). Prefer [`ExchangeLayer`] or [`TokenExchange::attach`],
-    /// which also sign the DPoP proof a bound token needs.
-    ///
-    /// See the [module docs](self) for an example.
-    pub fn secret(&self) -> &str {
-        &self.0.token
-    }
-
-    /// Bearer or DPoP-bound.
-    ///
-    /// ```
-    /// # use tower_bearer::exchange::*;
-    /// # fn f(t: ExchangedToken) { let _ = t.token_type() == TokenType::Bearer; }
-    /// ```
-    pub fn token_type(&self) -> TokenType {
-        self.0.token_type
-    }
-
-    /// When it expires, if the authorization server said (`expires_in`).
-    ///
-    /// ```
-    /// # fn f(t: tower_bearer::exchange::ExchangedToken) { let _ = t.expires_at(); }
-    /// ```
-    pub fn expires_at(&self) -> Option<SystemTime> {
-        self.0.expires_at
-    }
-
-    /// The scopes granted, if the authorization server said (`scope`).
-    ///
-    /// ```
-    /// # fn f(t: tower_bearer::exchange::ExchangedToken) { let _ = t.scopes(); }
-    /// ```
-    pub fn scopes(&self) -> Option<&Scopes> {
-        self.0.scopes.as_ref()
-    }
-
-    /// RFC 8693 `issued_token_type`.
-    ///
-    /// ```
-    /// # fn f(t: tower_bearer::exchange::ExchangedToken) { let _ = t.issued_token_type(); }
-    /// ```
-    pub fn issued_token_type(&self) -> &str {
-        &self.0.issued_token_type
-    }
-}
-
-impl fmt::Debug for ExchangedToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExchangedToken")
-            .field("token", &"<redacted>")
-            .field("subject", &self.0.subject)
-            .field("token_type", &self.0.token_type)
-            .field("expires_at", &self.0.expires_at)
-            .field("scopes", &self.0.scopes)
-            .finish()
-    }
-}
-
-/// The downstream an exchanged token is for: its audience (RFC 8693
-/// `audience`) or resource (RFC 8707 `resource`), the scopes wanted, and the
-/// token type asked for (an access token unless changed).
-///
-/// ```
-/// use tower_bearer::Scopes;
-/// use tower_bearer::exchange::Downstream;
-/// let api = Downstream::resource("https://api.example/v1").unwrap().scopes(Scopes::parse("read"));
-/// assert!(Downstream::resource("https://api.example/#frag").is_err());
-/// assert!(Downstream::audience("").is_err());
-/// # let _ = api;
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Downstream {
-    audiences: Vec<String>,
-    resources: Vec<String>,
-    scopes: Scopes,
-    requested_token_type: String,
-    /// The cache key's downstream half, kept up to date by every setter.
-    key: [u8; 32],
-}
-
-impl Downstream {
-    fn new(audiences: Vec<String>, resources: Vec<String>) -> Self {
-        Downstream {
-            audiences,
-            resources,
-            scopes: Scopes::default(),
-            requested_token_type: ACCESS_TOKEN_TYPE.to_owned(),
-            key: [0; 32],
-        }
-        .rekeyed()
-    }
-
-    /// A downstream named by its resource URI (absolute, no fragment): the
-    /// exchanged token's `aud`.
-    ///
-    /// # Errors
-    /// [`ExchangeConfigError::BadValue`] when `uri` is not an absolute URI
-    /// without a fragment.
-    ///
-    /// See [`Downstream`] for an example.
-    pub fn resource(uri: impl Into<String>) -> Result<Self, ExchangeConfigError> {
-        let uri = uri.into();
-        let ok = url::Url::parse(&uri).is_ok_and(|u| u.fragment().is_none());
-        if !ok || !printable(&uri) {
-            return Err(ExchangeConfigError::BadValue("resource"));
-        }
-        Ok(Self::new(Vec::new(), vec![uri]))
-    }
-
-    /// A downstream named by a logical audience the authorization server knows.
-    ///
-    /// # Errors
-    /// [`ExchangeConfigError::BadValue`] when `audience` is empty or not
-    /// printable ASCII.
-    ///
-    /// See [`Downstream`] for an example.
-    pub fn audience(audience: impl Into<String>) -> Result<Self, ExchangeConfigError> {
-        let audience = audience.into();
-        if !printable(&audience) {
-            return Err(ExchangeConfigError::BadValue("audience"));
-        }
-        Ok(Self::new(vec![audience], Vec::new()))
-    }
-
-    /// The scopes asked for (none: whatever the authorization server grants).
-    ///
-    /// See [`Downstream`] for an example.
-    #[must_use]
-    pub fn scopes(mut self, scopes: Scopes) -> Self {
-        self.scopes = scopes;
-        self.rekeyed()
-    }
-
-    /// RFC 8693 `requested_token_type` (default [`ACCESS_TOKEN_TYPE`]).
-    ///
-    /// # Errors
-    /// [`ExchangeConfigError::BadValue`] when empty or not printable ASCII.
-    ///
-    /// ```
-    /// use tower_bearer::exchange::Downstream;
-    /// let d = Downstream::audience("api").unwrap().requested_token_type("urn:ietf:params:oauth:token-type:jwt").unwrap();
-    /// # let _ = d;
-    /// ```
-    pub fn requested_token_type(
-        mut self,
-        token_type: impl Into<String>,
-    ) -> Result<Self, ExchangeConfigError> {
-        let token_type = token_type.into();
-        if !printable(&token_type) {
-            return Err(ExchangeConfigError::BadValue("requested_token_type"));
-        }
-        self.requested_token_type = token_type;
-        Ok(self.rekeyed())
-    }
-
-    /// Recomputes the cache key's downstream half: every field, unambiguously.
-    fn rekeyed(mut self) -> Self {
-        let audiences = self.audiences.join(" ");
-        let resources = self.resources.join(" ");
-        let scopes = self.scopes.to_string();
-        self.key = digest::length_prefixed([
-            Some(&audiences),
-            Some(&resources),
-            Some(&scopes),
-            Some(&self.requested_token_type),
-        ]);
-        self
-    }
-}
-
-fn printable(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(|b| (0x21..=0x7e).contains(&b))
-}
 
 /// Configures a [`TokenExchange`]; see [`TokenExchange::builder`].
 #[must_use]
@@ -887,41 +604,5 @@ mod tests {
             Err(ExchangeConfigError::BadValue("client_id"))
         ));
         assert!(ok().max_in_flight(usize::MAX).skew(Duration::MAX).build().is_ok());
-    }
-
-    #[test]
-    fn secrets_are_redacted() {
-        let exchange = TokenExchange::builder()
-            .token_endpoint("https://as.example/token")
-            .client_secret_basic("rs", "hunter2")
-            .actor_token("actor-secret", "urn:x")
-            .build()
-            .unwrap();
-        let shown = format!("{exchange:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("actor-secret"),
-            "{shown}"
-        );
-        let token = ExchangedToken::new("exchanged-secret", TokenType::Bearer, None, None, "x");
-        assert!(!format!("{token:?}").contains("exchanged-secret"));
-        assert!(!format!("{:?}", SubjectToken::new("subject-secret")).contains("subject-secret"));
-    }
-
-    #[test]
-    fn downstream_keys_differ_by_every_field() {
-        let a = Downstream::audience("api").unwrap();
-        let keys = [
-            a.key,
-            Downstream::audience("api2").unwrap().key,
-            Downstream::resource("https://api").unwrap().key,
-            a.clone().scopes(Scopes::parse("read")).key,
-            a.clone().requested_token_type("urn:x").unwrap().key,
-        ];
-        for (i, k) in keys.iter().enumerate() {
-            for other in &keys[i + 1..] {
-                assert_ne!(k, other);
-            }
-        }
-        assert_eq!(a.key, Downstream::audience("api").unwrap().key);
     }
 }
