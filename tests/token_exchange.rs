@@ -566,3 +566,21 @@ async fn private_key_jwt_authenticates_the_exchange() {
     let addr = upstream(&dev, wrong, Downstream::resource(&api.url).unwrap(), &api.url).await;
     assert_eq!(call(addr, &token).await.0, 503);
 }
+
+#[tokio::test]
+async fn a_configured_actor_token_names_the_actor_downstream() {
+    let (dev, api) = start(allow).await;
+    let workload = dev.token("svc-workload", "dev-client", "", "https://workloads.example");
+    let exchange = exchange_of(&dev)
+        .actor_token(workload.as_str(), tower_bearer::exchange::ACCESS_TOKEN_TYPE)
+        .build()
+        .unwrap();
+    let addr = upstream(&dev, exchange, Downstream::resource(&api.url).unwrap(), &api.url).await;
+    let (status, _, body) = call(addr, &dev.token("alice", "mcp-client", "mcp:read", UPSTREAM)).await;
+    assert_eq!(status, 200, "{body}");
+    let seen: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (seen["sub"].as_str(), seen["act"][0].as_str()),
+        (Some("alice"), Some("svc-workload"))
+    );
+}

@@ -1231,6 +1231,54 @@ async fn token_exchange_follows_its_policy_and_never_widens() {
         (400, "invalid_grant"),
         "may_act names another party"
     );
+    let mut allowed = issuer.claims("alice", "mcp-client", "mcp:read", RESOURCE);
+    allowed["may_act"] = json!({"sub": "dev-client"});
+    let ok = exchange_for(
+        &issuer,
+        &issuer.sign_claims(&allowed),
+        &[("resource", DOWNSTREAM)],
+    )
+    .await;
+    assert_eq!(ok.0, 200, "may_act names this client: {}", ok.1);
+
+    // An actor token names the actor; it must be one of this issuer's tokens.
+    let workload = issuer.token("svc-workload", "dev-client", "", "https://workloads.example");
+    let acted = exchange_for(
+        &issuer,
+        &subject,
+        &[
+            ("resource", DOWNSTREAM),
+            ("actor_token", &workload),
+            ("actor_token_type", ACCESS_TOKEN),
+        ],
+    )
+    .await;
+    assert_eq!(acted.0, 200, "{}", acted.1);
+    let seen = issuer
+        .jwt_verifier(DOWNSTREAM)
+        .verify(acted.1["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(seen.actor().unwrap().unwrap().subject(), Some("svc-workload"));
+    let forged = unlisted.token("svc-workload", "dev-client", "", "https://workloads.example");
+    let refused = exchange_for(
+        &issuer,
+        &subject,
+        &[
+            ("resource", DOWNSTREAM),
+            ("actor_token", &forged),
+            ("actor_token_type", ACCESS_TOKEN),
+        ],
+    )
+    .await;
+    assert_eq!(error(&refused), (400, "invalid_grant"));
+    let untyped = exchange_for(
+        &issuer,
+        &subject,
+        &[("resource", DOWNSTREAM), ("actor_token", &workload)],
+    )
+    .await;
+    assert_eq!(error(&untyped), (400, "invalid_request"));
     let wrong_type = confidential_request(
         &issuer,
         &[
