@@ -12,6 +12,12 @@
 //! With no `--issuer` it starts an embedded development issuer and prints a token
 //! and `curl` commands. With `--issuer` it trusts a real authorization server:
 //! JWTs checked against its JWKS (`--jwks-uri`, or discovered from the issuer).
+//!
+//! The `call_downstream` tool calls a second API for its caller with a token
+//! exchanged for the caller's (RFC 8693; never the caller's own token): an
+//! embedded loopback "downstream API" trusting the development issuer, or,
+//! with `--issuer`, `--downstream` (exchanged for `--downstream-audience` with
+//! `--client-id`/`--client-secret`).
 //! Every flag can also be set from the environment: `--issuer` is `TB_ISSUER`.
 
 use std::collections::HashMap;
@@ -48,6 +54,7 @@ use tower::ServiceBuilder;
 use tower::util::option_layer;
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::dpop::Dpop;
+use tower_bearer::exchange::{Downstream, ExchangeError, SubjectToken, TokenExchange};
 use tower_bearer::introspection::IntrospectionVerifier;
 use tower_bearer::jwt::{Algorithm, JwtVerifier, Provider};
 use tower_bearer::mcp::{
@@ -58,7 +65,7 @@ use tower_bearer::origin::OriginLayer;
 use tower_bearer::redis::RedisStore;
 use tower_bearer::scope::{ScopeError, ScopeHierarchy};
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Resource, Scopes};
-use tower_bearer_issuer::DevIssuer;
+use tower_bearer_issuer::{DEFAULT_CLIENT_ID, DevIssuer};
 
 /// An MCP server protected by tower-bearer.
 #[derive(Parser, Debug)]
@@ -173,6 +180,15 @@ struct Args {
     /// private CA (default: the Mozilla roots).
     #[arg(long, env = "TB_REDIS_CA_FILE", requires = "redis")]
     redis_ca_file: Option<std::path::PathBuf>,
+    /// With `--issuer`: the downstream API URL `call_downstream` calls with a
+    /// token exchanged (RFC 8693) at the issuer, authenticated with
+    /// `--client-id`/`--client-secret`. Without `--issuer` an embedded
+    /// downstream API is started on loopback.
+    #[arg(long, env = "TB_DOWNSTREAM", requires = "downstream_audience")]
+    downstream: Option<String>,
+    /// The downstream API's audience (resource identifier) to exchange for.
+    #[arg(long, env = "TB_DOWNSTREAM_AUDIENCE", requires = "downstream")]
+    downstream_audience: Option<String>,
 }
 
 /// `--dpop` values.
@@ -237,6 +253,17 @@ struct Tools {
     drafts: Arc<Mutex<HashMap<HandleKey, String>>>,
     /// Seals `clear_notes`' request state (MCP 2026-07-28 multi round trip).
     sealer: StateSealer,
+    /// Where `call_downstream` goes, and how it gets a token for it.
+    downstream: Option<DownstreamCall>,
+}
+
+/// The downstream API and the token exchange that authorizes calls to it.
+#[derive(Debug, Clone)]
+struct DownstreamCall {
+    exchange: TokenExchange,
+    target: Downstream,
+    url: String,
+    http: reqwest::Client,
 }
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -257,13 +284,55 @@ impl Tools {
         notes: Arc<Mutex<Vec<String>>>,
         drafts: Arc<Mutex<HashMap<HandleKey, String>>>,
         sealer: StateSealer,
+        downstream: Option<DownstreamCall>,
     ) -> Self {
         Tools {
             tool_router: Self::tool_router(),
             notes,
             drafts,
             sealer,
+            downstream,
         }
+    }
+
+    #[tool(
+        description = "Call the downstream API with a token exchanged for yours (RFC 8693); returns what it saw: subject, client id and act chain (needs mcp:read)"
+    )]
+    async fn call_downstream(
+        &self,
+        Extension(parts): Extension<http::request::Parts>,
+    ) -> Result<String, rmcp::ErrorData> {
+        let Some(call) = &self.downstream else {
+            return Err(rmcp::ErrorData::invalid_request(
+                "no downstream API: start with --downstream and --downstream-audience",
+                None,
+            ));
+        };
+        let (Some(subject), Some(token)) = (
+            parts.extensions.get::<SubjectToken>(),
+            parts.extensions.get::<AccessToken>(),
+        ) else {
+            return Err(rmcp::ErrorData::internal_error("no subject token kept", None));
+        };
+        let internal = |e: &dyn std::fmt::Display| rmcp::ErrorData::internal_error(e.to_string(), None);
+        let mut request = call.http.get(&call.url).build().map_err(|e| internal(&e))?;
+        // The caller's token goes to the token endpoint only; downstream gets
+        // the exchanged one.
+        if let Err(e) = call
+            .exchange
+            .attach(&mut request, subject, token, &call.target)
+            .await
+        {
+            return Err(match e {
+                ExchangeError::Refused(_) => rmcp::ErrorData::invalid_request(e.description(), None),
+                _ => rmcp::ErrorData::internal_error(e.description(), None),
+            });
+        }
+        let answer = call.http.execute(request).await.map_err(|e| internal(&e))?;
+        if !answer.status().is_success() {
+            return Err(internal(&format!("downstream answered {}", answer.status())));
+        }
+        answer.text().await.map_err(|e| internal(&e))
     }
 
     #[tool(
@@ -455,7 +524,8 @@ fn scope_policy() -> Result<McpScopePolicy, ScopeError> {
         .tool("add_note", ["mcp:write"])?
         .tool("save_draft", ["mcp:write"])?
         .tool("open_draft", ["mcp:read"])?
-        .tool("clear_notes", ["mcp:write"])
+        .tool("clear_notes", ["mcp:write"])?
+        .tool("call_downstream", ["mcp:read"])
 }
 
 /// The storage key of a draft handle for the caller (`HandleKey`): refused for
@@ -533,11 +603,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The verifier: a real issuer, or the embedded development issuer.
     let mut dev_issuer = None;
+    let downstream;
     let (issuer, verifier): (String, Arc<DynTokenVerifier<'static>>) = match &args.issuer {
-        Some(issuer) => (
-            issuer.clone(),
-            verifier_for(&args, issuer, &audience, redis.as_ref()).await?,
-        ),
+        Some(issuer) => {
+            downstream = external_downstream(&args, issuer)?;
+            (
+                issuer.clone(),
+                verifier_for(&args, issuer, &audience, redis.as_ref()).await?,
+            )
+        }
         None if args.provider != Provider::Rfc9068 => {
             return Err(format!(
                 "--provider {} needs --issuer (and --jwks-uri unless the issuer's metadata can be discovered): \
@@ -547,34 +621,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
         None => {
+            // The embedded downstream API's address goes into the issuer's
+            // token-exchange policy: bound first.
+            let downstream_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let downstream_url = format!("http://{}/api", downstream_listener.local_addr()?);
             // A demo enterprise identity provider whose ID-JAGs the
             // development issuer exchanges (SEP-990); an EdDSA key, generated
             // at once (an RSA key would add to every start).
             let idp = DevIssuer::builder().algorithm(Algorithm::EdDSA).start().await?;
             let dev = DevIssuer::builder()
                 .trust_id_jag_issuer(idp.issuer(), idp.jwks_uri())
+                .allow_token_exchange(DEFAULT_CLIENT_ID, &downstream_url)
                 .opaque_tokens(args.opaque_tokens)
                 .token_ttl(Duration::from_secs(args.token_ttl))
                 .start()
                 .await?;
-            let jwt = dev
-                .jwt_verifier_builder(&audience)
-                .verified_token_cache(args.verified_token_cache)
-                .build()?;
-            let verifier: Arc<DynTokenVerifier<'static>> = if args.opaque_tokens {
-                let mut introspection = IntrospectionVerifier::builder()
-                    .endpoint(dev.introspection_endpoint())
-                    .client_credentials(dev.client_id(), dev.client_secret())
-                    .issuer(dev.issuer())
-                    .audience(&audience);
-                if let Some(redis) = &redis {
-                    introspection = introspection.shared_cache(redis.introspection_cache());
-                }
-                let introspection = introspection.build()?;
-                DynTokenVerifier::new_arc(ShapeRouter::new(jwt, introspection))
-            } else {
-                DynTokenVerifier::new_arc(jwt)
-            };
+            let verifier = dev_verifier(&dev, &audience, &args, redis.as_ref())?;
+            downstream = Some(embedded_downstream(
+                &dev,
+                downstream_listener,
+                downstream_url,
+                &args,
+            )?);
             let issuer = dev.issuer().to_owned();
             dev_issuer = Some((dev, idp));
             (issuer, verifier)
@@ -600,7 +668,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sealer = sealer.replay_cache(redis.replay_cache());
     }
     let mcp = SharedMcp(Arc::new(StreamableHttpService::new(
-        move || Ok(Tools::new(notes.clone(), drafts.clone(), sealer.clone())),
+        {
+            let downstream = downstream.clone();
+            move || {
+                Ok(Tools::new(
+                    notes.clone(),
+                    drafts.clone(),
+                    sealer.clone(),
+                    downstream.clone(),
+                ))
+            }
+        },
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     )));
@@ -621,6 +699,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .session_store(sessions)
         .binding_policy(args.session_binding.into())
         .scope_policy(policy)
+        .keep_subject_token(downstream.is_some())
         .build()?;
     // /whoami: the same Origin check and token layer as /mcp.
     let whoami_layers = |origin: Option<OriginLayer>| {
@@ -681,6 +760,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             args.allowed_client_ids.join(", ")
         );
     }
+    if let Some(call) = &downstream {
+        println!(
+            "  downstream API: {} (call_downstream exchanges the caller's token for it)",
+            call.url
+        );
+    }
     if redis.is_some() {
         println!("  shared state: DPoP proof ids, MCP session owners and introspection answers on Redis");
     }
@@ -730,6 +815,105 @@ where
         let mcp = self.0.clone();
         Box::pin(async move { Ok(mcp.handle(req).await) })
     }
+}
+
+/// The development issuer's JWTs for `audience`, and with `--opaque-tokens`
+/// its opaque tokens by introspection.
+fn dev_verifier(
+    dev: &DevIssuer,
+    audience: &str,
+    args: &Args,
+    redis: Option<&RedisStore>,
+) -> Result<Arc<DynTokenVerifier<'static>>, Box<dyn std::error::Error>> {
+    let jwt = dev
+        .jwt_verifier_builder(audience)
+        .verified_token_cache(args.verified_token_cache)
+        .build()?;
+    if !args.opaque_tokens {
+        return Ok(DynTokenVerifier::new_arc(jwt));
+    }
+    let mut introspection = IntrospectionVerifier::builder()
+        .endpoint(dev.introspection_endpoint())
+        .client_credentials(dev.client_id(), dev.client_secret())
+        .issuer(dev.issuer())
+        .audience(audience);
+    if let Some(redis) = redis {
+        introspection = introspection.shared_cache(redis.introspection_cache());
+    }
+    let introspection = introspection.build()?;
+    Ok(DynTokenVerifier::new_arc(ShapeRouter::new(jwt, introspection)))
+}
+
+/// What the downstream API saw of the token it was called with.
+async fn downstream_seen(token: AccessToken) -> Response {
+    match token.actor() {
+        Ok(act) => Json(json!({
+            "subject": token.principal().subject(),
+            "client_id": token.principal().client_id(),
+            "act": act,
+        }))
+        .into_response(),
+        Err(e) => (http::StatusCode::FORBIDDEN, e.to_string()).into_response(),
+    }
+}
+
+/// Starts the embedded downstream API on `listener` (its own audience
+/// `url`, protected by tower-bearer, trusting the development issuer) and the
+/// exchange that authorizes calls to it.
+fn embedded_downstream(
+    dev: &DevIssuer,
+    listener: tokio::net::TcpListener,
+    url: String,
+    args: &Args,
+) -> Result<DownstreamCall, Box<dyn std::error::Error>> {
+    let resource = Resource::builder(&url)
+        .authorization_server(dev.issuer())
+        .build()?;
+    let app = Router::new()
+        .route("/api", get(downstream_seen))
+        .layer(resource.token_layer(dev_verifier(dev, &url, args, None)?));
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "downstream API stopped");
+        }
+    });
+    Ok(DownstreamCall {
+        exchange: TokenExchange::builder()
+            .issuer(dev.issuer())
+            .client_secret_basic(dev.client_id(), dev.client_secret())
+            .build()?,
+        target: Downstream::resource(&url)?,
+        url,
+        http: reqwest::Client::new(),
+    })
+}
+
+/// `--downstream` with an external issuer: exchanged there with
+/// `--client-id`/`--client-secret` for `--downstream-audience`.
+fn external_downstream(
+    args: &Args,
+    issuer: &str,
+) -> Result<Option<DownstreamCall>, Box<dyn std::error::Error>> {
+    let (Some(url), Some(audience)) = (&args.downstream, &args.downstream_audience) else {
+        return Ok(None);
+    };
+    let (Some(client_id), Some(secret)) = (&args.client_id, &args.client_secret) else {
+        return Err("--downstream needs --client-id and --client-secret (for the token exchange)".into());
+    };
+    // An audience that is a URI goes as RFC 8707 `resource`, else as `audience`.
+    let target = match url::Url::parse(audience) {
+        Ok(_) => Downstream::resource(audience)?,
+        Err(_) => Downstream::audience(audience)?,
+    };
+    Ok(Some(DownstreamCall {
+        exchange: TokenExchange::builder()
+            .issuer(issuer)
+            .client_secret_basic(client_id, secret)
+            .build()?,
+        target,
+        url: url.clone(),
+        http: reqwest::Client::new(),
+    }))
 }
 
 /// JWTs checked against the issuer's keys; with `--introspection-endpoint`,

@@ -4,6 +4,7 @@
 use tower::ServiceBuilder;
 use tower_layer::Stack;
 
+use crate::exchange::{Downstream, ExchangeLayer, TokenExchange};
 use crate::mcp::{McpScopeLayer, McpScopePolicy, McpSessionLayer, SessionStore};
 use crate::origin::{OriginError, OriginLayer};
 use crate::scope::{RequireScopeLayer, ScopeError};
@@ -86,9 +87,43 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>;
+
+    /// Adds an [`ExchangeLayer`] to an outbound HTTP client: its requests
+    /// carry a token exchanged for `downstream` (RFC 8693) in place of any
+    /// credentials.
+    ///
+    /// ```
+    /// use tower::ServiceBuilder;
+    /// use tower_bearer::ServiceBuilderExt;
+    /// use tower_bearer::exchange::{Downstream, TokenExchange};
+    /// let exchange = TokenExchange::builder()
+    ///     .token_endpoint("https://as.example/token")
+    ///     .client_secret_basic("rs", "s3cret")
+    ///     .build()?;
+    /// let client = ServiceBuilder::new()
+    ///     .exchange_token(exchange, Downstream::resource("https://api.example/v1")?)
+    ///     .service_fn(|_req: http::Request<String>| async {
+    ///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    ///     });
+    /// # let _ = client;
+    /// # Ok::<(), tower_bearer::exchange::ExchangeConfigError>(())
+    /// ```
+    fn exchange_token(
+        self,
+        exchange: TokenExchange,
+        downstream: Downstream,
+    ) -> ServiceBuilder<Stack<ExchangeLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
+    fn exchange_token(
+        self,
+        exchange: TokenExchange,
+        downstream: Downstream,
+    ) -> ServiceBuilder<Stack<ExchangeLayer, L>> {
+        self.layer(ExchangeLayer::new(exchange, downstream))
+    }
+
     fn allow_origins<I, S>(self, origins: I) -> Result<ServiceBuilder<Stack<OriginLayer, L>>, OriginError>
     where
         I: IntoIterator<Item = S>,

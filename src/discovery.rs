@@ -17,6 +17,11 @@ pub(crate) struct ServerMetadata {
     pub(crate) jwks_uri: Option<String>,
     #[serde(default)]
     pub(crate) introspection_endpoint: Option<String>,
+    #[serde(default)]
+    pub(crate) token_endpoint: Option<String>,
+    /// RFC 8414 §2; absent means `authorization_code` and `implicit`.
+    #[serde(default)]
+    pub(crate) grant_types_supported: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]

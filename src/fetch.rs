@@ -92,11 +92,31 @@ pub async fn send_limited(
     request: reqwest::RequestBuilder,
     limit: usize,
 ) -> Result<(reqwest::header::HeaderMap, Bytes), FetchError> {
-    let mut response = request.send().await.map_err(transport_error)?;
+    let response = request.send().await.map_err(transport_error)?;
     let status = response.status();
     if !status.is_success() {
         return Err(FetchError::Status(status.as_u16()));
     }
+    read_limited(response, limit).await
+}
+
+/// Sends `request` and reads at most `limit` bytes of body, whatever the
+/// status (for endpoints whose error answers carry a body to read).
+pub(crate) async fn send_any_status(
+    request: reqwest::RequestBuilder,
+    limit: usize,
+) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Bytes), FetchError> {
+    let response = request.send().await.map_err(transport_error)?;
+    let status = response.status();
+    let (headers, body) = read_limited(response, limit).await?;
+    Ok((status, headers, body))
+}
+
+/// Reads the headers and at most `limit` bytes of body of `response`.
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(reqwest::header::HeaderMap, Bytes), FetchError> {
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(FetchError::TooLarge(limit));
     }

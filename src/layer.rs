@@ -14,6 +14,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::dpop::{Admission, CheckedProof, DPOP_NONCE, Dpop, DpopMode, PublicUrl};
+use crate::exchange::SubjectToken;
 use crate::extract::{BearerExtractor, ExtractError, Scheme};
 use crate::{AccessToken, AuthError, Challenge, ChallengeError, Resource, Scopes, TokenVerifier};
 
@@ -61,6 +62,8 @@ struct Config {
     challenge: Challenge,
     extractor: BearerExtractor,
     allow_anonymous: bool,
+    /// Keep the raw token as a [`SubjectToken`] for token exchange.
+    keep_subject_token: bool,
     dpop: Arc<Dpop>,
     /// The resource's origin, for a DPoP configuration set after it.
     origin: Option<PublicUrl>,
@@ -73,6 +76,7 @@ impl Default for Config {
             challenge: Challenge::default().with_dpop(&dpop),
             extractor: BearerExtractor::default(),
             allow_anonymous: false,
+            keep_subject_token: false,
             dpop,
             origin: None,
         }
@@ -281,6 +285,23 @@ impl<V: TokenVerifier + ?Sized> TokenVerifierLayer<V> {
         config.allow_anonymous = allow;
         self
     }
+
+    /// Keep the raw incoming token in the request extensions as a
+    /// [`SubjectToken`] for [token exchange](crate::exchange) (RFC 8693). Off by
+    /// default: the raw token is then dropped once verified. Its `Debug` is
+    /// redacted and nothing logs it.
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let layer = TokenVerifierLayer::new(V).keep_subject_token(true);
+    /// ```
+    #[must_use]
+    pub fn keep_subject_token(mut self, keep: bool) -> Self {
+        let config = Arc::make_mut(&mut self.config);
+        config.keep_subject_token = keep;
+        self
+    }
 }
 
 impl<S, V: ?Sized> Layer<S> for TokenVerifierLayer<V> {
@@ -374,6 +395,7 @@ where
             }
         };
         let challenge = config.challenge.for_scheme(scheme);
+        let subject = config.keep_subject_token.then(|| SubjectToken::new(token));
         // The proof on its own first: no token work for a request it refuses.
         let proof = match config.dpop.check_proof(
             req.method(),
@@ -395,6 +417,9 @@ where
             match config.dpop.admit_now(&token, proof.as_ref()) {
                 Admission::Done(Ok(())) => {
                     let nonce = proof.and_then(|p| p.next_nonce);
+                    if let Some(subject) = subject {
+                        req.extensions_mut().insert(subject);
+                    }
                     insert_identity(&mut req, token, challenge);
                     return ResponseFuture::inner(self.inner.call(req), nonce);
                 }
@@ -404,6 +429,10 @@ where
             }
         }
         let raw = token.to_owned();
+        // Reaches the inner service only with the verified identity.
+        if let Some(subject) = subject {
+            req.extensions_mut().insert(subject);
+        }
         // Call the service that was driven to readiness; keep a fresh clone.
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);

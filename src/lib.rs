@@ -70,6 +70,7 @@
 #![deny(unreachable_pub, unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod actor;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
@@ -79,6 +80,7 @@ pub mod compose;
 mod digest;
 mod discovery;
 pub mod dpop;
+pub mod exchange;
 pub mod extract;
 mod fetch;
 #[cfg(feature = "fuzzing")]

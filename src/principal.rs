@@ -588,6 +588,35 @@ impl AccessToken {
         self.0.claims.map()
     }
 
+    /// The RFC 8693 actor chain (`act` claim): who acts for the subject, then
+    /// who acted before, outermost first; `None` for a token used by its
+    /// subject's own client. Read from the verified claims on each call.
+    ///
+    /// # Errors
+    /// [`ActorError`](crate::actor::ActorError) when the claim is present but
+    /// malformed: a delegated token is never mistaken for a direct one.
+    ///
+    /// See the [`actor`](crate::actor) module for an example.
+    pub fn actor(&self) -> Result<Option<crate::actor::Actor>, crate::actor::ActorError> {
+        crate::actor::act(self.claims())
+    }
+
+    /// The RFC 8693 `may_act` claim: the party allowed to act for the subject.
+    ///
+    /// # Errors
+    /// [`ActorError`](crate::actor::ActorError) when the claim is present but
+    /// malformed.
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, Principal};
+    /// let claims = serde_json::json!({"may_act": {"sub": "mcp-server"}});
+    /// let t = AccessToken::new(Principal::new()).with_claims(claims.as_object().unwrap().clone());
+    /// assert_eq!(t.may_act().unwrap().unwrap().subject(), Some("mcp-server"));
+    /// ```
+    pub fn may_act(&self) -> Result<Option<crate::actor::Actor>, crate::actor::ActorError> {
+        crate::actor::may_act(self.claims())
+    }
+
     /// How the token was verified.
     ///
     /// ```

@@ -66,3 +66,19 @@ fn interop_python_sdk_steps_up_from_read_to_write() {
     );
     assert_eq!(http[forbidden + 2].2, 200, "{http:?}");
 }
+
+#[test]
+fn interop_python_sdk_calls_a_downstream_api_through_token_exchange() {
+    // mcp_client.py's second call (`--write-tool`) is any tool: here one that
+    // needs no more than mcp:read, so no step-up happens.
+    let (qs, out) = run_embedded(&["--write-tool=call_downstream", "--write-args={}"]);
+    assert_eq!(out["write"]["is_error"], false, "{out}");
+    let seen: Value = serde_json::from_str(out["write"]["text"].as_str().unwrap()).unwrap();
+    // The client-credentials caller is the development issuer's own client,
+    // and so is the actor that exchanged its token.
+    let (client_id, _) = qs.client.clone().unwrap();
+    assert_eq!(seen["subject"], client_id.as_str());
+    assert_eq!(seen["client_id"], client_id.as_str());
+    assert_eq!(seen["act"], serde_json::json!({"sub": client_id}));
+    assert_eq!(out["granted_scope"], "mcp:read", "no step-up for a read tool");
+}

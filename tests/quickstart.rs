@@ -416,6 +416,89 @@ async fn quickstart_scopes_add_to_what_the_tools_need() {
     );
 }
 
+/// The text of a successful `tools/call`, parsed as JSON.
+fn tool_json(status: u16, message: &Value) -> Value {
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(message["result"]["isError"], false, "{message}");
+    let text = message["result"]["content"][0]["text"]
+        .as_str()
+        .expect("text content");
+    serde_json::from_str(text).unwrap()
+}
+
+/// `call_downstream` with the embedded issuer: the caller's token (opaque
+/// here, so that the downstream API learns the actor by introspection) is
+/// exchanged, and downstream sees the caller acted for by the server's client.
+#[tokio::test]
+async fn quickstart_call_downstream_exchanges_the_callers_token() {
+    let qs = start(&["--opaque-tokens"]);
+    let client = reqwest::Client::new();
+    let dev_user = qs.printed_token.clone().expect("printed token");
+    let (status, message) = stateless_call(&client, &qs, &dev_user, "call_downstream", json!({})).await;
+    let seen = tool_json(status, &message);
+    let (client_id, _) = qs.client.clone().unwrap();
+    assert_eq!(
+        seen,
+        json!({"subject": "dev-user", "client_id": client_id, "act": {"sub": client_id}})
+    );
+}
+
+/// With `--issuer`, `--downstream` and `--downstream-audience`: the exchange
+/// goes to that issuer with `--client-id`/`--client-secret`.
+#[tokio::test]
+async fn quickstart_call_downstream_through_an_external_issuer() {
+    use axum::routing::get;
+    use tower_bearer::{AccessToken, Resource};
+    use tower_bearer_issuer::DevIssuer;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    let audience = "https://downstream.example/api";
+    let issuer = DevIssuer::builder()
+        .allow_token_exchange("dev-client", audience)
+        .start()
+        .await
+        .unwrap();
+    let resource = Resource::builder(audience).build().unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/api",
+            get(|token: AccessToken| async move {
+                axum::Json(json!({
+                    "subject": token.principal().subject(),
+                    "act": token.actor().unwrap(),
+                }))
+            }),
+        )
+        .layer(
+            resource
+                .token_layer(issuer.jwt_verifier(audience))
+                .dpop(tower_bearer::dpop::Dpop::off()),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let qs = start(&[
+        "--issuer",
+        issuer.issuer(),
+        "--jwks-uri",
+        &issuer.jwks_uri(),
+        "--client-id",
+        issuer.client_id(),
+        &format!("--client-secret={}", issuer.client_secret()),
+        "--downstream",
+        &url,
+        "--downstream-audience",
+        audience,
+    ]);
+    let client = reqwest::Client::new();
+    let token = issuer.token("alice", "mcp-client", "mcp:read", &format!("{}/mcp", qs.base));
+    let (status, message) = stateless_call(&client, &qs, &token, "call_downstream", json!({})).await;
+    assert_eq!(
+        tool_json(status, &message),
+        json!({"subject": "alice", "act": {"sub": "dev-client"}})
+    );
+}
+
 /// A tool that does not exist gets the server's own "tool not found", not a
 /// step-up to a scope the metadata does not advertise; at 2026-07-28 a header
 /// that disagrees with the body is 400 -32020 whatever it names, and the

@@ -14,11 +14,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::Shared;
+use super::assertion::{Assertions, JWT_BEARER_ASSERTION};
 use super::error::OAuthError;
 use super::keys::random_string;
 use super::params::Params;
 use tower_bearer::__private::fetch::{self, is_loopback_ip};
-use tower_bearer::__private::sha256;
+use tower_bearer::__private::{VerifyingKey, sha256};
 
 /// At most this many clients registered at run time are kept (the oldest go).
 const MAX_REGISTERED: u64 = 10_000;
@@ -33,10 +34,17 @@ pub(super) const AUTHORIZATION_CODE: &str = "authorization_code";
 pub(super) const REFRESH_TOKEN: &str = "refresh_token";
 pub(super) const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub(super) const JWT_BEARER: &str = crate::id_jag::JWT_BEARER_GRANT_TYPE;
+pub(super) const TOKEN_EXCHANGE: &str = tower_bearer::exchange::TOKEN_EXCHANGE_GRANT;
 /// The grant types this issuer answers, as listed in its metadata.
-pub(super) const GRANT_TYPES: [&str; 4] = [AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS, JWT_BEARER];
+pub(super) const GRANT_TYPES: [&str; 5] = [
+    AUTHORIZATION_CODE,
+    REFRESH_TOKEN,
+    CLIENT_CREDENTIALS,
+    JWT_BEARER,
+    TOKEN_EXCHANGE,
+];
 /// Grants that need a client secret.
-const CONFIDENTIAL_GRANTS: [&str; 2] = [CLIENT_CREDENTIALS, JWT_BEARER];
+const CONFIDENTIAL_GRANTS: [&str; 3] = [CLIENT_CREDENTIALS, JWT_BEARER, TOKEN_EXCHANGE];
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +82,9 @@ pub(super) struct Client {
     pub(super) id: String,
     /// SHA-256 of the secret of a confidential client.
     secret: Option<[u8; 32]>,
+    /// The public key of a confidential client that authenticates with
+    /// `private_key_jwt` (RFC 7523).
+    key: Option<VerifyingKey>,
     redirect_uris: Vec<String>,
     grant_types: Vec<String>,
 }
@@ -84,13 +95,26 @@ impl Client {
         Client {
             id,
             secret: Some(sha256(secret.as_bytes())),
+            key: None,
             redirect_uris: Vec::new(),
             grant_types: GRANT_TYPES.iter().map(|g| (*g).to_owned()).collect(),
         }
     }
 
+    /// A confidential client authenticated by `private_key_jwt` with `key`,
+    /// for the grants without a user: client credentials and token exchange.
+    pub(super) fn with_key(id: String, key: VerifyingKey) -> Self {
+        Client {
+            id,
+            secret: None,
+            key: Some(key),
+            redirect_uris: Vec::new(),
+            grant_types: vec![CLIENT_CREDENTIALS.into(), TOKEN_EXCHANGE.into()],
+        }
+    }
+
     pub(super) fn is_confidential(&self) -> bool {
-        self.secret.is_some()
+        self.secret.is_some() || self.key.is_some()
     }
 
     /// Whether the client registered for `grant` (refresh tokens go to every
@@ -234,6 +258,7 @@ fn client_from_metadata(
     let client = Client {
         id,
         secret: None,
+        key: None,
         redirect_uris,
         grant_types,
     };
@@ -260,15 +285,20 @@ impl std::fmt::Display for LookupError {
 /// Every client the issuer knows.
 pub(super) struct Clients {
     dev: Arc<Client>,
+    /// Clients that authenticate with `private_key_jwt`.
+    keyed: Vec<Arc<Client>>,
+    assertions: Assertions,
     registered: moka::sync::Cache<String, Arc<Client>>,
     documents: moka::future::Cache<String, Arc<Client>>,
     http: reqwest::Client,
 }
 
 impl Clients {
-    pub(super) fn new(dev: Client) -> std::io::Result<Self> {
+    pub(super) fn new(dev: Client, keyed: Vec<Client>, assertions: Assertions) -> std::io::Result<Self> {
         Ok(Clients {
             dev: Arc::new(dev),
+            keyed: keyed.into_iter().map(Arc::new).collect(),
+            assertions,
             registered: moka::sync::Cache::new(MAX_REGISTERED),
             documents: moka::future::Cache::builder()
                 .max_capacity(1000)
@@ -311,6 +341,9 @@ impl Clients {
     pub(super) async fn lookup(&self, id: &str) -> Result<Arc<Client>, LookupError> {
         if id == self.dev.id {
             return Ok(self.dev.clone());
+        }
+        if let Some(client) = self.keyed.iter().find(|c| c.id == id) {
+            return Ok(client.clone());
         }
         if let Some(client) = self.registered.get(id) {
             return Ok(client);
@@ -357,6 +390,19 @@ impl Clients {
     /// `client_secret`), with at most a matching `client_id` beside it; a public
     /// client sends only its `client_id`. `None` is `invalid_client`.
     pub(super) async fn authenticate(&self, headers: &HeaderMap, params: &Params) -> Option<Arc<Client>> {
+        if let Some(assertion) = params.get("client_assertion") {
+            // RFC 7523 §2.2: the assertion alone, of its type, for a keyed client.
+            let alone = !headers.contains_key(header::AUTHORIZATION) && params.get("client_secret").is_none();
+            if !alone || params.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
+                return None;
+            }
+            let client = self.lookup(params.get("client_id")?).await.ok()?;
+            let key = client.key.as_ref()?;
+            return self
+                .assertions
+                .check(key, assertion, &client.id)
+                .then_some(client);
+        }
         let basic = match headers.get(header::AUTHORIZATION) {
             None => None,
             Some(value) => Some(basic_credentials(value.to_str().ok()?)?),
@@ -383,6 +429,22 @@ impl Clients {
         };
         authenticated.then_some(client)
     }
+}
+
+/// A form request's parameters and the client it authenticates as
+/// (`invalid_request` when the form is refused, `invalid_client` when the
+/// authentication is).
+pub(super) async fn authenticated_form(
+    clients: &Clients,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Params, Arc<Client>), OAuthError> {
+    let params = Params::parse(body).map_err(|e| OAuthError::new("invalid_request", e.to_string()))?;
+    let client = clients
+        .authenticate(headers, &params)
+        .await
+        .ok_or_else(|| OAuthError::new("invalid_client", "client authentication failed"))?;
+    Ok((params, client))
 }
 
 /// `POST /register` (RFC 7591 §3): open registration from a JSON document

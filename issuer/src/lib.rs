@@ -33,6 +33,13 @@
 //! - **identity-provider dialects** ([`dialect`]): access, client-credentials
 //!   and ID tokens in the shapes of Entra, Auth0, Okta, Cognito, Keycloak,
 //!   WorkOS and Hydra, for offline tests of the provider presets;
+//! - **token exchange** (RFC 8693) for the clients and audiences allowed by
+//!   [`DevIssuerBuilder::allow_token_exchange`]: `aud` = the target, `act.sub`
+//!   = the exchanging client, scopes never wider than the subject token's;
+//! - **revocation** (RFC 7009) at [`DevIssuer::revocation_endpoint`]: a refresh
+//!   token with its family and the opaque access tokens issued with it, an
+//!   access token with its family (a JWT access token stays valid until it
+//!   expires: only introspection sees revocation at once);
 //! - DPoP: a token request with a valid `DPoP` proof gets a token bound to the
 //!   proof's key (RFC 9449 §5, `token_type: DPoP`); [`DpopKey`] makes keys and
 //!   proofs for tests of DPoP-protected apps.
@@ -56,15 +63,18 @@
 #![warn(missing_docs, rust_2018_idioms)]
 #![deny(unreachable_pub, unsafe_code)]
 
+mod assertion;
 mod authorize;
 mod clients;
 pub mod dialect;
 mod dpop_key;
 mod error;
+mod exchange;
 pub mod id_jag;
 mod keys;
 mod params;
 mod refresh;
+mod revoke;
 mod token;
 
 use std::fmt;
@@ -86,7 +96,7 @@ use crate::id_jag::{ID_JAG_TYP, IdJagValidator};
 use clients::{AuthMethod, Client, Clients, GRANT_TYPES};
 use keys::{SigningKey, random_string};
 use refresh::{Grant, RefreshTokens};
-use tower_bearer::__private::{b64, sha256};
+use tower_bearer::__private::{VerifyingKey, b64, sha256};
 use tower_bearer::dpop::{Dpop, PublicUrl};
 use tower_bearer::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
 
@@ -94,6 +104,9 @@ use tower_bearer::jwt::{Algorithm, JwtVerifier, JwtVerifierBuilder, KeyPolicy};
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 /// Absolute lifetime of a family of refresh tokens, unless changed.
 pub const DEFAULT_REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The id of the issuer's own confidential client, unless changed
+/// ([`DevIssuerBuilder::client`]).
+pub const DEFAULT_CLIENT_ID: &str = "dev-client";
 /// The development user who approves authorization requests, unless changed.
 pub const DEFAULT_USER: &str = "dev-user";
 /// How long the ID-JAGs [`DevIssuer::id_jag`] mints live.
@@ -151,6 +164,12 @@ struct Shared {
     user: String,
     consent: bool,
     id_jag: Option<IdJagValidator>,
+    /// Who may use the token-exchange grant, for which targets.
+    exchange: exchange::Policy,
+    /// The refresh family of each access token, for revocation.
+    families: revoke::Families,
+    /// Whether some client authenticates with `private_key_jwt`.
+    private_key_jwt: bool,
 }
 
 impl fmt::Debug for DevIssuer {
@@ -184,6 +203,8 @@ pub struct DevIssuerBuilder {
     refresh_lifetime: Duration,
     refresh_grace: Duration,
     id_jag_issuers: Vec<(String, String)>,
+    exchange: exchange::Policy,
+    key_clients: Vec<(String, Value)>,
 }
 
 impl Default for DevIssuerBuilder {
@@ -191,7 +212,7 @@ impl Default for DevIssuerBuilder {
         DevIssuerBuilder {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             algorithm: Algorithm::RS256,
-            client_id: "dev-client".into(),
+            client_id: DEFAULT_CLIENT_ID.into(),
             client_secret: None,
             token_ttl: DEFAULT_TOKEN_TTL,
             issue_opaque: false,
@@ -201,6 +222,8 @@ impl Default for DevIssuerBuilder {
             refresh_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
             refresh_grace: refresh::DEFAULT_REUSE_GRACE,
             id_jag_issuers: Vec::new(),
+            exchange: exchange::Policy::default(),
+            key_clients: Vec::new(),
         }
     }
 }
@@ -340,6 +363,36 @@ impl DevIssuerBuilder {
         self
     }
 
+    /// Let `client_id` use the token-exchange grant (RFC 8693) for `target`,
+    /// an audience or resource (repeatable). The issued token has `aud` =
+    /// the target, the subject token's `sub`, `act.sub` = the client, and at
+    /// most the subject token's scopes.
+    ///
+    /// ```
+    /// let _ = tower_bearer_issuer::DevIssuer::builder()
+    ///     .allow_token_exchange("dev-client", "https://downstream.example/api");
+    /// ```
+    pub fn allow_token_exchange(mut self, client_id: impl Into<String>, target: impl Into<String>) -> Self {
+        self.exchange.allow(client_id.into(), target.into());
+        self
+    }
+
+    /// A confidential client `client_id` that authenticates with
+    /// `private_key_jwt` (RFC 7523 §2.2): assertions signed by the key whose
+    /// public JWK is `jwk`, `iss` = `sub` = the client, `aud` = the issuer or
+    /// its token endpoint, each `jti` once. It may use client credentials and
+    /// token exchange (repeatable).
+    ///
+    /// ```
+    /// use tower_bearer::exchange::ClientKey;
+    /// let key = ClientKey::generate().unwrap();
+    /// let _ = tower_bearer_issuer::DevIssuer::builder().private_key_jwt_client("rs", key.public_jwk());
+    /// ```
+    pub fn private_key_jwt_client(mut self, client_id: impl Into<String>, jwk: Value) -> Self {
+        self.key_clients.push((client_id.into(), jwk));
+        self
+    }
+
     /// Generates the key, binds the listener and starts serving.
     ///
     /// See the [crate docs](crate) for an example.
@@ -373,10 +426,24 @@ impl DevIssuerBuilder {
                     .map_err(|e| std::io::Error::other(format!("ID-JAG issuers: {e}")))?,
             )
         };
+        let key_clients = self
+            .key_clients
+            .iter()
+            .map(|(id, jwk)| {
+                VerifyingKey::from_jwk(jwk, &KeyPolicy::default())
+                    .map(|key| Client::with_key(id.clone(), key))
+                    .map_err(|e| std::io::Error::other(format!("private_key_jwt client {id}: {e}")))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let private_key_jwt = !key_clients.is_empty();
         let shared = Arc::new(Shared {
             dpop: Dpop::allowed(),
             token_url,
-            clients: Clients::new(Client::confidential(self.client_id.clone(), &client_secret))?,
+            clients: Clients::new(
+                Client::confidential(self.client_id.clone(), &client_secret),
+                key_clients,
+                assertion::Assertions::new(&issuer, &format!("{issuer}/token")),
+            )?,
             client_id: self.client_id,
             client_secret,
             key,
@@ -393,6 +460,9 @@ impl DevIssuerBuilder {
             user: self.user,
             consent: self.consent,
             id_jag,
+            exchange: self.exchange,
+            private_key_jwt,
+            families: revoke::Families::new(self.refresh_lifetime),
             issuer,
         });
         let app = Router::new()
@@ -405,6 +475,7 @@ impl DevIssuerBuilder {
             .route("/token", post(token::token_endpoint))
             .route("/register", post(clients::register))
             .route("/introspect", post(token::introspect))
+            .route("/revoke", post(revoke::revoke))
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
@@ -516,6 +587,25 @@ impl DevIssuer {
     /// See [`DevIssuer::opaque_token`] for an example.
     pub fn introspection_endpoint(&self) -> String {
         format!("{}/introspect", self.shared.issuer)
+    }
+
+    /// The RFC 7009 revocation endpoint. Revoking a refresh token revokes its
+    /// family and the opaque access tokens issued with it; JWT access tokens
+    /// stay valid until they expire.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let issuer = tower_bearer_issuer::DevIssuer::start().await.unwrap();
+    /// let status = reqwest::Client::new()
+    ///     .post(issuer.revocation_endpoint())
+    ///     .basic_auth(issuer.client_id(), Some(issuer.client_secret()))
+    ///     .form(&[("token", "unknown")])
+    ///     .send().await.unwrap().status();
+    /// assert_eq!(status, 200, "unknown tokens too (RFC 7009 §2.2)");
+    /// # });
+    /// ```
+    pub fn revocation_endpoint(&self) -> String {
+        format!("{}/revoke", self.shared.issuer)
     }
 
     /// The issuer's own confidential client, accepted by the token (every grant
@@ -825,15 +915,22 @@ async fn metadata(State(s): State<Arc<Shared>>) -> Json<Value> {
         "token_endpoint": url("/token"),
         "registration_endpoint": url("/register"),
         "introspection_endpoint": url("/introspect"),
-        // The jwt-bearer grant only when an identity provider is trusted.
+        "revocation_endpoint": url("/revoke"),
+        "revocation_endpoint_auth_methods_supported": AuthMethod::SUPPORTED,
+        // The jwt-bearer grant only when an identity provider is trusted, token
+        // exchange only when a client may use it.
         "grant_types_supported": GRANT_TYPES
             .iter()
             .filter(|grant| **grant != clients::JWT_BEARER || s.id_jag.is_some())
+            .filter(|grant| **grant != clients::TOKEN_EXCHANGE || !s.exchange.is_empty())
             .collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": AuthMethod::SUPPORTED,
+        "token_endpoint_auth_methods_supported": AuthMethod::SUPPORTED
+            .iter()
+            .chain(s.private_key_jwt.then_some(&"private_key_jwt"))
+            .collect::<Vec<_>>(),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "client_id_metadata_document_supported": true,
         "authorization_response_iss_parameter_supported": true,

@@ -295,6 +295,22 @@ impl RefreshTokens {
         }
     }
 
+    /// The family of refresh token `token` and the client it was issued to
+    /// (for revocation, RFC 7009).
+    pub(super) fn family_of(&self, token: &str) -> Option<(u64, String)> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = state.tokens.get(&sha256(token.as_bytes()))?;
+        let family = state.families.get(&entry.family)?;
+        Some((entry.family, family.grant.client_id.clone()))
+    }
+
+    /// The client `family` was issued to, and whether it is revoked.
+    pub(super) fn family_state(&self, family: u64) -> Option<(String, bool)> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let family = state.families.get(&family)?;
+        Some((family.grant.client_id.clone(), family.revoked))
+    }
+
     /// Drops the families past their lifetime (and, if none is, the oldest),
     /// with their tokens.
     fn prune(&self, state: &mut Families, now: SystemTime) {

@@ -15,13 +15,14 @@ use serde_json::{Value, json};
 
 use super::authorize::Redeemed;
 use super::clients::{
-    AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, GRANT_TYPES, JWT_BEARER, REFRESH_TOKEN,
+    AUTHORIZATION_CODE, CLIENT_CREDENTIALS, Client, GRANT_TYPES, JWT_BEARER, REFRESH_TOKEN, TOKEN_EXCHANGE,
+    authenticated_form,
 };
 use super::error::OAuthError;
 use super::params::Params;
 use super::refresh::Grant;
 use super::{RefreshPolicy, Shared};
-use tower_bearer::__private::{check_token_request, sha256};
+use tower_bearer::__private::check_token_request;
 use tower_bearer::Scopes;
 use tower_bearer::dpop::DPOP;
 
@@ -51,7 +52,7 @@ fn narrow_resources(params: &Params, granted: &[String]) -> Result<Vec<String>, 
 
 /// The requested `scope`, which must be within `granted` (RFC 6749 §6); none
 /// requested means all of it.
-fn narrow_scope(params: &Params, granted: &str) -> Result<String, OAuthError> {
+pub(super) fn narrow_scope(params: &Params, granted: &str) -> Result<String, OAuthError> {
     let Some(requested) = params.get("scope") else {
         return Ok(granted.to_owned());
     };
@@ -86,12 +87,7 @@ pub(super) async fn token_endpoint(
 }
 
 async fn token(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
-    let params = Params::parse(body).map_err(|e| OAuthError::new("invalid_request", e.to_string()))?;
-    let client = s
-        .clients
-        .authenticate(headers, &params)
-        .await
-        .ok_or_else(|| OAuthError::new("invalid_client", "client authentication failed"))?;
+    let (params, client) = authenticated_form(&s.clients, headers, body).await?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is required"))?;
@@ -125,11 +121,20 @@ async fn token(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OA
         REFRESH_TOKEN => refresh(s, &client, &params, jkt)?,
         CLIENT_CREDENTIALS => client_credentials(&client, &params, jkt)?,
         JWT_BEARER => jwt_bearer(s, &client, &params, jkt).await?,
+        TOKEN_EXCHANGE => return super::exchange::token_exchange(s, &client, &params, jkt),
         _ => return Err(unsupported()),
     };
     let grant = &issued.grant;
+    // A refresh retried within the reuse grace gets the same access token again.
+    let access_token = issued
+        .access_token
+        .clone()
+        .unwrap_or_else(|| s.access_token(grant));
+    if let Some(refresh_token) = &issued.refresh_token {
+        s.families.link(s, &access_token, refresh_token);
+    }
     let mut answer = json!({
-        "access_token": issued.access_token.clone().unwrap_or_else(|| s.access_token(grant)),
+        "access_token": access_token,
         "token_type": if grant.jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": s.token_ttl.as_secs(),
         "scope": grant.scope,
@@ -337,9 +342,6 @@ pub(super) async fn introspect(State(s): State<Arc<Shared>>, headers: HeaderMap,
     let Some(token) = params.get("token") else {
         return OAuthError::new("invalid_request", "token is required").into_response();
     };
-    let body = s
-        .opaque
-        .get(&sha256(token.as_bytes()))
-        .unwrap_or_else(|| json!({"active": false}));
+    let body = super::revoke::active(&s, token).unwrap_or_else(|| json!({"active": false}));
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }

@@ -165,6 +165,12 @@ async fn refresh(issuer: &DevIssuer, client_id: &str, refresh_token: &str) -> (u
     .await
 }
 
+/// The grant types the issuer's metadata lists.
+async fn grant_types(issuer: &DevIssuer) -> Vec<Value> {
+    let m = get_json(&http(), &issuer.metadata_url()).await;
+    m["grant_types_supported"].as_array().unwrap().clone()
+}
+
 fn error(answer: &(u16, Value)) -> (u16, &str) {
     (answer.0, answer.1["error"].as_str().unwrap_or("(none)"))
 }
@@ -182,6 +188,7 @@ async fn metadata_lists_exactly_what_is_supported() {
         "no identity provider trusted: no jwt-bearer grant"
     );
     assert_eq!(m["registration_endpoint"], issuer.registration_endpoint());
+    assert_eq!(m["revocation_endpoint"], issuer.revocation_endpoint());
     assert_eq!(m["authorization_endpoint"], issuer.authorization_endpoint());
     assert_eq!(m["client_id_metadata_document_supported"], true);
     assert_eq!(m["authorization_response_iss_parameter_supported"], true);
@@ -936,13 +943,7 @@ async fn jwt_bearer_exchanges_an_id_jag_from_a_trusted_identity_provider() {
         .start()
         .await
         .unwrap();
-    let m = get_json(&http(), &issuer.metadata_url()).await;
-    assert!(
-        m["grant_types_supported"]
-            .as_array()
-            .unwrap()
-            .contains(&json!(JWT_BEARER))
-    );
+    assert!(grant_types(&issuer).await.contains(&json!(JWT_BEARER)));
     let me = issuer.client_id();
     let jag = idp.id_jag("alice@corp", issuer.issuer(), me, RESOURCE, "mcp:read mcp:write");
     let ok = exchange_id_jag(&issuer, &jag, &[]).await;
@@ -1107,6 +1108,429 @@ async fn a_dpop_bound_id_jag_needs_a_proof_of_its_key() {
     assert_eq!(same.status(), 200);
     let same: Value = same.json().await.unwrap();
     assert_eq!(same["token_type"], "DPoP");
+}
+
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+const DOWNSTREAM: &str = "http://127.0.0.1:7001/api";
+
+/// A token request authenticated as the issuer's own client.
+async fn confidential_request(
+    issuer: &DevIssuer,
+    form: &[(&str, &str)],
+    proof: Option<String>,
+) -> (u16, Value) {
+    let mut request = http()
+        .post(issuer.token_endpoint())
+        .basic_auth(issuer.client_id(), Some(issuer.client_secret()))
+        .form(form);
+    if let Some(proof) = proof {
+        request = request.header("dpop", proof);
+    }
+    let res = request.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn exchange_for(issuer: &DevIssuer, subject: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", TOKEN_EXCHANGE),
+        ("subject_token", subject),
+        ("subject_token_type", ACCESS_TOKEN),
+    ];
+    form.extend_from_slice(extra);
+    confidential_request(issuer, &form, None).await
+}
+
+#[tokio::test]
+async fn token_exchange_follows_its_policy_and_never_widens() {
+    let unlisted = DevIssuer::start().await.unwrap();
+    assert!(!grant_types(&unlisted).await.contains(&json!(TOKEN_EXCHANGE)));
+    let issuer = DevIssuer::builder()
+        .allow_token_exchange("dev-client", DOWNSTREAM)
+        .start()
+        .await
+        .unwrap();
+    assert!(grant_types(&issuer).await.contains(&json!(TOKEN_EXCHANGE)));
+
+    // The happy path: aud = target, sub kept, act.sub = the client, earlier actors nested.
+    let mut claims = issuer.claims("alice", "mcp-client", "mcp:read mcp:write", RESOURCE);
+    claims["act"] = json!({"sub": "gateway"});
+    let subject = issuer.sign_claims(&claims);
+    let ok = exchange_for(
+        &issuer,
+        &subject,
+        &[("resource", DOWNSTREAM), ("scope", "mcp:read")],
+    )
+    .await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    assert_eq!(ok.1["issued_token_type"], ACCESS_TOKEN);
+    assert_eq!(ok.1["token_type"], "Bearer");
+    assert_eq!(ok.1["scope"], "mcp:read");
+    let seen = issuer
+        .jwt_verifier(DOWNSTREAM)
+        .verify(ok.1["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(seen.principal().subject(), Some("alice"));
+    assert_eq!(seen.principal().client_id(), Some("dev-client"));
+    let chain: Vec<_> = seen
+        .actor()
+        .unwrap()
+        .unwrap()
+        .chain()
+        .map(|a| a.subject().unwrap().to_owned())
+        .collect();
+    assert_eq!(chain, ["dev-client", "gateway"]);
+    // No scope asked: the subject token's.
+    let all = exchange_for(&issuer, &subject, &[("audience", DOWNSTREAM)]).await;
+    assert_eq!(all.1["scope"], "mcp:read mcp:write");
+
+    // Refusals, each with its RFC 8693 / RFC 6749 code.
+    let other_target = exchange_for(&issuer, &subject, &[("resource", "http://127.0.0.1:9/other")]).await;
+    assert_eq!(error(&other_target), (400, "invalid_target"));
+    assert_eq!(
+        error(&exchange_for(&issuer, &subject, &[]).await),
+        (400, "invalid_target")
+    );
+    let wider = exchange_for(
+        &issuer,
+        &subject,
+        &[("resource", DOWNSTREAM), ("scope", "mcp:read admin")],
+    )
+    .await;
+    assert_eq!(error(&wider), (400, "invalid_scope"));
+    let mut expired = issuer.claims("alice", "mcp-client", "mcp:read", RESOURCE);
+    expired["exp"] = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 5)
+    .into();
+    let expired = issuer.sign_claims(&expired);
+    assert_eq!(
+        error(&exchange_for(&issuer, &expired, &[("resource", DOWNSTREAM)]).await),
+        (400, "invalid_grant")
+    );
+    let foreign = unlisted.token("alice", "mcp-client", "mcp:read", RESOURCE);
+    assert_eq!(
+        error(&exchange_for(&issuer, &foreign, &[("resource", DOWNSTREAM)]).await),
+        (400, "invalid_grant"),
+        "another issuer's token"
+    );
+    let mut limited = issuer.claims("alice", "mcp-client", "mcp:read", RESOURCE);
+    limited["may_act"] = json!({"sub": "someone-else"});
+    assert_eq!(
+        error(
+            &exchange_for(
+                &issuer,
+                &issuer.sign_claims(&limited),
+                &[("resource", DOWNSTREAM)]
+            )
+            .await
+        ),
+        (400, "invalid_grant"),
+        "may_act names another party"
+    );
+    let mut allowed = issuer.claims("alice", "mcp-client", "mcp:read", RESOURCE);
+    allowed["may_act"] = json!({"sub": "dev-client"});
+    let ok = exchange_for(
+        &issuer,
+        &issuer.sign_claims(&allowed),
+        &[("resource", DOWNSTREAM)],
+    )
+    .await;
+    assert_eq!(ok.0, 200, "may_act names this client: {}", ok.1);
+
+    // An actor token names the actor; it must be one of this issuer's tokens.
+    let workload = issuer.token("svc-workload", "dev-client", "", "https://workloads.example");
+    let acted = exchange_for(
+        &issuer,
+        &subject,
+        &[
+            ("resource", DOWNSTREAM),
+            ("actor_token", &workload),
+            ("actor_token_type", ACCESS_TOKEN),
+        ],
+    )
+    .await;
+    assert_eq!(acted.0, 200, "{}", acted.1);
+    let seen = issuer
+        .jwt_verifier(DOWNSTREAM)
+        .verify(acted.1["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(seen.actor().unwrap().unwrap().subject(), Some("svc-workload"));
+    let forged = unlisted.token("svc-workload", "dev-client", "", "https://workloads.example");
+    let refused = exchange_for(
+        &issuer,
+        &subject,
+        &[
+            ("resource", DOWNSTREAM),
+            ("actor_token", &forged),
+            ("actor_token_type", ACCESS_TOKEN),
+        ],
+    )
+    .await;
+    assert_eq!(error(&refused), (400, "invalid_grant"));
+    let untyped = exchange_for(
+        &issuer,
+        &subject,
+        &[("resource", DOWNSTREAM), ("actor_token", &workload)],
+    )
+    .await;
+    assert_eq!(error(&untyped), (400, "invalid_request"));
+    let wrong_type = confidential_request(
+        &issuer,
+        &[
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token", &subject),
+            ("resource", DOWNSTREAM),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(error(&wrong_type), (400, "invalid_request"));
+    let public = public_client(&issuer).await;
+    let res = token_request(
+        &issuer,
+        &[
+            ("grant_type", TOKEN_EXCHANGE),
+            ("client_id", &public),
+            ("subject_token", &subject),
+            ("subject_token_type", ACCESS_TOKEN),
+            ("resource", DOWNSTREAM),
+        ],
+    )
+    .await;
+    assert_eq!(error(&res), (400, "unauthorized_client"));
+
+    // With a DPoP proof at the token endpoint: bound to its key.
+    let key = DpopKey::generate();
+    let bound = confidential_request(
+        &issuer,
+        &[
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token", &subject),
+            ("subject_token_type", ACCESS_TOKEN),
+            ("resource", DOWNSTREAM),
+        ],
+        Some(key.proof("POST", &issuer.token_endpoint(), None)),
+    )
+    .await;
+    assert_eq!(bound.0, 200, "{}", bound.1);
+    assert_eq!(bound.1["token_type"], "DPoP");
+    let seen = issuer
+        .jwt_verifier(DOWNSTREAM)
+        .verify(bound.1["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(seen.dpop_jkt(), Some(key.thumbprint().as_str()));
+}
+
+async fn introspect(issuer: &DevIssuer, token: &str) -> Value {
+    http()
+        .post(issuer.introspection_endpoint())
+        .basic_auth(issuer.client_id(), Some(issuer.client_secret()))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn revoke(issuer: &DevIssuer, client: (&str, Option<&str>), token: &str) -> u16 {
+    let mut request = http().post(issuer.revocation_endpoint());
+    let mut form = vec![("token", token)];
+    match client.1 {
+        Some(secret) => request = request.basic_auth(client.0, Some(secret)),
+        None => form.push(("client_id", client.0)),
+    }
+    request.form(&form).send().await.unwrap().status().as_u16()
+}
+
+/// An opaque access token and its refresh token for a public client.
+async fn opaque_login(issuer: &DevIssuer, client_id: &str) -> (String, String) {
+    let (verifier, challenge) = pkce();
+    let code = code(issuer, &authorization(client_id, &challenge)).await;
+    let answer = exchange(issuer, client_id, &code, &verifier).await;
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    let access = answer.1["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(issuer, &access).await["active"], true);
+    (access, answer.1["refresh_token"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn revocation_reaches_the_family_and_introspection_at_once() {
+    let issuer = DevIssuer::builder().opaque_tokens(true).start().await.unwrap();
+    let client_id = public_client(&issuer).await;
+
+    // Revoking a refresh token: its family, and the access tokens issued with it.
+    let (access, refresh_token) = opaque_login(&issuer, &client_id).await;
+    let (other_access, other_refresh) = opaque_login(&issuer, &client_id).await;
+    let rotated = refresh(&issuer, &client_id, &refresh_token).await;
+    assert_eq!(rotated.0, 200);
+    let access2 = rotated.1["access_token"].as_str().unwrap().to_owned();
+    let refresh2 = rotated.1["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(revoke(&issuer, (&client_id, None), &refresh2).await, 200);
+    assert_eq!(introspect(&issuer, &access).await, json!({"active": false}));
+    assert_eq!(introspect(&issuer, &access2).await, json!({"active": false}));
+    assert_eq!(
+        error(&refresh(&issuer, &client_id, &refresh2).await),
+        (400, "invalid_grant")
+    );
+    assert_eq!(
+        introspect(&issuer, &other_access).await["active"],
+        true,
+        "another family stays"
+    );
+
+    // Revoking an access token: it, and the family it came from.
+    assert_eq!(revoke(&issuer, (&client_id, None), &other_access).await, 200);
+    assert_eq!(introspect(&issuer, &other_access).await, json!({"active": false}));
+    assert_eq!(
+        error(&refresh(&issuer, &client_id, &other_refresh).await),
+        (400, "invalid_grant")
+    );
+
+    // Unknown and already revoked: 200. Another client's token: refused, kept.
+    assert_eq!(revoke(&issuer, (&client_id, None), "never-issued").await, 200);
+    assert_eq!(revoke(&issuer, (&client_id, None), &refresh2).await, 200);
+    let (third_access, _) = opaque_login(&issuer, &client_id).await;
+    let stranger = issuer.client_id().to_owned();
+    assert_eq!(
+        revoke(&issuer, (&stranger, Some(issuer.client_secret())), &third_access).await,
+        400
+    );
+    assert_eq!(introspect(&issuer, &third_access).await["active"], true);
+    // No client authentication: 401.
+    assert_eq!(
+        revoke(&issuer, (&stranger, Some("wrong")), &third_access).await,
+        401
+    );
+    assert_eq!(introspect(&issuer, &third_access).await["active"], true);
+
+    // An opaque subject token revoked cannot be exchanged any more.
+    let exchanger = DevIssuer::builder()
+        .opaque_tokens(true)
+        .allow_token_exchange("dev-client", DOWNSTREAM)
+        .start()
+        .await
+        .unwrap();
+    let subject = exchanger.opaque_token("alice", "mcp-client", "mcp:read", RESOURCE);
+    assert_eq!(
+        exchange_for(&exchanger, &subject, &[("resource", DOWNSTREAM)])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        revoke(&exchanger, ("mcp-client", None), &subject).await,
+        401,
+        "mcp-client is unknown here"
+    );
+    assert_eq!(
+        revoke(
+            &exchanger,
+            (exchanger.client_id(), Some(exchanger.client_secret())),
+            &subject
+        )
+        .await,
+        400
+    );
+    exchanger.revoke(&subject);
+    assert_eq!(
+        error(&exchange_for(&exchanger, &subject, &[("resource", DOWNSTREAM)]).await),
+        (400, "invalid_grant")
+    );
+}
+
+#[tokio::test]
+async fn private_key_jwt_clients_authenticate_with_a_fresh_assertion_once() {
+    let key = DpopKey::generate();
+    let issuer = DevIssuer::builder()
+        .private_key_jwt_client("rs", key.jwk())
+        .start()
+        .await
+        .unwrap();
+    let m = get_json(&http(), &issuer.metadata_url()).await;
+    assert!(
+        m["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("private_key_jwt"))
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = |jti: &str| json!({"iss": "rs", "sub": "rs", "aud": issuer.token_endpoint(), "jti": jti, "iat": now, "exp": now + 60});
+    let header = json!({"alg": "ES256", "typ": "JWT"});
+    let sign = |claims: &Value| key.sign_proof(&header, claims);
+    let request = |assertion: String, assertion_type: &'static str| {
+        let issuer = &issuer;
+        async move {
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", "rs"),
+                ("client_assertion_type", assertion_type),
+                ("client_assertion", assertion.as_str()),
+                ("resource", RESOURCE),
+            ];
+            token_request(issuer, &form).await
+        }
+    };
+    const TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+    let first = sign(&claims("a1"));
+    let ok = request(first.clone(), TYPE).await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+    let seen = issuer
+        .jwt_verifier(RESOURCE)
+        .verify(ok.1["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(seen.principal().client_id(), Some("rs"));
+    assert_eq!(
+        error(&request(first, TYPE).await),
+        (401, "invalid_client"),
+        "replayed"
+    );
+    let mut bad = Vec::new();
+    for (name, value) in [
+        ("aud", json!("https://elsewhere.example/token")),
+        ("exp", json!(now - 1)),
+        ("exp", json!(now + 3600)),
+        ("iss", json!("other")),
+        ("sub", json!("other")),
+        ("jti", Value::Null),
+    ] {
+        let mut c = claims(&format!("bad-{name}-{value}"));
+        c[name] = value;
+        bad.push(sign(&c));
+    }
+    bad.push(DpopKey::generate().sign_proof(&header, &claims("other-key")));
+    for assertion in bad {
+        assert_eq!(error(&request(assertion, TYPE).await), (401, "invalid_client"));
+    }
+    assert_eq!(
+        error(&request(sign(&claims("wrong-type")), "urn:other").await),
+        (401, "invalid_client")
+    );
+    // With a secret beside it: refused.
+    let res = http()
+        .post(issuer.token_endpoint())
+        .basic_auth("rs", Some("x"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", TYPE),
+            ("client_assertion", sign(&claims("with-basic")).as_str()),
+            ("resource", RESOURCE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }
 
 /// A public client signed in with the authorization code flow: its id and

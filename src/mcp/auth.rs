@@ -126,6 +126,7 @@ impl<V: TokenVerifier + ?Sized> McpAuthLayer<V> {
             sessions: McpSessionLayer::new(),
             binding: None,
             policy: McpScopePolicy::new(),
+            keep_subject_token: false,
         }
     }
 }
@@ -186,6 +187,7 @@ pub struct McpAuthBuilder<V: ?Sized, St = MemorySessionStore> {
     sessions: McpSessionLayer<St>,
     binding: Option<BindingPolicy>,
     policy: McpScopePolicy,
+    keep_subject_token: bool,
 }
 
 impl<V: ?Sized, St> fmt::Debug for McpAuthBuilder<V, St> {
@@ -260,6 +262,7 @@ impl<V: TokenVerifier + ?Sized, St: SessionStore> McpAuthBuilder<V, St> {
             sessions: McpSessionLayer::with_store(store),
             binding: self.binding,
             policy: self.policy,
+            keep_subject_token: self.keep_subject_token,
         }
     }
 
@@ -270,6 +273,21 @@ impl<V: TokenVerifier + ?Sized, St: SessionStore> McpAuthBuilder<V, St> {
     /// See [`McpAuthLayer`] for an example.
     pub fn scope_policy(mut self, policy: McpScopePolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Keep the raw incoming token for [token exchange](crate::exchange), as
+    /// [`TokenVerifierLayer::keep_subject_token`] (off by default).
+    ///
+    /// ```
+    /// # use tower_bearer::*;
+    /// # struct V; impl TokenVerifier for V { async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) } }
+    /// let resource = Resource::builder("https://api.example.com/mcp").build().unwrap();
+    /// let auth = mcp::McpAuthLayer::builder(&resource, V).keep_subject_token(true).build();
+    /// # let _ = auth;
+    /// ```
+    pub fn keep_subject_token(mut self, keep: bool) -> Self {
+        self.keep_subject_token = keep;
         self
     }
 
@@ -298,7 +316,8 @@ impl<V: TokenVerifier + ?Sized, St: SessionStore> McpAuthBuilder<V, St> {
             .map_err(|OriginError::NotAnOrigin { origin, .. }| McpAuthError::Origin { value: origin })?;
         let token = TokenVerifierLayer::from_arc(self.verifier)
             .resource(&self.resource)
-            .scope_hint(self.policy.required("initialize", None))?;
+            .scope_hint(self.policy.required("initialize", None))?
+            .keep_subject_token(self.keep_subject_token);
         let sessions = match self.binding {
             Some(policy) => self.sessions.policy(policy),
             None => self.sessions,

@@ -30,8 +30,9 @@ impl Drop for Quickstart {
 }
 
 /// The quickstart's tools, as an SDK lists them (sorted).
-pub const TOOLS: [&str; 7] = [
+pub const TOOLS: [&str; 8] = [
     "add_note",
+    "call_downstream",
     "clear_notes",
     "echo",
     "list_notes",
