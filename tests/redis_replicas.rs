@@ -4,7 +4,8 @@
 //! cached by replica A is served to B without a second call; a DPoP proof
 //! accepted by A and replayed to B is refused; Redis stopped → 503 on the
 //! checks that need it, and recovery once it is back, without restarting the
-//! replicas.
+//! replicas; Redis restarted empty → a proof used before is refused at both
+//! replicas, fresh proofs are accepted from the next second.
 
 mod support;
 mod support_introspection;
@@ -137,6 +138,59 @@ async fn redis_two_quickstart_replicas_share_introspection_replay_and_outages() 
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(status, 200, "{} recovered", qs.base);
+    }
+}
+
+/// Redis restarts without persistence (it forgets every proof it held): a
+/// proof used before is refused after it by the replica that accepted it and
+/// by the other one (401 `invalid_dpop_proof`), and so is a proof made before
+/// the restart and never used; fresh proofs are accepted from the next whole
+/// second on (proofs' `iat` are in seconds), so within a second of Redis
+/// being back.
+#[tokio::test]
+async fn redis_restart_without_persistence_refuses_proofs_used_before_it() {
+    let mut redis = RedisServer::start();
+    let authorization_server = IntrospectionServer::start().await;
+    let a = replica(&redis, &authorization_server);
+    let b = replica(&redis, &authorization_server);
+    let client = reqwest::Client::new();
+    let key = DpopKey::generate();
+    let token = "recovery-token";
+    add_bound_token(&authorization_server, token, &key);
+    let used = key.proof("GET", PUBLIC, Some(token));
+    let unused = key.proof("GET", PUBLIC, Some(token));
+    assert_eq!(whoami(&client, &a, token, &key, Some(&used)).await.status(), 200);
+
+    redis.restart();
+    for (qs, proof) in [(&a, &used), (&b, &used), (&b, &unused)] {
+        let mut res = None;
+        for _ in 0..50 {
+            let r = whoami(&client, qs, token, &key, Some(proof)).await;
+            if r.status() != 503 {
+                res = Some(r);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let res = res.expect("the replica reaches Redis again");
+        assert_eq!(res.status(), 401, "{}", qs.base);
+        let challenges = res
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(challenges.contains("invalid_dpop_proof"), "{challenges}");
+    }
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(now.as_secs() + 1) - now).await;
+    for qs in [&a, &b] {
+        let res = whoami(&client, qs, token, &key, None).await;
+        assert_eq!(res.status(), 200, "a fresh proof at {}", qs.base);
     }
 }
 

@@ -70,7 +70,10 @@ async fn replay<C: ReplayCache + 'static>(cache: Arc<C>, calls: u32) -> (f64, f6
     let until = SystemTime::now() + Duration::from_secs(60);
     let started = Instant::now();
     for _ in 0..calls {
-        assert_eq!(cache.first_use(&new_key(), until).await, Ok(true));
+        assert_eq!(
+            cache.first_use(&new_key(), SystemTime::now(), until).await,
+            Ok(true)
+        );
     }
     let sequential = started.elapsed().as_secs_f64() * 1e6 / f64::from(calls);
     let started = Instant::now();
@@ -79,7 +82,10 @@ async fn replay<C: ReplayCache + 'static>(cache: Arc<C>, calls: u32) -> (f64, f6
             let cache = cache.clone();
             tokio::spawn(async move {
                 for _ in 0..calls / 16 {
-                    assert_eq!(cache.first_use(&new_key(), until).await, Ok(true));
+                    assert_eq!(
+                        cache.first_use(&new_key(), SystemTime::now(), until).await,
+                        Ok(true)
+                    );
                 }
             })
         })
