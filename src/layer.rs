@@ -563,8 +563,10 @@ fn insert_identity<B>(req: &mut Request<B>, token: AccessToken, challenge: Chall
 /// Logs why the verifier said no (never the token) and turns it into the answer.
 fn logged(error: AuthError) -> AuthError {
     match &error {
-        AuthError::Unavailable(u) => tracing::warn!(reason = %u, "token verifier unavailable"),
-        other => tracing::debug!(error = %other, "credentials refused"),
+        AuthError::Unavailable(u) => {
+            tracing::warn!(reason = error.reason(), detail = %u, "token verifier unavailable")
+        }
+        other => tracing::debug!(reason = other.reason(), error = %other, "credentials refused"),
     }
     error
 }

@@ -181,6 +181,24 @@ pub enum InvalidToken {
     /// Bound (`cnf`) by a confirmation method other than DPoP's `jkt`.
     #[error("token bound by an unsupported method")]
     Binding,
+    /// An ID token (OpenID Connect) was presented where an access token is needed.
+    #[error("an ID token is not an access token")]
+    IdToken,
+    /// A JWT of the issuer that its profile's access-token discriminator does not
+    /// recognise (e.g. Cognito `token_use` other than `access`).
+    #[error("not an access token of this issuer")]
+    NotAccessToken,
+    /// A token the issuer minted for one of its own APIs (Entra tokens for
+    /// Microsoft Graph: a `nonce` header, a first-party audience), which no
+    /// third party can verify.
+    #[error("token issued for another API")]
+    FirstParty,
+    /// The token has no `aud`, and its issuer is not configured to accept that.
+    #[error("token has no audience")]
+    AudienceMissing,
+    /// The token has no `aud` and its client is not on the issuer's allowlist.
+    #[error("client not allowed")]
+    ClientNotAllowed,
 }
 
 impl InvalidToken {
@@ -207,6 +225,43 @@ impl InvalidToken {
             InvalidToken::NotDpopBound => "token is not DPoP-bound",
             InvalidToken::DpopRequired => "DPoP-bound token required",
             InvalidToken::Binding => "token bound by an unsupported method",
+            InvalidToken::IdToken => "an ID token is not an access token",
+            InvalidToken::NotAccessToken => "not an access token of this issuer",
+            InvalidToken::FirstParty => "token issued for another API",
+            InvalidToken::AudienceMissing => "token has no audience",
+            InvalidToken::ClientNotAllowed => "client not allowed",
+        }
+    }
+
+    /// A fixed snake_case code for this reason, for logs and metrics labels:
+    /// one per variant, never anything from the token.
+    ///
+    /// ```
+    /// assert_eq!(tower_bearer::InvalidToken::UnknownKey.reason(), "unknown_kid");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            InvalidToken::Malformed => "malformed",
+            InvalidToken::Signature => "bad_signature",
+            InvalidToken::UnknownKey => "unknown_kid",
+            InvalidToken::Algorithm => "algorithm_not_allowed",
+            InvalidToken::Expired => "expired",
+            InvalidToken::NotYetValid => "not_yet_valid",
+            InvalidToken::Claims => "claims_invalid",
+            InvalidToken::Issuer => "issuer_mismatch",
+            InvalidToken::Audience => "audience_mismatch",
+            InvalidToken::Type => "typ_not_accepted",
+            InvalidToken::Inactive => "inactive",
+            InvalidToken::Unknown => "unknown_token",
+            InvalidToken::DpopBound => "dpop_bound_as_bearer",
+            InvalidToken::NotDpopBound => "not_dpop_bound",
+            InvalidToken::DpopRequired => "dpop_required",
+            InvalidToken::Binding => "unsupported_binding",
+            InvalidToken::IdToken => "id_token_presented",
+            InvalidToken::NotAccessToken => "not_an_access_token",
+            InvalidToken::FirstParty => "first_party_token",
+            InvalidToken::AudienceMissing => "audience_missing",
+            InvalidToken::ClientNotAllowed => "client_not_allowed",
         }
     }
 }
@@ -337,5 +392,65 @@ pub(crate) mod fixed {
         fn verify_now(&self, _token: &str) -> Option<Result<AccessToken, VerifyError>> {
             self.at_hand.then(|| self.answer())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InvalidToken::{self, *};
+
+    /// Every variant once: a new variant must be added here (the match makes
+    /// the compiler say so).
+    const ALL: [InvalidToken; 21] = [
+        Malformed,
+        Signature,
+        UnknownKey,
+        Algorithm,
+        Expired,
+        NotYetValid,
+        Claims,
+        Issuer,
+        Audience,
+        Type,
+        Inactive,
+        Unknown,
+        DpopBound,
+        NotDpopBound,
+        DpopRequired,
+        Binding,
+        IdToken,
+        NotAccessToken,
+        FirstParty,
+        AudienceMissing,
+        ClientNotAllowed,
+    ];
+
+    #[test]
+    fn reason_codes_are_distinct_snake_case_and_fixed_descriptions_are_quotable() {
+        for variant in ALL {
+            // Exhaustive: a variant missing from ALL fails to compile here.
+            match variant {
+                Malformed | Signature | UnknownKey | Algorithm | Expired | NotYetValid | Claims | Issuer
+                | Audience | Type | Inactive | Unknown | DpopBound | NotDpopBound | DpopRequired
+                | Binding | IdToken | NotAccessToken | FirstParty | AudienceMissing | ClientNotAllowed => {}
+            }
+            let code = variant.reason();
+            assert!(
+                !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+            let description = variant.description();
+            assert!(
+                description
+                    .bytes()
+                    .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\'),
+                "{description}"
+            );
+            assert_eq!(variant.to_string(), description);
+        }
+        let mut codes: Vec<_> = ALL.iter().map(InvalidToken::reason).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ALL.len(), "two variants share a reason code");
     }
 }

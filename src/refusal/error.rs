@@ -157,6 +157,29 @@ impl AuthError {
         }
     }
 
+    /// A fixed snake_case code for the refusal, for logs and metrics labels:
+    /// [`InvalidToken::reason`] for a refused token, one code per other kind
+    /// (`missing_token`, `invalid_request`, `insufficient_scope`,
+    /// `invalid_dpop_proof`, `use_dpop_nonce`, `unavailable`). Never anything
+    /// from the request.
+    ///
+    /// ```
+    /// use tower_bearer::{AuthError, InvalidToken};
+    /// assert_eq!(AuthError::MissingToken.reason(), "missing_token");
+    /// assert_eq!(AuthError::InvalidToken(InvalidToken::Audience).reason(), "audience_mismatch");
+    /// ```
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing_token",
+            AuthError::InvalidRequest(_) => "invalid_request",
+            AuthError::InvalidToken(reason) => reason.reason(),
+            AuthError::InsufficientScope(_) => "insufficient_scope",
+            AuthError::DpopProof(_) => "invalid_dpop_proof",
+            AuthError::UseDpopNonce(_) => "use_dpop_nonce",
+            AuthError::Unavailable(_) => "unavailable",
+        }
+    }
+
     /// Builds the refusal with an empty body of type `B`.
     ///
     /// ```
