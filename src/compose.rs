@@ -1,7 +1,7 @@
 //! Verifier composition: [`ShapeRouter`] sends JWT-shaped tokens to one verifier
 //! and opaque tokens to another, optionally checking JWTs for revocation too.
 
-use crate::{AccessToken, TokenVerifier, VerifyError};
+use crate::{AccessToken, TokenSource, TokenVerifier, VerifyError};
 
 /// Largest JWT header segment looked at, in base64url characters.
 const MAX_HEADER_SEGMENT: usize = 4096;
@@ -139,6 +139,14 @@ impl<J: TokenVerifier, O: TokenVerifier> TokenVerifier for ShapeRouter<J, O> {
             return Some(Err(revoked));
         }
         Some(verified)
+    }
+
+    fn verifies_as(&self, token: &str) -> TokenSource {
+        if looks_like_jwt(token) {
+            self.jwt.verifies_as(token)
+        } else {
+            self.opaque.verifies_as(token)
+        }
     }
 }
 

@@ -63,7 +63,7 @@ pub use shared::{DynSharedIntrospectionCache, SharedIntrospectionCache};
 
 use crate::discovery::DiscoveryError;
 use crate::fetch::{self, FetchError};
-use crate::{AccessToken, TokenVerifier, Unavailable, VerifyError};
+use crate::{AccessToken, TokenSource, TokenVerifier, Unavailable, VerifyError};
 use tokio::sync::Semaphore;
 
 /// Default number of cached decisions.
@@ -190,6 +190,10 @@ impl TokenVerifier for IntrospectionVerifier {
             .cache
             .get_now(token)
             .map(|decision| self.accept(decision))
+    }
+
+    fn verifies_as(&self, _: &str) -> TokenSource {
+        TokenSource::Introspection
     }
 }
 

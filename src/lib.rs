@@ -90,6 +90,8 @@ mod layer;
 mod macros;
 pub mod mcp;
 pub mod metadata;
+mod metrics;
+mod observe;
 pub mod origin;
 mod principal;
 #[cfg(feature = "redis")]

@@ -219,20 +219,24 @@ impl RedisStore {
     /// Runs one command within the command timeout; failures are logged once
     /// per outage and become [`Unavailable`].
     async fn run<T>(&self, command: impl Future<Output = Result<T, RedisError>>) -> Result<T, Unavailable> {
+        let timer = crate::metrics::Timer::start();
         let outcome = match tokio::time::timeout(self.shared.command_timeout, command).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(format!("{:?}", error.kind())),
             Err(_) => Err("command timed out".to_owned()),
         };
+        crate::metrics::redis_command(timer, outcome.is_ok());
         match outcome {
             Ok(value) => {
                 if self.shared.down.swap(false, Ordering::Relaxed) {
+                    crate::metrics::redis_down(false);
                     tracing::info!("Redis reachable again");
                 }
                 Ok(value)
             }
             Err(reason) => {
                 if !self.shared.down.swap(true, Ordering::Relaxed) {
+                    crate::metrics::redis_down(true);
                     tracing::warn!(%reason, "Redis unavailable: answering 503 until it is back");
                 }
                 Err(Unavailable::new("redis unavailable").with_retry_after(self.shared.retry_after))
@@ -376,6 +380,7 @@ impl RedisStoreBuilder {
             Ok(Err(error)) => return Err(RedisStoreError::Connect(connect_reason(&error))),
             Err(_) => return Err(RedisStoreError::Connect("first command timed out".into())),
         };
+        crate::metrics::redis_down(false);
         Ok(RedisStore {
             connection,
             shared: Arc::new(Shared {

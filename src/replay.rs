@@ -298,6 +298,7 @@ impl MemoryReplayCache {
             return Ok(true);
         }
         if shard.queue.len() >= self.shard_capacity {
+            crate::metrics::replay_full();
             tracing::warn!(
                 capacity = self.shard_capacity * SHARDS,
                 "replay cache full of live identifiers; refusing new ones until some expire"

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::AccessToken;
+use crate::{AccessToken, TokenSource};
 
 /// Turns a bearer token into a verified [`AccessToken`].
 ///
@@ -79,6 +79,26 @@ pub trait TokenVerifier: Send + Sync {
         let _ = token;
         None
     }
+
+    /// How `token` is verified: the `verifier` label of the crate's metrics
+    /// and the `verifier` field of its verification span, for refusals too.
+    /// Only a fixed value, never derived from the token's content beyond its
+    /// shape. The default answers [`TokenSource::Custom`].
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, InvalidToken, TokenSource, TokenVerifier, VerifyError};
+    /// struct Db;
+    /// impl TokenVerifier for Db {
+    ///     async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> {
+    ///         Err(InvalidToken::Unknown.into())
+    ///     }
+    /// }
+    /// assert_eq!(Db.verifies_as("anything"), TokenSource::Custom);
+    /// ```
+    fn verifies_as(&self, token: &str) -> TokenSource {
+        let _ = token;
+        TokenSource::Custom
+    }
 }
 
 impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
@@ -88,6 +108,10 @@ impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
 
     fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
         (**self).verify_now(token)
+    }
+
+    fn verifies_as(&self, token: &str) -> TokenSource {
+        (**self).verifies_as(token)
     }
 }
 

@@ -147,11 +147,15 @@ impl Introspector {
     /// Asks the endpoint about `token` and applies the response rules; the
     /// decision and the answer as the endpoint sent it.
     pub(super) async fn introspect(&self, token: &str) -> Result<(Decision, Bytes), Unavailable> {
+        let call = crate::metrics::IntrospectionCall::start();
         let (response, answer) = self.exchange(token).await.map_err(|e| {
             tracing::warn!(endpoint = %self.endpoint, client_id = %self.client_id, error = %e, "token introspection failed");
+            call.finish("error");
             Unavailable::new(format!("introspection endpoint: {e}"))
         })?;
-        Ok((check(response, &self.rules, SystemTime::now()), answer))
+        let decision = check(response, &self.rules, SystemTime::now());
+        call.finish(if decision.is_ok() { "active" } else { "inactive" });
+        Ok((decision, answer))
     }
 
     async fn exchange(&self, token: &str) -> Result<(Map<String, Value>, Bytes), FetchError> {

@@ -123,6 +123,7 @@ impl Epoch {
         let (first, seq, since) = answer;
         let mut known = lock(&self.known);
         if since > known.0 {
+            crate::metrics::redis_data_loss();
             tracing::warn!(
                 loss_unix_ms = since,
                 "Redis lost single-use identifiers (restart without persistence, flush or failover): \
