@@ -1,7 +1,8 @@
 //! Verifier composition: [`ShapeRouter`] sends JWT-shaped tokens to one verifier
 //! and opaque tokens to another, optionally checking JWTs for revocation too.
 
-use crate::{AccessToken, TokenSource, TokenVerifier, VerifyError};
+use crate::ready::NotReady;
+use crate::{AccessToken, TokenSource, TokenVerifier, Unavailable, VerifyError};
 
 /// Largest JWT header segment looked at, in base64url characters.
 const MAX_HEADER_SEGMENT: usize = 4096;
@@ -147,6 +148,17 @@ impl<J: TokenVerifier, O: TokenVerifier> TokenVerifier for ShapeRouter<J, O> {
         } else {
             self.opaque.verifies_as(token)
         }
+    }
+
+    /// Ready when both verifiers are.
+    fn readiness(&self) -> Result<(), NotReady> {
+        self.jwt.readiness()?;
+        self.opaque.readiness()
+    }
+
+    async fn warm_up(&self) -> Result<(), Unavailable> {
+        let (jwt, opaque) = tokio::join!(self.jwt.warm_up(), self.opaque.warm_up());
+        jwt.and(opaque)
     }
 }
 

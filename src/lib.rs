@@ -94,6 +94,7 @@ mod metrics;
 mod observe;
 pub mod origin;
 mod principal;
+pub mod ready;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::ready::NotReady;
 use crate::{AccessToken, TokenSource};
 
 /// Turns a bearer token into a verified [`AccessToken`].
@@ -99,6 +100,42 @@ pub trait TokenVerifier: Send + Sync {
         let _ = token;
         TokenSource::Custom
     }
+
+    /// Whether the verifier can decide now: every configured issuer's keys
+    /// loaded and fresh enough, the introspection endpoint answered once.
+    /// Until then requests get 503; see [`Readiness`](crate::ready::Readiness)
+    /// for a `/readyz` route. The default is always ready.
+    ///
+    /// ```
+    /// # use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, VerifyError};
+    /// # struct Db;
+    /// # impl TokenVerifier for Db {
+    /// #     async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) }
+    /// # }
+    /// assert!(Db.readiness().is_ok());
+    /// ```
+    fn readiness(&self) -> Result<(), NotReady> {
+        Ok(())
+    }
+
+    /// Fetches now what verification needs (discovery, key sets; one
+    /// introspection call), so the first request does not wait for it. One
+    /// attempt: [`Readiness::spawn_warm_up`](crate::ready::Readiness::spawn_warm_up)
+    /// retries until ready. The default has nothing to fetch.
+    ///
+    /// ```
+    /// # use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, VerifyError};
+    /// # struct Db;
+    /// # impl TokenVerifier for Db {
+    /// #     async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert!(Db.warm_up().await.is_ok());
+    /// # });
+    /// ```
+    fn warm_up(&self) -> impl Future<Output = Result<(), Unavailable>> + Send {
+        async { Ok(()) }
+    }
 }
 
 impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
@@ -112,6 +149,14 @@ impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
 
     fn verifies_as(&self, token: &str) -> TokenSource {
         (**self).verifies_as(token)
+    }
+
+    fn readiness(&self) -> Result<(), NotReady> {
+        (**self).readiness()
+    }
+
+    fn warm_up(&self) -> impl Future<Output = Result<(), Unavailable>> + Send {
+        (**self).warm_up()
     }
 }
 

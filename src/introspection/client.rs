@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use base64_simd::STANDARD;
@@ -109,6 +110,8 @@ pub(super) struct Introspector {
     client_id: Box<str>,
     auth: Auth,
     pub(super) rules: Rules,
+    /// The endpoint answered at least once (readiness).
+    answered: AtomicBool,
 }
 
 impl fmt::Debug for Introspector {
@@ -141,6 +144,7 @@ impl Introspector {
             client_id: client_id.into(),
             auth: Auth::new(method, client_id, secret),
             rules,
+            answered: AtomicBool::new(false),
         })
     }
 
@@ -153,9 +157,15 @@ impl Introspector {
             call.finish("error");
             Unavailable::new(format!("introspection endpoint: {e}"))
         })?;
+        self.answered.store(true, Ordering::Relaxed);
         let decision = check(response, &self.rules, SystemTime::now());
         call.finish(if decision.is_ok() { "active" } else { "inactive" });
         Ok((decision, answer))
+    }
+
+    /// Whether the endpoint has answered once.
+    pub(super) fn has_answered(&self) -> bool {
+        self.answered.load(Ordering::Relaxed)
     }
 
     async fn exchange(&self, token: &str) -> Result<(Map<String, Value>, Bytes), FetchError> {

@@ -194,6 +194,13 @@ impl KeyCache {
         self.fetch_and_store().await
     }
 
+    /// Whether a key set is loaded and usable now (readiness).
+    pub(crate) fn has_usable_keys(&self) -> bool {
+        self.read()
+            .usable(Instant::now(), self.settings.max_stale)
+            .is_some()
+    }
+
     /// Until when a token verified with `keys` may be served from the
     /// verified-token cache: while `keys` is the current set, until its refresh
     /// is due or it becomes unusable, whichever comes first; `None` when `keys`

@@ -12,6 +12,7 @@ use super::jws::Unverified;
 use super::key::{KeyPolicy, KeySet};
 use crate::digest::sha256;
 use crate::fetch;
+use crate::ready::NotReady;
 use crate::{AccessToken, InvalidToken, TokenSource, TokenVerifier, Unavailable, VerifyError};
 
 /// Longest time a verified token is kept in the verified-token cache.
@@ -221,6 +222,23 @@ impl TokenVerifier for JwtVerifier {
 
     fn verifies_as(&self, _: &str) -> TokenSource {
         TokenSource::Jwt
+    }
+
+    /// Ready while every issuer's key set is loaded and usable (fresh, or
+    /// stale by less than `max_stale`).
+    fn readiness(&self) -> Result<(), NotReady> {
+        match self.inner.issuers.iter().find(|i| !i.keys.has_usable_keys()) {
+            None => Ok(()),
+            Some(issuer) => Err(NotReady::new(format!(
+                "no usable keys of {}",
+                issuer.rules.issuer
+            ))),
+        }
+    }
+
+    /// [`prefetch`](Self::prefetch).
+    async fn warm_up(&self) -> Result<(), Unavailable> {
+        self.prefetch().await
     }
 }
 
