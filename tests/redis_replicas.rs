@@ -18,11 +18,11 @@ use support::redis::RedisServer;
 use support_introspection::server::{CLIENT_ID, CLIENT_SECRET, IntrospectionServer, RESOURCE, now};
 use tower_bearer_issuer::DpopKey;
 
-fn replica(redis: &RedisServer, authorization_server: &IntrospectionServer) -> Quickstart {
-    replica_with(redis, authorization_server, &[])
+async fn replica(redis: &RedisServer, authorization_server: &IntrospectionServer) -> Quickstart {
+    replica_with(redis, authorization_server, &[]).await
 }
 
-fn replica_with(
+async fn replica_with(
     redis: &RedisServer,
     authorization_server: &IntrospectionServer,
     extra: &[&str],
@@ -44,7 +44,30 @@ fn replica_with(
         &url,
     ];
     args.extend_from_slice(extra);
-    start(&args)
+    let replica = start(&args);
+    wait_until_ready(&replica).await;
+    replica
+}
+
+/// Waits for `GET /readyz` to answer 200: the replica's warm-up has
+/// introspected its probe (one call each, [`token_calls`] leaves them out).
+async fn wait_until_ready(replica: &Quickstart) {
+    let mut answer = String::new();
+    for _ in 0..100 {
+        let res = reqwest::get(format!("{}/readyz", replica.base)).await.unwrap();
+        let status = res.status();
+        answer = res.text().await.unwrap();
+        if status == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} not ready: {answer}", replica.base)
+}
+
+/// Introspection calls for tokens: all but the two replicas' warm-up probes.
+fn token_calls(authorization_server: &IntrospectionServer) -> usize {
+    authorization_server.calls() - 2
 }
 
 /// An opaque token of alice's the authorization server introspects as bound
@@ -82,21 +105,30 @@ async fn whoami(
         .unwrap()
 }
 
+/// A redis-server, an authorization server that introspects `token` as bound
+/// to a new key, and two replicas on both.
+async fn two_replicas(token: &str) -> (RedisServer, IntrospectionServer, [Quickstart; 2], DpopKey) {
+    let redis = RedisServer::start();
+    let authorization_server = IntrospectionServer::start().await;
+    let replicas = [
+        replica(&redis, &authorization_server).await,
+        replica(&redis, &authorization_server).await,
+    ];
+    let key = DpopKey::generate();
+    add_bound_token(&authorization_server, token, &key);
+    (redis, authorization_server, replicas, key)
+}
+
 #[tokio::test]
 async fn redis_two_quickstart_replicas_share_introspection_replay_and_outages() {
-    let mut redis = RedisServer::start();
-    let authorization_server = IntrospectionServer::start().await;
-    let a = replica(&redis, &authorization_server);
-    let b = replica(&redis, &authorization_server);
-    let client = reqwest::Client::new();
-    let key = DpopKey::generate();
-    add_bound_token(&authorization_server, "bound-opaque-token", &key);
     let token = "bound-opaque-token";
+    let (mut redis, authorization_server, [a, b], key) = two_replicas(token).await;
+    let client = reqwest::Client::new();
 
     let proof = key.proof("GET", PUBLIC, Some(token));
     let res = whoami(&client, &a, token, &key, Some(&proof)).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    assert_eq!(authorization_server.calls(), 1);
+    assert_eq!(token_calls(&authorization_server), 1);
     // The same proof at the other replica: a replay, although B never saw it.
     let replayed = whoami(&client, &b, token, &key, Some(&proof)).await;
     assert_eq!(replayed.status(), 401);
@@ -114,7 +146,7 @@ async fn redis_two_quickstart_replicas_share_introspection_replay_and_outages() 
     let res = whoami(&client, &b, token, &key, None).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
-        authorization_server.calls(),
+        token_calls(&authorization_server),
         1,
         "B was answered from Redis, not by the AS"
     );
@@ -149,14 +181,9 @@ async fn redis_two_quickstart_replicas_share_introspection_replay_and_outages() 
 /// being back.
 #[tokio::test]
 async fn redis_restart_without_persistence_refuses_proofs_used_before_it() {
-    let mut redis = RedisServer::start();
-    let authorization_server = IntrospectionServer::start().await;
-    let a = replica(&redis, &authorization_server);
-    let b = replica(&redis, &authorization_server);
-    let client = reqwest::Client::new();
-    let key = DpopKey::generate();
     let token = "recovery-token";
-    add_bound_token(&authorization_server, token, &key);
+    let (mut redis, _authorization_server, [a, b], key) = two_replicas(token).await;
+    let client = reqwest::Client::new();
     let used = key.proof("GET", PUBLIC, Some(token));
     let unused = key.proof("GET", PUBLIC, Some(token));
     assert_eq!(whoami(&client, &a, token, &key, Some(&used)).await.status(), 200);
@@ -203,8 +230,8 @@ async fn redis_quickstart_replicas_over_tls_with_a_private_ca() {
     std::fs::write(&ca, redis.ca_pem().expect("a TLS server has a CA")).unwrap();
     let authorization_server = IntrospectionServer::start().await;
     let ca_arg = ca.display().to_string();
-    let a = replica_with(&redis, &authorization_server, &["--redis-ca-file", &ca_arg]);
-    let b = replica_with(&redis, &authorization_server, &["--redis-ca-file", &ca_arg]);
+    let a = replica_with(&redis, &authorization_server, &["--redis-ca-file", &ca_arg]).await;
+    let b = replica_with(&redis, &authorization_server, &["--redis-ca-file", &ca_arg]).await;
     let key = DpopKey::generate();
     add_bound_token(&authorization_server, "tls-token", &key);
     let client = reqwest::Client::new();
@@ -224,7 +251,7 @@ async fn redis_quickstart_replicas_over_tls_with_a_private_ca() {
     );
     assert_eq!(whoami(&client, &b, "tls-token", &key, None).await.status(), 200);
     assert_eq!(
-        authorization_server.calls(),
+        token_calls(&authorization_server),
         1,
         "the introspection answer came from Redis"
     );

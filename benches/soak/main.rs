@@ -26,7 +26,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,6 +38,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 use tower_bearer_issuer::DpopKey;
+
+#[path = "../support/redis_server.rs"]
+mod redis_server;
+use redis_server::RedisServer;
 
 const CLIENT_ID: &str = "soak-rs";
 const CLIENT_SECRET: &str = "soak-secret";
@@ -242,29 +246,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (scripts/setup-redis.sh)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -319,8 +300,8 @@ async fn main() {
         .with_state(authority.clone());
     tokio::spawn(async move { axum::serve(as_listener, app).await });
 
-    let redis_port = free_port();
-    let mut redis = start_redis(redis_port);
+    let mut redis = RedisServer::start();
+    let redis_port = redis.port;
     let mut quickstart = Command::new(&args.quickstart)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args([
@@ -390,10 +371,7 @@ async fn main() {
         }
         if !redis_restarted && elapsed >= redis_restart_at {
             redis_restarted = true;
-            let _ = redis.kill();
-            let _ = redis.wait();
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            redis = start_redis(redis_port);
+            redis.restart(Duration::from_secs(2));
             restarted_in_sample = true;
         }
         if elapsed >= next_sample {
@@ -426,8 +404,7 @@ async fn main() {
     let rss_end = rss_kib(pid);
     let _ = quickstart.kill();
     let _ = quickstart.wait();
-    let _ = redis.kill();
-    let _ = redis.wait();
+    drop(redis);
 
     std::fs::create_dir_all(&args.out).unwrap();
     std::fs::write(args.out.join("SOAK.md"), report(&args, &rows, rss_start, rss_end)).unwrap();
