@@ -153,6 +153,15 @@ pub(crate) fn cache_entries(cache: &'static str, entries: u64) {
     }
 }
 
+/// `tower_bearer_replay_entries`: identifiers the in-memory replay cache
+/// holds (set when one is added).
+pub(crate) fn replay_entries(held: usize) {
+    let _ = held;
+    record! {
+        metrics::gauge!("tower_bearer_replay_entries").set(held as f64);
+    }
+}
+
 /// `tower_bearer_replay_full_total`: a new identifier refused (503) because
 /// the in-memory replay cache was full of live ones.
 pub(crate) fn replay_full() {

@@ -14,6 +14,7 @@ use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -200,6 +201,8 @@ const SHARDS: usize = 16;
 pub struct MemoryReplayCache {
     shards: Box<[Mutex<Shard>]>,
     shard_capacity: usize,
+    /// Identifiers held, all shards together (the `tower_bearer_replay_entries` gauge).
+    held: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -211,7 +214,9 @@ struct Shard {
 }
 
 impl Shard {
-    fn purge(&mut self, now: u64) {
+    /// Drops the identifiers expired at `now`; how many.
+    fn purge(&mut self, now: u64) -> usize {
+        let before = self.queue.len();
         while let Some(&(until, key)) = self.queue.front() {
             if until > now {
                 break;
@@ -219,6 +224,7 @@ impl Shard {
             self.queue.pop_front();
             self.live.remove(&key);
         }
+        before - self.queue.len()
     }
 }
 
@@ -262,6 +268,7 @@ impl MemoryReplayCache {
         MemoryReplayCache {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             shard_capacity: capacity.div_ceil(SHARDS).max(1),
+            held: AtomicUsize::new(0),
         }
     }
 
@@ -271,7 +278,7 @@ impl MemoryReplayCache {
     /// assert_eq!(tower_bearer::replay::MemoryReplayCache::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).queue.len()).sum()
+        self.held.load(Ordering::Relaxed)
     }
 
     /// True when no identifier is held.
@@ -289,7 +296,10 @@ impl MemoryReplayCache {
         // Kept for whole seconds past `until`, never less.
         let until = time::unix_seconds(until).saturating_add(1);
         let mut shard = lock(&self.shards[(short >> 124) as usize % SHARDS]);
-        shard.purge(now);
+        let purged = shard.purge(now);
+        if purged > 0 {
+            self.held.fetch_sub(purged, Ordering::Relaxed);
+        }
         if shard.live.contains(&short) {
             return Ok(false);
         }
@@ -307,6 +317,8 @@ impl MemoryReplayCache {
         }
         shard.live.insert(short);
         shard.queue.push_back((until, short));
+        let held = self.held.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::metrics::replay_entries(held);
         Ok(true)
     }
 }

@@ -104,4 +104,3 @@ async fn readiness_of_introspection_is_an_answer_from_the_endpoint() {
     right.warm_up().await.unwrap();
     assert_eq!(readyz(&right).await, (200, "ready\n".to_owned()));
 }
-
