@@ -157,7 +157,9 @@ impl<J: TokenVerifier, O: TokenVerifier> TokenVerifier for ShapeRouter<J, O> {
     }
 
     async fn warm_up(&self) -> Result<(), Unavailable> {
-        let (jwt, opaque) = tokio::join!(self.jwt.warm_up(), self.opaque.warm_up());
+        // Both, even when the first fails.
+        let jwt = self.jwt.warm_up().await;
+        let opaque = self.opaque.warm_up().await;
         jwt.and(opaque)
     }
 }
