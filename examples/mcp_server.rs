@@ -49,7 +49,7 @@ use tower::util::option_layer;
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::dpop::Dpop;
 use tower_bearer::introspection::IntrospectionVerifier;
-use tower_bearer::jwt::{Algorithm, JwtVerifier};
+use tower_bearer::jwt::{Algorithm, JwtVerifier, Provider};
 use tower_bearer::mcp::{
     BindingPolicy, DEFAULT_SESSION_IDLE_TTL, DynSessionStore, HandleKey, McpAuthLayer, McpScopePolicy,
     MemorySessionStore, StateError, StateKey, StateRequest, StateSealer,
@@ -78,6 +78,26 @@ struct Args {
     /// The issuer's JWK Set URL (default: discovered from the issuer).
     #[arg(long, env = "TB_JWKS_URI")]
     jwks_uri: Option<String>,
+    /// The `--issuer`'s token dialect: `rfc9068` (default), `entra`,
+    /// `entra-v1`, `auth0`, `okta`, `cognito`, `keycloak`, `workos` or `hydra`
+    /// (header `typ`, claim mapping, and what tells its access tokens from its
+    /// ID tokens). The embedded development issuer speaks `rfc9068`.
+    #[arg(long, env = "TB_PROVIDER", default_value = "rfc9068")]
+    provider: Provider,
+    /// An `aud` value that names this API when the issuer does not put the
+    /// resource URL there (repeatable): Entra's client ID or App ID URI,
+    /// Okta's `api://default`, a Keycloak client id, an Auth0 API identifier.
+    /// `--audience` stays the resource URL of the metadata.
+    #[arg(long = "accept-audience", env = "TB_ACCEPT_AUDIENCE", value_delimiter = ',')]
+    accept_audiences: Vec<String>,
+    /// For issuers whose access tokens carry no `aud` (Amazon Cognito): the
+    /// client ids whose tokens are accepted without one (repeatable).
+    #[arg(
+        long = "allowed-client-id",
+        env = "TB_ALLOWED_CLIENT_IDS",
+        value_delimiter = ','
+    )]
+    allowed_client_ids: Vec<String>,
     /// RFC 7662 introspection endpoint, for opaque tokens.
     #[arg(long, env = "TB_INTROSPECTION_ENDPOINT")]
     introspection_endpoint: Option<String>,
@@ -523,6 +543,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             issuer.clone(),
             verifier_for(&args, issuer, &audience, redis.as_ref()).await?,
         ),
+        None if args.provider != Provider::Rfc9068 => {
+            return Err(format!(
+                "--provider {} needs --issuer (and --jwks-uri unless the issuer's metadata can be discovered): \
+                 the embedded development issuer mints RFC 9068 tokens",
+                args.provider
+            )
+            .into());
+        }
         None => {
             // A demo enterprise identity provider whose ID-JAGs the
             // development issuer exchanges (SEP-990); an EdDSA key, generated
@@ -656,6 +684,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  resource metadata:  {}", resource.metadata_url());
     println!("  authorization server: {issuer}");
+    println!("  token rules: {}", args.provider.profile());
+    let mut audiences = vec![resource.identifier().to_owned()];
+    audiences.extend(args.accept_audiences.iter().cloned());
+    println!("  accepted aud: {}", audiences.join(", "));
+    if !args.allowed_client_ids.is_empty() {
+        println!(
+            "  tokens without aud: only from clients {}",
+            args.allowed_client_ids.join(", ")
+        );
+    }
     if redis.is_some() {
         println!("  shared state: DPoP proof ids, MCP session owners and introspection answers on Redis");
     }
@@ -733,7 +771,14 @@ async fn verifier_for(
     redis: Option<&RedisStore>,
 ) -> Result<Arc<DynTokenVerifier<'static>>, Box<dyn std::error::Error>> {
     let jwt = || {
-        let builder = JwtVerifier::builder().issuer(issuer).audience(audience);
+        let mut builder = JwtVerifier::builder()
+            .issuer(issuer)
+            .audience(audience)
+            .profile(args.provider.profile())
+            .allowed_client_ids(&args.allowed_client_ids);
+        for accepted in &args.accept_audiences {
+            builder = builder.accept_audience(accepted);
+        }
         let builder = match &args.jwks_uri {
             Some(uri) => builder.jwks_uri(uri),
             None => builder.discover(),
@@ -752,6 +797,9 @@ async fn verifier_for(
         .issuer(issuer)
         .audience(audience)
         .allow_missing_audience(args.introspection_allow_missing_aud);
+    for accepted in &args.accept_audiences {
+        introspection = introspection.accept_audience(accepted);
+    }
     if let Some(redis) = redis {
         introspection = introspection.shared_cache(redis.introspection_cache());
     }

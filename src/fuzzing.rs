@@ -25,6 +25,7 @@ fn claim_rules(profile: Profile) -> ClaimRules {
     ClaimRules {
         issuer: Arc::from(ISSUER),
         audiences: vec![AUDIENCE.to_owned()],
+        allowed_clients: Vec::new(),
         profile,
         leeway: time::DEFAULT_LEEWAY,
     }
@@ -35,15 +36,15 @@ fn now() -> SystemTime {
 }
 
 /// A JWT claims set, as the verifier reads a payload whose signature checked
-/// out, under `profile`; `at_jwt` is whether the header said `typ: at+jwt`.
+/// out, under `profile`; `typ` is the header's.
 ///
 /// ```
 /// use tower_bearer::fuzzing::jwt_claims;
-/// assert!(jwt_claims(b"{}", true, Default::default()).is_err());
+/// assert!(jwt_claims(b"{}", Some("at+jwt"), Default::default()).is_err());
 /// ```
-pub fn jwt_claims(payload: &[u8], at_jwt: bool, profile: Profile) -> Result<AccessToken, InvalidToken> {
+pub fn jwt_claims(payload: &[u8], typ: Option<&str>, profile: Profile) -> Result<AccessToken, InvalidToken> {
     claim_rules(profile)
-        .check(at_jwt, payload.to_vec(), now())
+        .check(typ, payload.to_vec(), now())
         .map(|checked| checked.token)
 }
 
@@ -61,9 +62,9 @@ pub fn jwt_claims(payload: &[u8], at_jwt: bool, profile: Profile) -> Result<Acce
 pub fn verify_jwt(token: &str, keys: &KeySet, policy: &KeyPolicy) -> Result<AccessToken, InvalidToken> {
     let unverified = Unverified::parse(token, policy)?;
     unverified.verify_signature(keys)?;
-    claim_rules(Profile::Rfc9068)
+    claim_rules(Profile::rfc9068())
         .check(
-            unverified.at_jwt(),
+            unverified.typ_name(),
             unverified.decode_payload()?,
             SystemTime::now(),
         )
@@ -82,7 +83,7 @@ pub fn verify_jwt(token: &str, keys: &KeySet, policy: &KeyPolicy) -> Result<Acce
 pub fn introspection_answer(body: &[u8]) -> Option<Result<AccessToken, InvalidToken>> {
     let rules = introspection::client::Rules {
         issuer: Some(Arc::from(ISSUER)),
-        audience: Some(AUDIENCE.to_owned()),
+        audiences: vec![AUDIENCE.to_owned()],
         require_audience: true,
         leeway: time::DEFAULT_LEEWAY,
     };

@@ -334,6 +334,7 @@ pub struct IntrospectionVerifierBuilder {
     auth: ClientAuth,
     issuer: Option<String>,
     audience: Option<String>,
+    accepted: Vec<String>,
     allow_missing_audience: bool,
     cache_capacity: u64,
     positive_ttl: Duration,
@@ -353,6 +354,7 @@ impl fmt::Debug for IntrospectionVerifierBuilder {
             .field("auth", &self.auth)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("accepted_audiences", &self.accepted)
             .field("allow_missing_audience", &self.allow_missing_audience)
             .field("cache_capacity", &self.cache_capacity)
             .field("positive_ttl", &self.positive_ttl)
@@ -374,6 +376,7 @@ impl Default for IntrospectionVerifierBuilder {
             auth: ClientAuth::default(),
             issuer: None,
             audience: None,
+            accepted: Vec::new(),
             allow_missing_audience: false,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             positive_ttl: DEFAULT_POSITIVE_TTL,
@@ -444,6 +447,22 @@ impl IntrospectionVerifierBuilder {
     /// ```
     pub fn audience(mut self, resource: impl Into<String>) -> Self {
         self.audience = Some(resource.into());
+        self
+    }
+
+    /// One more `aud` value that names this API when the authorization server
+    /// does not answer with the resource URL (Okta's `api://default`, a
+    /// Keycloak client id); may be called several times. Checked only with an
+    /// [`audience`](Self::audience) configured.
+    ///
+    /// ```
+    /// # use tower_bearer::introspection::IntrospectionVerifier;
+    /// let b = IntrospectionVerifier::builder()
+    ///     .audience("https://api.example/mcp")
+    ///     .accept_audience("api://default");
+    /// ```
+    pub fn accept_audience(mut self, audience: impl Into<String>) -> Self {
+        self.accepted.push(audience.into());
         self
     }
 
@@ -631,9 +650,13 @@ impl IntrospectionVerifierBuilder {
     fn finish(self, endpoint: reqwest::Url) -> Result<IntrospectionVerifier, BuildError> {
         let (client_id, secret) = self.credentials.ok_or(BuildError::MissingCredentials)?;
         let require_audience = self.audience.is_some() && !self.allow_missing_audience;
+        let audiences = match self.audience {
+            Some(resource) => std::iter::once(resource).chain(self.accepted).collect(),
+            None => Vec::new(),
+        };
         let rules = Rules {
             issuer: self.issuer.map(Arc::from),
-            audience: self.audience,
+            audiences,
             require_audience,
             leeway: self.leeway,
         };

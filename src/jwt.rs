@@ -47,14 +47,16 @@
 
 mod algorithm;
 pub(crate) mod claims;
+mod explain;
 pub(crate) mod json;
 pub(crate) mod jwks;
 pub(crate) mod jws;
 pub(crate) mod key;
+mod profile;
 mod verifier;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
-pub use claims::Profile;
 pub use key::KeyPolicy;
 pub(crate) use key::VerifyingKey;
+pub use profile::{ClaimPath, ClaimRule, Profile, ProfileError, Provider, TypPolicy};
 pub use verifier::{BuildError, Issuer, JwtVerifier, JwtVerifierBuilder};

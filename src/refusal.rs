@@ -16,6 +16,7 @@
 mod challenge;
 mod error;
 mod future;
+pub(crate) mod log;
 
 pub use challenge::{Challenge, ChallengeError, DEFAULT_RETRY_AFTER};
 pub use error::AuthError;

@@ -580,6 +580,15 @@ pub fn audience_matches(configured: &str, presented: &str) -> bool {
     }
 }
 
+/// The one audience check of every verifier: whether any presented `aud`
+/// value names one of the `accepted` ones (the resource identifier, and the
+/// values configured with `accept_audience`), by [`audience_matches`].
+pub(crate) fn names_accepted_audience(accepted: &[String], presented: &[String]) -> bool {
+    presented
+        .iter()
+        .any(|p| accepted.iter().any(|a| audience_matches(a, p)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -262,11 +262,13 @@ pub enum InvalidToken {
     /// third party can verify.
     #[error("token issued for another API")]
     FirstParty,
-    /// The token has no `aud`, and its issuer is not configured to accept that.
-    #[error("token has no audience")]
+    /// The token has no `aud`, and its issuer is not configured to accept
+    /// that. Clients see the same description as [`InvalidToken::Audience`].
+    #[error("token audience not accepted")]
     AudienceMissing,
     /// The token has no `aud` and its client is not on the issuer's allowlist.
-    #[error("client not allowed")]
+    /// Clients see the same description as [`InvalidToken::Audience`].
+    #[error("token audience not accepted")]
     ClientNotAllowed,
 }
 
@@ -297,8 +299,7 @@ impl InvalidToken {
             InvalidToken::IdToken => "an ID token is not an access token",
             InvalidToken::NotAccessToken => "not an access token of this issuer",
             InvalidToken::FirstParty => "token issued for another API",
-            InvalidToken::AudienceMissing => "token has no audience",
-            InvalidToken::ClientNotAllowed => "client not allowed",
+            InvalidToken::AudienceMissing | InvalidToken::ClientNotAllowed => "token audience not accepted",
         }
     }
 

@@ -217,7 +217,10 @@ async fn response_rules() {
         invalid(verifier.verify("other-aud").await),
         InvalidToken::Audience
     );
-    assert_eq!(invalid(verifier.verify("no-aud").await), InvalidToken::Audience);
+    assert_eq!(
+        invalid(verifier.verify("no-aud").await),
+        InvalidToken::AudienceMissing
+    );
     // The explicit opt-out accepts a missing `aud`, never a wrong one.
     let lax = builder(&server).allow_missing_audience(true).build().unwrap();
     assert!(lax.verify("no-aud").await.is_ok());

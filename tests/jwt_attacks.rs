@@ -701,7 +701,7 @@ async fn relaxed_profile_accepts_plain_jwt() {
     let key = TestKey::generate(Algorithm::ES256, "good");
     let server = JwksServer::start(&[&key]).await;
     let verifier = verifier_for(&server)
-        .profile(Profile::Relaxed)
+        .profile(Profile::relaxed())
         .build()
         .expect("verifier");
     let mut header = key.header();

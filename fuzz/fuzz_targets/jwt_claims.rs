@@ -1,5 +1,5 @@
 //! Fuzzes the JWT claims reader and checks (`ClaimRules::check`): the one-pass
-//! strict reader, NumericDates, `aud`/`scp` shapes, both profiles. A payload it
+//! strict reader, NumericDates, `aud`/`scp` shapes, every provider profile. A payload it
 //! accepts names the configured issuer and audience and is not expired.
 #![no_main]
 
@@ -7,17 +7,23 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use tower_bearer::fuzzing::{AUDIENCE, ISSUER, NOW, jwt_claims};
-use tower_bearer::jwt::Profile;
+use tower_bearer::jwt::{Profile, Provider};
 
 fuzz_target!(|data: &[u8]| {
-    for (at_jwt, profile) in [(true, Profile::Rfc9068), (false, Profile::Relaxed)] {
-        if let Ok(token) = jwt_claims(data, at_jwt, profile) {
-            assert_eq!(token.principal().issuer(), Some(ISSUER));
-            assert!(token.audience().iter().any(|a| a == AUDIENCE));
-            let exp = token.expires_at().expect("exp is required");
-            assert!(exp + Duration::from_secs(60) > UNIX_EPOCH + Duration::from_secs(NOW));
-            // The raw claims a handler reads are the same JSON object.
-            assert!(!token.claims().is_empty());
+    let profiles = Provider::ALL
+        .map(Provider::profile)
+        .into_iter()
+        .chain([Profile::relaxed()]);
+    for profile in profiles {
+        for typ in [Some("at+jwt"), Some("JWT"), None] {
+            if let Ok(token) = jwt_claims(data, typ, profile.clone()) {
+                assert_eq!(token.principal().issuer(), Some(ISSUER));
+                assert!(token.audience().iter().any(|a| a == AUDIENCE));
+                let exp = token.expires_at().expect("exp is required");
+                assert!(exp + Duration::from_secs(60) > UNIX_EPOCH + Duration::from_secs(NOW));
+                // The raw claims a handler reads are the same JSON object.
+                assert!(!token.claims().is_empty());
+            }
         }
     }
 });

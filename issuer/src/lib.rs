@@ -28,6 +28,9 @@
 //!   RFC 7523 **jwt-bearer grant with an ID-JAG** (SEP-990) from the identity
 //!   providers it trusts ([`DevIssuerBuilder::trust_id_jag_issuer`]), validated
 //!   by the library's [`IdJagValidator`];
+//! - **identity-provider dialects** ([`dialect`]): access, client-credentials
+//!   and ID tokens in the shapes of Entra, Auth0, Okta, Cognito, Keycloak,
+//!   WorkOS and Hydra, for offline tests of the provider presets;
 //! - DPoP: a token request with a valid `DPoP` proof gets a token bound to the
 //!   proof's key (RFC 9449 §5, `token_type: DPoP`); [`DpopKey`] makes keys and
 //!   proofs for tests of DPoP-protected apps.
@@ -53,6 +56,7 @@
 
 mod authorize;
 mod clients;
+pub mod dialect;
 mod dpop_key;
 mod error;
 pub mod id_jag;

@@ -98,7 +98,9 @@ fn form_encode(s: &str) -> String {
 #[derive(Clone, Debug)]
 pub(crate) struct Rules {
     pub(crate) issuer: Option<Arc<str>>,
-    pub(crate) audience: Option<String>,
+    /// This resource's identifier and the other accepted `aud` values; none:
+    /// `aud` is not checked.
+    pub(crate) audiences: Vec<String>,
     pub(crate) require_audience: bool,
     pub(crate) leeway: Duration,
 }
@@ -224,12 +226,12 @@ pub(crate) fn check(response: Map<String, Value>, rules: &Rules, now: SystemTime
         return Err(InvalidToken::Issuer);
     }
     let audience = audience_claim(&response)?;
-    if let Some(resource) = &rules.audience {
+    if !rules.audiences.is_empty() {
         match &audience {
-            Some(aud) if !aud.iter().any(|a| crate::resource::audience_matches(resource, a)) => {
+            Some(aud) if !crate::resource::names_accepted_audience(&rules.audiences, aud) => {
                 return Err(InvalidToken::Audience);
             }
-            None if rules.require_audience => return Err(InvalidToken::Audience),
+            None if rules.require_audience => return Err(InvalidToken::AudienceMissing),
             _ => {}
         }
     }
@@ -330,7 +332,7 @@ mod tests {
     fn rules() -> Rules {
         Rules {
             issuer: Some("https://as.example".into()),
-            audience: Some("https://rs.example/mcp".into()),
+            audiences: vec!["https://rs.example/mcp".into()],
             require_audience: false,
             leeway: Duration::from_secs(60),
         }
@@ -467,13 +469,28 @@ mod tests {
             InvalidToken::Claims
         );
         assert!(run(active(json!({"aud": null})), &rules()).is_ok());
+        let accepting = Rules {
+            audiences: vec!["https://rs.example/mcp".into(), "api://default".into()],
+            ..rules()
+        };
+        assert!(run(active(json!({"aud": "api://default"})), &accepting).is_ok());
+        assert!(run(active(json!({"aud": ["x", "api://default"]})), &accepting).is_ok());
+        assert_eq!(
+            run(active(json!({"aud": "api://default"})), &rules()).unwrap_err(),
+            InvalidToken::Audience
+        );
+        assert_eq!(
+            run(active(json!({"aud": "api://DEFAULT"})), &accepting).unwrap_err(),
+            InvalidToken::Audience,
+            "not a URL: compared exactly"
+        );
         let strict = Rules {
             require_audience: true,
             ..rules()
         };
         assert_eq!(
             run(active(json!({"aud": null})), &strict).unwrap_err(),
-            InvalidToken::Audience
+            InvalidToken::AudienceMissing
         );
     }
 

@@ -10,35 +10,18 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::json::{self, Name, Unique, member_bit};
+use super::profile::{Profile, View};
 use crate::time;
-use crate::{AccessToken, InvalidToken, Principal, Scopes, TokenSource};
-
-/// Which access-token profile an issuer's tokens follow.
-///
-/// ```
-/// use tower_bearer::jwt::Profile;
-/// assert_eq!(Profile::default(), Profile::Rfc9068);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Profile {
-    /// RFC 9068 JWT access tokens: header `typ` is `at+jwt` (or
-    /// `application/at+jwt`), and `sub`, `client_id`, `iat`, `jti` are present.
-    /// Stops an ID token or another JWT of the issuer from being used as an
-    /// access token.
-    #[default]
-    Rfc9068,
-    /// For issuers that send `typ: JWT` or no `typ`, or omit some RFC 9068 claims:
-    /// `exp`, `iss` and `aud` are still required and checked; `client_id` falls
-    /// back to `azp`, scopes to `scp`.
-    Relaxed,
-}
+use crate::{AccessToken, InvalidToken, Principal, TokenSource};
 
 /// What a token's claims are checked against.
 #[derive(Debug, Clone)]
 pub(crate) struct ClaimRules {
     pub(crate) issuer: Arc<str>,
+    /// `aud` must name one of these (canonical URL comparison, exact otherwise).
     pub(crate) audiences: Vec<String>,
+    /// A token without `aud` is accepted only from these clients (Cognito).
+    pub(crate) allowed_clients: Vec<String>,
     pub(crate) profile: Profile,
     pub(crate) leeway: Duration,
 }
@@ -61,7 +44,9 @@ pub enum ClaimSet {
 }
 
 /// The members [`Registered`] acts on; a name's position is its bit in
-/// [`json::Members`] (see [`json::bit`]).
+/// [`json::Members`] (see [`json::bit`]). The first
+/// [`ACCESS_TOKEN_MEMBERS`] are read for every claim set, the others for
+/// ID-JAGs only.
 const MEMBERS: [&str; 20] = [
     "iss",
     "sub",
@@ -85,6 +70,9 @@ const MEMBERS: [&str; 20] = [
     "email",
 ];
 
+/// The members [`Registered`] reads for an access token (up to `cnf`).
+pub(crate) const ACCESS_TOKEN_MEMBERS: &[&str] = MEMBERS.split_at(12).0;
+
 /// The claims this crate checks, read in one pass over the payload that also
 /// refuses a repeated member name at any depth. Other members are skipped here
 /// (their values still checked for duplicates) and kept for
@@ -98,12 +86,12 @@ pub struct Registered<'a> {
     pub sub: Option<Cow<'a, str>>,
     /// `client_id`.
     pub client_id: Option<Cow<'a, str>>,
-    azp: Option<Cow<'a, str>>,
+    pub(crate) azp: Option<Cow<'a, str>>,
     /// `jti`.
     pub jti: Option<Cow<'a, str>>,
     /// `scope`, space-separated.
     pub scope: Option<Cow<'a, str>>,
-    scp: Option<Vec<String>>,
+    pub(crate) scp: Option<Vec<String>>,
     /// `aud`, a string read as a one-element array.
     pub aud: Option<Vec<String>>,
     /// `exp`.
@@ -398,42 +386,29 @@ impl<'de> Deserialize<'de> for Strings {
 }
 
 impl ClaimRules {
-    /// Checks a verified payload; `at_jwt` tells whether the header's `typ`
-    /// was `at+jwt`.
+    /// Checks a verified payload; `typ` is the header's.
     pub(crate) fn check(
         &self,
-        at_jwt: bool,
+        typ: Option<&str>,
         payload: Vec<u8>,
         now: SystemTime,
     ) -> Result<Checked, InvalidToken> {
-        if self.profile == Profile::Rfc9068 && !at_jwt {
-            return Err(InvalidToken::Type);
-        }
         let claims = Registered::read(&payload, ClaimSet::AccessToken)?;
         if claims.iss.as_deref() != Some(&*self.issuer) {
             return Err(InvalidToken::Issuer);
         }
+        let profile = &self.profile;
+        let mut view = View::new(&claims, &payload, profile)?;
+        view.check_kind(profile, typ, &self.issuer, &payload)?;
         let exp = claims.exp.ok_or(InvalidToken::Claims)?;
         self.check_times(exp, claims.nbf, claims.iat, now)?;
-        let audience = claims.aud.ok_or(InvalidToken::Audience)?;
-        if !audience.iter().any(|a| self.accepts_audience(a)) {
-            return Err(InvalidToken::Audience);
+        if view.first_party(profile) {
+            return Err(InvalidToken::FirstParty);
         }
-        let mut client_id = claims.client_id;
-        if self.profile == Profile::Rfc9068 {
-            if claims.sub.is_none() || client_id.is_none() || claims.jti.is_none() || claims.iat.is_none() {
-                return Err(InvalidToken::Claims);
-            }
-        } else if client_id.is_none() {
-            client_id = claims.azp;
-        }
-        let scopes = match (claims.scope, claims.scp) {
-            (Some(scope), _) => Scopes::parse(&scope),
-            (None, Some(scp)) if self.profile == Profile::Relaxed => {
-                scp.iter().flat_map(|s| s.split(' ')).collect()
-            }
-            _ => Scopes::default(),
-        };
+        let client_id: Option<Arc<str>> = view.client_id(profile)?.map(Arc::from);
+        self.check_audience(claims.aud.as_deref(), client_id.as_deref())?;
+        let scopes = view.scopes(profile)?;
+        drop(view);
 
         let mut principal = Principal::new().with_issuer(self.issuer.clone());
         if let Some(sub) = claims.sub {
@@ -450,7 +425,7 @@ impl ClaimRules {
         let mut token = AccessToken::new(principal)
             .with_scopes(scopes)
             .with_expires_at(exp)
-            .with_audience(audience)
+            .with_audience(claims.aud.unwrap_or_default())
             .with_source(TokenSource::Jwt)
             .with_claims_json(payload);
         if let Some(jkt) = binding {
@@ -459,12 +434,20 @@ impl ClaimRules {
         Ok(Checked { token, not_before })
     }
 
-    /// Whether a presented audience names this resource (canonical comparison:
-    /// case of scheme and host, default port, trailing slash; never a prefix).
-    fn accepts_audience(&self, presented: &str) -> bool {
-        self.audiences
-            .iter()
-            .any(|c| crate::resource::audience_matches(c, presented))
+    /// The one audience check: `aud` names this resource (or an accepted
+    /// audience); a token without `aud` only from an allowed client.
+    fn check_audience(
+        &self,
+        audience: Option<&[String]>,
+        client_id: Option<&str>,
+    ) -> Result<(), InvalidToken> {
+        match audience {
+            Some(audience) if crate::resource::names_accepted_audience(&self.audiences, audience) => Ok(()),
+            Some(_) => Err(InvalidToken::Audience),
+            None if self.allowed_clients.is_empty() => Err(InvalidToken::AudienceMissing),
+            None if client_id.is_some_and(|c| self.allowed_clients.iter().any(|a| a == c)) => Ok(()),
+            None => Err(InvalidToken::ClientNotAllowed),
+        }
     }
 
     /// [`check_times`] with this issuer's leeway.
@@ -546,6 +529,7 @@ mod tests {
         ClaimRules {
             issuer: "https://as.example".into(),
             audiences: vec!["https://rs.example/mcp".into()],
+            allowed_clients: Vec::new(),
             profile,
             leeway: Duration::from_secs(60),
         }
@@ -561,11 +545,7 @@ mod tests {
     fn check(profile: Profile, typ: Option<&str>, claims: &Value) -> Result<AccessToken, InvalidToken> {
         let now = UNIX_EPOCH + Duration::from_secs(NOW);
         rules(profile)
-            .check(
-                JwtType::of(typ) == JwtType::AccessToken,
-                serde_json::to_vec(claims).unwrap(),
-                now,
-            )
+            .check(typ, serde_json::to_vec(claims).unwrap(), now)
             .map(|c| c.token)
     }
 
@@ -580,13 +560,13 @@ mod tests {
 
     #[test]
     fn good_token_yields_principal_and_scopes() {
-        let t = check(Profile::Rfc9068, Some("at+jwt"), &good()).unwrap();
+        let t = check(Profile::rfc9068(), Some("at+jwt"), &good()).unwrap();
         assert_eq!(t.principal().subject(), Some("alice"));
         assert_eq!(t.principal().client_id(), Some("app"));
         assert_eq!(t.principal().issuer(), Some("https://as.example"));
         assert!(t.scopes().contains("mcp:write"));
         assert_eq!(t.audience(), ["https://rs.example/mcp"]);
-        assert!(check(Profile::Rfc9068, Some("application/AT+JWT"), &good()).is_ok());
+        assert!(check(Profile::rfc9068(), Some("application/AT+JWT"), &good()).is_ok());
     }
 
     #[test]
@@ -672,17 +652,17 @@ mod tests {
     fn typ_profile() {
         for typ in [None, Some("JWT"), Some("at+jwt2")] {
             assert_eq!(
-                check(Profile::Rfc9068, typ, &good()).unwrap_err(),
+                check(Profile::rfc9068(), typ, &good()).unwrap_err(),
                 InvalidToken::Type
             );
-            assert!(check(Profile::Relaxed, typ, &good()).is_ok());
+            assert!(check(Profile::relaxed(), typ, &good()).is_ok());
         }
     }
 
     #[test]
     fn time_claims() {
         use InvalidToken::*;
-        let c = |k: &str, v: Value| check(Profile::Rfc9068, Some("at+jwt"), &with(good(), k, v));
+        let c = |k: &str, v: Value| check(Profile::rfc9068(), Some("at+jwt"), &with(good(), k, v));
         assert_eq!(c("exp", json!(NOW - 61)).unwrap_err(), Expired);
         assert!(c("exp", json!(NOW - 59)).is_ok(), "within leeway");
         assert_eq!(c("exp", Value::Null).unwrap_err(), Claims);
@@ -699,7 +679,7 @@ mod tests {
     #[test]
     fn issuer_and_audience() {
         use InvalidToken::*;
-        let c = |k: &str, v: Value| check(Profile::Rfc9068, Some("at+jwt"), &with(good(), k, v));
+        let c = |k: &str, v: Value| check(Profile::rfc9068(), Some("at+jwt"), &with(good(), k, v));
         assert_eq!(c("iss", json!("https://as.example/")).unwrap_err(), Issuer);
         assert_eq!(c("iss", Value::Null).unwrap_err(), Issuer);
         assert_eq!(
@@ -707,7 +687,7 @@ mod tests {
             Audience
         );
         assert_eq!(c("aud", json!("https://rs.example/mc")).unwrap_err(), Audience);
-        assert_eq!(c("aud", Value::Null).unwrap_err(), Audience);
+        assert_eq!(c("aud", Value::Null).unwrap_err(), AudienceMissing);
         assert_eq!(c("aud", json!(["x", 1])).unwrap_err(), Claims);
         assert!(c("aud", json!(["x", "https://rs.example/mcp"])).is_ok());
         assert!(
@@ -721,8 +701,8 @@ mod tests {
     fn duplicates_and_syntax_are_malformed_types_are_claims() {
         let now = UNIX_EPOCH + Duration::from_secs(NOW);
         let check = |payload: String| {
-            rules(Profile::Rfc9068)
-                .check(true, payload.into_bytes(), now)
+            rules(Profile::rfc9068())
+                .check(Some("at+jwt"), payload.into_bytes(), now)
                 .map(|_| ())
         };
         let good = good().to_string();
@@ -758,12 +738,18 @@ mod tests {
                 let mut payload = format!(r#"{{{body},"{name}":""#).into_bytes();
                 payload.extend_from_slice(bad);
                 payload.extend_from_slice(b"\"}");
-                let result = rules(Profile::Rfc9068).check(true, payload, now).map(|_| ());
+                let result = rules(Profile::rfc9068())
+                    .check(Some("at+jwt"), payload, now)
+                    .map(|_| ());
                 assert_eq!(result, Err(InvalidToken::Malformed), "{name} {bad:?}");
             }
         }
-        let token = rules(Profile::Rfc9068)
-            .check(true, good.replace("alice", "\u{e5}lice").into_bytes(), now)
+        let token = rules(Profile::rfc9068())
+            .check(
+                Some("at+jwt"),
+                good.replace("alice", "\u{e5}lice").into_bytes(),
+                now,
+            )
             .unwrap()
             .token;
         assert_eq!(token.principal().subject(), Some("\u{e5}lice"));
@@ -804,6 +790,12 @@ mod tests {
     }
 
     #[test]
+    fn access_token_members_end_with_cnf_and_id_jag_ones_follow() {
+        assert_eq!(ACCESS_TOKEN_MEMBERS.last(), Some(&"cnf"));
+        assert_eq!(MEMBERS[ACCESS_TOKEN_MEMBERS.len()], "resource");
+    }
+
+    #[test]
     fn every_member_read_here_has_its_own_bit() {
         for (position, name) in MEMBERS.iter().enumerate() {
             assert_eq!(json::bit(&MEMBERS, name), position as u32);
@@ -814,7 +806,7 @@ mod tests {
     fn raw_claims_are_kept_and_parsed_on_demand() {
         let mut claims = good();
         claims["tenant"] = json!({"id": "acme", "tags": ["a"]});
-        let t = check(Profile::Rfc9068, Some("at+jwt"), &claims).unwrap();
+        let t = check(Profile::rfc9068(), Some("at+jwt"), &claims).unwrap();
         assert_eq!(t.claims()["tenant"]["id"], "acme");
         assert_eq!(t.claims()["sub"], "alice");
     }
@@ -824,23 +816,23 @@ mod tests {
         for claim in ["sub", "client_id", "jti"] {
             let claims = with(good(), claim, Value::Null);
             assert_eq!(
-                check(Profile::Rfc9068, Some("at+jwt"), &claims).unwrap_err(),
+                check(Profile::rfc9068(), Some("at+jwt"), &claims).unwrap_err(),
                 InvalidToken::Claims
             );
-            assert!(check(Profile::Relaxed, None, &claims).is_ok());
+            assert!(check(Profile::relaxed(), None, &claims).is_ok());
         }
         let azp = with(with(good(), "client_id", Value::Null), "azp", json!("web"));
-        let t = check(Profile::Relaxed, None, &azp).unwrap();
+        let t = check(Profile::relaxed(), None, &azp).unwrap();
         assert_eq!(t.principal().client_id(), Some("web"));
         let scp = with(with(good(), "scope", Value::Null), "scp", json!(["a", "b"]));
         assert!(
-            check(Profile::Relaxed, None, &scp)
+            check(Profile::relaxed(), None, &scp)
                 .unwrap()
                 .scopes()
                 .contains("b")
         );
         assert_eq!(
-            check(Profile::Rfc9068, Some("at+jwt"), &with(good(), "sub", json!(5))).unwrap_err(),
+            check(Profile::rfc9068(), Some("at+jwt"), &with(good(), "sub", json!(5))).unwrap_err(),
             InvalidToken::Claims
         );
     }

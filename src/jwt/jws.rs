@@ -96,6 +96,7 @@ struct Header<'a> {
     kid: Option<Cow<'a, str>>,
     typ: Option<Cow<'a, str>>,
     crit: bool,
+    nonce: bool,
 }
 
 impl<'de> Deserialize<'de> for Header<'de> {
@@ -113,7 +114,7 @@ impl<'de> Deserialize<'de> for Header<'de> {
                     Ok(Some(map.next_value::<Name<'de>>()?.0))
                 }
                 /// The members acted on; a name's position is its bit.
-                const MEMBERS: [&str; 4] = ["alg", "kid", "typ", "crit"];
+                const MEMBERS: [&str; 5] = ["alg", "kid", "typ", "crit", "nonce"];
                 let mut header = Header::default();
                 let mut members = json::Members::default();
                 while let Some(name) = map.next_key::<Name<'de>>()? {
@@ -138,6 +139,12 @@ impl<'de> Deserialize<'de> for Header<'de> {
                             map.next_value_seed(Unique { top: false })?;
                             header.crit = true;
                         }
+                        // Entra's tokens for Microsoft APIs: only its presence matters.
+                        "nonce" => {
+                            members.known(member_bit!(MEMBERS, "nonce"))?;
+                            map.next_value_seed(Unique { top: false })?;
+                            header.nonce = true;
+                        }
                         _ => {
                             map.next_value_seed(Unique { top: false })?;
                             members.other(name);
@@ -158,6 +165,10 @@ pub struct Unverified<'a> {
     algorithm: Algorithm,
     kid: Option<String>,
     typ: JwtType,
+    /// The header's `typ` as written, unless it is `at+jwt` (then [`JwtType`]
+    /// says all): kept for the issuer's profile.
+    typ_name: Option<Box<str>>,
+    nonce: bool,
     signing_input: &'a [u8],
     payload_b64: &'a [u8],
     signature_b64: &'a [u8],
@@ -199,11 +210,17 @@ impl<'a> Unverified<'a> {
         let algorithm = policy.algorithm_named(&alg).ok_or(InvalidToken::Algorithm)?;
         let kid = header.kid.map(Cow::into_owned);
         let typ = JwtType::of(header.typ.as_deref());
+        let typ_name = match typ {
+            JwtType::AccessToken => None,
+            _ => header.typ.map(|t| t.into()),
+        };
         Ok(Unverified {
             header_b64,
             algorithm,
             kid,
             typ,
+            typ_name,
+            nonce: header.nonce,
             signing_input: &bytes[..second],
             payload_b64: &bytes[first + 1..second],
             signature_b64: &bytes[second + 1..],
@@ -264,9 +281,17 @@ impl<'a> Unverified<'a> {
         b64::decode(self.payload_b64).ok_or(InvalidToken::Malformed)
     }
 
-    /// Whether the header's `typ` is `at+jwt` (RFC 9068).
-    pub(crate) fn at_jwt(&self) -> bool {
-        self.typ == JwtType::AccessToken
+    /// The header's `typ`, if any.
+    pub(crate) fn typ_name(&self) -> Option<&str> {
+        match self.typ {
+            JwtType::AccessToken => Some("at+jwt"),
+            _ => self.typ_name.as_deref(),
+        }
+    }
+
+    /// Whether the header has a `nonce` member (Entra's tokens for Microsoft APIs).
+    pub(crate) fn has_header_nonce(&self) -> bool {
+        self.nonce
     }
 
     /// The type the header's `typ` names.
@@ -318,7 +343,8 @@ mod tests {
 
     fn parse(header: &str) -> Result<(Algorithm, Option<String>, bool), InvalidToken> {
         let token = format!("{}.e30.sig", b64::encode(header));
-        Unverified::parse(&token, &KeyPolicy::default()).map(|u| (u.algorithm, u.kid.clone(), u.at_jwt()))
+        Unverified::parse(&token, &KeyPolicy::default())
+            .map(|u| (u.algorithm, u.kid.clone(), u.typ == JwtType::AccessToken))
     }
 
     #[test]

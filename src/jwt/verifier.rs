@@ -6,10 +6,12 @@ use std::time::{Duration, SystemTime};
 
 use moka::Expiry;
 
-use super::claims::{ClaimRules, Profile};
+use super::claims::ClaimRules;
+use super::explain;
 use super::jwks::{CacheSettings, KeyCache, KeySource};
 use super::jws::Unverified;
 use super::key::{KeyPolicy, KeySet};
+use super::profile::Profile;
 use crate::digest::sha256;
 use crate::fetch;
 use crate::ready::NotReady;
@@ -171,12 +173,23 @@ impl JwtVerifier {
         token: &str,
         now: SystemTime,
     ) -> Result<(AccessToken, Option<Cached>), VerifyError> {
-        let unverified = Unverified::parse(token, &self.inner.policy)?;
-        let index = self.select_issuer(&unverified)?;
+        let unverified = Unverified::parse(token, &self.inner.policy)
+            .map_err(|reason| explain::refused(reason, None, None))?;
+        let typ = unverified.typ_name();
+        let index = self
+            .select_issuer(&unverified)
+            .map_err(|reason| explain::refused(reason, None, typ))?;
         let issuer = &self.inner.issuers[index];
-        let (keys, fingerprint) = issuer.keys.verify(&unverified).await?;
-        let payload = unverified.decode_payload()?;
-        let checked = issuer.rules.check(unverified.at_jwt(), payload, now)?;
+        let refused = |reason| VerifyError::Invalid(explain::refused(reason, Some(&issuer.rules), typ));
+        if issuer.rules.profile.refuses_header_nonce() && unverified.has_header_nonce() {
+            return Err(refused(InvalidToken::FirstParty));
+        }
+        let (keys, fingerprint) = issuer.keys.verify(&unverified).await.map_err(|e| match e {
+            VerifyError::Invalid(reason) => refused(reason),
+            unavailable => unavailable,
+        })?;
+        let payload = unverified.decode_payload().map_err(refused)?;
+        let checked = issuer.rules.check(typ, payload, now).map_err(refused)?;
         let expires_at = checked.token.expires_at().unwrap_or(now);
         let entry = issuer.keys.vouches_until(&keys).map(|until| Cached {
             token: checked.token.clone(),
@@ -272,7 +285,7 @@ impl Expiry<[u8; 32], Cached> for UntilExpiry {
 ///     .add_issuer(
 ///         Issuer::new("https://legacy.example.com")
 ///             .jwks_uri("https://legacy.example.com/keys")
-///             .profile(Profile::Relaxed),
+///             .profile(Profile::relaxed()),
 ///     )
 ///     .build()
 ///     .unwrap();
@@ -282,6 +295,8 @@ impl Expiry<[u8; 32], Cached> for UntilExpiry {
 pub struct Issuer {
     issuer: String,
     audiences: Vec<String>,
+    accepted: Vec<String>,
+    allowed_clients: Vec<String>,
     source: Option<Source>,
     profile: Option<Profile>,
     leeway: Option<Duration>,
@@ -301,10 +316,55 @@ impl Issuer {
         Issuer {
             issuer: issuer.into(),
             audiences: Vec::new(),
+            accepted: Vec::new(),
+            allowed_clients: Vec::new(),
             source: None,
             profile: None,
             leeway: None,
         }
+    }
+
+    /// One more `aud` value that names this API when the issuer does not put
+    /// the resource URL there (Entra's client ID or App ID URI, Okta's
+    /// `api://default`, a Keycloak client id, an Auth0 API identifier). Compared
+    /// exactly (URLs canonically), against a string or any element of an array;
+    /// may be called several times. The RFC 9728 `resource` stays the resource
+    /// URL.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Issuer, Profile};
+    /// let _ = Issuer::new("https://dev-123.okta.com/oauth2/default")
+    ///     .discover()
+    ///     .profile(Profile::okta())
+    ///     .accept_audience("api://default");
+    /// ```
+    #[must_use]
+    pub fn accept_audience(mut self, audience: impl Into<String>) -> Self {
+        self.accepted.push(audience.into());
+        self
+    }
+
+    /// For issuers whose access tokens carry no `aud` (Amazon Cognito): such a
+    /// token is accepted only when its client id is one of these. Never a way
+    /// to skip the audience: a token that has an `aud` must still name this
+    /// resource or an [accepted audience](Self::accept_audience).
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Issuer, Profile};
+    /// let _ = Issuer::new("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf")
+    ///     .discover()
+    ///     .profile(Profile::cognito())
+    ///     .allowed_client_ids(["3n4b5urk1ft4fl3mg5e62d9ado"]);
+    /// ```
+    #[must_use]
+    pub fn allowed_client_ids<I, S>(mut self, client_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_clients
+            .extend(client_ids.into_iter().map(Into::into));
+        self
     }
 
     /// An accepted audience (this resource's identifier, RFC 8707); may be
@@ -347,6 +407,117 @@ impl Issuer {
         self
     }
 
+    /// A preset's issuer: keys by discovery.
+    fn discovered(issuer: impl Into<String>, profile: Profile) -> Self {
+        Issuer::new(issuer).discover().profile(profile)
+    }
+
+    /// Microsoft Entra ID v2.0 tokens of one tenant: issuer
+    /// `https://login.microsoftonline.com/{tenant}/v2.0`, keys by OIDC
+    /// discovery, [`Profile::entra`]. Accept the API's client ID (or App ID URI)
+    /// with [`accept_audience`](Self::accept_audience). To take v1.0 tokens of
+    /// the same tenant too, add [`Issuer::entra_v1`] as a second issuer.
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{Issuer, JwtVerifier};
+    /// let verifier = JwtVerifier::builder()
+    ///     .audience("https://api.example.com/mcp")
+    ///     .add_issuer(Issuer::entra("9188040d-6c67-4c5b-b112-36a304b66dad").accept_audience("api://my-api"))
+    ///     .add_issuer(Issuer::entra_v1("9188040d-6c67-4c5b-b112-36a304b66dad").accept_audience("api://my-api"))
+    ///     .build();
+    /// assert!(verifier.is_ok());
+    /// ```
+    pub fn entra(tenant: &str) -> Self {
+        Issuer::discovered(
+            format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            Profile::entra(),
+        )
+    }
+
+    /// Microsoft Entra ID v1.0 tokens of one tenant: issuer
+    /// `https://sts.windows.net/{tenant}/`, keys from the tenant's
+    /// `https://login.microsoftonline.com/{tenant}/discovery/keys`,
+    /// [`Profile::entra_v1`].
+    ///
+    /// See [`Issuer::entra`] for an example.
+    pub fn entra_v1(tenant: &str) -> Self {
+        Issuer::new(format!("https://sts.windows.net/{tenant}/"))
+            .jwks_uri(format!(
+                "https://login.microsoftonline.com/{tenant}/discovery/keys"
+            ))
+            .profile(Profile::entra_v1())
+    }
+
+    /// An Auth0 tenant (`domain` such as `example.eu.auth0.com` or a custom
+    /// domain): issuer `https://{domain}/` (with its trailing slash), keys by
+    /// discovery, [`Profile::auth0`]. Accept the API identifier with
+    /// [`accept_audience`](Self::accept_audience) unless it is the resource URL.
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::Issuer::auth0("example.eu.auth0.com").accept_audience("https://api.example.com");
+    /// ```
+    pub fn auth0(domain: &str) -> Self {
+        Issuer::discovered(format!("https://{domain}/"), Profile::auth0())
+    }
+
+    /// An Okta custom authorization server: issuer
+    /// `https://{org}/oauth2/{server_id}`, keys by discovery, [`Profile::okta`].
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::Issuer::okta("dev-123.okta.com", "default").accept_audience("api://default");
+    /// ```
+    pub fn okta(org: &str, server_id: &str) -> Self {
+        Issuer::discovered(format!("https://{org}/oauth2/{server_id}"), Profile::okta())
+    }
+
+    /// An Amazon Cognito user pool: issuer
+    /// `https://cognito-idp.{region}.amazonaws.com/{pool_id}`, keys by
+    /// discovery, [`Profile::cognito`]. Its access tokens have no `aud`: list
+    /// the app clients with [`allowed_client_ids`](Self::allowed_client_ids).
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::Issuer::cognito("eu-west-1", "eu-west-1_AbCdEf").allowed_client_ids(["app-client"]);
+    /// ```
+    pub fn cognito(region: &str, pool_id: &str) -> Self {
+        Issuer::discovered(
+            format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"),
+            Profile::cognito(),
+        )
+    }
+
+    /// A Keycloak realm (`base_url` such as `https://sso.example.com`, without
+    /// a trailing slash): issuer `{base_url}/realms/{realm}`, keys by
+    /// discovery, [`Profile::keycloak`]. Without an Audience mapper Keycloak
+    /// puts `account` in `aud`; add one for this API, or accept the client id
+    /// the mapper sets with [`accept_audience`](Self::accept_audience).
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::Issuer::keycloak("https://sso.example.com", "acme").accept_audience("mcp-server");
+    /// ```
+    pub fn keycloak(base_url: &str, realm: &str) -> Self {
+        Issuer::discovered(format!("{base_url}/realms/{realm}"), Profile::keycloak())
+    }
+
+    /// A WorkOS AuthKit domain (`example.authkit.app`): issuer
+    /// `https://{domain}`, keys by discovery, [`Profile::workos`].
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::Issuer::workos("example.authkit.app");
+    /// ```
+    pub fn workos(domain: &str) -> Self {
+        Issuer::discovered(format!("https://{domain}"), Profile::workos())
+    }
+
+    /// An Ory Hydra issuer (its configured URL, exactly), keys by discovery,
+    /// [`Profile::hydra`].
+    ///
+    /// ```
+    /// let _ = tower_bearer::jwt::Issuer::hydra("https://auth.example.com/");
+    /// ```
+    pub fn hydra(issuer: &str) -> Self {
+        Issuer::discovered(issuer, Profile::hydra())
+    }
+
     /// Clock leeway for this issuer (default: the builder's).
     ///
     /// ```
@@ -373,7 +544,8 @@ pub enum BuildError {
     /// No issuer was configured.
     #[error("no issuer configured")]
     NoIssuer,
-    /// An issuer has no audience (and the builder has none to lend it).
+    /// An issuer has no audience (and the builder has none to lend it), nor
+    /// clients allowed without one.
     #[error("issuer {0} has no audience: set the resource this server is")]
     NoAudience(String),
     /// An issuer has neither a `jwks_uri` nor discovery.
@@ -415,6 +587,8 @@ pub struct JwtVerifierBuilder {
     primary: Option<Issuer>,
     issuers: Vec<Issuer>,
     audiences: Vec<String>,
+    accepted: Vec<String>,
+    allowed_clients: Vec<String>,
     profile: Profile,
     leeway: Option<Duration>,
     policy: KeyPolicy,
@@ -490,11 +664,48 @@ impl JwtVerifierBuilder {
         self.audience(resource.identifier())
     }
 
-    /// Default token profile ([`Profile::Rfc9068`] unless changed).
+    /// One more accepted `aud` value for every issuer (see
+    /// [`Issuer::accept_audience`]).
     ///
     /// ```
     /// use tower_bearer::jwt::{JwtVerifier, Profile};
-    /// let _ = JwtVerifier::builder().profile(Profile::Relaxed);
+    /// let v = JwtVerifier::builder()
+    ///     .issuer("https://dev-123.okta.com/oauth2/default")
+    ///     .discover()
+    ///     .profile(Profile::okta())
+    ///     .audience("https://api.example.com/mcp")
+    ///     .accept_audience("api://default")
+    ///     .build();
+    /// assert!(v.is_ok());
+    /// ```
+    pub fn accept_audience(mut self, audience: impl Into<String>) -> Self {
+        self.accepted.push(audience.into());
+        self
+    }
+
+    /// Clients whose tokens may come without `aud`, for every issuer (see
+    /// [`Issuer::allowed_client_ids`]).
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{JwtVerifier, Profile};
+    /// let _ = JwtVerifier::builder().profile(Profile::cognito()).allowed_client_ids(["app-client"]);
+    /// ```
+    pub fn allowed_client_ids<I, S>(mut self, client_ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_clients
+            .extend(client_ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Default token profile ([`Profile::rfc9068`] unless changed); a
+    /// provider's preset is [`Provider::profile`](super::Provider::profile).
+    ///
+    /// ```
+    /// use tower_bearer::jwt::{JwtVerifier, Profile};
+    /// let _ = JwtVerifier::builder().profile(Profile::keycloak());
     /// ```
     pub fn profile(mut self, profile: Profile) -> Self {
         self.profile = profile;
@@ -640,12 +851,18 @@ impl JwtVerifierBuilder {
             if issuers.iter().any(|i| *i.rules.issuer == *name) {
                 return Err(BuildError::DuplicateIssuer(name));
             }
-            let audiences = if issuer.audiences.is_empty() {
+            let mut audiences = if issuer.audiences.is_empty() {
                 self.audiences.clone()
             } else {
                 issuer.audiences
             };
-            if audiences.is_empty() {
+            audiences.extend(issuer.accepted.into_iter().chain(self.accepted.iter().cloned()));
+            let allowed_clients: Vec<String> = issuer
+                .allowed_clients
+                .into_iter()
+                .chain(self.allowed_clients.iter().cloned())
+                .collect();
+            if audiences.is_empty() && allowed_clients.is_empty() {
                 return Err(BuildError::NoAudience(name));
             }
             let url_error = |e: fetch::FetchError| BuildError::Url {
@@ -663,7 +880,8 @@ impl JwtVerifierBuilder {
                 rules: ClaimRules {
                     issuer: name.into(),
                     audiences,
-                    profile: issuer.profile.unwrap_or(self.profile),
+                    allowed_clients,
+                    profile: issuer.profile.unwrap_or_else(|| self.profile.clone()),
                     leeway: issuer.leeway.unwrap_or(leeway),
                 },
                 keys: Arc::new(keys),
