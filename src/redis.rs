@@ -45,7 +45,9 @@
 //! loss was detected.
 //!
 //! The script touches two keys, so the store must be one Redis (or a primary
-//! with replicas), not a Redis Cluster.
+//! with replicas), not a Redis Cluster. Configure it with `maxmemory-policy
+//! noeviction`: a replay key evicted for memory is a loss nothing detects
+//! (with `noeviction` the write fails and the request gets 503).
 //!
 //! ```no_run
 //! use std::time::Duration;
