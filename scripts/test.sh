@@ -41,8 +41,8 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 
-step "test tools (Node + oidc-provider + oauth4webapi, MCP Python SDK, redis-server)"
-need "Node, oidc-provider and oauth4webapi" scripts/setup-node.sh interop_node_
+step "test tools (Node + oidc-provider + oauth4webapi + the MCP conformance suite, MCP Python SDK, redis-server)"
+need "Node, oidc-provider, oauth4webapi and the MCP conformance suite" scripts/setup-node.sh interop_node_
 need "the MCP Python SDK" scripts/setup-python.sh interop_python_ interop_node_python_
 need "redis-server" scripts/setup-redis.sh redis_
 

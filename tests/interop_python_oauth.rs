@@ -9,25 +9,9 @@
 mod support;
 
 use serde_json::{Value, json};
+use support::exchanges;
 use support::python::{python, run_python};
 use support::quickstart::start;
-
-/// (method, path, status, grant type of a token request).
-fn exchanges(out: &Value) -> Vec<(String, String, u64, Option<String>)> {
-    out["http"]
-        .as_array()
-        .expect("an http log")
-        .iter()
-        .map(|e| {
-            (
-                e[0].as_str().unwrap().to_owned(),
-                e[1].as_str().unwrap().to_owned(),
-                e[2].as_u64().unwrap(),
-                e.get(3).and_then(Value::as_str).map(str::to_owned),
-            )
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn interop_python_sdk_logs_in_with_the_authorization_code_flow_and_refreshes() {
@@ -89,8 +73,9 @@ async fn interop_python_sdk_logs_in_with_the_authorization_code_flow_and_refresh
     }
     assert!(out["tools"].as_array().unwrap().contains(&json!("whoami")));
 
-    // The refresh token spent by the SDK's refresh, presented again: refused,
-    // and the family with it — the SDK's current refresh token too.
+    // The refresh token spent by the SDK's refresh, presented again once its
+    // successor was used (so it is no retry within the reuse grace): refused,
+    // and the family with it — the newest refresh token too.
     let refresh_tokens = out["refresh_tokens"].as_array().unwrap();
     assert_eq!(refresh_tokens.len(), 2, "rotated: {}", refresh_tokens.len());
     let token_endpoint = format!("{}/token", qs.issuer);
@@ -106,13 +91,15 @@ async fn interop_python_sdk_logs_in_with_the_authorization_code_flow_and_refresh
             (res.status().as_u16(), res.json::<Value>().await.unwrap())
         }
     };
+    let (status, next) = refresh(&refresh_tokens[1]).await;
+    assert_eq!(status, 200, "{next}");
     let (status, replay) = refresh(&refresh_tokens[0]).await;
     assert_eq!(
         (status, replay["error"].as_str()),
         (400, Some("invalid_grant")),
         "{replay}"
     );
-    let (status, current) = refresh(&refresh_tokens[1]).await;
+    let (status, current) = refresh(&next["refresh_token"]).await;
     assert_eq!(
         (status, current["error"].as_str()),
         (400, Some("invalid_grant")),

@@ -117,12 +117,12 @@ async fn get_and_delete_need_the_base_scope_only() {
     assert_eq!(delete.status, 202, "{}", delete.body);
 }
 
-/// MCP 2026-07-28 (SEP-2243): `Mcp-Method` / `Mcp-Name` name the operation. A
-/// refusal may come from them alone (the body is not read); an acceptance needs
-/// the body to say the same, else 400 with JSON-RPC -32020 before any scope
-/// decision. Older revisions ignore the headers.
+/// MCP 2026-07-28 (SEP-2243): `Mcp-Method` / `Mcp-Name` name the operation,
+/// and the body must say the same, else 400 with JSON-RPC -32020 before any
+/// scope decision (a header is never judged alone); only then are the scopes
+/// checked. Older revisions ignore the headers.
 #[tokio::test]
-async fn stateless_requests_are_judged_by_their_headers_and_checked_against_the_body() {
+async fn stateless_headers_must_agree_with_the_body_before_any_scope_decision() {
     let url = serve_default().await;
     let client = Client::new(&url).speaking("2026-07-28");
     let call = |tool: &str| {
@@ -168,8 +168,21 @@ async fn stateless_requests_are_judged_by_their_headers_and_checked_against_the_
     .await;
     assert_eq!(honest.status, 403);
     assert_eq!(honest.www(), step_up("mcp:read mcp:write"));
-    // That refusal needs no body: one over the body limit is not read (413 otherwise).
-    // The default body limit is 4 MiB (documented on `McpScopeLayer`).
+    // Headers are never judged alone: a header naming a tool the token may not
+    // use, over a body calling another, is a mismatch (400), not a step-up (403);
+    // so is a header naming a tool nobody listed (the policy's unlisted scope).
+    for header in ["delete_note", "wrong_tool_name"] {
+        let reply = send(
+            "alice-read",
+            vec![("mcp-method", "tools/call"), ("mcp-name", header)],
+            call("read_note"),
+        )
+        .await;
+        assert!(is_mismatch(&reply), "{header}: {} {}", reply.status, reply.body);
+        assert_eq!(reply.www(), "", "{header}: no challenge for a mismatch");
+    }
+    // A body over the limit is refused without being read to its end (the
+    // default limit is 4 MiB, documented on `McpScopeLayer`), whatever the headers say.
     let huge = " ".repeat(4 * 1024 * 1024 + 1);
     let unread = send(
         "alice-read",
@@ -177,7 +190,7 @@ async fn stateless_requests_are_judged_by_their_headers_and_checked_against_the_
         huge,
     )
     .await;
-    assert_eq!(unread.status, 403);
+    assert_eq!(unread.status, 413);
     // Missing, repeated or undecodable headers.
     for headers in [
         vec![],
@@ -227,4 +240,74 @@ async fn stateless_requests_are_judged_by_their_headers_and_checked_against_the_
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// MCP 2026-07-28 removed `resources/subscribe` and `resources/unsubscribe`
+/// (SEP-2575): they name nothing in `Mcp-Name`, so the layer asks only for
+/// `Mcp-Method` and the base scopes and lets the server answer "method not
+/// found"; so does any method the layer does not know. A policy entry for such
+/// a method still applies.
+#[tokio::test]
+async fn stateless_methods_the_layer_does_not_know_reach_the_server() {
+    let url = serve_default().await;
+    let client = Client::new(&url).speaking("2026-07-28");
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"}
+    });
+    for method in ["resources/subscribe", "resources/unsubscribe", "vendor/unknown"] {
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": method, "params": {"_meta": meta}});
+        let reply = client
+            .send(
+                Method::POST,
+                Some("alice-read"),
+                None,
+                &[("mcp-method", method)],
+                Some(body.to_string()),
+            )
+            .await;
+        assert!(
+            !reply.body.contains("-32020") && reply.www().is_empty(),
+            "{method}: refused by the layer: {} {}",
+            reply.status,
+            reply.body
+        );
+        assert!(
+            reply.body.contains("-32601"),
+            "{method}: {} {}",
+            reply.status,
+            reply.body
+        );
+        // Without a token it is still refused with the bare challenge.
+        let anonymous = client
+            .send(
+                Method::POST,
+                None,
+                None,
+                &[("mcp-method", method)],
+                Some(body.to_string()),
+            )
+            .await;
+        assert_eq!(anonymous.status, 401, "{method}");
+    }
+    // A policy entry for such a method is honoured.
+    let guarded = serve(
+        McpSessionLayer::new(),
+        McpScopeLayer::new(policy().method("resources/subscribe", ["mcp:write"]).unwrap()),
+    )
+    .await;
+    let body = json!({"jsonrpc": "2.0", "id": 5, "method": "resources/subscribe", "params": {"_meta": meta}});
+    let reply = Client::new(&guarded)
+        .speaking("2026-07-28")
+        .send(
+            Method::POST,
+            Some("alice-read"),
+            None,
+            &[("mcp-method", "resources/subscribe")],
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    assert_eq!(reply.www(), step_up("mcp:read mcp:write"));
 }

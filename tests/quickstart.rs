@@ -415,3 +415,74 @@ async fn quickstart_scopes_add_to_what_the_tools_need() {
         json!(["mcp:read", "mcp:write", "openid"])
     );
 }
+
+/// A tool that does not exist gets the server's own "tool not found", not a
+/// step-up to a scope the metadata does not advertise; at 2026-07-28 a header
+/// that disagrees with the body is 400 -32020 whatever it names, and the
+/// methods the revision removed reach the server: with a token, the answers are
+/// those of the same server without authentication.
+#[tokio::test]
+async fn quickstart_unknown_tools_and_removed_methods_are_the_servers_to_answer() {
+    let qs = start(&[]);
+    let open = start(&["--no-auth"]);
+    let client = reqwest::Client::new();
+    let token = client_token(&client, &qs, "mcp:read").await;
+    let (status, message) = stateless_call(&client, &qs, &token, "no_such_tool", json!({})).await;
+    assert_eq!(status, 200, "{message}");
+    assert_eq!(
+        (status, message),
+        stateless_call(&client, &open, &token, "no_such_tool", json!({})).await
+    );
+    for method in ["resources/subscribe", "resources/unsubscribe", "unknown/method"] {
+        let params = json!({"uri": "tower-bearer://whoami"});
+        let answer = stateless_request(&client, &qs, &token, method, None, params.clone()).await;
+        assert_ne!(answer.0, 403, "{method}: {}", answer.1);
+        let unauthenticated = stateless_request(&client, &open, &token, method, None, params).await;
+        assert_eq!(answer, unauthenticated, "{method}");
+    }
+    // The conformance suite's check: Mcp-Name names another tool than the body.
+    let res = client
+        .post(format!("{}/mcp", qs.base))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "wrong_tool_name")
+        .json(&json!({"jsonrpc": "2.0", "id": 0, "method": "tools/call",
+            "params": {"name": "add_note", "arguments": {}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "raw-http", "version": "0"}}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32020, "{body}");
+}
+
+/// The DPoP section of the start-up text is a command that runs: the
+/// dpop_client example gets a DPoP-bound token and reaches /whoami with it,
+/// server nonces included.
+#[tokio::test]
+async fn quickstart_prints_a_runnable_dpop_command() {
+    let qs = start(&["--dpop-nonce"]);
+    let command = qs
+        .printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("cargo run --example dpop_client -- "))
+        .unwrap_or_else(|| panic!("no DPoP command in {:#?}", qs.printed));
+    let output = std::process::Command::new(support::quickstart::example("dpop_client"))
+        .args(command.split_whitespace())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("token_type: \"DPoP\""), "{stdout}");
+    assert!(stdout.contains("/whoami: 200 OK"), "{stdout}");
+    assert!(stdout.contains(r#""subject":"dev-client""#), "{stdout}");
+}

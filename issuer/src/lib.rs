@@ -22,8 +22,10 @@
 //!   HTTPS URL of the client's metadata, fetched by the crate's outbound rules;
 //!   plain HTTP to loopback allowed);
 //! - **rotating refresh tokens**: single use, each exchange returns the next one;
-//!   a spent one presented again revokes its whole family (RFC 9700 §4.14.2);
-//!   no family outlives [`DevIssuerBuilder::refresh_token_lifetime`];
+//!   a spent one presented again revokes its whole family (RFC 9700 §4.14.2),
+//!   but for a retry within [`DevIssuerBuilder::refresh_reuse_grace`], which
+//!   gets the same answer; no family outlives
+//!   [`DevIssuerBuilder::refresh_token_lifetime`];
 //! - `client_credentials` for its own client ([`DevIssuer::client_id`]), and the
 //!   RFC 7523 **jwt-bearer grant with an ID-JAG** (SEP-990) from the identity
 //!   providers it trusts ([`DevIssuerBuilder::trust_id_jag_issuer`]), validated
@@ -78,6 +80,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 pub use dpop_key::DpopKey;
+pub use refresh::{DEFAULT_REUSE_GRACE, MAX_REUSE_GRACE, ReuseGraceError};
 
 use crate::id_jag::{ID_JAG_TYP, IdJagValidator};
 use clients::{AuthMethod, Client, Clients, GRANT_TYPES};
@@ -179,6 +182,7 @@ pub struct DevIssuerBuilder {
     consent: bool,
     refresh_policy: RefreshPolicy,
     refresh_lifetime: Duration,
+    refresh_grace: Duration,
     id_jag_issuers: Vec<(String, String)>,
 }
 
@@ -195,6 +199,7 @@ impl Default for DevIssuerBuilder {
             consent: false,
             refresh_policy: RefreshPolicy::default(),
             refresh_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
+            refresh_grace: refresh::DEFAULT_REUSE_GRACE,
             id_jag_issuers: Vec::new(),
         }
     }
@@ -297,6 +302,28 @@ impl DevIssuerBuilder {
         self
     }
 
+    /// How long a refresh token, once exchanged, answers a retry with the same
+    /// access and refresh tokens instead of counting as a reuse that revokes
+    /// its family (default [`DEFAULT_REUSE_GRACE`], at most
+    /// [`MAX_REUSE_GRACE`]; zero for strict rotation). Clients that refresh
+    /// twice at once, when two requests meet the same expired token, keep their
+    /// sign-in; a token presented after the grace, or after its successor was
+    /// used, still revokes the family.
+    ///
+    /// # Errors
+    /// [`ReuseGraceError`] for a grace over [`MAX_REUSE_GRACE`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = tower_bearer_issuer::DevIssuer::builder().refresh_reuse_grace(Duration::from_secs(2))?;
+    /// # let _ = builder;
+    /// # Ok::<(), tower_bearer_issuer::ReuseGraceError>(())
+    /// ```
+    pub fn refresh_reuse_grace(mut self, grace: Duration) -> Result<Self, ReuseGraceError> {
+        self.refresh_grace = refresh::reuse_grace(grace)?;
+        Ok(self)
+    }
+
     /// Trust ID-JAGs (SEP-990) from the enterprise identity provider `issuer`,
     /// whose keys are at `jwks_uri`, in the jwt-bearer grant (repeatable).
     ///
@@ -361,7 +388,7 @@ impl DevIssuerBuilder {
                 .build(),
             issue_opaque: self.issue_opaque,
             codes: authorize::Codes::new(),
-            refresh: RefreshTokens::new(self.refresh_lifetime),
+            refresh: RefreshTokens::new(self.refresh_lifetime, self.refresh_grace),
             refresh_policy: self.refresh_policy,
             user: self.user,
             consent: self.consent,

@@ -2,9 +2,16 @@
 //! the next one of its family; presenting a spent one revokes the whole family
 //! (RFC 9700 §4.14.2), and no family outlives its absolute lifetime, counted
 //! from the authorization that started it.
+//!
+//! A client that refreshes twice at once (two requests that met the same
+//! expired access token) presents the same token twice. Within the reuse grace
+//! ([`DevIssuerBuilder::refresh_reuse_grace`](crate::DevIssuerBuilder::refresh_reuse_grace))
+//! the second exchange gets the very answer of the first, the same access and
+//! refresh tokens: no new branch of the family, no revocation. After the grace,
+//! or once the successor itself was used, a spent token is a reuse again.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::keys::random_string;
@@ -13,6 +20,38 @@ use tower_bearer::__private::sha256;
 /// At most this many families are kept; beyond it the expired ones go, then the
 /// oldest.
 const MAX_FAMILIES: usize = 10_000;
+
+/// The reuse grace of a [`DevIssuer`](crate::DevIssuer) unless configured.
+pub const DEFAULT_REUSE_GRACE: Duration = Duration::from_secs(5);
+
+/// The longest reuse grace that can be configured.
+pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(10);
+
+/// A refresh-token reuse grace over [`MAX_REUSE_GRACE`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer_issuer::DevIssuer;
+/// let error = DevIssuer::builder().refresh_reuse_grace(Duration::from_secs(60)).unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "DevIssuerBuilder::refresh_reuse_grace: 60s is longer than the 10 s allowed"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("DevIssuerBuilder::refresh_reuse_grace: {grace:?} is longer than the 10 s allowed")]
+pub struct ReuseGraceError {
+    /// The grace asked for.
+    pub grace: Duration,
+}
+
+/// Checks a reuse grace.
+pub(super) fn reuse_grace(grace: Duration) -> Result<Duration, ReuseGraceError> {
+    if grace > MAX_REUSE_GRACE {
+        return Err(ReuseGraceError { grace });
+    }
+    Ok(grace)
+}
 
 /// What a family of refresh tokens was authorized for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -60,29 +99,53 @@ struct Family {
     revoked: bool,
 }
 
+/// What one exchange answered: given again, unchanged, to a retry within the
+/// reuse grace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Rotated {
+    /// The access token's grant.
+    pub(super) grant: Grant,
+    pub(super) access_token: String,
+    pub(super) refresh_token: String,
+}
+
 struct Entry {
     family: u64,
-    spent: bool,
+    spent: Option<Spent>,
+}
+
+/// A token that was exchanged: when, for what, and (until the reuse grace is
+/// over) the answer, so that a retry gets it again.
+struct Spent {
+    at: SystemTime,
+    successor: [u8; 32],
+    answer: Option<Arc<Rotated>>,
 }
 
 #[derive(Default)]
 struct Families {
-    /// By SHA-256 of the token: the raw token is never stored.
+    /// By SHA-256 of the token: the raw token is never stored, but for the
+    /// answer kept during the reuse grace.
     tokens: HashMap<[u8; 32], Entry>,
     families: HashMap<u64, Family>,
+    /// The tokens spent within the reuse grace, oldest first: their answers
+    /// are dropped once it is over.
+    recent: VecDeque<[u8; 32]>,
     next: u64,
 }
 
 /// The issuer's refresh tokens.
 pub(super) struct RefreshTokens {
     lifetime: Duration,
+    grace: Duration,
     state: Mutex<Families>,
 }
 
 impl RefreshTokens {
-    pub(super) fn new(lifetime: Duration) -> Self {
+    pub(super) fn new(lifetime: Duration, grace: Duration) -> Self {
         RefreshTokens {
             lifetime,
+            grace,
             state: Mutex::new(Families::default()),
         }
     }
@@ -107,32 +170,41 @@ impl RefreshTokens {
         );
         state
             .tokens
-            .insert(sha256(token.as_bytes()), Entry { family, spent: false });
+            .insert(sha256(token.as_bytes()), Entry { family, spent: None });
         Ok((family, token))
     }
 
     /// Spends `token` for `client_id`, proving DPoP key `jkt` if any: the
     /// grant `narrow` makes of the family's (the access token's; the family keeps
-    /// its own) and the family's next token. A request from another client,
-    /// without the bound key, or that `narrow` refuses spends nothing.
+    /// its own), the access token `mint` makes for it, and the family's next
+    /// token. A request from another client, without the bound key, or that
+    /// `narrow` refuses spends nothing. The same token again within the reuse
+    /// grace, asking for the same grant while its successor is unused, gets the
+    /// same answer; otherwise a spent token revokes its family.
     pub(super) fn rotate<E>(
         &self,
         token: &str,
         client_id: &str,
         jkt: Option<&str>,
         narrow: impl FnOnce(&Grant) -> Result<Grant, E>,
-    ) -> Result<Result<(Grant, String), E>, RefreshError> {
+        mint: impl FnOnce(&Grant) -> String,
+    ) -> Result<Result<Arc<Rotated>, E>, RefreshError> {
         let next = random_string(32).map_err(|_| RefreshError::Unknown)?;
+        let now = SystemTime::now();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let state = &mut *state;
-        let entry = state
-            .tokens
-            .get_mut(&sha256(token.as_bytes()))
-            .ok_or(RefreshError::Unknown)?;
-        let family = state
-            .families
-            .get_mut(&entry.family)
-            .ok_or(RefreshError::Unknown)?;
+        self.forget_answers(state, now);
+        let hash = sha256(token.as_bytes());
+        let entry = state.tokens.get(&hash).ok_or(RefreshError::Unknown)?;
+        let id = entry.family;
+        let retry = entry.spent.as_ref().map(|spent| {
+            let successor_unused = state
+                .tokens
+                .get(&spent.successor)
+                .is_some_and(|next| next.spent.is_none());
+            spent.answer.clone().filter(|_| successor_unused)
+        });
+        let family = state.families.get_mut(&id).ok_or(RefreshError::Unknown)?;
         if family.grant.client_id != client_id {
             return Err(RefreshError::OtherClient);
         }
@@ -147,31 +219,72 @@ impl RefreshTokens {
         if family.revoked {
             return Err(RefreshError::Revoked);
         }
-        if entry.spent {
-            family.revoked = true;
-            return Err(RefreshError::Reused);
-        }
         let expired = family
             .started
             .checked_add(self.lifetime)
-            .is_none_or(|end| SystemTime::now() >= end);
+            .is_none_or(|end| now >= end);
         if expired {
             return Err(RefreshError::Expired);
         }
         let grant = match narrow(&family.grant) {
             Ok(grant) => grant,
-            Err(refused) => return Ok(Err(refused)),
+            Err(refused) if retry.is_none() => return Ok(Err(refused)),
+            Err(_) => {
+                family.revoked = true;
+                return Err(RefreshError::Reused);
+            }
         };
-        entry.spent = true;
-        let id = entry.family;
+        match retry {
+            None => {}
+            Some(Some(answer)) if answer.grant == grant => return Ok(Ok(answer)),
+            Some(_) => {
+                family.revoked = true;
+                return Err(RefreshError::Reused);
+            }
+        }
+        let access_token = mint(&grant);
+        let successor = sha256(next.as_bytes());
+        let answer = Arc::new(Rotated {
+            grant,
+            access_token,
+            refresh_token: next,
+        });
+        let kept = (!self.grace.is_zero()).then(|| answer.clone());
+        if kept.is_some() {
+            state.recent.push_back(hash);
+        }
         state.tokens.insert(
-            sha256(next.as_bytes()),
+            hash,
             Entry {
                 family: id,
-                spent: false,
+                spent: Some(Spent {
+                    at: now,
+                    successor,
+                    answer: kept,
+                }),
             },
         );
-        Ok(Ok((grant, next)))
+        state.tokens.insert(
+            successor,
+            Entry {
+                family: id,
+                spent: None,
+            },
+        );
+        Ok(Ok(answer))
+    }
+
+    /// Drops the answers kept for retries whose reuse grace is over.
+    fn forget_answers(&self, state: &mut Families, now: SystemTime) {
+        while let Some(oldest) = state.recent.front() {
+            let spent = state.tokens.get_mut(oldest).and_then(|e| e.spent.as_mut());
+            match spent {
+                Some(spent) if spent.at.checked_add(self.grace).is_some_and(|end| end > now) => break,
+                Some(spent) => spent.answer = None,
+                None => {}
+            }
+            state.recent.pop_front();
+        }
     }
 
     /// Revokes every token of `family`.
@@ -219,21 +332,129 @@ mod tests {
         }
     }
 
-    /// Rotates with the family's own grant.
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    /// Tokens of families living a day, without reuse grace.
+    fn strict() -> RefreshTokens {
+        RefreshTokens::new(DAY, Duration::ZERO)
+    }
+
+    /// Rotates with the family's own grant (and an access token naming its scope).
     fn rotate(
         tokens: &RefreshTokens,
         token: &str,
         client: &str,
         jkt: Option<&str>,
     ) -> Result<(Grant, String), RefreshError> {
+        rotated(tokens, token, client, jkt).map(|r| (r.grant.clone(), r.refresh_token.clone()))
+    }
+
+    fn rotated(
+        tokens: &RefreshTokens,
+        token: &str,
+        client: &str,
+        jkt: Option<&str>,
+    ) -> Result<Arc<Rotated>, RefreshError> {
         tokens
-            .rotate(token, client, jkt, |g| Ok::<_, ()>(g.clone()))
+            .rotate(
+                token,
+                client,
+                jkt,
+                |g| Ok::<_, ()>(g.clone()),
+                |g| format!("at-{}-{}", g.scope, random_string(8).unwrap()),
+            )
             .map(|r| r.unwrap())
+    }
+
+    /// The family's grant without its scope (a narrowed request).
+    fn without_scope(granted: &Grant) -> Result<Grant, ()> {
+        Ok(Grant {
+            scope: String::new(),
+            ..granted.clone()
+        })
+    }
+
+    #[test]
+    fn a_retry_within_the_grace_gets_the_same_answer() {
+        let tokens = RefreshTokens::new(DAY, DEFAULT_REUSE_GRACE);
+        let (_, first) = tokens.start(grant("app")).unwrap();
+        let answer = rotated(&tokens, &first, "app", None).unwrap();
+        let again = rotated(&tokens, &first, "app", None).unwrap();
+        assert_eq!(again, answer, "same access and refresh token, no new branch");
+        assert_eq!(
+            tokens.state.lock().unwrap().tokens.len(),
+            2,
+            "first and its one successor"
+        );
+        // Another client or a narrower request is no retry: refused, or a reuse.
+        assert_eq!(
+            rotated(&tokens, &first, "other", None).unwrap_err(),
+            RefreshError::OtherClient
+        );
+        // The successor works; once it is used, the first token is a reuse again.
+        let (_, third) = rotate(&tokens, &answer.refresh_token, "app", None).unwrap();
+        assert_eq!(
+            rotate(&tokens, &first, "app", None).unwrap_err(),
+            RefreshError::Reused
+        );
+        assert_eq!(
+            rotate(&tokens, &third, "app", None).unwrap_err(),
+            RefreshError::Revoked
+        );
+    }
+
+    #[test]
+    fn a_retry_asking_for_another_grant_is_a_reuse() {
+        let tokens = RefreshTokens::new(DAY, DEFAULT_REUSE_GRACE);
+        let (_, first) = tokens.start(grant("app")).unwrap();
+        let answer = rotated(&tokens, &first, "app", None).unwrap();
+        let narrower = tokens.rotate(&first, "app", None, without_scope, |_| {
+            String::from("never minted")
+        });
+        assert_eq!(narrower.unwrap_err(), RefreshError::Reused);
+        assert_eq!(
+            rotate(&tokens, &answer.refresh_token, "app", None).unwrap_err(),
+            RefreshError::Revoked
+        );
+    }
+
+    #[test]
+    fn after_the_grace_a_retry_is_a_reuse_and_no_answer_is_kept() {
+        let tokens = RefreshTokens::new(DAY, Duration::from_millis(200));
+        let (_, first) = tokens.start(grant("app")).unwrap();
+        let answer = rotated(&tokens, &first, "app", None).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            rotate(&tokens, &first, "app", None).unwrap_err(),
+            RefreshError::Reused
+        );
+        let state = tokens.state.lock().unwrap();
+        assert!(state.recent.is_empty());
+        assert!(
+            state
+                .tokens
+                .values()
+                .all(|e| e.spent.as_ref().is_none_or(|s| s.answer.is_none())),
+            "the answer (raw tokens) is dropped once the grace is over"
+        );
+        drop(state);
+        assert_eq!(
+            rotate(&tokens, &answer.refresh_token, "app", None).unwrap_err(),
+            RefreshError::Revoked
+        );
+    }
+
+    #[test]
+    fn the_grace_is_at_most_ten_seconds() {
+        assert_eq!(reuse_grace(MAX_REUSE_GRACE), Ok(MAX_REUSE_GRACE));
+        assert_eq!(reuse_grace(Duration::ZERO), Ok(Duration::ZERO));
+        let long = MAX_REUSE_GRACE + Duration::from_millis(1);
+        assert_eq!(reuse_grace(long), Err(ReuseGraceError { grace: long }));
     }
 
     #[test]
     fn rotation_is_single_use_and_reuse_revokes_the_family() {
-        let tokens = RefreshTokens::new(Duration::from_secs(3600));
+        let tokens = strict();
         let (_, first) = tokens.start(grant("app")).unwrap();
         let (got, second) = rotate(&tokens, &first, "app", None).unwrap();
         assert_eq!(got, grant("app"));
@@ -255,7 +476,7 @@ mod tests {
 
     #[test]
     fn other_clients_and_revoked_or_expired_families_are_refused() {
-        let tokens = RefreshTokens::new(Duration::from_secs(3600));
+        let tokens = strict();
         let (family, token) = tokens.start(grant("app")).unwrap();
         assert_eq!(
             rotate(&tokens, &token, "other", None).unwrap_err(),
@@ -268,7 +489,7 @@ mod tests {
         let (_, other) = tokens.start(grant("app")).unwrap();
         tokens.revoke(family);
         assert!(rotate(&tokens, &other, "app", None).is_ok(), "only that family");
-        let short = RefreshTokens::new(Duration::ZERO);
+        let short = RefreshTokens::new(Duration::ZERO, Duration::ZERO);
         let (_, token) = short.start(grant("app")).unwrap();
         assert_eq!(
             rotate(&short, &token, "app", None).unwrap_err(),
@@ -278,7 +499,7 @@ mod tests {
 
     #[test]
     fn a_dpop_bound_family_needs_its_key_and_spends_nothing_without_it() {
-        let tokens = RefreshTokens::new(Duration::from_secs(3600));
+        let tokens = strict();
         let bound = Grant {
             jkt: Some("key-1".into()),
             ..grant("app")
@@ -297,22 +518,27 @@ mod tests {
 
     #[test]
     fn a_refused_request_spends_nothing() {
-        let tokens = RefreshTokens::new(Duration::from_secs(3600));
+        let tokens = strict();
         let (_, token) = tokens.start(grant("app")).unwrap();
         assert_eq!(
-            tokens.rotate(&token, "app", None, |_| Err::<Grant, _>("too wide")),
+            tokens.rotate(
+                &token,
+                "app",
+                None,
+                |_| Err::<Grant, _>("too wide"),
+                |_| String::new()
+            ),
             Ok(Err("too wide"))
         );
-        let narrowed = tokens.rotate(&token, "app", None, |g| {
-            Ok::<_, ()>(Grant {
-                scope: String::new(),
-                ..g.clone()
-            })
-        });
-        let (narrowed, next) = narrowed.unwrap().unwrap();
-        assert_eq!(narrowed.scope, "");
+        let narrowed = tokens.rotate(&token, "app", None, without_scope, |g| format!("at-{}", g.scope));
+        let narrowed = narrowed.unwrap().unwrap();
+        assert_eq!(narrowed.grant.scope, "");
+        assert_eq!(narrowed.access_token, "at-", "minted for the narrowed grant");
         assert_eq!(
-            rotate(&tokens, &next, "app", None).unwrap().0.scope,
+            rotate(&tokens, &narrowed.refresh_token, "app", None)
+                .unwrap()
+                .0
+                .scope,
             "mcp:read",
             "the family keeps its scope"
         );
@@ -320,7 +546,7 @@ mod tests {
 
     #[test]
     fn bounded() {
-        let tokens = RefreshTokens::new(Duration::from_secs(3600));
+        let tokens = strict();
         let (_, first) = tokens.start(grant("app")).unwrap();
         for _ in 0..MAX_FAMILIES {
             tokens.start(grant("app")).unwrap();

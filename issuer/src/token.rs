@@ -65,10 +65,13 @@ fn narrow_scope(params: &Params, granted: &str) -> Result<String, OAuthError> {
     Ok(requested.to_owned())
 }
 
-/// What a grant yields: the access token's grant and, maybe, a refresh token.
+/// What a grant yields: the access token's grant and, maybe, a refresh token
+/// (and the access token, when the grant minted it: a refresh that may be
+/// answered again).
 struct Issued {
     grant: Grant,
     refresh_token: Option<String>,
+    access_token: Option<String>,
 }
 
 pub(super) async fn token_endpoint(
@@ -126,7 +129,7 @@ async fn token(s: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Value, OA
     };
     let grant = &issued.grant;
     let mut answer = json!({
-        "access_token": s.access_token(grant),
+        "access_token": issued.access_token.clone().unwrap_or_else(|| s.access_token(grant)),
         "token_type": if grant.jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": s.token_ttl.as_secs(),
         "scope": grant.scope,
@@ -161,6 +164,7 @@ fn client_credentials(client: &Client, params: &Params, jkt: Option<String>) -> 
             jkt,
         },
         refresh_token: None,
+        access_token: None,
     })
 }
 
@@ -229,7 +233,11 @@ fn authorization_code(
         s.codes.started(code, family);
         token
     });
-    Ok(Issued { grant, refresh_token })
+    Ok(Issued {
+        grant,
+        refresh_token,
+        access_token: None,
+    })
 }
 
 fn refresh(s: &Shared, client: &Client, params: &Params, jkt: Option<String>) -> Result<Issued, OAuthError> {
@@ -246,13 +254,16 @@ fn refresh(s: &Shared, client: &Client, params: &Params, jkt: Option<String>) ->
             ..granted.clone()
         })
     };
-    let (grant, next) = s
+    let rotated = s
         .refresh
-        .rotate(token, &client.id, jkt.as_deref(), narrow)
+        .rotate(token, &client.id, jkt.as_deref(), narrow, |grant| {
+            s.access_token(grant)
+        })
         .map_err(|e| OAuthError::new("invalid_grant", e.description()))??;
     Ok(Issued {
-        grant,
-        refresh_token: Some(next),
+        grant: rotated.grant.clone(),
+        refresh_token: Some(rotated.refresh_token.clone()),
+        access_token: Some(rotated.access_token.clone()),
     })
 }
 
@@ -309,6 +320,7 @@ async fn jwt_bearer(
             jkt,
         },
         refresh_token: None,
+        access_token: None,
     })
 }
 

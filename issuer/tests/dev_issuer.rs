@@ -1108,3 +1108,88 @@ async fn a_dpop_bound_id_jag_needs_a_proof_of_its_key() {
     let same: Value = same.json().await.unwrap();
     assert_eq!(same["token_type"], "DPoP");
 }
+
+/// A public client signed in with the authorization code flow: its id and
+/// first refresh token.
+async fn signed_in(issuer: &DevIssuer) -> (String, String) {
+    let client_id = public_client(issuer).await;
+    let (verifier, challenge) = pkce();
+    let code = code(issuer, &authorization(&client_id, &challenge)).await;
+    let first = exchange(issuer, &client_id, &code, &verifier).await;
+    assert_eq!(first.0, 200, "{}", first.1);
+    let refresh_token = first.1["refresh_token"].as_str().unwrap().to_owned();
+    (client_id, refresh_token)
+}
+
+/// Two requests meet the same expired access token and refresh at once with
+/// the same refresh token: within the reuse grace both get the same answer (no
+/// new branch, no revocation), and the client goes on with it. Presented again
+/// once the successor was used, the spent token still revokes the family.
+#[tokio::test]
+async fn two_concurrent_refreshes_get_the_same_successor_pair() {
+    let issuer = DevIssuer::start().await.unwrap();
+    let (client_id, r1) = signed_in(&issuer).await;
+
+    let (a, b) = tokio::join!(
+        refresh(&issuer, &client_id, &r1),
+        refresh(&issuer, &client_id, &r1)
+    );
+    assert_eq!((a.0, b.0), (200, 200), "{} {}", a.1, b.1);
+    assert_eq!(a.1["access_token"], b.1["access_token"]);
+    assert_eq!(a.1["refresh_token"], b.1["refresh_token"]);
+    assert_ne!(a.1["refresh_token"].as_str(), Some(r1.as_str()));
+    issuer
+        .jwt_verifier(RESOURCE)
+        .verify(a.1["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+
+    // The client goes on with the successor; the spent r1 is a reuse now.
+    let r2 = a.1["refresh_token"].as_str().unwrap();
+    let third = refresh(&issuer, &client_id, r2).await;
+    assert_eq!(third.0, 200, "{}", third.1);
+    let replay = refresh(&issuer, &client_id, &r1).await;
+    assert_eq!(error(&replay), (400, "invalid_grant"));
+    assert!(replay.1["error_description"].as_str().unwrap().contains("family"));
+    assert_eq!(
+        error(&refresh(&issuer, &client_id, third.1["refresh_token"].as_str().unwrap()).await),
+        (400, "invalid_grant"),
+        "the family is revoked"
+    );
+}
+
+/// After the reuse grace, the same refresh token again is a reuse: refused,
+/// and the family with it. With no grace, even an immediate retry is.
+#[tokio::test]
+async fn after_the_reuse_grace_a_spent_refresh_token_revokes_the_family() {
+    for (grace, wait) in [
+        (Duration::from_millis(300), Duration::from_millis(600)),
+        (Duration::ZERO, Duration::ZERO),
+    ] {
+        let issuer = DevIssuer::builder()
+            .refresh_reuse_grace(grace)
+            .unwrap()
+            .start()
+            .await
+            .unwrap();
+        let (client_id, r1) = signed_in(&issuer).await;
+        let second = refresh(&issuer, &client_id, &r1).await;
+        assert_eq!(second.0, 200, "{}", second.1);
+        tokio::time::sleep(wait).await;
+        assert_eq!(
+            error(&refresh(&issuer, &client_id, &r1).await),
+            (400, "invalid_grant"),
+            "{grace:?}"
+        );
+        assert_eq!(
+            error(&refresh(&issuer, &client_id, second.1["refresh_token"].as_str().unwrap()).await),
+            (400, "invalid_grant"),
+            "{grace:?}: the family is revoked"
+        );
+    }
+    assert!(
+        DevIssuer::builder()
+            .refresh_reuse_grace(Duration::from_secs(11))
+            .is_err()
+    );
+}

@@ -16,11 +16,14 @@ pub(crate) const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 /// The JSON-RPC error code of a header that is missing or contradicts the body.
 pub(crate) const HEADER_MISMATCH: i32 = -32020;
 
-/// The methods whose `Mcp-Name` is a `params` member, and which one.
+/// The methods of MCP 2026-07-28 whose `Mcp-Name` is a `params` member, and
+/// which one. Others (those the revision removed, such as
+/// `resources/subscribe`, and those it does not define) name nothing: the
+/// server answers them, "method not found" if it does not implement them.
 pub(crate) fn name_member(method: &str) -> Option<&'static str> {
     match method {
         "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Some("uri"),
+        "resources/read" => Some("uri"),
         "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
         _ => None,
     }
@@ -31,15 +34,6 @@ pub(crate) fn name_member(method: &str) -> Option<&'static str> {
 pub(crate) struct Named {
     pub(crate) method: String,
     pub(crate) name: Option<String>,
-}
-
-impl Named {
-    /// The tool a `tools/call` names.
-    pub(crate) fn tool(&self) -> Option<&str> {
-        (self.method == "tools/call")
-            .then_some(self.name.as_deref())
-            .flatten()
-    }
 }
 
 /// Reads the headers: `None` when there is no `Mcp-Method` (a response to the
@@ -164,6 +158,15 @@ mod tests {
             read(&headers(&[("mcp-method", "tools/list")])),
             Ok(Some(named("tools/list", None)))
         );
+        // Methods the revision removed or does not define name nothing: no
+        // `Mcp-Name` is required of them, the server answers them.
+        for method in ["resources/subscribe", "resources/unsubscribe", "vendor/extension"] {
+            assert_eq!(
+                read(&headers(&[("mcp-method", method)])),
+                Ok(Some(named(method, None))),
+                "{method}"
+            );
+        }
         for bad in [
             &[("mcp-method", "tools/call")][..],
             &[("mcp-method", "tools/call"), ("mcp-name", "=?base64?***?=")],
@@ -193,6 +196,15 @@ mod tests {
             name: None,
         };
         assert_eq!(matches(Some(&list), Some("tools/list"), None), Ok(()));
+        let subscribe = Named {
+            method: "resources/subscribe".into(),
+            name: None,
+        };
+        assert_eq!(
+            matches(Some(&subscribe), Some("resources/subscribe"), None),
+            Ok(())
+        );
+        assert!(matches(Some(&subscribe), Some("resources/read"), None).is_err());
     }
 
     #[test]

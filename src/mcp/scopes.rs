@@ -44,8 +44,13 @@ pub(crate) const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// Unlisted methods need only the base scopes on purpose: a server that does
 /// not implement a method answers "method not found", so no privilege is
 /// reachable through one; every method you do implement can be listed. Tools
-/// are different: set [`unlisted_tools`](Self::unlisted_tools) to your strongest
-/// scope so that a tool added later without an entry is never under-protected.
+/// not listed get the policy's explicit default, [`unlisted_tools`](Self::unlisted_tools):
+/// the base scopes alone unless you set it, so that a call to a tool that does
+/// not exist gets the server's "tool not found". Setting it to your strongest
+/// scope protects a tool added later without an entry, at the price of a
+/// step-up for every unknown name; [`McpAuthLayer`](super::McpAuthLayer)
+/// refuses a policy that could ask for a scope the resource does not list in
+/// `scopes_supported`, so a challenge never names a scope clients cannot get.
 /// Requests other than POST (GET for the SSE stream, DELETE) need the base scopes.
 ///
 /// The methods of MCP 2026-07-28 take their place in the same table:
@@ -168,7 +173,8 @@ impl McpScopePolicy {
         Ok(self)
     }
 
-    /// Scopes a call to a tool without a [`tool`](Self::tool) entry needs (default: none).
+    /// Scopes a call to a tool without a [`tool`](Self::tool) entry needs, on
+    /// top of the base (default: none, so the base scopes alone).
     ///
     /// # Errors
     /// As [`base`](Self::base) (field `McpScopePolicy::unlisted_tools`).
@@ -356,11 +362,16 @@ impl JsonRpcError {
 ///
 /// Requests declaring `MCP-Protocol-Version: 2026-07-28` or later name their
 /// operation in the `Mcp-Method` and `Mcp-Name` headers (SEP-2243). The layer
-/// decides from them first: an operation the token may not use is refused
-/// (403) without reading the body. Otherwise it reads the body as always and
-/// accepts only when the body names the same method and name; a header is
-/// never trusted over the body. Earlier revisions do not have the headers: the
-/// body alone decides.
+/// compares them with the body first: a mismatch is 400 (-32020) whatever the
+/// token may do, and only a body that agrees is judged on scopes (a header is
+/// never trusted over the body, nor judged alone). `Mcp-Name` is required for
+/// the methods of the revision that name something (`tools/call`,
+/// `prompts/get`, `resources/read`, `tasks/*`); any other method, including
+/// those the revision removed (`resources/subscribe`, `resources/unsubscribe`)
+/// and those the layer does not know, needs only `Mcp-Method` and the base
+/// scopes (plus a [`method`](McpScopePolicy::method) entry if the policy has
+/// one), and reaches the server, which answers whether it implements it.
+/// Earlier revisions do not have the headers: the body alone decides.
 ///
 /// Response bodies: `ResBody: `[`ResponseBody`].
 ///
@@ -473,28 +484,22 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let policy = &self.layer.policy;
-        // MCP 2026-07-28: the headers name the operation. A refusal may come
-        // from them alone, before the body is read; an acceptance needs the
-        // body to agree (else 400, JSON-RPC -32020).
+        // MCP 2026-07-28: the headers name the operation, and the body must
+        // agree (else 400, JSON-RPC -32020) before any scope decision: a
+        // header is never judged alone, so a mismatch is always reported as
+        // one. Unreadable headers are answered once the body gives the
+        // request's id.
         let stateless = req.method() == Method::POST && revision::declares_stateless(req.headers());
-        // Unreadable headers are answered once the body gives the request's id.
         let named = if stateless {
             headers::read(req.headers())
         } else {
             Ok(None)
         };
-        if let Ok(Some(named)) = &named {
-            let required = policy.required(&named.method, named.tool());
-            if let Err(refusal) = check_scopes(req.extensions(), &required, &policy.hierarchy) {
-                return McpScopeFuture::done(policy, refusal);
-            }
-        }
         let clone = self.inner.clone();
         let inner = mem::replace(&mut self.inner, clone);
         let (parts, body) = req.into_parts();
         McpScopeFuture {
-            policy: policy.clone(),
+            policy: self.layer.policy.clone(),
             state: ScopeState::Collect {
                 collect: Limited::new(body, self.layer.limit).collect(),
                 pending: Some((inner, parts)),
@@ -538,9 +543,6 @@ pin_project! {
             #[pin]
             future: S::Future,
         },
-        Done {
-            response: Option<S::Response>,
-        },
     }
 }
 
@@ -552,23 +554,6 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("McpScopeFuture").finish_non_exhaustive()
-    }
-}
-
-impl<S, ReqBody> McpScopeFuture<S, ReqBody>
-where
-    S: Service<Request<Full<Bytes>>>,
-    ReqBody: Body,
-    ReqBody::Error: Into<BoxError>,
-{
-    /// Answered without the inner service (and without reading the body).
-    fn done(policy: &std::sync::Arc<McpScopePolicy>, response: S::Response) -> Self {
-        McpScopeFuture {
-            policy: policy.clone(),
-            state: ScopeState::Done {
-                response: Some(response),
-            },
-        }
     }
 }
 
@@ -636,11 +621,6 @@ where
                     this.state.set(ScopeState::Inner { future });
                 }
                 ScopeStateProj::Inner { future } => return future.poll(cx),
-                ScopeStateProj::Done { response } => {
-                    return Poll::Ready(Ok(response
-                        .take()
-                        .expect("McpScopeFuture polled after completion")));
-                }
             }
         }
     }

@@ -55,3 +55,21 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value 
         .await
         .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
+
+/// The `http` log of a client's report (tests/interop/*/…): (method, path,
+/// status, grant type of a token request) per exchange.
+pub fn exchanges(out: &serde_json::Value) -> Vec<(String, String, u64, Option<String>)> {
+    out["http"]
+        .as_array()
+        .expect("an http log")
+        .iter()
+        .map(|e| {
+            (
+                e[0].as_str().unwrap().to_owned(),
+                e[1].as_str().unwrap().to_owned(),
+                e[2].as_u64().unwrap(),
+                e.get(3).and_then(serde_json::Value::as_str).map(str::to_owned),
+            )
+        })
+        .collect()
+}

@@ -18,6 +18,8 @@ pub struct Quickstart {
     pub printed_token: Option<String>,
     /// The ID-JAG of its demo identity provider it printed, with the embedded issuer.
     pub printed_id_jag: Option<String>,
+    /// Everything it printed before `ready`.
+    pub printed: Vec<String>,
 }
 
 impl Drop for Quickstart {
@@ -38,11 +40,16 @@ pub const TOOLS: [&str; 7] = [
     "whoami",
 ];
 
-/// Builds the quickstart and returns its path. With the feature selection of
-/// `scripts/test.sh` (`--workspace --all-features`), so that after its build
+/// Builds the quickstart and returns its path.
+pub fn example_binary() -> PathBuf {
+    example("mcp_server")
+}
+
+/// Builds the example `name` and returns its path. With the feature selection
+/// of `scripts/test.sh` (`--workspace --all-features`), so that after its build
 /// this finds the binary up to date instead of rebuilding the crate while
 /// other tests are starting their servers.
-pub fn example_binary() -> PathBuf {
+pub fn example(name: &str) -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -50,38 +57,32 @@ pub fn example_binary() -> PathBuf {
             "--workspace",
             "--all-features",
             "--example",
-            "mcp_server",
+            name,
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("run cargo build");
-    assert!(status.success(), "building the quickstart failed");
-    // target/debug/deps/quickstart-… → target/debug/examples/mcp_server
+    assert!(status.success(), "building the example {name} failed");
+    // target/debug/deps/quickstart-… → target/debug/examples/<name>
     let mut path = std::env::current_exe().unwrap();
     path.pop();
     path.pop();
     path.push("examples");
-    path.push(format!("mcp_server{}", std::env::consts::EXE_SUFFIX));
+    path.push(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     path
 }
 
-/// Starts the quickstart with `args` (on a free loopback port unless they
-/// name `--listen`), and waits for it to print `ready`.
-pub fn start(args: &[&str]) -> Quickstart {
-    let listen: &[&str] = if args.contains(&"--listen") {
-        &[]
-    } else {
-        &["--listen", "127.0.0.1:0"]
-    };
-    let mut child = Command::new(example_binary())
-        .args(listen)
+/// Starts `binary` with `args` and waits (at most a minute) for it to print
+/// `ready`; returns the child and the lines it printed before.
+pub fn spawn_ready(binary: &std::path::Path, args: &[&str]) -> (Child, Vec<String>) {
+    let mut child = Command::new(binary)
         .args(args)
         .env_remove("TB_ISSUER")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start the quickstart");
+        .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -94,12 +95,26 @@ pub fn start(args: &[&str]) -> Quickstart {
     loop {
         let line = rx
             .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("quickstart did not print `ready`; got {lines:#?}"));
+            .unwrap_or_else(|_| panic!("{} did not print `ready`; got {lines:#?}", binary.display()));
         if line == "ready" {
             break;
         }
         lines.push(line);
     }
+    (child, lines)
+}
+
+/// Starts the quickstart with `args` (on a free loopback port unless they
+/// name `--listen`), and waits for it to print `ready`.
+pub fn start(args: &[&str]) -> Quickstart {
+    let listen: &[&str] = if args.contains(&"--listen") {
+        &[]
+    } else {
+        &["--listen", "127.0.0.1:0"]
+    };
+    let mut all = listen.to_vec();
+    all.extend_from_slice(args);
+    let (child, lines) = spawn_ready(&example_binary(), &all);
     let after = |prefix: &str| -> String {
         lines
             .iter()
@@ -135,6 +150,7 @@ pub fn start(args: &[&str]) -> Quickstart {
         base,
         issuer,
         client,
+        printed: lines,
     }
 }
 
