@@ -6,12 +6,15 @@
 //! tokens and 10,000 distinct valid tokens add no series; no token text ever
 //! reaches a metric or the span.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use http::{Request, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use support::captured::Captured;
 use tower::{BoxError, ServiceExt as _};
 use tower_bearer::compose::ShapeRouter;
 use tower_bearer::introspection::IntrospectionVerifier;
@@ -151,32 +154,16 @@ async fn metrics_series_do_not_grow_with_distinct_tokens() {
     );
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn metrics_one_span_per_verification_without_the_token() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let (issuer, service) = protected().await;
     let captured = Captured::default();
-    let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter("tower_bearer=debug")
         .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_ansi(false)
-        .with_writer(move || writer.clone())
+        .with_writer(captured.clone())
         .finish();
     let _default = tracing::subscriber::set_default(subscriber);
 
@@ -191,7 +178,7 @@ async fn metrics_one_span_per_verification_without_the_token() {
     assert_eq!(status(&service, &forged).await, 401);
     assert_eq!(status(&service, "no-such-opaque-token").await, 401);
 
-    let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let output = captured.text();
     let closed: Vec<&str> = output
         .lines()
         .filter(|l| l.contains("verify_token") && l.contains("close"))
