@@ -62,6 +62,7 @@ use tower_bearer::mcp::{
     MemorySessionStore, StateError, StateKey, StateRequest, StateSealer,
 };
 use tower_bearer::origin::OriginLayer;
+use tower_bearer::ready::Readiness;
 use tower_bearer::redis::RedisStore;
 use tower_bearer::scope::{ScopeError, ScopeHierarchy};
 use tower_bearer::{AccessToken, DynTokenVerifier, Principal, Resource, Scopes};
@@ -189,6 +190,10 @@ struct Args {
     /// The downstream API's audience (resource identifier) to exchange for.
     #[arg(long, env = "TB_DOWNSTREAM_AUDIENCE", requires = "downstream")]
     downstream_audience: Option<String>,
+    /// Serve the crate's metrics as Prometheus text at `http://ADDR/metrics`
+    /// (a listener of its own, without authentication: keep it private).
+    #[arg(long, env = "TB_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// `--dpop` values.
@@ -581,6 +586,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let args = Args::parse();
+    if let Some(addr) = args.metrics_listen {
+        serve_metrics(addr).await?;
+    }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let audience = args.audience.clone().unwrap_or_else(|| format!("{base}/mcp"));
@@ -690,6 +698,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(redis) => DynSessionStore::new_arc(redis.session_store(DEFAULT_SESSION_IDLE_TTL)),
         None => DynSessionStore::new_arc(MemorySessionStore::new()),
     };
+    // Keys and discovery fetched in the background: the server starts even while
+    // the authorization server is down (503 until ready, /readyz says why).
+    let readiness = Readiness::new(verifier.clone());
+    readiness.spawn_warm_up();
     let auth = McpAuthLayer::builder_from_arc(&resource, verifier)
         .allowed_origins(if args.allowed_origins.is_empty() {
             vec![base.clone()]
@@ -743,6 +755,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for path in resource.well_known_paths() {
         app = app.route_service(&path, resource.metadata_service());
     }
+    // Probes, outside the token layer: alive while serving; ready once the verifier is.
+    app = app
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route_service("/readyz", readiness);
 
     println!(
         "tower-bearer quickstart: MCP server at {base}/mcp (resource {})",
@@ -914,6 +930,23 @@ fn external_downstream(
         url: url.clone(),
         http: reqwest::Client::new(),
     }))
+}
+
+/// `--metrics-listen`: the Prometheus recorder, and `/metrics` on `addr`.
+async fn serve_metrics(addr: SocketAddr) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("  metrics: http://{}/metrics", listener.local_addr()?);
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    let app = Router::new().route("/metrics", get(move || std::future::ready(handle.render())));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(())
 }
 
 /// JWTs checked against the issuer's keys; with `--introspection-endpoint`,

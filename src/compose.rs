@@ -1,7 +1,8 @@
 //! Verifier composition: [`ShapeRouter`] sends JWT-shaped tokens to one verifier
 //! and opaque tokens to another, optionally checking JWTs for revocation too.
 
-use crate::{AccessToken, TokenVerifier, VerifyError};
+use crate::ready::NotReady;
+use crate::{AccessToken, TokenSource, TokenVerifier, Unavailable, VerifyError};
 
 /// Largest JWT header segment looked at, in base64url characters.
 const MAX_HEADER_SEGMENT: usize = 4096;
@@ -139,6 +140,27 @@ impl<J: TokenVerifier, O: TokenVerifier> TokenVerifier for ShapeRouter<J, O> {
             return Some(Err(revoked));
         }
         Some(verified)
+    }
+
+    fn verifies_as(&self, token: &str) -> TokenSource {
+        if looks_like_jwt(token) {
+            self.jwt.verifies_as(token)
+        } else {
+            self.opaque.verifies_as(token)
+        }
+    }
+
+    /// Ready when both verifiers are.
+    fn readiness(&self) -> Result<(), NotReady> {
+        self.jwt.readiness()?;
+        self.opaque.readiness()
+    }
+
+    async fn warm_up(&self) -> Result<(), Unavailable> {
+        // Both, even when the first fails.
+        let jwt = self.jwt.warm_up().await;
+        let opaque = self.opaque.warm_up().await;
+        jwt.and(opaque)
     }
 }
 

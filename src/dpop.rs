@@ -547,6 +547,8 @@ pub(crate) enum Admission<'p> {
 pub(crate) struct CheckedProof {
     jkt: String,
     replay: crate::replay::ReplayKey,
+    /// The proof's `iat`.
+    issued_at: SystemTime,
     until: SystemTime,
     /// A nonce to send back: the proof's was accepted but is about to age out.
     pub(crate) next_nonce: Option<HeaderValue>,
@@ -557,12 +559,16 @@ impl CheckedProof {
     /// [`first_use`](Self::first_use).
     fn first_use_now(&self, dpop: &Dpop) -> Option<Result<(), AuthError>> {
         dpop.replay
-            .first_use_now(&self.replay, self.until)
+            .first_use_now(&self.replay, self.issued_at, self.until)
             .map(replay_verdict)
     }
 
     pub(crate) async fn first_use(&self, dpop: &Dpop) -> Result<(), AuthError> {
-        replay_verdict(dpop.replay.first_use(&self.replay, self.until).await)
+        replay_verdict(
+            dpop.replay
+                .first_use(&self.replay, self.issued_at, self.until)
+                .await,
+        )
     }
 }
 

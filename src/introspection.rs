@@ -63,7 +63,8 @@ pub use shared::{DynSharedIntrospectionCache, SharedIntrospectionCache};
 
 use crate::discovery::DiscoveryError;
 use crate::fetch::{self, FetchError};
-use crate::{AccessToken, TokenVerifier, Unavailable, VerifyError};
+use crate::ready::NotReady;
+use crate::{AccessToken, TokenSource, TokenVerifier, Unavailable, VerifyError};
 use tokio::sync::Semaphore;
 
 /// Default number of cached decisions.
@@ -191,7 +192,30 @@ impl TokenVerifier for IntrospectionVerifier {
             .get_now(token)
             .map(|decision| self.accept(decision))
     }
+
+    fn verifies_as(&self, _: &str) -> TokenSource {
+        TokenSource::Introspection
+    }
+
+    /// Ready once the endpoint has answered (any answer: it is reachable and
+    /// takes this resource server's credentials).
+    fn readiness(&self) -> Result<(), NotReady> {
+        if self.inner.introspector.has_answered() {
+            Ok(())
+        } else {
+            Err(NotReady::new("the introspection endpoint has not answered yet"))
+        }
+    }
+
+    /// Introspects a value that is no token (the endpoint answers
+    /// `active: false`); nothing is cached.
+    async fn warm_up(&self) -> Result<(), Unavailable> {
+        self.inner.introspector.introspect(WARM_UP_PROBE).await.map(drop)
+    }
 }
+
+/// What [`IntrospectionVerifier`]'s warm-up introspects: not a token.
+const WARM_UP_PROBE: &str = "tower-bearer-warm-up-probe";
 
 impl IntrospectionVerifier {
     /// The verdict on a decision, fresh or cached.

@@ -12,10 +12,12 @@ use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument as _;
 
 use crate::dpop::{Admission, CheckedProof, DPOP_NONCE, Dpop, DpopMode, PublicUrl};
 use crate::exchange::SubjectToken;
 use crate::extract::{BearerExtractor, ExtractError, Scheme};
+use crate::observe::{self, Verification};
 use crate::{AccessToken, AuthError, Challenge, ChallengeError, Resource, Scopes, TokenVerifier};
 
 /// Requires a verified bearer token on every request of the wrapped service.
@@ -391,9 +393,13 @@ where
             }
             Err(e) => {
                 tracing::debug!(error = %e, "bearer credentials refused");
-                return ResponseFuture::refuse(AuthError::from(e), &config.challenge);
+                let error = AuthError::from(e);
+                observe::refused_unverified(&error);
+                return ResponseFuture::refuse(error, &config.challenge);
             }
         };
+        let verification = Verification::start(self.verifier.verifies_as(token));
+        let entered = verification.span().clone().entered();
         let challenge = config.challenge.for_scheme(scheme);
         let subject = config.keep_subject_token.then(|| SubjectToken::new(token));
         // The proof on its own first: no token work for a request it refuses.
@@ -405,29 +411,42 @@ where
             token,
         ) {
             Ok(proof) => proof,
-            Err(error) => return ResponseFuture::refuse(logged(error), &challenge),
+            Err(error) => {
+                verification.finish(false, Err(&error));
+                return ResponseFuture::refuse(logged(error), &challenge);
+            }
         };
         // A verdict at hand (a cache hit): no boxed future, no clone of the inner service.
         let mut verified = None;
         if let Some(result) = self.verifier.verify_now(token) {
             let token = match result {
                 Ok(token) => token,
-                Err(error) => return ResponseFuture::refuse(logged(error.into()), &challenge),
+                Err(error) => {
+                    let error = error.into();
+                    verification.finish(true, Err(&error));
+                    return ResponseFuture::refuse(logged(error), &challenge);
+                }
             };
             match config.dpop.admit_now(&token, proof.as_ref()) {
                 Admission::Done(Ok(())) => {
+                    verification.finish(true, Ok(&token));
                     let nonce = proof.and_then(|p| p.next_nonce);
                     if let Some(subject) = subject {
                         req.extensions_mut().insert(subject);
                     }
                     insert_identity(&mut req, token, challenge);
+                    drop(entered);
                     return ResponseFuture::inner(self.inner.call(req), nonce);
                 }
-                Admission::Done(Err(error)) => return ResponseFuture::refuse(logged(error), &challenge),
+                Admission::Done(Err(error)) => {
+                    verification.finish(true, Err(&error));
+                    return ResponseFuture::refuse(logged(error), &challenge);
+                }
                 // The replay cache answers later: go on asynchronously.
                 Admission::Replay(_) => verified = Some(token),
             }
         }
+        drop(entered);
         let raw = token.to_owned();
         // Reaches the inner service only with the verified identity.
         if let Some(subject) = subject {
@@ -439,10 +458,17 @@ where
         let verifier = self.verifier.clone();
         let dpop = config.dpop.clone();
         let nonce = proof.as_ref().and_then(|p| p.next_nonce.clone());
+        let span = verification.span().clone();
         ResponseFuture {
             state: State::Verify {
                 verify: Box::pin(
-                    async move { verify_and_bind(&*verifier, &dpop, &raw, verified, proof).await },
+                    async move {
+                        let cached = verified.is_some();
+                        let result = verify_and_bind(&*verifier, &dpop, &raw, verified, proof).await;
+                        verification.finish(cached, result.as_ref());
+                        result
+                    }
+                    .instrument(span),
                 ),
                 pending: Some((inner, req)),
                 challenge,

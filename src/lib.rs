@@ -92,8 +92,11 @@ mod layer;
 mod macros;
 pub mod mcp;
 pub mod metadata;
+mod metrics;
+mod observe;
 pub mod origin;
 mod principal;
+pub mod ready;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;

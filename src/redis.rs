@@ -21,12 +21,33 @@
 //!
 //! | what | key | command |
 //! |---|---|---|
-//! | a DPoP proof `jti` | `{prefix}replay:{hex}` | `SET key 1 NX PX ttl` |
+//! | a single-use identifier (DPoP proof `jti`, sealed `requestState`, ID-JAG `jti`) | `{prefix}replay:{hex}` | one script: `HINCRBY {prefix}epoch seq 1`, `HGET`/`HSET {prefix}epoch since`, `SET key 1 NX PX ttl` |
 //! | an MCP session owner | `{prefix}session:{hex}` | `SET key json EX idle`, `GETEX key EX idle`, `DEL key` |
 //! | an introspection answer | `{prefix}introspection:{hex}` | `GET key`, `SET key answer PX ttl` |
 //!
 //! `{hex}` is a SHA-256 digest ([`ReplayKey`], [`SessionKey`], of the token):
 //! never a proof, a session id or a token.
+//!
+//! # When Redis loses data
+//!
+//! A Redis restarted without persistence, flushed, or failed over to a replica
+//! that lacked the last writes forgets which identifiers were used. Every
+//! replica notices on its next single-use check (the `{prefix}epoch` hash: a
+//! sequence that went back or restarted, and the time of the latest loss,
+//! shared by all replicas) and from then on refuses, as replays, identifiers
+//! issued before the loss: a DPoP proof whose `iat` (401 `invalid_dpop_proof`),
+//! a sealed `requestState` whose seal time (JSON-RPC `-32602`), an ID-JAG whose
+//! `iat` is earlier. Clients retry with a fresh value, which is accepted; the
+//! rule ends by itself one replay window after the loss, when every identifier
+//! issued before it has expired. A replica that cannot reach Redis answers 503;
+//! one that starts against an empty store treats it as lost (it cannot tell a
+//! new store from a wiped one). [`RedisStore::last_loss`] says when the latest
+//! loss was detected.
+//!
+//! The script touches two keys, so the store must be one Redis (or a primary
+//! with replicas), not a Redis Cluster. Configure it with `maxmemory-policy
+//! noeviction`: a replay key evicted for memory is a loss nothing detects
+//! (with `noeviction` the write fails and the request gets 503).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -48,12 +69,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{AsyncCommands as _, Client, RedisError, SetExpiry, SetOptions};
+use ::redis::{AsyncCommands as _, Client, RedisError};
 
 use crate::Unavailable;
 use crate::introspection::SharedIntrospectionCache;
 use crate::mcp::{SessionKey, SessionOwner, SessionStore};
 use crate::replay::{ReplayCache, ReplayKey};
+
+mod recovery;
 
 /// The default key prefix.
 pub(crate) const DEFAULT_PREFIX: &str = "tower-bearer:";
@@ -103,6 +126,7 @@ struct Shared {
     command_timeout: Duration,
     retry_after: Duration,
     down: AtomicBool,
+    epoch: recovery::Epoch,
 }
 
 impl fmt::Debug for RedisStore {
@@ -173,6 +197,23 @@ impl RedisStore {
         }
     }
 
+    /// When this replica last learnt that Redis lost single-use identifiers
+    /// (detected by it or by another replica); `None` while it knows of no
+    /// loss. Identifiers issued before it are refused: see the
+    /// [module docs](self#when-redis-loses-data).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// let redis = tower_bearer::redis::RedisStore::builder("redis://127.0.0.1:6379").connect().await?;
+    /// if let Some(loss) = redis.last_loss() {
+    ///     eprintln!("Redis lost data at {loss:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn last_loss(&self) -> Option<SystemTime> {
+        self.shared.epoch.last_loss()
+    }
+
     fn key(&self, kind: &str, hex: &str) -> String {
         format!("{}{kind}:{hex}", self.shared.prefix)
     }
@@ -180,20 +221,24 @@ impl RedisStore {
     /// Runs one command within the command timeout; failures are logged once
     /// per outage and become [`Unavailable`].
     async fn run<T>(&self, command: impl Future<Output = Result<T, RedisError>>) -> Result<T, Unavailable> {
+        let timer = crate::metrics::Timer::start();
         let outcome = match tokio::time::timeout(self.shared.command_timeout, command).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(format!("{:?}", error.kind())),
             Err(_) => Err("command timed out".to_owned()),
         };
+        crate::metrics::redis_command(timer, outcome.is_ok());
         match outcome {
             Ok(value) => {
                 if self.shared.down.swap(false, Ordering::Relaxed) {
+                    crate::metrics::redis_down(false);
                     tracing::info!("Redis reachable again");
                 }
                 Ok(value)
             }
             Err(reason) => {
                 if !self.shared.down.swap(true, Ordering::Relaxed) {
+                    crate::metrics::redis_down(true);
                     tracing::warn!(%reason, "Redis unavailable: answering 503 until it is back");
                 }
                 Err(Unavailable::new("redis unavailable").with_retry_after(self.shared.retry_after))
@@ -329,6 +374,15 @@ impl RedisStoreBuilder {
             Ok(Err(error)) => return Err(RedisStoreError::Connect(connect_reason(&error))),
             Err(_) => return Err(RedisStoreError::Connect("connect timed out".into())),
         };
+        let mut connection = connection;
+        let epoch_key = epoch_key(&self.prefix);
+        let start = recovery::Epoch::start(&mut connection, &epoch_key, SystemTime::now());
+        let epoch = match tokio::time::timeout(self.command_timeout, start).await {
+            Ok(Ok(epoch)) => epoch,
+            Ok(Err(error)) => return Err(RedisStoreError::Connect(connect_reason(&error))),
+            Err(_) => return Err(RedisStoreError::Connect("first command timed out".into())),
+        };
+        crate::metrics::redis_down(false);
         Ok(RedisStore {
             connection,
             shared: Arc::new(Shared {
@@ -336,9 +390,15 @@ impl RedisStoreBuilder {
                 command_timeout: self.command_timeout,
                 retry_after: self.retry_after,
                 down: AtomicBool::new(false),
+                epoch,
             }),
         })
     }
+}
+
+/// The hash that tells when Redis lost data ([`recovery`]).
+fn epoch_key(prefix: &str) -> String {
+    format!("{prefix}epoch")
 }
 
 /// Why connecting failed: the error's kind, and for I/O errors (refused, reset,
@@ -379,23 +439,28 @@ pub struct RedisReplayCache {
 }
 
 impl ReplayCache for RedisReplayCache {
-    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, Unavailable> {
-        let ttl = crate::time::remaining(until, SystemTime::now());
+    async fn first_use(
+        &self,
+        key: &ReplayKey,
+        issued_at: SystemTime,
+        until: SystemTime,
+    ) -> Result<bool, Unavailable> {
+        let now = SystemTime::now();
+        let ttl = crate::time::remaining(until, now);
         if ttl.is_zero() {
             // Past its window: refused by the caller's own checks, nothing to keep.
             return Ok(true);
         }
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let options = SetOptions::default()
-            .conditional_set(::redis::ExistenceCheck::NX)
-            .with_expiration(SetExpiry::PX(millis));
-        let redis_key = self.store.key("replay", &key.to_hex());
-        let mut connection = self.store.connection.clone();
-        let set: Option<String> = self
-            .store
-            .run(connection.set_options(redis_key, 1, options))
-            .await?;
-        Ok(set.is_some())
+        let store = &self.store;
+        let check = store.shared.epoch.check(
+            store.key("replay", &key.to_hex()),
+            &epoch_key(&store.shared.prefix),
+            ttl,
+            now,
+        );
+        let mut connection = store.connection.clone();
+        let answer = store.run(check.invoke_async(&mut connection)).await?;
+        Ok(store.shared.epoch.decide(answer, issued_at))
     }
 }
 

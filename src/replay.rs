@@ -14,6 +14,7 @@ use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -89,6 +90,14 @@ impl fmt::Debug for ReplayKey {
 /// that is down, or full) returns [`Unavailable`]: the request is then refused
 /// with 503, never accepted unchecked.
 ///
+/// `issued_at` is the identifier's own time (a DPoP proof's `iat`, a sealed
+/// state's seal time, an ID-JAG's `iat`). A store that can lose what it
+/// remembered (a Redis restarted without persistence, flushed, or failed over)
+/// answers `false` for identifiers issued before it detected the loss: one of
+/// them may have been used before it, and nothing says it was not. Such a
+/// refusal ends by itself once those identifiers expire, one replay window
+/// after the loss; the client retries with a fresh value.
+///
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
@@ -96,19 +105,22 @@ impl fmt::Debug for ReplayKey {
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let cache = MemoryReplayCache::new();
 /// let key = ReplayKey::new("dpop", "jkt", "jti-1");
-/// let until = SystemTime::now() + Duration::from_secs(60);
-/// assert_eq!(cache.first_use(&key, until).await, Ok(true));
-/// assert_eq!(cache.first_use(&key, until).await, Ok(false), "a replay");
+/// let now = SystemTime::now();
+/// let until = now + Duration::from_secs(60);
+/// assert_eq!(cache.first_use(&key, now, until).await, Ok(true));
+/// assert_eq!(cache.first_use(&key, now, until).await, Ok(false), "a replay");
 /// # });
 /// ```
 #[dynosaur::dynosaur(pub DynReplayCache = dyn(box) ReplayCache)]
 #[allow(unreachable_pub, reason = "dynosaur's erased twin of this trait is private")]
 pub trait ReplayCache: Send + Sync {
-    /// Records `key` until `until`; `Ok(true)` the first time, `Ok(false)` on
-    /// any later call before `until`.
+    /// Records `key`, issued at `issued_at`, until `until`; `Ok(true)` the
+    /// first time, `Ok(false)` on any later call before `until` (and for an
+    /// identifier issued before the store lost data).
     fn first_use(
         &self,
         key: &ReplayKey,
+        issued_at: SystemTime,
         until: SystemTime,
     ) -> impl Future<Output = Result<bool, Unavailable>> + Send;
 
@@ -120,11 +132,17 @@ pub trait ReplayCache: Send + Sync {
     /// use std::time::{Duration, SystemTime};
     /// use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
     /// let cache = MemoryReplayCache::new();
-    /// let until = SystemTime::now() + Duration::from_secs(60);
-    /// assert_eq!(cache.first_use_now(&ReplayKey::new("a", "b", "c"), until), Some(Ok(true)));
+    /// let now = SystemTime::now();
+    /// let until = now + Duration::from_secs(60);
+    /// assert_eq!(cache.first_use_now(&ReplayKey::new("a", "b", "c"), now, until), Some(Ok(true)));
     /// ```
-    fn first_use_now(&self, key: &ReplayKey, until: SystemTime) -> Option<Result<bool, Unavailable>> {
-        let _ = (key, until);
+    fn first_use_now(
+        &self,
+        key: &ReplayKey,
+        issued_at: SystemTime,
+        until: SystemTime,
+    ) -> Option<Result<bool, Unavailable>> {
+        let _ = (key, issued_at, until);
         None
     }
 }
@@ -133,13 +151,19 @@ impl<R: ReplayCache + ?Sized> ReplayCache for Arc<R> {
     fn first_use(
         &self,
         key: &ReplayKey,
+        issued_at: SystemTime,
         until: SystemTime,
     ) -> impl Future<Output = Result<bool, Unavailable>> + Send {
-        (**self).first_use(key, until)
+        (**self).first_use(key, issued_at, until)
     }
 
-    fn first_use_now(&self, key: &ReplayKey, until: SystemTime) -> Option<Result<bool, Unavailable>> {
-        (**self).first_use_now(key, until)
+    fn first_use_now(
+        &self,
+        key: &ReplayKey,
+        issued_at: SystemTime,
+        until: SystemTime,
+    ) -> Option<Result<bool, Unavailable>> {
+        (**self).first_use_now(key, issued_at, until)
     }
 }
 
@@ -165,9 +189,10 @@ const SHARDS: usize = 16;
 /// use std::time::{Duration, SystemTime};
 /// use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 /// let cache = MemoryReplayCache::new().max_capacity(16);
-/// let until = SystemTime::now() + Duration::from_secs(60);
+/// let now = SystemTime::now();
+/// let until = now + Duration::from_secs(60);
 /// let answers: Vec<_> = (0..100)
-///     .map(|i| cache.first_use_now(&ReplayKey::new("k", "", &i.to_string()), until).unwrap())
+///     .map(|i| cache.first_use_now(&ReplayKey::new("k", "", &i.to_string()), now, until).unwrap())
 ///     .collect();
 /// // Full of live identifiers: it refuses to decide rather than forget one.
 /// assert!(answers.iter().any(|a| a.is_err()));
@@ -176,6 +201,8 @@ const SHARDS: usize = 16;
 pub struct MemoryReplayCache {
     shards: Box<[Mutex<Shard>]>,
     shard_capacity: usize,
+    /// Identifiers held, all shards together (the `tower_bearer_replay_entries` gauge).
+    held: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -187,7 +214,9 @@ struct Shard {
 }
 
 impl Shard {
-    fn purge(&mut self, now: u64) {
+    /// Drops the identifiers expired at `now`; how many.
+    fn purge(&mut self, now: u64) -> usize {
+        let before = self.queue.len();
         while let Some(&(until, key)) = self.queue.front() {
             if until > now {
                 break;
@@ -195,6 +224,7 @@ impl Shard {
             self.queue.pop_front();
             self.live.remove(&key);
         }
+        before - self.queue.len()
     }
 }
 
@@ -238,6 +268,7 @@ impl MemoryReplayCache {
         MemoryReplayCache {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             shard_capacity: capacity.div_ceil(SHARDS).max(1),
+            held: AtomicUsize::new(0),
         }
     }
 
@@ -247,7 +278,7 @@ impl MemoryReplayCache {
     /// assert_eq!(tower_bearer::replay::MemoryReplayCache::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).queue.len()).sum()
+        self.held.load(Ordering::Relaxed)
     }
 
     /// True when no identifier is held.
@@ -265,7 +296,10 @@ impl MemoryReplayCache {
         // Kept for whole seconds past `until`, never less.
         let until = time::unix_seconds(until).saturating_add(1);
         let mut shard = lock(&self.shards[(short >> 124) as usize % SHARDS]);
-        shard.purge(now);
+        let purged = shard.purge(now);
+        if purged > 0 {
+            self.held.fetch_sub(purged, Ordering::Relaxed);
+        }
         if shard.live.contains(&short) {
             return Ok(false);
         }
@@ -274,6 +308,7 @@ impl MemoryReplayCache {
             return Ok(true);
         }
         if shard.queue.len() >= self.shard_capacity {
+            crate::metrics::replay_full();
             tracing::warn!(
                 capacity = self.shard_capacity * SHARDS,
                 "replay cache full of live identifiers; refusing new ones until some expire"
@@ -282,6 +317,8 @@ impl MemoryReplayCache {
         }
         shard.live.insert(short);
         shard.queue.push_back((until, short));
+        let held = self.held.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::metrics::replay_entries(held);
         Ok(true)
     }
 }
@@ -292,12 +329,23 @@ fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Never loses what it holds while it lives, so `issued_at` plays no part.
 impl ReplayCache for MemoryReplayCache {
-    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, Unavailable> {
+    async fn first_use(
+        &self,
+        key: &ReplayKey,
+        _: SystemTime,
+        until: SystemTime,
+    ) -> Result<bool, Unavailable> {
         self.record(key, until, SystemTime::now())
     }
 
-    fn first_use_now(&self, key: &ReplayKey, until: SystemTime) -> Option<Result<bool, Unavailable>> {
+    fn first_use_now(
+        &self,
+        key: &ReplayKey,
+        _: SystemTime,
+        until: SystemTime,
+    ) -> Option<Result<bool, Unavailable>> {
         Some(self.record(key, until, SystemTime::now()))
     }
 }
@@ -405,7 +453,7 @@ mod tests {
         let tasks: Vec<_> = (0..16)
             .map(|_| {
                 let cache = cache.clone();
-                tokio::spawn(async move { cache.first_use(&key, until).await })
+                tokio::spawn(async move { cache.first_use(&key, SystemTime::now(), until).await })
             })
             .collect();
         let mut wins = 0;

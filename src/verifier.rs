@@ -5,7 +5,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::AccessToken;
+use crate::ready::NotReady;
+use crate::{AccessToken, TokenSource};
 
 /// Turns a bearer token into a verified [`AccessToken`].
 ///
@@ -79,6 +80,62 @@ pub trait TokenVerifier: Send + Sync {
         let _ = token;
         None
     }
+
+    /// How `token` is verified: the `verifier` label of the crate's metrics
+    /// and the `verifier` field of its verification span, for refusals too.
+    /// Only a fixed value, never derived from the token's content beyond its
+    /// shape. The default answers [`TokenSource::Custom`].
+    ///
+    /// ```
+    /// use tower_bearer::{AccessToken, InvalidToken, TokenSource, TokenVerifier, VerifyError};
+    /// struct Db;
+    /// impl TokenVerifier for Db {
+    ///     async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> {
+    ///         Err(InvalidToken::Unknown.into())
+    ///     }
+    /// }
+    /// assert_eq!(Db.verifies_as("anything"), TokenSource::Custom);
+    /// ```
+    fn verifies_as(&self, token: &str) -> TokenSource {
+        let _ = token;
+        TokenSource::Custom
+    }
+
+    /// Whether the verifier can decide now: every configured issuer's keys
+    /// loaded and fresh enough, the introspection endpoint answered once.
+    /// Until then requests get 503; see [`Readiness`](crate::ready::Readiness)
+    /// for a `/readyz` route. The default is always ready.
+    ///
+    /// ```
+    /// # use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, VerifyError};
+    /// # struct Db;
+    /// # impl TokenVerifier for Db {
+    /// #     async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) }
+    /// # }
+    /// assert!(Db.readiness().is_ok());
+    /// ```
+    fn readiness(&self) -> Result<(), NotReady> {
+        Ok(())
+    }
+
+    /// Fetches now what verification needs (discovery, key sets; one
+    /// introspection call), so the first request does not wait for it. One
+    /// attempt: [`Readiness::spawn_warm_up`](crate::ready::Readiness::spawn_warm_up)
+    /// retries until ready. The default has nothing to fetch.
+    ///
+    /// ```
+    /// # use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, VerifyError};
+    /// # struct Db;
+    /// # impl TokenVerifier for Db {
+    /// #     async fn verify(&self, _: &str) -> Result<AccessToken, VerifyError> { Err(InvalidToken::Unknown.into()) }
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// assert!(Db.warm_up().await.is_ok());
+    /// # });
+    /// ```
+    fn warm_up(&self) -> impl Future<Output = Result<(), Unavailable>> + Send {
+        async { Ok(()) }
+    }
 }
 
 impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
@@ -88,6 +145,18 @@ impl<V: TokenVerifier + ?Sized> TokenVerifier for Arc<V> {
 
     fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
         (**self).verify_now(token)
+    }
+
+    fn verifies_as(&self, token: &str) -> TokenSource {
+        (**self).verifies_as(token)
+    }
+
+    fn readiness(&self) -> Result<(), NotReady> {
+        (**self).readiness()
+    }
+
+    fn warm_up(&self) -> impl Future<Output = Result<(), Unavailable>> + Send {
+        (**self).warm_up()
     }
 }
 

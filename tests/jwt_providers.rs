@@ -7,11 +7,14 @@
 //! checked through the layer too (status and challenge), and the default
 //! profile still refuses every dialect's tokens.
 
+mod support;
+
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
+use support::captured::Captured;
 use tower::ServiceExt;
 use tower_bearer::jwt::{ClaimPath, Issuer, JwtVerifier, Profile, Provider};
 use tower_bearer::{AccessToken, InvalidToken, TokenVerifier, TokenVerifierLayer, VerifyError};
@@ -480,27 +483,6 @@ async fn refusals_through_the_layer_are_401_with_fixed_descriptions() {
     }
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 #[tokio::test]
 async fn refusals_are_logged_with_reason_expectation_and_hint_never_the_token_or_its_claims() {
     // The process-wide subscriber (a thread's own misses events of callsites
@@ -535,7 +517,7 @@ async fn refusals_are_logged_with_reason_expectation_and_hint_never_the_token_or
         .access_token(subject, "client-0815", "notes:read");
     assert_eq!(refusal(&okta_verifier, &elsewhere).await, InvalidToken::Audience);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let refused: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("JWT refused") && l.contains(issuer))

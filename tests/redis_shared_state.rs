@@ -45,27 +45,39 @@ fn fresh(id: &str) -> ReplayKey {
 async fn replay_contract<C: ReplayCache + 'static>(name: &str, cache: Arc<C>) {
     let soon = SystemTime::now() + Duration::from_secs(1);
     let key = fresh("a");
-    assert_eq!(cache.first_use(&key, soon).await, Ok(true), "{name}: first use");
-    assert_eq!(cache.first_use(&key, soon).await, Ok(false), "{name}: a replay");
     assert_eq!(
-        cache.first_use(&fresh("b"), soon).await,
+        cache.first_use(&key, SystemTime::now(), soon).await,
+        Ok(true),
+        "{name}: first use"
+    );
+    assert_eq!(
+        cache.first_use(&key, SystemTime::now(), soon).await,
+        Ok(false),
+        "{name}: a replay"
+    );
+    assert_eq!(
+        cache.first_use(&fresh("b"), SystemTime::now(), soon).await,
         Ok(true),
         "{name}: another key"
     );
     // Already past: nothing to keep, and accepting is safe (the caller's window refuses it).
     let past = fresh("past");
     let before = SystemTime::now() - Duration::from_secs(1);
-    assert_eq!(cache.first_use(&past, before).await, Ok(true), "{name}: past");
+    assert_eq!(
+        cache.first_use(&past, SystemTime::now(), before).await,
+        Ok(true),
+        "{name}: past"
+    );
     let later = SystemTime::now() + Duration::from_secs(60);
     assert_eq!(
-        cache.first_use(&past, later).await,
+        cache.first_use(&past, SystemTime::now(), later).await,
         Ok(true),
         "{name}: past keys are not kept"
     );
     // Remembered until `until`, forgotten after.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
-        cache.first_use(&key, later).await,
+        cache.first_use(&key, SystemTime::now(), later).await,
         Ok(true),
         "{name}: forgotten after until"
     );
@@ -74,7 +86,7 @@ async fn replay_contract<C: ReplayCache + 'static>(name: &str, cache: Arc<C>) {
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let cache = cache.clone();
-            tokio::spawn(async move { cache.first_use(&race, later).await })
+            tokio::spawn(async move { cache.first_use(&race, SystemTime::now(), later).await })
         })
         .collect();
     let mut answers = Vec::new();
@@ -164,7 +176,7 @@ async fn outage_fails_closed_and_recovers(mut server: RedisServer) {
         .await
         .unwrap();
     server.stop();
-    let down = replay.first_use(&fresh("down"), later).await;
+    let down = replay.first_use(&fresh("down"), SystemTime::now(), later).await;
     let unavailable = down.expect_err("no proof accepted unchecked");
     assert_eq!(unavailable.retry_after(), Some(Duration::from_secs(2)));
     assert!(
@@ -181,7 +193,11 @@ async fn outage_fails_closed_and_recovers(mut server: RedisServer) {
     // The connection comes back by itself (an empty server: the binding is gone).
     let mut recovered = false;
     for _ in 0..50 {
-        if replay.first_use(&fresh("back"), later).await.is_ok() {
+        if replay
+            .first_use(&fresh("back"), SystemTime::now(), later)
+            .await
+            .is_ok()
+        {
             recovered = true;
             break;
         }
@@ -198,7 +214,11 @@ async fn redis_urls_and_credentials() {
         store(&server)
             .await
             .replay_cache()
-            .first_use(&fresh("auth"), SystemTime::now() + Duration::from_secs(5))
+            .first_use(
+                &fresh("auth"),
+                SystemTime::now(),
+                SystemTime::now() + Duration::from_secs(5)
+            )
             .await
             .is_ok()
     );
@@ -402,7 +422,10 @@ async fn redis_tls_untrusted_ca_bad_roots_and_password() {
     let later = SystemTime::now() + Duration::from_secs(5);
     let trusted = store(&server).await;
     assert_eq!(
-        trusted.replay_cache().first_use(&fresh("tls-auth"), later).await,
+        trusted
+            .replay_cache()
+            .first_use(&fresh("tls-auth"), SystemTime::now(), later)
+            .await,
         Ok(true),
         "password over TLS"
     );

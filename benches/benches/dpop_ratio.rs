@@ -44,11 +44,16 @@ const TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.bench-token.signature";
 struct AlwaysFirst;
 
 impl ReplayCache for AlwaysFirst {
-    async fn first_use(&self, _: &ReplayKey, _: SystemTime) -> Result<bool, Unavailable> {
+    async fn first_use(&self, _: &ReplayKey, _: SystemTime, _: SystemTime) -> Result<bool, Unavailable> {
         Ok(true)
     }
 
-    fn first_use_now(&self, _: &ReplayKey, _: SystemTime) -> Option<Result<bool, Unavailable>> {
+    fn first_use_now(
+        &self,
+        _: &ReplayKey,
+        _: SystemTime,
+        _: SystemTime,
+    ) -> Option<Result<bool, Unavailable>> {
         Some(Ok(true))
     }
 }
@@ -159,7 +164,8 @@ fn main() {
     // The replay cache: one new identifier per call (a real proof's key: the
     // SHA-256 of its scope and jti, included).
     let cache = MemoryReplayCache::new().max_capacity(1 << 22);
-    let until = SystemTime::now() + Duration::from_secs(60);
+    let now = SystemTime::now();
+    let until = now + Duration::from_secs(60);
     let inserts: u32 = if full { 1_000_000 } else { 1_000 };
     let mut n = 0u64;
     let elapsed = timed(inserts, || {
@@ -169,7 +175,7 @@ fn main() {
             "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
             &n.to_string(),
         );
-        assert_eq!(cache.first_use_now(black_box(&key), until), Some(Ok(true)));
+        assert_eq!(cache.first_use_now(black_box(&key), now, until), Some(Ok(true)));
     });
     println!(
         "replay/insert {:.0} ns per new jti ({inserts} inserts, cache of {} after)",

@@ -10,7 +10,6 @@
 //! installed by `scripts/setup-redis.sh`). Without `--bench` it makes a few
 //! calls only.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,44 +18,8 @@ use tower_bearer::mcp::{MemorySessionStore, SessionKey, SessionOwner, SessionSto
 use tower_bearer::redis::RedisStore;
 use tower_bearer::replay::{MemoryReplayCache, ReplayCache, ReplayKey};
 
-struct Redis(std::process::Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> (Redis, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (scripts/setup-redis.sh installs it)");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Redis(child), port)
-}
+#[path = "../support/redis_server.rs"]
+mod redis_server;
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -70,7 +33,10 @@ async fn replay<C: ReplayCache + 'static>(cache: Arc<C>, calls: u32) -> (f64, f6
     let until = SystemTime::now() + Duration::from_secs(60);
     let started = Instant::now();
     for _ in 0..calls {
-        assert_eq!(cache.first_use(&new_key(), until).await, Ok(true));
+        assert_eq!(
+            cache.first_use(&new_key(), SystemTime::now(), until).await,
+            Ok(true)
+        );
     }
     let sequential = started.elapsed().as_secs_f64() * 1e6 / f64::from(calls);
     let started = Instant::now();
@@ -79,7 +45,10 @@ async fn replay<C: ReplayCache + 'static>(cache: Arc<C>, calls: u32) -> (f64, f6
             let cache = cache.clone();
             tokio::spawn(async move {
                 for _ in 0..calls / 16 {
-                    assert_eq!(cache.first_use(&new_key(), until).await, Ok(true));
+                    assert_eq!(
+                        cache.first_use(&new_key(), SystemTime::now(), until).await,
+                        Ok(true)
+                    );
                 }
             })
         })
@@ -125,7 +94,8 @@ async fn sessions<S: SessionStore + 'static>(store: Arc<S>, calls: u32) -> (f64,
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let calls: u32 = if full { 50_000 } else { 160 };
-    let (_redis, port) = start_redis();
+    let redis_server = redis_server::RedisServer::start();
+    let port = redis_server.port;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -365,9 +365,9 @@ impl IdJagValidator {
             .expires_at
             .checked_add(self.inner.leeway)
             .unwrap_or_else(time::far_future);
-        let answer = match replay.first_use_now(&key, until) {
+        let answer = match replay.first_use_now(&key, grant.issued_at, until) {
             Some(answer) => answer,
-            None => replay.first_use(&key, until).await,
+            None => replay.first_use(&key, grant.issued_at, until).await,
         };
         match answer {
             Ok(true) => Ok(()),
@@ -1099,11 +1099,15 @@ mod tests {
         let replay = &v.inner.replay;
         let later = at + Duration::from_secs(3600);
         assert_eq!(
-            replay.first_use_now(&ReplayKey::new("id-jag", IDP, "j1"), later),
+            replay.first_use_now(&ReplayKey::new("id-jag", IDP, "j1"), at, later),
             Some(Ok(false))
         );
         assert_eq!(
-            replay.first_use_now(&ReplayKey::new("id-jag", "https://other.example", "j1"), later),
+            replay.first_use_now(
+                &ReplayKey::new("id-jag", "https://other.example", "j1"),
+                at,
+                later
+            ),
             Some(Ok(true))
         );
     }

@@ -583,7 +583,7 @@ async fn an_unreachable_jwks_is_unavailable_not_invalid() {
 struct DownStore;
 
 impl ReplayCache for DownStore {
-    async fn first_use(&self, _key: &ReplayKey, _until: SystemTime) -> Result<bool, Unavailable> {
+    async fn first_use(&self, _: &ReplayKey, _: SystemTime, _: SystemTime) -> Result<bool, Unavailable> {
         Err(Unavailable::new("replay store down"))
     }
 }
@@ -608,11 +608,17 @@ async fn a_failing_replay_store_is_unavailable_never_acceptance() {
 struct SlowStore(std::sync::Mutex<std::collections::HashSet<ReplayKey>>);
 
 impl ReplayCache for SlowStore {
-    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, Unavailable> {
+    async fn first_use(
+        &self,
+        key: &ReplayKey,
+        issued_at: SystemTime,
+        until: SystemTime,
+    ) -> Result<bool, Unavailable> {
         assert!(
             until > SystemTime::now() + Duration::from_secs(300),
             "kept past exp + leeway"
         );
+        assert!(issued_at <= SystemTime::now(), "the grant's iat");
         tokio::task::yield_now().await;
         Ok(self.0.lock().unwrap().insert(*key))
     }

@@ -127,6 +127,7 @@ pub(crate) fn check(
     Ok(CheckedProof {
         replay: ReplayKey::new("dpop", &jkt, &jti),
         jkt,
+        issued_at: iat,
         until,
         next_nonce,
     })

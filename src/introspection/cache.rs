@@ -69,7 +69,9 @@ impl DecisionCache {
         F: Future<Output = Result<Decision, Unavailable>>,
     {
         let key = key(token);
-        if let Some(hit) = self.verdicts.get(&key) {
+        let hit = self.verdicts.get(&key);
+        crate::metrics::cache_lookup("introspection", hit.is_some());
+        if let Some(hit) = hit {
             return Ok(hit);
         }
         let flight = {
@@ -94,6 +96,7 @@ impl DecisionCache {
                 let outcome = decide.await;
                 if let Ok(decision) = &outcome {
                     self.verdicts.insert(key, decision.clone());
+                    crate::metrics::cache_entries("introspection", self.verdicts.entry_count());
                 }
                 outcome
             })
@@ -102,8 +105,14 @@ impl DecisionCache {
     }
 
     /// The cached decision on `token`, read without waiting.
+    /// A verdict at hand; a hit is counted here, a miss by the
+    /// [`get_or_decide`](Self::get_or_decide) that follows it.
     pub(super) fn get_now(&self, token: &str) -> Option<Decision> {
-        self.verdicts.get(&key(token))
+        let hit = self.verdicts.get(&key(token));
+        if hit.is_some() {
+            crate::metrics::cache_lookup("introspection", true);
+        }
+        hit
     }
 
     /// Entries held once pending evictions have run.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use base64_simd::STANDARD;
@@ -111,6 +112,8 @@ pub(super) struct Introspector {
     client_id: Box<str>,
     auth: Auth,
     pub(super) rules: Rules,
+    /// The endpoint answered at least once (readiness).
+    answered: AtomicBool,
 }
 
 impl fmt::Debug for Introspector {
@@ -143,17 +146,28 @@ impl Introspector {
             client_id: client_id.into(),
             auth: Auth::new(method, client_id, secret),
             rules,
+            answered: AtomicBool::new(false),
         })
     }
 
     /// Asks the endpoint about `token` and applies the response rules; the
     /// decision and the answer as the endpoint sent it.
     pub(super) async fn introspect(&self, token: &str) -> Result<(Decision, Bytes), Unavailable> {
+        let call = crate::metrics::IntrospectionCall::start();
         let (response, answer) = self.exchange(token).await.map_err(|e| {
             tracing::warn!(endpoint = %self.endpoint, client_id = %self.client_id, error = %e, "token introspection failed");
+            call.finish("error");
             Unavailable::new(format!("introspection endpoint: {e}"))
         })?;
-        Ok((check(response, &self.rules, SystemTime::now()), answer))
+        self.answered.store(true, Ordering::Relaxed);
+        let decision = check(response, &self.rules, SystemTime::now());
+        call.finish(if decision.is_ok() { "active" } else { "inactive" });
+        Ok((decision, answer))
+    }
+
+    /// Whether the endpoint has answered once.
+    pub(super) fn has_answered(&self) -> bool {
+        self.answered.load(Ordering::Relaxed)
     }
 
     async fn exchange(&self, token: &str) -> Result<(Map<String, Value>, Bytes), FetchError> {

@@ -27,23 +27,30 @@ use crate::{InvalidToken, Unavailable, VerifyError};
 /// Largest JWK Set document read.
 pub(crate) const MAX_JWKS_BYTES: usize = 256 * 1024;
 
-/// Where an issuer's keys come from.
+/// Where an issuer's keys come from: a `jwks_uri`, or (`None`) the one its
+/// metadata names (RFC 8414, OIDC Discovery).
 #[derive(Debug, Clone)]
-pub enum KeySource {
-    /// A `jwks_uri`.
-    Jwks(Url),
-    /// An issuer whose metadata names the `jwks_uri` (RFC 8414, OIDC Discovery).
-    Discover(String),
+pub struct KeySource {
+    /// The configured issuer: the `issuer` label of the key set's metrics.
+    issuer: Arc<str>,
+    jwks_uri: Option<Url>,
 }
 
 impl KeySource {
     /// The keys at `jwks_uri`, or (`None`) those named by `issuer`'s metadata;
     /// the URL fetched first is checked (https, or http to loopback).
     pub fn new(issuer: &str, jwks_uri: Option<&str>) -> Result<KeySource, fetch::FetchError> {
-        match jwks_uri {
-            Some(url) => fetch::checked_url(url).map(KeySource::Jwks),
-            None => fetch::checked_url(issuer).map(|_| KeySource::Discover(issuer.to_owned())),
-        }
+        let jwks_uri = match jwks_uri {
+            Some(url) => Some(fetch::checked_url(url)?),
+            None => {
+                fetch::checked_url(issuer)?;
+                None
+            }
+        };
+        Ok(KeySource {
+            issuer: issuer.into(),
+            jwks_uri,
+        })
     }
 }
 
@@ -187,6 +194,13 @@ impl KeyCache {
         self.fetch_and_store().await
     }
 
+    /// Whether a key set is loaded and usable now (readiness).
+    pub(crate) fn has_usable_keys(&self) -> bool {
+        self.read()
+            .usable(Instant::now(), self.settings.max_stale)
+            .is_some()
+    }
+
     /// Until when a token verified with `keys` may be served from the
     /// verified-token cache: while `keys` is the current set, until its refresh
     /// is due or it becomes unusable, whichever comes first; `None` when `keys`
@@ -298,6 +312,7 @@ impl KeyCache {
         st.attempts += 1;
         match result {
             Ok((set, ttl)) => {
+                crate::metrics::jwks_fetch(&self.source.issuer, Ok(set.len()));
                 let keys = Arc::new(set);
                 st.keys = Some(keys.clone());
                 st.fresh_until = time::deadline(now, ttl);
@@ -306,6 +321,7 @@ impl KeyCache {
                 Ok(keys)
             }
             Err(error) => {
+                crate::metrics::jwks_fetch(&self.source.issuer, Err(()));
                 tracing::warn!(source = ?self.source, reason = %error, "key set fetch failed");
                 st.last_failure = Some((now, error.clone()));
                 st.refresh_at = time::deadline(now, self.settings.failure_backoff);
@@ -329,10 +345,10 @@ impl KeyCache {
     }
 
     async fn jwks_url(&self) -> Result<Url, Unavailable> {
-        let issuer = match &self.source {
-            KeySource::Jwks(url) => return Ok(url.clone()),
-            KeySource::Discover(issuer) => issuer,
-        };
+        if let Some(url) = &self.source.jwks_uri {
+            return Ok(url.clone());
+        }
+        let issuer = &*self.source.issuer;
         if let Some(url) = self.read().jwks_uri.clone() {
             return Ok(url);
         }
@@ -410,7 +426,7 @@ mod tests {
     #[test]
     fn ttl_is_clamped() {
         let cache = KeyCache::new(
-            KeySource::Jwks(Url::parse("http://127.0.0.1/jwks").unwrap()),
+            KeySource::new("http://127.0.0.1", Some("http://127.0.0.1/jwks")).unwrap(),
             reqwest::Client::new(),
             KeyPolicy::default(),
             CacheSettings::default(),

@@ -14,7 +14,8 @@ use super::key::{KeyPolicy, KeySet};
 use super::profile::Profile;
 use crate::digest::sha256;
 use crate::fetch;
-use crate::{AccessToken, InvalidToken, TokenVerifier, Unavailable, VerifyError};
+use crate::ready::NotReady;
+use crate::{AccessToken, InvalidToken, TokenSource, TokenVerifier, Unavailable, VerifyError};
 
 /// Longest time a verified token is kept in the verified-token cache.
 pub(crate) const MAX_VERIFIED_TOKEN_TTL: Duration = Duration::from_secs(300);
@@ -210,20 +211,47 @@ impl TokenVerifier for JwtVerifier {
             return Ok(self.verify_uncached(token, now).await?.0);
         };
         let key = sha256(token.as_bytes());
-        if let Some(hit) = self.cache_hit(cache, &key, now) {
+        let hit = self.cache_hit(cache, &key, now);
+        crate::metrics::cache_lookup("jwt_tokens", hit.is_some());
+        if let Some(hit) = hit {
             return hit;
         }
         let (verified, entry) = self.verify_uncached(token, now).await?;
         if let Some(entry) = entry.filter(|_| token.len() <= MAX_CACHED_TOKEN_LEN) {
             cache.insert(key, entry);
+            crate::metrics::cache_entries("jwt_tokens", cache.entry_count());
         }
         Ok(verified)
     }
 
-    /// A hit in the verified-token cache (when it is on), checked against the clock.
+    /// A hit in the verified-token cache (when it is on), checked against the
+    /// clock; a hit is counted here, a miss by the `verify` that follows it.
     fn verify_now(&self, token: &str) -> Option<Result<AccessToken, VerifyError>> {
         let cache = self.inner.token_cache.as_ref()?;
-        self.cache_hit(cache, &sha256(token.as_bytes()), SystemTime::now())
+        let hit = self.cache_hit(cache, &sha256(token.as_bytes()), SystemTime::now())?;
+        crate::metrics::cache_lookup("jwt_tokens", true);
+        Some(hit)
+    }
+
+    fn verifies_as(&self, _: &str) -> TokenSource {
+        TokenSource::Jwt
+    }
+
+    /// Ready while every issuer's key set is loaded and usable (fresh, or
+    /// stale by less than `max_stale`).
+    fn readiness(&self) -> Result<(), NotReady> {
+        match self.inner.issuers.iter().find(|i| !i.keys.has_usable_keys()) {
+            None => Ok(()),
+            Some(issuer) => Err(NotReady::new(format!(
+                "no usable keys of {}",
+                issuer.rules.issuer
+            ))),
+        }
+    }
+
+    /// [`prefetch`](Self::prefetch).
+    async fn warm_up(&self) -> Result<(), Unavailable> {
+        self.prefetch().await
     }
 }
 

@@ -420,7 +420,10 @@ impl StateSealer {
             &opened.key_id,
             &crate::digest::hex(&opened.nonce),
         );
-        match self.replay.first_use(&key, until).await {
+        // The seal time, from the expiry and this sealer's TTL (seconds rounded
+        // down: never later than the real one while the TTL is unchanged).
+        let sealed_at = until.checked_sub(self.ttl).unwrap_or(SystemTime::UNIX_EPOCH);
+        match self.replay.first_use(&key, sealed_at, until).await {
             Ok(true) => Ok(opened.payload),
             Ok(false) => Err(StateError::Replayed),
             Err(unavailable) => {
@@ -587,7 +590,12 @@ mod tests {
     async fn a_replay_cache_that_cannot_answer_refuses() {
         struct Down;
         impl ReplayCache for Down {
-            async fn first_use(&self, _: &ReplayKey, _: SystemTime) -> Result<bool, crate::Unavailable> {
+            async fn first_use(
+                &self,
+                _: &ReplayKey,
+                _: SystemTime,
+                _: SystemTime,
+            ) -> Result<bool, crate::Unavailable> {
                 Err(crate::Unavailable::new("down"))
             }
         }

@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests: real servers on loopback.
 #![allow(dead_code)]
 
+pub mod captured;
 pub mod oidc;
 pub mod python;
 pub mod quickstart;
