@@ -14,7 +14,8 @@
 //!   less a skew; one exchange in flight per key, and a bound on exchanges in
 //!   flight overall;
 //! - DPoP-bound exchanged tokens when a [`ClientKey`] is set: the outbound
-//!   call then carries a proof by that key;
+//!   call then carries a proof by that key; a token endpoint that wants DPoP
+//!   nonces (`use_dpop_nonce`, RFC 9449 §8) is asked again once with its nonce;
 //! - failures that say what happened: a refusal ([`ExchangeRefusal`]) is 403
 //!   with a fixed description, an authorization server down or slow is 503 with
 //!   `Retry-After` ([`ExchangeError`]).

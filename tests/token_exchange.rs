@@ -584,3 +584,96 @@ async fn a_configured_actor_token_names_the_actor_downstream() {
         (Some("alice"), Some("svc-workload"))
     );
 }
+
+/// The payload of a compact JWS, as JSON.
+fn jws_payload(jws: &str) -> Value {
+    use base64::Engine as _;
+    let payload = jws.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// An authorization server that wants DPoP nonces (RFC 9449 §8) answers a
+/// proof without one `use_dpop_nonce` with a `DPoP-Nonce`: the exchange asks
+/// again once, with a fresh proof carrying it and the client's credentials,
+/// and gets its DPoP-bound token. A server that keeps asking is an outage
+/// (503), never a loop.
+#[tokio::test]
+async fn a_dpop_nonce_asked_by_the_token_endpoint_is_answered_once() {
+    #[derive(Clone, Default)]
+    struct NonceServer {
+        proofs: Arc<Mutex<Vec<Value>>>,
+        authorizations: Arc<Mutex<Vec<String>>>,
+        always_ask: bool,
+    }
+    async fn token(State(s): State<NonceServer>, headers: HeaderMap) -> Response {
+        let proof = jws_payload(headers["dpop"].to_str().unwrap());
+        let authorization = headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        s.authorizations.lock().unwrap().push(authorization);
+        s.proofs.lock().unwrap().push(proof.clone());
+        if s.always_ask || proof["nonce"] != "n-1" {
+            return (
+                StatusCode::BAD_REQUEST,
+                [("dpop-nonce", "n-1"), ("content-type", "application/json")],
+                json!({"error": "use_dpop_nonce", "error_description": "nonce required"}).to_string(),
+            )
+                .into_response();
+        }
+        Json(json!({
+            "access_token": "exchanged-token",
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "DPoP",
+            "expires_in": 300,
+        }))
+        .into_response()
+    }
+    for always_ask in [false, true] {
+        let server = NonceServer {
+            always_ask,
+            ..NonceServer::default()
+        };
+        let app = Router::new()
+            .route("/token", post(token))
+            .with_state(server.clone());
+        let addr = support::serve(app).await;
+        let exchange = TokenExchange::builder()
+            .token_endpoint(format!("http://{addr}/token"))
+            .client_secret_basic("rs", "rs-secret")
+            .dpop_key(ClientKey::generate().unwrap())
+            .build()
+            .unwrap();
+        let subject = SubjectToken::new("incoming-token");
+        let verified = AccessToken::new(tower_bearer::Principal::new())
+            .with_expires_at(SystemTime::now() + Duration::from_secs(600));
+        let result = exchange
+            .exchange(
+                &subject,
+                &verified,
+                &Downstream::audience("downstream-api").unwrap(),
+            )
+            .await;
+        let proofs = server.proofs.lock().unwrap().clone();
+        assert_eq!(proofs.len(), 2, "one request, one retry");
+        assert!(proofs[0].get("nonce").is_none());
+        assert_eq!(proofs[1]["nonce"], "n-1");
+        assert_ne!(proofs[0]["jti"], proofs[1]["jti"], "a fresh proof");
+        let authorizations = server.authorizations.lock().unwrap().clone();
+        assert!(
+            authorizations.iter().all(|a| a.starts_with("Basic ")),
+            "{authorizations:?}"
+        );
+        if always_ask {
+            assert!(matches!(result, Err(ExchangeError::Unavailable(_))), "{result:?}");
+        } else {
+            let token = result.unwrap();
+            assert_eq!(token.secret(), "exchanged-token");
+        }
+    }
+}

@@ -141,7 +141,13 @@ impl ClientKey {
 
     /// A DPoP proof (RFC 9449 §4.2) for `method` and `url` (without query or
     /// fragment), with `ath` for `access_token` on resource requests.
-    pub(crate) fn dpop_proof(&self, method: &str, url: &str, access_token: Option<&str>) -> Option<String> {
+    pub(crate) fn dpop_proof(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+        nonce: Option<&str>,
+    ) -> Option<String> {
         let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk });
         let mut claims = json!({
             "jti": random_id()?,
@@ -151,6 +157,9 @@ impl ClientKey {
         });
         if let Some(token) = access_token {
             claims["ath"] = b64::encode(digest::sha256(token.as_bytes())).into();
+        }
+        if let Some(nonce) = nonce {
+            claims["nonce"] = nonce.into();
         }
         self.sign(&header, &claims)
     }
@@ -207,7 +216,7 @@ mod tests {
         let key = ClientKey::generate().unwrap().with_kid("k1");
         let public = VerifyingKey::from_jwk(&key.public_jwk(), &KeyPolicy::only(Algorithm::ES256)).unwrap();
         let proof = key
-            .dpop_proof("GET", "https://rs.example/api", Some("t0ken"))
+            .dpop_proof("GET", "https://rs.example/api", Some("t0ken"), None)
             .unwrap();
         let assertion = key.client_assertion("rs", "https://as.example/token").unwrap();
         for jws in [&proof, &assertion] {

@@ -74,7 +74,7 @@ fn authorize(
         .map_err(|_| Unavailable::new("exchanged token is not a header value"))?;
     if token.token_type() == TokenType::Dpop {
         let proof = key
-            .and_then(|key| key.dpop_proof(method.as_str(), &htu(url), Some(token.secret())))
+            .and_then(|key| key.dpop_proof(method.as_str(), &htu(url), Some(token.secret()), None))
             .and_then(|proof| HeaderValue::try_from(proof).ok())
             .ok_or_else(|| Unavailable::new("could not sign the DPoP proof of a bound token"))?;
         headers.insert(DPOP, proof);

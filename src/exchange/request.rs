@@ -100,6 +100,44 @@ impl Call<'_> {
             form.push(("actor_token", &actor.token));
             form.push(("actor_token_type", &actor.token_type));
         }
+        // RFC 9449 §8: an authorization server that wants a nonce in the
+        // proof answers `use_dpop_nonce` with one; asked again once with it.
+        let mut nonce: Option<String> = None;
+        let (status, body) = loop {
+            let (status, headers, body) = self.send(form.clone(), nonce.as_deref()).await?;
+            let asks_nonce = status.as_u16() == 400
+                && self.dpop_key.is_some()
+                && nonce.is_none()
+                && error_code(&body).as_deref() == Some("use_dpop_nonce");
+            match headers.get(crate::dpop::DPOP_NONCE).and_then(|v| v.to_str().ok()) {
+                Some(fresh) if asks_nonce => nonce = Some(fresh.to_owned()),
+                _ => break (status, body),
+            }
+        };
+        if status.is_success() {
+            return read_token(&body, subject, self.dpop_key.is_some());
+        }
+        // RFC 6749 §5.2: 400 (401 for invalid_client) with a JSON error code.
+        let code = error_code(&body);
+        match code.as_deref().and_then(ExchangeRefusal::from_code) {
+            Some(refusal) if status.as_u16() == 400 => Err(ExchangeError::Refused(refusal)),
+            _ => Err(unavailable(format!(
+                "token endpoint answered {status} {}",
+                code.as_deref().unwrap_or("without an error code")
+            ))),
+        }
+    }
+}
+
+impl Call<'_> {
+    /// One token request: `form` with the client's authentication (a fresh
+    /// assertion each time: its `jti` is single-use) and, with a DPoP key, a
+    /// fresh proof carrying `nonce` when the server gave one.
+    async fn send(
+        &self,
+        mut form: Vec<(&str, &str)>,
+        nonce: Option<&str>,
+    ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, bytes::Bytes), ExchangeError> {
         let assertion;
         let mut request = self
             .http
@@ -126,31 +164,23 @@ impl Call<'_> {
         if let Some(key) = self.dpop_key {
             let htu = super::outbound::htu(self.endpoint);
             let proof = key
-                .dpop_proof("POST", &htu, None)
+                .dpop_proof("POST", &htu, None, nonce)
                 .ok_or_else(|| unavailable("could not sign the DPoP proof"))?;
             let proof =
                 HeaderValue::try_from(proof).map_err(|_| unavailable("DPoP proof is not a header value"))?;
             request = request.header(crate::dpop::DPOP, proof);
         }
-        let request = request.form(&form);
-        let (status, _, body) = fetch::send_any_status(request, MAX_ANSWER_BYTES)
+        fetch::send_any_status(request.form(&form), MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| outage("token endpoint", &e))?;
-        if status.is_success() {
-            return read_token(&body, subject, self.dpop_key.is_some());
-        }
-        // RFC 6749 §5.2: 400 (401 for invalid_client) with a JSON error code.
-        let code = fetch::strict_object(&body)
-            .ok()
-            .and_then(|answer| answer.get("error").and_then(Value::as_str).map(str::to_owned));
-        match code.as_deref().and_then(ExchangeRefusal::from_code) {
-            Some(refusal) if status.as_u16() == 400 => Err(ExchangeError::Refused(refusal)),
-            _ => Err(unavailable(format!(
-                "token endpoint answered {status} {}",
-                code.as_deref().unwrap_or("without an error code")
-            ))),
-        }
+            .map_err(|e| outage("token endpoint", &e))
     }
+}
+
+/// The `error` code of an OAuth error answer (RFC 6749 §5.2), if any.
+fn error_code(body: &[u8]) -> Option<String> {
+    fetch::strict_object(body)
+        .ok()
+        .and_then(|answer| answer.get("error").and_then(Value::as_str).map(str::to_owned))
 }
 
 fn outage(endpoint: &str, e: &FetchError) -> ExchangeError {
