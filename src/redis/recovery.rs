@@ -15,7 +15,7 @@
 //!   `FLUSHALL`, a failover to a replica that lacked the last writes);
 //! - `seq` equal to 1 means the hash did not exist: a new store or a wiped
 //!   one, which nobody can tell apart, so it counts as a loss too (found at
-//!   connect, at the start of the current second: identifiers issued in that
+//!   connect, just before the current second: identifiers issued in that
 //!   second are accepted, so a replica that has just started on a new store
 //!   does not refuse its first clients);
 //! - a `since` older than the generation a replica knows means the store lost
@@ -23,9 +23,9 @@
 //!
 //! A detection moves `since` forward (to the detecting replica's clock, and
 //! always past the previous value). An identifier issued (`iat`, seal time)
-//! before the latest loss is refused as possibly used, whether or not Redis
-//! still holds it: the rule ends by itself one replay window after the loss,
-//! when every such identifier has expired.
+//! before the latest loss, or in its millisecond, is refused as possibly
+//! used, whether or not Redis still holds it: the rule ends by itself one
+//! replay window after the loss, when every such identifier has expired.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
@@ -54,8 +54,8 @@ return {first, seq, since}
     )
 });
 
-/// At connect: `KEYS[1]` the epoch hash, `ARGV[1]` the start of this
-/// replica's current second (Unix ms). Returns `{seq, since}`.
+/// At connect: `KEYS[1]` the epoch hash, `ARGV[1]` the millisecond before
+/// this replica's current second (Unix ms). Returns `{seq, since}`.
 static START: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -90,7 +90,8 @@ impl Epoch {
         epoch_key: &str,
         now: SystemTime,
     ) -> Result<Epoch, ::redis::RedisError> {
-        let second = unix_millis(now) / 1000 * 1000;
+        // Just before the current second: what is issued in it is accepted.
+        let second = (unix_millis(now) / 1000 * 1000).saturating_sub(1);
         let (seq, since): (u64, u64) = START.key(epoch_key).arg(second).invoke_async(connection).await?;
         Ok(Epoch::new(since, seq))
     }
@@ -138,7 +139,9 @@ impl Epoch {
         // already knows of; it says nothing new.
         let generation = known.0;
         drop(known);
-        first == 1 && unix_millis(issued_at) >= generation
+        // Strictly after: an identifier issued in the very millisecond the
+        // loss was detected may have been used before it.
+        first == 1 && unix_millis(issued_at) > generation
     }
 
     /// The latest loss this replica knows of.
@@ -170,11 +173,15 @@ mod tests {
 
     #[test]
     fn a_new_generation_refuses_what_was_issued_before_it() {
-        let epoch = Epoch::new(1_000, 1);
-        assert!(epoch.decide((1, 2, 1_000), at(1_000)));
+        let epoch = Epoch::new(999, 1);
+        assert!(epoch.decide((1, 2, 999), at(1_000)));
         assert!(!epoch.decide((1, 1, 5_000), at(4_999)));
         assert_eq!(epoch.last_loss(), Some(at(5_000)));
-        assert!(epoch.decide((1, 2, 5_000), at(5_000)));
+        assert!(
+            !epoch.decide((1, 2, 5_000), at(5_000)),
+            "issued in the millisecond of the loss: maybe used before it"
+        );
+        assert!(epoch.decide((1, 2, 5_000), at(5_001)));
         assert!(!epoch.decide((0, 3, 5_000), at(6_000)), "a replay is a replay");
     }
 
@@ -188,7 +195,7 @@ mod tests {
             (5_000, 3),
             "the high stays the new generation's"
         );
-        assert!(epoch.decide((1, 4, 5_000), at(5_000)));
+        assert!(epoch.decide((1, 4, 5_000), at(5_001)));
         assert_eq!(*lock(&epoch.known), (5_000, 4));
         assert_eq!(epoch.last_loss(), Some(at(5_000)));
     }
