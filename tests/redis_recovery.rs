@@ -194,7 +194,8 @@ async fn redis_failover_that_lost_the_last_writes_is_detected_and_shared() {
         "the replica that wrote it sees the sequence go back"
     );
     let loss = a.last_loss().expect("detected");
-    assert!(loss >= issued, "{loss:?} {issued:?}");
+    // In whole milliseconds: the loss is at or after the millisecond of `issued`.
+    assert!(loss + Duration::from_millis(1) > issued, "{loss:?} {issued:?}");
     assert_eq!(
         at_b.first_use(&used, issued, until).await,
         Ok(false),
@@ -209,9 +210,11 @@ async fn redis_failover_that_lost_the_last_writes_is_detected_and_shared() {
         Ok(false),
         "issued before the loss, never seen: refused all the same"
     );
+    // Issued in the loss's own millisecond it would be refused too.
     let fresh = ReplayKey::new("test", "failover", "jti-3");
+    let after = SystemTime::now().max(loss + Duration::from_millis(1));
     assert_eq!(
-        at_b.first_use(&fresh, SystemTime::now(), until).await,
+        at_b.first_use(&fresh, after, until).await,
         Ok(true),
         "issued after it"
     );
