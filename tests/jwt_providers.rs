@@ -280,6 +280,13 @@ async fn entra_tokens_for_microsoft_apis_are_refused_with_their_reason() {
             InvalidToken::FirstParty,
             "{provider}: a Graph audience"
         );
+        // Compared as every audience is: canonically.
+        claims["aud"] = json!(["HTTPS://graph.microsoft.com/"]);
+        assert_eq!(
+            refusal(&verifier, &entra.sign(&header, &claims)).await,
+            InvalidToken::FirstParty,
+            "{provider}: a Graph audience, another spelling"
+        );
     }
 }
 

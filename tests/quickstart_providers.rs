@@ -28,16 +28,7 @@ async fn every_provider_flag_accepts_its_access_tokens_and_refuses_its_id_tokens
         let name = provider.to_string();
         let mut args = vec!["--issuer", &issuer, "--jwks-uri", &jwks, "--provider", &name];
         // The dialect's own `aud` values, as an operator would pass them.
-        let accepted: Vec<String> = match dialect.audience() {
-            Some(Value::String(aud)) => vec![aud.clone()],
-            Some(Value::Array(auds)) => auds
-                .iter()
-                .filter_map(Value::as_str)
-                .filter(|a| !a.ends_with("/userinfo") && *a != "account")
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        };
+        let accepted = dialect.accepted_audiences();
         for aud in &accepted {
             args.extend(["--accept-audience", aud]);
         }

@@ -165,6 +165,25 @@ impl<'a> Dialect<'a> {
         let mut issuer = Issuer::new(&self.issuer)
             .jwks_uri(self.dev.jwks_uri())
             .profile(self.provider.profile());
+        for aud in self.accepted_audiences() {
+            issuer = issuer.accept_audience(aud);
+        }
+        issuer
+    }
+
+    /// The `aud` values of its access tokens that name the protected API, as
+    /// an operator would accept them (`accept_audience`, the quickstart's
+    /// `--accept-audience`): all of [`Dialect::audience`] but Auth0's
+    /// userinfo audience and Keycloak's `account`, which name other APIs.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dev = tower_bearer_issuer::DevIssuer::start().await.unwrap();
+    /// let keycloak = dev.dialect(tower_bearer::jwt::Provider::Keycloak);
+    /// assert_eq!(keycloak.accepted_audiences(), ["mcp-server"]);
+    /// # });
+    /// ```
+    pub fn accepted_audiences(&self) -> Vec<String> {
         let audiences = match &self.audience {
             Some(Value::String(aud)) => vec![aud.clone()],
             Some(Value::Array(auds)) => auds
@@ -173,14 +192,10 @@ impl<'a> Dialect<'a> {
                 .collect(),
             _ => Vec::new(),
         };
-        // Auth0's userinfo audience and Keycloak's `account` name other APIs.
-        for aud in audiences
+        audiences
             .into_iter()
             .filter(|a| !a.ends_with("/userinfo") && a != "account")
-        {
-            issuer = issuer.accept_audience(aud);
-        }
-        issuer
+            .collect()
     }
 
     fn header(&self, typ: Option<&str>) -> Value {

@@ -130,11 +130,7 @@ impl TypPolicy {
     ///
     /// See [`TypPolicy`] for an example.
     pub fn at_jwt() -> Self {
-        TypPolicy {
-            accepted: vec!["at+jwt".into()],
-            absent: false,
-            any: false,
-        }
+        Profile::typ_known(&["at+jwt"])
     }
 
     /// Any `typ`, or none: for issuers whose tokens have no distinctive type;
@@ -336,10 +332,9 @@ impl Default for Profile {
 
 /// Microsoft Graph's audiences (its application ID and URL): an Entra token
 /// for them was minted for Microsoft, not for this resource.
-const MICROSOFT_FIRST_PARTY: [&str; 3] = [
+const MICROSOFT_FIRST_PARTY: [&str; 2] = [
     "00000003-0000-0000-c000-000000000000",
     "https://graph.microsoft.com",
-    "https://graph.microsoft.com/",
 ];
 
 fn paths(names: &[&'static str]) -> Vec<ClaimPath> {
@@ -370,9 +365,17 @@ impl Profile {
         self
     }
 
-    /// `typ` among these (internal: the values are known to be valid).
+    /// `typ` among these media subtypes (the presets' own: valid, no
+    /// `application/` prefix).
     fn typ_known(values: &[&str]) -> TypPolicy {
-        TypPolicy::one_of(values).unwrap_or_else(|_| TypPolicy::at_jwt())
+        TypPolicy {
+            accepted: values
+                .iter()
+                .map(|v| v.to_ascii_lowercase().into_boxed_str())
+                .collect(),
+            absent: false,
+            any: false,
+        }
     }
 
     /// RFC 9068 JWT access tokens (the default): `typ` `at+jwt`; `sub`,
@@ -385,7 +388,12 @@ impl Profile {
     pub fn rfc9068() -> Self {
         Profile {
             required: paths(&["sub", "client_id", "iat", "jti"]),
-            ..Self::preset("rfc9068", TypPolicy::at_jwt(), &["client_id"], &["scope"])
+            ..Self::preset(
+                Provider::Rfc9068.name(),
+                TypPolicy::at_jwt(),
+                &["client_id"],
+                &["scope"],
+            )
         }
     }
 
@@ -422,7 +430,7 @@ impl Profile {
     /// assert_eq!(tower_bearer::jwt::Profile::entra().name(), "entra");
     /// ```
     pub fn entra() -> Self {
-        Self::entra_version("entra", "2.0", &["azp"])
+        Self::entra_version(Provider::Entra, "2.0", &["azp"])
     }
 
     /// Microsoft Entra ID v1.0 tokens (issuer `https://sts.windows.net/{tid}/`):
@@ -432,14 +440,19 @@ impl Profile {
     /// assert_eq!(tower_bearer::jwt::Profile::entra_v1().name(), "entra-v1");
     /// ```
     pub fn entra_v1() -> Self {
-        Self::entra_version("entra-v1", "1.0", &["appid"])
+        Self::entra_version(Provider::EntraV1, "1.0", &["appid"])
     }
 
-    fn entra_version(name: &'static str, version: &str, client_id: &[&'static str]) -> Self {
-        let mut profile = Self::preset(name, Self::typ_known(&["JWT"]), client_id, &["scp", "roles"])
-            .rule(ClaimRule::Equals(ClaimPath::known("ver"), version.into()))
-            .rule(ClaimRule::IssuerSegment(ClaimPath::known("tid")))
-            .rule(ClaimRule::AnyPresent(paths(&["scp", "roles"])));
+    fn entra_version(provider: Provider, version: &str, client_id: &[&'static str]) -> Self {
+        let mut profile = Self::preset(
+            provider.name(),
+            Self::typ_known(&["JWT"]),
+            client_id,
+            &["scp", "roles"],
+        )
+        .rule(ClaimRule::Equals(ClaimPath::known("ver"), version.into()))
+        .rule(ClaimRule::IssuerSegment(ClaimPath::known("tid")))
+        .rule(ClaimRule::AnyPresent(paths(&["scp", "roles"])));
         profile.required.extend(paths(client_id));
         profile.first_party_audiences = MICROSOFT_FIRST_PARTY.map(String::from).to_vec();
         profile.refuse_header_nonce = true;
@@ -456,7 +469,7 @@ impl Profile {
     /// ```
     pub fn auth0() -> Self {
         Self::preset(
-            "auth0",
+            Provider::Auth0.name(),
             Self::typ_known(&["JWT", "at+jwt"]),
             &["client_id", "azp"],
             &["scope", "permissions"],
@@ -476,7 +489,7 @@ impl Profile {
     /// ```
     pub fn okta() -> Self {
         Self::preset(
-            "okta",
+            Provider::Okta.name(),
             Self::typ_known(&["okta-internal-at+jwt"]),
             &["cid"],
             &["scp"],
@@ -496,7 +509,7 @@ impl Profile {
     /// ```
     pub fn cognito() -> Self {
         Self::preset(
-            "cognito",
+            Provider::Cognito.name(),
             Self::typ_known(&["JWT"]).or_absent(),
             &["client_id"],
             &["scope"],
@@ -515,7 +528,7 @@ impl Profile {
     /// ```
     pub fn keycloak() -> Self {
         Self::preset(
-            "keycloak",
+            Provider::Keycloak.name(),
             Self::typ_known(&["JWT", "at+jwt"]),
             &["azp"],
             &["scope"],
@@ -532,7 +545,7 @@ impl Profile {
     /// ```
     pub fn workos() -> Self {
         Self::preset(
-            "workos",
+            Provider::Workos.name(),
             Self::typ_known(&["JWT", "at+jwt"]),
             &["client_id"],
             &["scope", "permissions"],
@@ -550,7 +563,7 @@ impl Profile {
     /// ```
     pub fn hydra() -> Self {
         Self::preset(
-            "hydra",
+            Provider::Hydra.name(),
             Self::typ_known(&["JWT", "at+jwt"]),
             &["client_id"],
             &["scp", "scope"],
@@ -787,7 +800,17 @@ impl Provider {
     ///
     /// See [`Provider`] for an example.
     pub fn name(self) -> &'static str {
-        self.profile().name
+        match self {
+            Provider::Rfc9068 => "rfc9068",
+            Provider::Entra => "entra",
+            Provider::EntraV1 => "entra-v1",
+            Provider::Auth0 => "auth0",
+            Provider::Okta => "okta",
+            Provider::Cognito => "cognito",
+            Provider::Keycloak => "keycloak",
+            Provider::Workos => "workos",
+            Provider::Hydra => "hydra",
+        }
     }
 }
 
@@ -997,12 +1020,12 @@ impl<'a, 'p> View<'a, 'p> {
     /// refuses them.
     pub(crate) fn first_party(&self, profile: &Profile) -> bool {
         !profile.first_party_audiences.is_empty()
-            && self
-                .registered
-                .aud
-                .iter()
-                .flatten()
-                .any(|a| profile.first_party_audiences.iter().any(|f| f == a))
+            && self.registered.aud.iter().flatten().any(|a| {
+                profile
+                    .first_party_audiences
+                    .iter()
+                    .any(|f| crate::resource::audience_matches(f, a))
+            })
     }
 
     /// The client id: the first source present, which must be a string.
